@@ -1,0 +1,84 @@
+"""The one interface every generative family builds.
+
+The trainer, the evaluator, `launch.sample` and the table harness only ever see a `Model`: a record
+of pure functions of `(params, inputs, rng)`. A family module `jaxgen/models/<family>.py` exposes
+
+    defaults() -> ConfigDict     # schema + defaults of the family's `model`, `loss` and `sampling`
+    build(config, spec) -> Model # config: the whole validated run config; spec: the data's DataSpec
+
+and is found by name (`config.model.family`), so adding a family never edits a central list.
+
+Conventions shared by every family
+----------------------------------
+* A batch is a dict: ``batch['x']`` is float32 of shape ``[b, *spec.shape]`` holding the data
+  *after* the data transforms (scaling, dequantization, binarization, flips: see `jaxgen.data`);
+  ``batch['label']`` (int32 ``[b]``) is present when the source has labels.
+* ``params`` is a plain pytree (flax ``variables['params']`` or a dict of arrays).
+* ``log_prob`` returns per-example log-likelihood in **nats**. If ``discrete`` is True it is the log
+  probability mass of the (integer-valued) data; otherwise it is the log *density* of the
+  continuous data in the transformed space, and `jaxgen.metrics.bpd` adds the bin width to turn it
+  into bits/dim.
+* ``sample`` returns samples in the same space as ``batch['x']`` plus an info dict that always holds
+  ``'nfe'`` (network evaluations per sample, an int; 0 where meaningless).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from typing import Any, Callable, Mapping, Optional
+
+Params = Any
+Batch = Mapping[str, Any]
+
+
+@dataclasses.dataclass(frozen=True)
+class Model:
+  """A generative family's pure functions.
+
+  Attributes:
+    init: ``(rng, x_example) -> params``; ``x_example`` is a batch of data ``[b, *shape]``.
+    loss: ``(params, batch, rng) -> (scalar, metrics)``; scalar is the mean over the batch, metrics
+      a dict of scalars (also batch means). Must be jit- and grad-compatible.
+    sample: ``(params, rng, n, sampling) -> (x, info)`` with ``sampling`` the (static) sampling
+      ConfigDict section; jit-compatible for static ``n`` and ``sampling``.
+    log_prob: ``(params, x, rng) -> [b]`` log-likelihood in nats, or None if the family has none.
+    discrete: whether ``log_prob`` is a probability mass over integer data (see module doc).
+    velocity: ``(params, t, x) -> dx/dt`` for families defined by an ODE (rectified flow, the
+      probability-flow ODE of a score SDE), with the family's time convention; else None.
+    t_span: ``(t_start, t_end)`` of the sampling ODE in the family's time convention (noise at
+      t_start, data at t_end); None where ``velocity`` is None.
+    extras: family-specific pure functions (encode/decode, inpaint, ...), by name.
+  """
+
+  init: Callable[..., Params]
+  loss: Callable[..., Any]
+  sample: Callable[..., Any]
+  log_prob: Optional[Callable[..., Any]] = None
+  discrete: bool = False
+  velocity: Optional[Callable[..., Any]] = None
+  t_span: Optional[tuple[float, float]] = None
+  extras: Mapping[str, Callable[..., Any]] = dataclasses.field(default_factory=dict)
+
+
+def family_module(name: str):
+  """Imports ``jaxgen.models.<name>``; a clear error lists the families that exist."""
+  try:
+    return importlib.import_module(f'jaxgen.models.{name}')
+  except ModuleNotFoundError as e:
+    if e.name != f'jaxgen.models.{name}':
+      raise
+    raise ValueError(
+        f'config.model.family={name!r} is not a jaxgen family; available: {", ".join(families())}'
+    ) from None
+
+
+def families() -> list[str]:
+  """Names of the family modules under jaxgen/models (those defining `build` and `defaults`)."""
+  import pkgutil
+
+  import jaxgen.models as pkg
+
+  return sorted(
+      m.name for m in pkgutil.iter_modules(pkg.__path__) if m.name not in ('base', '__init__')
+  )

@@ -1,0 +1,1 @@
+"""Flax networks; none of them knows which loss trains it."""
