@@ -24,6 +24,7 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 
+MASKS = ('bottom_half', 'top_half', 'left_half', 'right_half', 'center', 'odd_columns', 'random')
 
 def inpaint(log_prob_fn: Callable[[jax.Array], jax.Array], x: jax.Array, mask: jax.Array,
             rng: jax.Array, *, steps: int = 1000, lr: float = 10.0, lr_offset: float = 100.0,
@@ -105,6 +106,6 @@ def image_masks(shape: tuple[int, ...], kind: str, rng: jax.Array | None = None,
       raise ValueError("kind='random' needs an rng")
     m = jax.random.bernoulli(rng, keep, (h, w))
   else:
-    raise ValueError(f'unknown mask kind {kind!r}')
+    raise ValueError(f'unknown mask kind {kind!r}; expected one of {MASKS}')
   m = jnp.broadcast_to(m, (h, w))
   return jnp.broadcast_to(m.reshape((h, w) + (1,) * (len(shape) - 2)), tuple(shape))

@@ -22,9 +22,10 @@ dimension on the 8-bit data (a lower bound on the discrete log-likelihood, by Je
 
 e.g. the paper's MNIST: 8 - 1980.50 / (784 ln 2) = 4.36 bits/dim (`nats_to_bits_per_dim`).
 
-Loss. ``loss.reduction='per_dim'`` (default): the mean over the batch of -log p_X(x) / D, in nats
-per dimension (an lr-friendly scale; the gradient direction is that of the per-example NLL).
-``'per_example'``: the mean of -log p_X(x) in nats per example. Metrics (batch means):
+Loss. ``loss.reduction='per_example'`` (default, the paper's objective): the batch mean of
+-log p_X(x) in nats per example. ``'per_dim'``: the same divided by D (nats per dimension; the same
+gradient direction, but Adam's eps and gradient clipping act on a D-times smaller scale). Metrics
+(batch means):
 ``nll_nats`` (per example), ``nll_per_dim`` and, when the data are dequantized integers,
 ``bpd`` by the formula above.
 
@@ -64,7 +65,7 @@ def defaults() -> ml_collections.ConfigDict:
   c.model.kernel_init = 'uniform'  # 'uniform' (released code, U(-r, r)) | 'he' (output scaled by r)
   c.model.init_range = 0.01        # r above (released code: irange 0.01)
   c.loss = ml_collections.ConfigDict()
-  c.loss.reduction = 'per_dim'     # 'per_dim' (nats/dim) | 'per_example' (nats/example)
+  c.loss.reduction = 'per_example'  # 'per_example' (nats/example, the paper's) | 'per_dim'
   c.sampling = ml_collections.ConfigDict()
   c.sampling.num_samples = 64
   c.sampling.temperature = 1.0     # h = temperature * (prior draw)
@@ -75,6 +76,33 @@ def defaults() -> ml_collections.ConfigDict:
   c.sampling.inpaint_noise = 1.0   # std of the Gaussian noise added to the gradient (paper: 1)
   c.sampling.inpaint_mask = 'bottom_half'  # jaxgen.inpaint.image_masks kind
   return c
+
+
+def choices() -> dict[str, tuple]:
+  """Closed value sets of this family's keys (used by jaxgen.config.validate)."""
+  return {
+      'model.prior': PRIORS,
+      'model.split': coupling.SPLITS,
+      'model.kernel_init': ('uniform', 'he'),
+      'loss.reduction': ('per_example', 'per_dim'),
+      'sampling.inpaint_mask': inpaint_lib.MASKS,
+  }
+
+
+def ranges() -> dict[str, tuple]:
+  """Ranges of this family's numeric keys (used by jaxgen.config.validate)."""
+  return {
+      'model.num_couplings': (lambda v: v >= 1, '>= 1'),
+      'model.hidden': (lambda v: v >= 1, '>= 1'),
+      'model.depth': (lambda v: v >= 0, '>= 0'),
+      'model.init_range': (lambda v: v >= 0, '>= 0'),
+      'sampling.num_samples': (lambda v: v >= 1, '>= 1'),
+      'sampling.temperature': (lambda v: v >= 0, '>= 0'),
+      'sampling.inpaint_steps': (lambda v: v >= 0, '>= 0'),
+      'sampling.inpaint_lr': (lambda v: v > 0, '> 0'),
+      'sampling.inpaint_lr_offset': (lambda v: v > 0, '> 0'),
+      'sampling.inpaint_noise': (lambda v: v >= 0, '>= 0'),
+  }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -135,8 +163,10 @@ def build(config: ml_collections.ConfigDict, spec) -> Model:
   reduction = config.loss.reduction
   if reduction not in ('per_dim', 'per_example'):
     raise ValueError(f"loss.reduction must be 'per_dim' or 'per_example', got {reduction!r}")
-  data_cfg = config.get('data', None)
-  dequantized = bool(data_cfg.get('dequantize', False)) if data_cfg is not None else False
+  dequantized = getattr(spec, 'dequantized', None)
+  if dequantized is None:  # a spec without the field: trust the run config
+    data_cfg = config.get('data', None)
+    dequantized = bool(data_cfg.get('dequantize', False)) if data_cfg is not None else False
   k_bins = bins_per_unit(spec) if dequantized else None
 
   def init(rng, x_example):
