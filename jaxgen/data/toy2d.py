@@ -1,0 +1,83 @@
+"""Generated 2-D toy densities (`toy2d:<name>`), sampled as a pure function of a numpy Generator.
+
+All are centred near the origin with values roughly in [-4, 4]. `gmm` is a Gaussian mixture whose
+density is known in closed form (`density('gmm')`), for likelihood checks.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+RANGE = (-4.5, 4.5)
+
+
+def _moons(rng, n):
+  k = rng.integers(0, 2, n)
+  a = rng.uniform(0, np.pi, n)
+  x = np.where(k == 0, np.cos(a), 1 - np.cos(a))
+  y = np.where(k == 0, np.sin(a), 0.5 - np.sin(a))
+  pts = np.stack([x - 0.5, y - 0.25], -1) * 2.0
+  return pts + 0.1 * rng.standard_normal((n, 2))
+
+
+def _eight_gaussians(rng, n):
+  angles = 2 * np.pi * rng.integers(0, 8, n) / 8
+  centres = 2.8 * np.stack([np.cos(angles), np.sin(angles)], -1)
+  return centres + 0.2 * rng.standard_normal((n, 2))
+
+
+def _checkerboard(rng, n):
+  # Unit squares of a 4x4 board on [-2, 2]^2 where floor(x) + floor(y) is even, scaled by 2.
+  x = rng.uniform(-2, 2, n)
+  row = rng.integers(0, 2, n) * 2 - 2 + rng.uniform(0, 1, n)   # in [-2,-1) or [0,1)
+  y = row + (np.floor(x) % 2)                                   # shift odd columns up by one
+  return np.stack([x, y], -1) * 2.0
+
+
+def _swissroll(rng, n):
+  t = 1.5 * np.pi * (1 + 2 * rng.uniform(0, 1, n))
+  pts = np.stack([t * np.cos(t), t * np.sin(t)], -1) / 3.5
+  return pts + 0.08 * rng.standard_normal((n, 2))
+
+
+# The closed-form mixture: weights, means, and full covariances.
+GMM_WEIGHTS = np.array([0.5, 0.3, 0.2])
+GMM_MEANS = np.array([[-2.0, -1.0], [2.0, 1.5], [0.5, -2.5]])
+GMM_COVS = np.array([
+    [[0.6, 0.3], [0.3, 0.5]],
+    [[0.4, -0.2], [-0.2, 0.8]],
+    [[0.3, 0.0], [0.0, 0.3]],
+])
+
+
+def _gmm(rng, n):
+  k = rng.choice(len(GMM_WEIGHTS), size=n, p=GMM_WEIGHTS)
+  chol = np.linalg.cholesky(GMM_COVS)
+  z = rng.standard_normal((n, 2))
+  return GMM_MEANS[k] + np.einsum('nij,nj->ni', chol[k], z)
+
+
+SAMPLERS = {
+    'moons': _moons,
+    '8gaussians': _eight_gaussians,
+    'checkerboard': _checkerboard,
+    'swissroll': _swissroll,
+    'gmm': _gmm,
+}
+
+
+def sample(name: str, rng: np.random.Generator, n: int) -> np.ndarray:
+  """Draws n points of the named density as float32 [n, 2]."""
+  if name not in SAMPLERS:
+    raise ValueError(f'toy2d:{name} does not exist; available: '
+                     + ', '.join(f'toy2d:{k}' for k in SAMPLERS))
+  return SAMPLERS[name](rng, n).astype(np.float32)
+
+
+def density(name: str):
+  """The closed-form density of `name` as a `jaxgen.gmm.GaussianMixture` (only 'gmm' has one)."""
+  if name != 'gmm':
+    raise ValueError(f'toy2d:{name} has no closed-form density; toy2d:gmm has')
+  from jaxgen import gmm
+
+  return gmm.GaussianMixture(weights=GMM_WEIGHTS, means=GMM_MEANS, covs=GMM_COVS)

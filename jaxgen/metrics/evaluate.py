@@ -1,0 +1,94 @@
+"""Evaluation of a trained state: the metrics named in ``config.eval.metrics``.
+
+Metrics:
+  loss               mean training loss over the evaluation split (full batches only).
+  nll                mean negative log-likelihood in nats per example (``model.log_prob``).
+  bpd                mean bits/dim (`jaxgen.metrics.bpd`), averaged over ``eval.dequant_draws``
+                     dequantization draws of every example.
+  sliced_wasserstein SW_2 between ``eval.num_samples`` samples and as many evaluation examples.
+Sample-based metrics also report the sampler's NFE as ``nfe``.
+"""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+
+from jaxgen import parallel
+from jaxgen.metrics import bpd as bpd_lib
+from jaxgen.metrics.sliced_wasserstein import sliced_wasserstein
+
+METRICS = ('loss', 'nll', 'bpd', 'sliced_wasserstein')
+
+
+def _cached(trainer, key, make):
+  cache = trainer.__dict__.setdefault('_jit_cache', {})
+  if key not in cache:
+    cache[key] = make()
+  return cache[key]
+
+
+def draw_samples(trainer, params, rng, n: int, sampling):
+  """``model.sample`` jit-compiled once per (n, sampling), sharded over the batch where it divides."""
+  model, mesh = trainer.model, trainer.mesh
+  key = ('sample', n, repr(sorted(sampling.to_dict().items())))
+  out = parallel.batch_sharding(mesh) if n % mesh.devices.size == 0 else parallel.replicated(mesh)
+
+  def make():
+    return jax.jit(lambda p, r: model.sample(p, r, n, sampling),
+                   out_shardings=(out, parallel.replicated(mesh)))
+
+  x, info = _cached(trainer, key, make)(params, rng)
+  return np.asarray(jax.device_get(x)), {k: np.asarray(v) for k, v in jax.device_get(info).items()}
+
+
+def _batches(trainer, draw=0):
+  ec = trainer.config.eval
+  bs = ec.batch_size - ec.batch_size % trainer.mesh.devices.size or trainer.mesh.devices.size
+  for b in trainer.data.eval_batches(bs, ec.num_batches, draw):
+    yield parallel.shard_batch(b, trainer.mesh)
+
+
+def evaluate(trainer, params, rng) -> dict:
+  """Computes every metric of ``config.eval.metrics`` (a dict of floats)."""
+  config, model, mesh = trainer.config, trainer.model, trainer.mesh
+  rep, bat = parallel.replicated(mesh), parallel.batch_sharding(mesh)
+  results = {}
+  unknown = [m for m in config.eval.metrics if m not in METRICS]
+  if unknown:
+    raise ValueError(f'config.eval.metrics: unknown {unknown}; available: {", ".join(METRICS)}')
+  if 'loss' in config.eval.metrics:
+    loss_fn = _cached(trainer, 'loss', lambda: jax.jit(
+        lambda p, b, r: model.loss(p, b, r)[0], in_shardings=(rep, bat, rep)))
+    losses = []
+    for i, batch in enumerate(_batches(trainer)):
+      mask = np.asarray(batch.pop('mask'))
+      if mask.all() or i == 0:
+        losses.append(float(loss_fn(params, batch, jax.random.fold_in(rng, i))))
+    results['eval/loss'] = float(np.mean(losses))
+  if {'nll', 'bpd'} & set(config.eval.metrics):
+    if model.log_prob is None:
+      raise ValueError(f'{config.model.family} has no log_prob: remove nll/bpd from eval.metrics')
+    logp_fn = _cached(trainer, 'log_prob', lambda: jax.jit(
+        model.log_prob, in_shardings=(rep, bat, rep), out_shardings=bat))
+    nll, bpd = [], []
+    for draw in range(config.eval.dequant_draws):
+      for i, batch in enumerate(_batches(trainer, draw)):
+        mask = np.asarray(batch.pop('mask'))
+        r = jax.random.fold_in(jax.random.fold_in(rng, 1000 + draw), i)
+        lp = np.asarray(logp_fn(params, batch, r))[mask]
+        nll.append(-lp)
+        bpd.append(bpd_lib.bits_per_dim(lp, trainer.data.spec, model.discrete))
+    if 'nll' in config.eval.metrics:
+      results['eval/nll'] = float(np.mean(np.concatenate(nll)))
+    if 'bpd' in config.eval.metrics:
+      results['eval/bpd'] = float(np.mean(np.concatenate(bpd)))
+  if 'sliced_wasserstein' in config.eval.metrics:
+    n = config.eval.num_samples
+    x, info = draw_samples(trainer, params, jax.random.fold_in(rng, 2), n, config.sampling)
+    ref = trainer.data.eval_array(n)
+    m = min(len(x), len(ref))
+    results['eval/sliced_wasserstein'] = float(
+        sliced_wasserstein(jax.random.fold_in(rng, 3), x[:m], ref[:m]))
+    results['eval/nfe'] = float(info['nfe'])
+  return results

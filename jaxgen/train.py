@@ -1,0 +1,358 @@
+"""One trainer for every family: the state, the jit-compiled data-parallel step, and the loop.
+
+``run(config, workdir)`` trains ``jaxgen.models.<config.model.family>`` on ``config.data`` and
+writes into `workdir`::
+
+    config.json          the validated config of the run
+    checkpoints/<step>/  Orbax checkpoints (state + config); running again resumes from the newest
+    metrics.jsonl        one JSON object per log / evaluation
+    tb/                  TensorBoard event files
+    samples/step_N.png   sample grids (and step_N.npz with the raw samples)
+
+Determinism: the batch at step s is a pure function of (seed, s) and the step's randomness is
+``fold_in(state.rng, s)``, so N steps, a restart and N more give the parameters of 2N steps
+straight, and the result does not depend on the number of devices (up to float reduction order).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import Any, Callable, Optional
+
+import flax
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from jaxgen import checkpoint as ckpt_lib
+from jaxgen import config as cfg_lib
+from jaxgen import data as data_lib
+from jaxgen import parallel
+from jaxgen.models import base as models_base
+
+
+@flax.struct.dataclass
+class TrainState:
+  """The whole training state, a plain pytree (checkpointed as is).
+
+  Attributes:
+    step: int32 scalar, the number of optimizer updates applied.
+    params: model parameters.
+    ema_params: exponential moving average of `params` (equal to params when ema_rate is 0).
+    opt_state: optax state.
+    rng: uint32[2] base key; step s uses ``fold_in(rng, s)``.
+  """
+
+  step: jax.Array
+  params: Any
+  ema_params: Any
+  opt_state: Any
+  rng: jax.Array
+
+
+class TrainingDiverged(RuntimeError):
+  """The loss or the gradients became NaN/inf."""
+
+
+def learning_rate(optim, total_steps: int) -> Callable[[jax.Array], jax.Array]:
+  """Linear warm-up from 0 to optim.lr over warmup_steps, then the chosen decay."""
+
+  def schedule(step):
+    step = jnp.asarray(step, jnp.float32)
+    lr = optim.lr
+    if optim.decay == 'exponential':
+      lr = lr * optim.decay_rate ** step
+    elif optim.decay == 'cosine':
+      frac = jnp.clip(step / max(total_steps, 1), 0.0, 1.0)
+      lr = lr * 0.5 * (1 + jnp.cos(jnp.pi * frac))
+    if optim.warmup_steps:
+      lr = lr * jnp.minimum(1.0, step / optim.warmup_steps)
+    return lr
+
+  return schedule
+
+
+def make_optimizer(optim, total_steps: int) -> optax.GradientTransformation:
+  """Clipping (global norm) followed by Adam / AdamW / RMSProp with the schedule."""
+  lr = learning_rate(optim, total_steps)
+  if optim.optimizer == 'adam':
+    opt = optax.adam(lr, b1=optim.b1, b2=optim.b2, eps=optim.eps)
+  elif optim.optimizer == 'adamw':
+    opt = optax.adamw(lr, b1=optim.b1, b2=optim.b2, eps=optim.eps,
+                      weight_decay=optim.weight_decay)
+  else:
+    opt = optax.rmsprop(lr, decay=optim.b2, eps=optim.eps, momentum=optim.momentum or None)
+  parts = [optax.clip_by_global_norm(optim.grad_clip)] if optim.grad_clip else []
+  return optax.chain(*parts, opt)
+
+
+def make_train_step(model: models_base.Model, tx: optax.GradientTransformation, ema_rate: float,
+                    schedule: Callable) -> Callable:
+  """The pure step ``(state, batch) -> (state, metrics)``.
+
+  A step whose loss or gradient norm is not finite leaves the state unchanged and reports
+  ``nonfinite = 1``; the loop stops on it (nothing bad is ever checkpointed).
+  """
+
+  def train_step(state: TrainState, batch: dict):
+    rng = jax.random.fold_in(state.rng, state.step)
+    (loss, aux), grads = jax.value_and_grad(model.loss, has_aux=True)(state.params, batch, rng)
+    grad_norm = optax.global_norm(grads)
+    updates, opt_state = tx.update(grads, state.opt_state, state.params)
+    params = optax.apply_updates(state.params, updates)
+    if ema_rate:
+      ema = jax.tree.map(lambda e, p: ema_rate * e + (1 - ema_rate) * p, state.ema_params, params)
+    else:
+      ema = params
+    ok = jnp.isfinite(loss) & jnp.isfinite(grad_norm)
+    keep = lambda new, old: jax.tree.map(lambda n, o: jnp.where(ok, n, o), new, old)
+    new_state = TrainState(step=state.step + 1, params=keep(params, state.params),
+                           ema_params=keep(ema, state.ema_params),
+                           opt_state=keep(opt_state, state.opt_state), rng=state.rng)
+    metrics = {'loss': loss, 'grad_norm': grad_norm, 'lr': schedule(state.step),
+               'nonfinite': (~ok).astype(jnp.float32), **aux}
+    return new_state, metrics
+
+  return train_step
+
+
+def init_state(model: models_base.Model, tx: optax.GradientTransformation, seed: int,
+               example_x: np.ndarray, mesh) -> TrainState:
+  """Initial state, replicated on the mesh."""
+
+  def init(x):
+    rng = jax.random.PRNGKey(seed)
+    params = model.init(jax.random.fold_in(rng, 0), x)
+    return TrainState(step=jnp.zeros((), jnp.int32), params=params, ema_params=params,
+                      opt_state=tx.init(params), rng=rng)
+
+  return jax.jit(init, out_shardings=parallel.replicated(mesh))(example_x)
+
+
+class Trainer:
+  """Everything a run needs, built once from a validated config (used by launch/*)."""
+
+  def __init__(self, config, mesh=None):
+    self.config = config
+    self.mesh = mesh if mesh is not None else parallel.make_mesh(config.train.num_devices)
+    self.data = data_lib.build(config.data, config.seed)
+    self.model = models_base.family_module(config.model.family).build(config, self.data.spec)
+    self.schedule = learning_rate(config.optim, config.train.steps)
+    self.tx = make_optimizer(config.optim, config.train.steps)
+    n_dev = self.mesh.devices.size
+    if config.train.batch_size % n_dev:
+      raise cfg_lib.ConfigError(
+          f'config.train.batch_size={config.train.batch_size} must be divisible by the '
+          f'{n_dev} devices in use (set train.batch_size or train.num_devices)')
+    rep, bat = parallel.replicated(self.mesh), parallel.batch_sharding(self.mesh)
+    self.train_step = jax.jit(
+        make_train_step(self.model, self.tx, config.optim.ema_rate, self.schedule),
+        in_shardings=(rep, bat), out_shardings=(rep, rep), donate_argnums=0)
+
+  def example_x(self) -> np.ndarray:
+    n = self.mesh.devices.size
+    return self.data.train_batch(0, n, 0, 1)['x']
+
+  def init(self) -> TrainState:
+    return init_state(self.model, self.tx, self.config.seed, self.example_x(), self.mesh)
+
+  def abstract_state(self) -> TrainState:
+    state = jax.eval_shape(lambda: init_state(
+        self.model, self.tx, self.config.seed, self.example_x(), self.mesh))
+    return ckpt_lib.abstract(state, parallel.replicated(self.mesh))
+
+  def batch(self, step: int) -> dict:
+    host = self.data.train_batch(step, self.config.train.batch_size)
+    return parallel.shard_batch(host, self.mesh)
+
+
+class _Writer:
+  """metrics.jsonl + TensorBoard (tensorboardX, so no TensorFlow is needed)."""
+
+  def __init__(self, workdir: str, enabled: bool):
+    self.enabled = enabled
+    if not enabled:
+      return
+    self._jsonl = open(os.path.join(workdir, 'metrics.jsonl'), 'a')
+    from tensorboardX import SummaryWriter
+
+    self._tb = SummaryWriter(os.path.join(workdir, 'tb'))
+
+  def write(self, step: int, metrics: dict) -> None:
+    if not self.enabled:
+      return
+    clean = {k: float(v) for k, v in metrics.items()}
+    self._jsonl.write(json.dumps({'step': step, **clean}) + '\n')
+    self._jsonl.flush()
+    for k, v in clean.items():
+      self._tb.add_scalar(k, v, step)
+    self._tb.flush()
+
+  def close(self) -> None:
+    if self.enabled:
+      self._jsonl.close()
+      self._tb.close()
+
+
+# Keys of the run's base key kept apart from the per-step keys fold_in(rng, step < 2**30).
+EVAL_SALT, SAMPLE_SALT = 2**31 - 1, 2**31 - 2
+
+RESUMABLE_CHANGES = ('train.steps', 'train.log_every', 'train.checkpoint_every',
+                     'train.eval_every', 'train.sample_every', 'train.progress',
+                     'train.keep_checkpoints', 'eval.', 'sampling.')
+
+
+def _check_resume_config(workdir: str, config) -> None:
+  path = os.path.join(workdir, 'config.json')
+  if not os.path.exists(path):
+    return
+  with open(path) as f:
+    old = cfg_lib.from_json(f.read())
+  changed = [k for k in cfg_lib.diff(old, config) if not k.startswith(RESUMABLE_CHANGES)]
+  if changed:
+    raise cfg_lib.ConfigError(
+        f'{workdir} holds a run with a different config ({", ".join(changed)} differ). '
+        'Resume it with the same config (only train.steps, the intervals, eval.* and sampling.* '
+        'may change), or choose a new --workdir.')
+
+
+def run(config, workdir: str, mesh=None) -> TrainState:
+  """Trains (or resumes) the run described by a validated `config` in `workdir`."""
+  _check_resume_config(workdir, config)
+  is_main = jax.process_index() == 0
+  trainer = Trainer(config, mesh)
+  tc = config.train
+  os.makedirs(workdir, exist_ok=True)
+  if is_main:
+    with open(os.path.join(workdir, 'config.json'), 'w') as f:
+      f.write(cfg_lib.to_json(config))
+  checkpointer = ckpt_lib.Checkpointer(workdir, keep=tc.keep_checkpoints)
+  if checkpointer.latest_step() is not None:
+    state = checkpointer.restore(trainer.abstract_state())
+    print(f'Resumed from step {int(state.step)} in {checkpointer.directory}', flush=True)
+  else:
+    state = trainer.init()
+  writer = _Writer(workdir, is_main)
+  start = int(state.step)
+  n_params = sum(x.size for x in jax.tree.leaves(state.params))
+  if is_main:
+    print(f'{config.model.family} on {config.data.name}: {n_params:,} parameters, '
+          f'{trainer.mesh.devices.size} device(s), global batch {tc.batch_size}, '
+          f'steps {start} -> {tc.steps}', flush=True)
+  bar = None
+  if tc.progress and is_main and start < tc.steps:
+    from tqdm import tqdm
+
+    bar = tqdm(total=tc.steps, initial=start, unit='step', dynamic_ncols=True, mininterval=1.0)
+  pending: list[dict] = []
+  t_last, step_last = time.perf_counter(), start
+  last_ckpt = checkpointer.latest_step()
+  try:
+    for step in range(start, tc.steps):
+      state, metrics = trainer.train_step(state, trainer.batch(step))
+      pending.append(metrics)
+      done = step + 1
+      if bar is not None:
+        bar.update(1)
+      if done % tc.log_every == 0 or done == tc.steps:
+        host = jax.device_get(pending)
+        pending = []
+        summary = {k: float(np.mean([m[k] for m in host])) for k in host[0]}
+        if summary['nonfinite'] > 0:
+          raise TrainingDiverged(
+              f'the loss or its gradient became NaN/inf between steps {done - len(host)} and '
+              f'{done} (those updates were skipped). The last checkpoint (step {last_ckpt}) in '
+              f'{checkpointer.directory} is intact. Lower optim.lr, raise optim.warmup_steps '
+              'or set optim.grad_clip, then run again.')
+        now = time.perf_counter()
+        summary['steps_per_sec'] = (done - step_last) / max(now - t_last, 1e-9)
+        t_last, step_last = now, done
+        writer.write(done, summary)
+        if bar is not None:
+          bar.set_postfix(loss=f"{summary['loss']:.4g}", refresh=False)
+      if done % tc.checkpoint_every == 0 or done == tc.steps:
+        checkpointer.save(done, state, cfg_lib.to_json(config), force=done == tc.steps)
+        last_ckpt = done
+      if tc.eval_every and done % tc.eval_every == 0 and done != tc.steps:
+        writer.write(done, evaluate_state(trainer, state))
+      if tc.sample_every and done % tc.sample_every == 0 and done != tc.steps:
+        write_samples(trainer, state, workdir, done)
+    if bar is not None:
+      bar.close()
+      bar = None
+    if start < tc.steps or not os.path.exists(os.path.join(workdir, 'samples')):
+      results = evaluate_state(trainer, state)
+      writer.write(int(state.step), results)
+      if is_main:
+        print('Evaluation: ' + ', '.join(f'{k}={v:.5g}' for k, v in results.items()), flush=True)
+      path = write_samples(trainer, state, workdir, int(state.step))
+      if is_main:
+        print(f'Samples: {path}', flush=True)
+  finally:
+    if bar is not None:
+      bar.close()
+    checkpointer.close()
+    writer.close()
+  return state
+
+
+def evaluate_state(trainer: Trainer, state: TrainState) -> dict:
+  from jaxgen.metrics import evaluate as evaluate_lib
+
+  params = state.ema_params if trainer.config.eval.use_ema else state.params
+  return evaluate_lib.evaluate(trainer, params, jax.random.fold_in(state.rng, EVAL_SALT))
+
+
+def write_samples(trainer: Trainer, state: TrainState, workdir: str, step: int,
+                  sampling=None, name: Optional[str] = None) -> str:
+  """Samples with the EMA parameters and writes samples/<name>.png and .npz; returns the PNG path."""
+  from jaxgen import viz
+  from jaxgen.metrics import evaluate as evaluate_lib
+
+  sampling = sampling if sampling is not None else trainer.config.sampling
+  params = state.ema_params if trainer.config.eval.use_ema else state.params
+  rng = jax.random.fold_in(jax.random.fold_in(state.rng, SAMPLE_SALT), step)
+  x, info = evaluate_lib.draw_samples(trainer, params, rng, sampling.num_samples, sampling)
+  name = name or f'step_{step}'
+  out_dir = os.path.join(workdir, 'samples')
+  if jax.process_index() == 0:
+    os.makedirs(out_dir, exist_ok=True)
+    np.savez(os.path.join(out_dir, name + '.npz'), samples=x,
+             **{k: np.asarray(v) for k, v in info.items()})
+    png = os.path.join(out_dir, name + '.png')
+    viz.save_samples(png, x, trainer.data.spec,
+                     reference=trainer.data.eval_array(len(x)) if x.ndim == 2 else None,
+                     title=f'{trainer.config.model.family} step {step}, NFE {int(info["nfe"])}')
+    return png
+  return ''
+
+
+
+def load_run(workdir: str, overrides=None, step: Optional[int] = None):
+  """Rebuilds the Trainer of a finished or running workdir and restores its newest state.
+
+  `overrides` (``{'sampling.steps': '50'}``) may change only keys that do not alter the trained
+  model (sampling.*, eval.*, train.num_devices).
+  """
+  path = os.path.join(workdir, 'config.json')
+  if not os.path.exists(path):
+    raise FileNotFoundError(f'{workdir} holds no run (no config.json); train one with '
+                            'python -m launch.train --config FILE --workdir DIR')
+  with open(path) as f:
+    config = cfg_lib.from_json(f.read())
+  if overrides:
+    bad = [k for k in overrides if not k.startswith(('sampling.', 'eval.', 'train.num_devices'))]
+    if bad:
+      raise cfg_lib.ConfigError(f'only sampling.*, eval.* and train.num_devices can be overridden '
+                                f'on a trained run, not {", ".join(bad)}')
+    config = cfg_lib.validate(cfg_lib.override(config, overrides))
+  trainer = Trainer(config)
+  checkpointer = ckpt_lib.Checkpointer(workdir, keep=config.train.keep_checkpoints)
+  try:
+    state = checkpointer.restore(trainer.abstract_state(), step)
+  finally:
+    checkpointer.close()
+  return trainer, state
