@@ -155,7 +155,10 @@ def load(spec: str) -> ConfigDict:
   mod_spec.loader.exec_module(module)
   if not hasattr(module, 'get_config'):
     raise ConfigError(f'{path} defines no get_config(arg)')
-  return module.get_config(arg or None)
+  try:
+    return module.get_config(arg or None)
+  except TypeError as e:  # ml_collections refuses a value of the wrong type; name the file
+    raise ConfigError(f'{path}: {e}') from e
 
 
 def _type_name(v) -> str:
