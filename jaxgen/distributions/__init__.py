@@ -1,0 +1,1 @@
+"""Likelihoods of discrete outputs (Bernoulli, categorical, discretized logistic mixtures)."""
