@@ -25,8 +25,9 @@ Units. ``log_prob`` (``discrete=True``) is log P(x) in nats per image; bits/dim 
 (``loss.reduction='per_dim'``, default; the optimizer sees an O(1) scale) or nats per image
 ('per_image'). Metrics (batch means): ``nll_nats`` (per image) and ``bpd``.
 
-Class conditioning (``model.num_classes > 0``) needs ``batch['label']``; ``log_prob`` then has no
-labels to condition on and is None (use the 'loss' metric, or ``extras['log_prob_given']``).
+Class conditioning (``model.num_classes > 0``) needs ``batch['label']``; ``log_prob`` then must be
+given the batch dict ``{'x', 'label'}`` (it accepts an array or a dict), or use
+``extras['log_prob_given'](params, x, label)``.
 Sampling: ``sampling.method`` 'fast' (cached, Ramachandran et al. 2017) or 'plain' (naive), both
 jit-compiled and giving identical samples for the same key (`jaxgen.sampling.autoregressive`);
 conditional models sample labels ``i % num_classes`` unless ``sampling.label >= 0``. ``info['nfe']``
@@ -170,7 +171,18 @@ def build(config, spec) -> Model:
     return _log_prob(params, x, label, rng, False)
 
   def log_prob(params, x, rng=None):
-    return _log_prob(params, x, None, rng, False)
+    # Accepts the array x (the contract) or a batch dict (what jaxgen.metrics.evaluate passes);
+    # a conditional model needs the dict, for its labels.
+    if isinstance(x, dict):
+      batch = x
+      x = batch['x']
+      label = labels_of(batch, x.shape[0])
+    elif conditional:
+      raise ValueError('a class-conditional PixelCNN needs labels: call log_prob with the batch '
+                       "dict {'x', 'label'} or extras['log_prob_given']")
+    else:
+      label = None
+    return _log_prob(params, x, label, rng, False)
 
   def loss(params, batch, rng):
     x = batch['x']
@@ -197,5 +209,5 @@ def build(config, spec) -> Model:
 
   extras = {'log_prob_given': log_prob_given, 'to_int': to_int, 'from_int': from_int,
             'net': lambda: net, 'output': lambda: output}
-  return Model(init=init, loss=loss, sample=sample, log_prob=None if conditional else log_prob,
+  return Model(init=init, loss=loss, sample=sample, log_prob=log_prob,
                discrete=True, extras=extras)
