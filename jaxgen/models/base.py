@@ -14,7 +14,8 @@ Conventions shared by every family
   *after* the data transforms (scaling, dequantization, binarization, flips: see `jaxgen.data`);
   ``batch['label']`` (int32 ``[b]``) is present when the source has labels.
 * ``params`` is a plain pytree (flax ``variables['params']`` or a dict of arrays).
-* ``log_prob`` returns per-example log-likelihood in **nats**. If ``discrete`` is True it is the log
+* ``log_prob`` takes a batch dict like ``loss`` does (so class-conditional models see their labels)
+  and returns per-example log-likelihood in **nats**. If ``discrete`` is True it is the log
   probability mass of the (integer-valued) data; otherwise it is the log *density* of the
   continuous data in the transformed space, and `jaxgen.metrics.bpd` adds the bin width to turn it
   into bits/dim.
@@ -42,7 +43,8 @@ class Model:
       a dict of scalars (also batch means). Must be jit- and grad-compatible.
     sample: ``(params, rng, n, sampling) -> (x, info)`` with ``sampling`` the (static) sampling
       ConfigDict section; jit-compatible for static ``n`` and ``sampling``.
-    log_prob: ``(params, x, rng) -> [b]`` log-likelihood in nats, or None if the family has none.
+    log_prob: ``(params, batch, rng) -> [b]`` log-likelihood in nats of ``batch['x']``, or None if
+      the family has none.
     discrete: whether ``log_prob`` is a probability mass over integer data (see module doc).
     velocity: ``(params, t, x) -> dx/dt`` for families defined by an ODE (rectified flow, the
       probability-flow ODE of a score SDE), with the family's time convention; else None.
