@@ -23,7 +23,7 @@ Conventions
   EDM's rho grid). ``steps`` is the number of steps of each method (0 -> ``num_scales``);
   ``eps < 0`` means the paper's end time: 1e-3 for VP / sub-VP, 1e-5 for VE. ``denoise`` ends 'pc'
   and 'ode' with a Tweedie step at eps (+1 NFE).
-* ``log_prob`` integrates the probability-flow ODE from ``sampling.likelihood_eps`` (1e-5, as the
+* ``log_prob(params, x, rng)`` (``x`` an array or a batch dict with 'x') integrates the probability-flow ODE from ``sampling.likelihood_eps`` (1e-5, as the
   reference) to T with ``sampling.likelihood_solver`` (dopri5, rtol/atol from sampling) and the
   exact divergence (``likelihood_probes = 0``) or Hutchinson with that many Rademacher probes;
   nats in the transformed data space (`jaxgen.metrics.bpd` turns it into bits/dim).
@@ -34,6 +34,8 @@ Conventions
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import jax
 import jax.numpy as jnp
@@ -188,6 +190,8 @@ def build(config, spec) -> Model:
   def log_prob(params, x, rng):
     from jaxgen import likelihood
 
+    if isinstance(x, Mapping):  # the evaluator passes the batch dict
+      x = x['x']
     s = config.sampling
     solver = solvers.defaults()
     solver.solver = s.likelihood_solver

@@ -1,0 +1,68 @@
+"""Score SDE (VP, continuous DSM) on Fashion-MNIST (28x28) with a small DDPM++ U-Net.
+
+    python -m launch.train --config experiments/score_sde/fashion_mnist.py --workdir runs/sde_fashion
+
+Data: the IDX files of Debian's `dataset-fashion-mnist` (60k train / 10k test), scaled to [-1, 1]
+(VP), no dequantization. Model: `jaxgen.nets.unet.small()` (nf 32, ch_mult (1, 2, 2): 28/14/7,
+1 res block, attention at 7x7, dropout 0.1; PARAMS_PLACEHOLDER parameters); VP SDE beta 0.1 -> 20;
+DSM with t ~ U(1e-5, 1), mean over dimensions; Adam 1e-3 with 200 warm-up steps, grad clip 1,
+EMA 0.999, batch 64. Samples: PC sampler (reverse diffusion + Langevin, snr 0.16), 500 steps,
+final denoising.
+
+Variants: ``smoke`` (nf 8, 4 steps), ``ode`` (PF-ODE samples with dopri5).
+
+Runtime (2-core CPU shared with other jobs): RUNTIME_PLACEHOLDER
+Expected result: RESULT_PLACEHOLDER
+"""
+
+from jaxgen import config as cfg
+from jaxgen.nets import unet
+
+
+def get_config(arg=None):
+  config = cfg.base('score_sde')
+  config.seed = 0
+  config.data.name = 'fashion_mnist'
+  config.data.scale = 'symmetric'
+  config.data.dequantize = False
+  config.model.sde = 'vpsde'
+  config.model.net = 'unet'
+  config.model.unet = unet.small()
+  config.model.unet.dropout = 0.1
+  config.loss.reduce_mean = True
+  config.optim.lr = 1e-3
+  config.optim.warmup_steps = 200
+  config.optim.grad_clip = 1.0
+  config.optim.ema_rate = 0.999
+  config.train.steps = 3000
+  config.train.batch_size = 64
+  config.train.log_every = 100
+  config.train.checkpoint_every = 1000
+  config.eval.metrics = ('loss',)
+  config.eval.batch_size = 256
+  config.eval.num_batches = 4
+  config.eval.num_samples = 64
+  config.sampling.method = 'pc'
+  config.sampling.predictor = 'reverse_diffusion'
+  config.sampling.corrector = 'langevin'
+  config.sampling.snr = 0.16
+  config.sampling.steps = 500
+  config.sampling.num_samples = 64
+
+  def smoke(c):
+    c.model.unet.nf = 8
+    c.train.steps = 4
+    c.train.batch_size = 16
+    c.train.log_every = 2
+    c.train.checkpoint_every = 2
+    c.eval.num_batches = 1
+    c.eval.batch_size = 16
+    c.eval.num_samples = 8
+    c.sampling.steps = 4
+    c.sampling.num_samples = 8
+
+  def ode(c):
+    c.sampling.method = 'ode'
+    c.sampling.solver = 'dopri5'
+
+  return cfg.select(config, arg, smoke=smoke, ode=ode)
