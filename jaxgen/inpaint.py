@@ -7,11 +7,15 @@ hidden coordinates x_H are moved uphill in log p((x_O, x_H)) with the observed o
     x_H <- clip( x_H + a_i * (d log p / d x_H + noise * eps_i),  low, high ),
     a_i = lr / (lr_offset + i),    eps_i ~ N(0, I),    i = 0 .. steps-1.
 
-The paper's schedule is a_i = 10 / (100 + i) with standard-normal noise (the released script
-`reconstruct_mnist_gif.py` uses the same a_i, starts the hidden pixels at U(0, 1) and takes the
-gradient of the *batch mean*, i.e. a per-example gradient divided by the batch size; here the
-gradient is per example, independent of the batch size). ``noise=0`` gives plain projected
-gradient ascent, which for a small enough step never decreases log p.
+The paper's schedule is a_i = 10 / (100 + i) with standard-normal noise. The released script
+(`reconstruct_mnist_gif.py`) uses that a_i on the gradient of the *mean* log p over its 100
+images, i.e. a per-image step of 0.1 / (100 + i), starts the hidden pixels at U(0, 1) and does not
+clip. Here the gradient is per image (independent of the batch size), so the released behaviour
+is lr = 0.1 (with noise = 100 to match its noise too). Measured on NICE trained on Fashion-MNIST
+(300 steps; bottom half hidden, 200 ascent steps): lr = 10 lowers log p from -2521 to -3654 nats
+(noise 0) or -3714 (noise 1) -- the step overshoots the steep directions exp(s) of the scaling --
+while lr = 0.1, noise 0 raises it to 653 (the originals: 682). ``noise=0`` is plain projected
+gradient ascent, which for a small enough step never decreases log p (tested).
 
 The clipping to [low, high] is the projection onto the data range (the box). The whole loop is one
 `jax.lax.scan`, jit-compatible; everything is a pure function of its inputs and ``rng``.
@@ -27,8 +31,8 @@ import jax.numpy as jnp
 MASKS = ('bottom_half', 'top_half', 'left_half', 'right_half', 'center', 'odd_columns', 'random')
 
 def inpaint(log_prob_fn: Callable[[jax.Array], jax.Array], x: jax.Array, mask: jax.Array,
-            rng: jax.Array, *, steps: int = 1000, lr: float = 10.0, lr_offset: float = 100.0,
-            noise: float = 1.0, low: float = 0.0, high: float = 1.0, init: str = 'uniform'
+            rng: jax.Array, *, steps: int = 1000, lr: float = 0.1, lr_offset: float = 100.0,
+            noise: float = 0.0, low: float = 0.0, high: float = 1.0, init: str = 'uniform'
             ) -> tuple[jax.Array, dict]:
   """Fills ``x`` where ``mask`` is False by projected (noisy) gradient ascent on log p.
 

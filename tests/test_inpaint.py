@@ -53,7 +53,8 @@ def test_nice_inpainting_keeps_observed_pixels_and_never_lowers_log_prob():
 def test_paper_schedule_with_noise_keeps_observed_pixels_and_range():
   c, m, params, x = _nice()
   mask = inpaint.image_masks((6, 6, 1), 'random', jax.random.PRNGKey(3), keep=0.25)
-  out, info = m.extras['inpaint'](params, jax.random.PRNGKey(4), x, mask, c.sampling, steps=50)
+  out, info = m.extras['inpaint'](params, jax.random.PRNGKey(4), x, mask, c.sampling, steps=50,
+                                  lr=10.0, noise=1.0)  # the paper's formula, per image
   np.testing.assert_array_equal(np.where(mask, out, 0.0), np.where(mask, x, 0.0))
   assert float(out.min()) >= 0.0 and float(out.max()) <= 1.0
   assert np.all(np.isfinite(np.asarray(info['log_prob'])))
