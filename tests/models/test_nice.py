@@ -137,6 +137,8 @@ def test_conversion_agrees_with_jaxgen_metrics_bpd():
 def test_loss_reductions_and_metrics():
   config, m, params, x = _model()
   lp = m.log_prob(params, x, None)
+  # jaxgen.metrics.evaluate passes the batch dict; the contract an array: both work.
+  np.testing.assert_array_equal(m.log_prob(params, {'x': x, 'label': None}, None), lp)
   value, metrics = m.loss(params, {'x': x}, jax.random.PRNGKey(0))
   np.testing.assert_allclose(value, -jnp.mean(lp), rtol=1e-6)  # default: nats per example
   np.testing.assert_allclose(metrics['nll_nats'], -jnp.mean(lp), rtol=1e-6)
