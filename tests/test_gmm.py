@@ -75,20 +75,20 @@ def test_per_example_diffused_score_and_jit():
   a = jnp.array([1.0, 0.5, 0.2, 0.9])
   s = jnp.sqrt(1 - a**2) + 1e-2
   got = jax.jit(gmm.diffused_score)(mix, a, s, x)
-  for i in range(4):
-    np.testing.assert_allclose(got[i], mix.diffuse(a[i], s[i]).score(x[i:i + 1])[0],
-                               rtol=1e-5, atol=1e-5)
+  want = jax.jit(jax.vmap(lambda ai, si, xi: mix.diffuse(ai, si).score(xi[None])[0]))(a, s, x)
+  np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
 
 
 def test_diffused_closed_forms_match_autodiff_of_diffuse():
   """The eigenbasis closed forms equal diffuse(a, s).log_prob and its autodiff score."""
+  a, s = jnp.array([1.0, 0.3, 0.01]), jnp.array([0.01, 0.9, 1.0])
+  x = jax.random.normal(jax.random.PRNGKey(4), (3, 2))
   for mix in (gmm.example_2d(),
               gmm.GaussianMixture.make([1., 2.], [[0., 1.], [1., -1.]], [[0.2, 0.5], [0.3, 0.1]])):
-    x = jax.random.normal(jax.random.PRNGKey(4), (3, 2))
-    a, s = jnp.array([1.0, 0.3, 0.01]), jnp.array([0.01, 0.9, 1.0])
     lp = gmm.diffused_log_prob(mix, a, s, x)
     sc = gmm.diffused_score(mix, a, s, x)
-    for i in range(3):
-      d = mix.diffuse(a[i], s[i])
-      np.testing.assert_allclose(lp[i], d.log_prob(x[i:i + 1])[0], rtol=1e-5, atol=1e-5)
-      np.testing.assert_allclose(sc[i], d.score(x[i:i + 1])[0], rtol=1e-4, atol=1e-4)
+    ref = jax.jit(jax.vmap(lambda ai, si, xi: (mix.diffuse(ai, si).log_prob(xi[None])[0],
+                                               mix.diffuse(ai, si).score(xi[None])[0])))
+    want_lp, want_sc = ref(a, s, x)
+    np.testing.assert_allclose(lp, want_lp, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(sc, want_sc, rtol=1e-4, atol=1e-4)
