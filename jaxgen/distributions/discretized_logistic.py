@@ -142,6 +142,8 @@ def unpack_mixture(params: jax.Array, channels: int, num_mixtures: int):
 def coupled_means(means: jax.Array, coefs: jax.Array, x_sym: jax.Array) -> jax.Array:
   """mu_c + sum_{c'<c} coef_{c,c'} x_c' per component: means [...,C,M], x_sym [...,C] on [-1,1]."""
   channels = means.shape[-2]
+  lead = jnp.broadcast_shapes(means.shape[:-2], coefs.shape[:-2], x_sym.shape[:-1])
+  means = jnp.broadcast_to(means, lead + means.shape[-2:])
   out = [means[..., 0, :]]
   pairs = _pairs(channels)
   for c in range(1, channels):
