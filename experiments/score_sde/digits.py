@@ -3,11 +3,11 @@
     python -m launch.train --config experiments/score_sde/digits.py --workdir runs/sde_digits
 
 Data: 1500 train / 297 test images of 17 levels, scaled to [-1, 1] (data.scale='symmetric', as the
-paper does for VP), no dequantization. Model: U-Net (nf 32, ch_mult (1, 2), 1 res block per
-resolution, attention at 4x4, dropout 0.1, positional time embedding of t * 999; PARAMS_PLACEHOLDER
+paper does for VP), no dequantization. Model: U-Net (nf 16, ch_mult (1, 2), 1 res block per
+resolution, attention at 4x4, dropout 0.1, positional time embedding of t * 999; 188,769
 parameters); VP SDE beta 0.1 -> 20; DSM with t ~ U(1e-5, 1), mean over dimensions; Adam 1e-3 with
-100 warm-up steps, grad clip 1, EMA 0.999, batch 128. Samples: PC sampler, reverse-diffusion
-predictor + Langevin corrector (snr 0.16), 500 steps, final denoising.
+100 warm-up steps, grad clip 1, EMA 0.999, batch 64, 1500 steps. Samples: PC sampler, reverse-diffusion
+predictor + Langevin corrector (snr 0.16), 300 steps, final denoising.
 
 Variants: ``smoke`` (nf 8, 4 steps), ``ve`` (VE SDE on [0, 1] data, sigma_max 8 ~ the largest
 pairwise distance of the training images, NCSN++-style Fourier embedding, score / sigma),
@@ -29,17 +29,17 @@ def get_config(arg=None):
   config.model.sde = 'vpsde'
   config.model.net = 'unet'
   u = config.model.unet
-  u.nf, u.ch_mult, u.num_res_blocks, u.attn_resolutions = 32, (1, 2), 1, (4,)
+  u.nf, u.ch_mult, u.num_res_blocks, u.attn_resolutions = 16, (1, 2), 1, (4,)
   u.dropout = 0.1
   config.loss.reduce_mean = True
   config.optim.lr = 1e-3
   config.optim.warmup_steps = 100
   config.optim.grad_clip = 1.0
   config.optim.ema_rate = 0.999
-  config.train.steps = 3000
-  config.train.batch_size = 128
-  config.train.log_every = 200
-  config.train.checkpoint_every = 1000
+  config.train.steps = 1500
+  config.train.batch_size = 64
+  config.train.log_every = 100
+  config.train.checkpoint_every = 500
   config.eval.metrics = ('loss',)
   config.eval.batch_size = 297
   config.eval.num_samples = 64
@@ -47,11 +47,12 @@ def get_config(arg=None):
   config.sampling.predictor = 'reverse_diffusion'
   config.sampling.corrector = 'langevin'
   config.sampling.snr = 0.16
-  config.sampling.steps = 500
+  config.sampling.steps = 300
   config.sampling.num_samples = 64
 
   def smoke(c):
     c.model.unet.nf = 8
+    c.model.unet.attn_resolutions = ()
     c.train.steps = 4
     c.train.batch_size = 16
     c.train.log_every = 2

@@ -84,13 +84,14 @@ def test_other_predictors_and_correctors(name, predictor, corrector, pf):
 
 
 def test_corrector_follows_predictor_and_nfe():
-  """Paper order: within a step the predictor's score call (time t_k) precedes the corrector's
-  (time t_{k+1}); the denoiser is last at eps. NFE = steps (1 + n_steps_each) + 1."""
+  """Paper order: in the traced step body the predictor's score call comes before the
+  corrector's, and the denoiser's is last (trace order = execution order inside one step).
+  NFE = steps (1 + n_steps_each) + 1."""
   sde = SDES['vp']
   calls = []
 
   def score(x, t):
-    calls.append(t)  # traced once per call site
+    calls.append(x.shape)  # traced once per call site
     return -x
 
   steps, m = 4, 2
