@@ -13,8 +13,13 @@ Variants: ``smoke`` (nf 8, 4 steps), ``ve`` (VE SDE on [0, 1] data, sigma_max 8 
 pairwise distance of the training images, NCSN++-style Fourier embedding, score / sigma),
 ``ode`` (PF-ODE samples, dopri5).
 
-Runtime (2-core CPU shared with other jobs): RUNTIME_PLACEHOLDER
-Expected result: RESULT_PLACEHOLDER
+Runtime (2-core CPU shared with other jobs): measured 15.3 minutes wall (4.1 CPU-minutes: ~5 other jobs
+shared the 2 cores), of which ~4 minutes compiling the U-Net, ~7 minutes for 1500 steps at 3-4
+steps/s and ~3 minutes for the 64 samples (NFE 601).
+Expected result: samples/step_1500.png: 64 digit-like 8x8 images; roughly a third are
+clearly readable (0, 1, 2, 4, 7, 9), the rest are plausible strokes with some speckle. Train loss
+0.098 at step 1500 (0.115 at 400), eval/loss 0.139 on the 297 test images (no EMA bias
+correction: EMA 0.999 over 1500 steps). No paper number exists for this set.
 """
 
 from jaxgen import config as cfg

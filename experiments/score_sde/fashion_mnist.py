@@ -3,8 +3,8 @@
     python -m launch.train --config experiments/score_sde/fashion_mnist.py --workdir runs/sde_fashion
 
 Data: the IDX files of Debian's `dataset-fashion-mnist` (60k train / 10k test), scaled to [-1, 1]
-(VP), no dequantization. Model: `jaxgen.nets.unet.small()` (nf 32, ch_mult (1, 2, 2): 28/14/7,
-1 res block, attention at 7x7, dropout 0.1; PARAMS_PLACEHOLDER parameters); VP SDE beta 0.1 -> 20;
+(VP), no dequantization. Model: `jaxgen.nets.unet.small()` at nf 16 (ch_mult (1, 2, 2): 28/14/7,
+1 res block, attention at 7x7, dropout 0.1; 317,121 parameters); VP SDE beta 0.1 -> 20;
 DSM with t ~ U(1e-5, 1), mean over dimensions; Adam 1e-3 with 200 warm-up steps, grad clip 1,
 EMA 0.999, batch 64. Samples: PC sampler (reverse diffusion + Langevin, snr 0.16), 500 steps,
 final denoising.
@@ -28,6 +28,7 @@ def get_config(arg=None):
   config.model.sde = 'vpsde'
   config.model.net = 'unet'
   config.model.unet = unet.small()
+  config.model.unet.nf = 16
   config.model.unet.dropout = 0.1
   config.loss.reduce_mean = True
   config.optim.lr = 1e-3
@@ -51,6 +52,7 @@ def get_config(arg=None):
 
   def smoke(c):
     c.model.unet.nf = 8
+    c.model.unet.attn_resolutions = ()
     c.train.steps = 4
     c.train.batch_size = 16
     c.train.log_every = 2
