@@ -34,7 +34,7 @@ residual block in ``nn.remat`` (recompute activations in the backward pass; same
 from __future__ import annotations
 
 import functools
-from typing import Any, Optional
+from typing import Optional
 
 import flax.linen as nn
 import jax
