@@ -127,6 +127,8 @@ def ode_log_likelihood(velocity: Velocity, x: jax.Array, prior_logp: Callable[[j
     method: ``'exact'`` | ``'hutchinson'`` (see module docstring).
     num_probes, probe: Hutchinson probes per example and their law.
     solver: solver keys (`jaxgen.solvers.defaults()`); default adaptive dopri5, rtol=atol=1e-5.
+      With ``per_example=True`` (adaptive solvers) every example gets its own steps; ``nfe`` is
+      then the batched cost ``max_i nfe_i`` and ``nfe_per_example`` is added.
   Returns:
     ``(logp [b], stats)``; stats: ``nfe``, ``prior_logp [b]``, ``delta_logp [b]``, ``z`` (the
     state at ``t_noise``) and the solver's other stats.
@@ -137,13 +139,30 @@ def ode_log_likelihood(velocity: Velocity, x: jax.Array, prior_logp: Callable[[j
       raise ValueError("method='hutchinson' needs rng")
     probes = make_probes(rng, x, num_probes, probe)
 
-  def aug(t, state):
-    y, _ = state
-    dy, div = divergence(velocity, t, y, method=method, probes=probes)
-    return dy, div
+  cfg = _solver_cfg(solver)
 
-  state0 = (x, jnp.zeros((x.shape[0],), x.dtype))
-  (z, delta), stats = solvers.integrate(aug, state0, t_data, t_noise, _solver_cfg(solver))
+  def solve(x, probes, cfg):
+    def aug(t, state):
+      y, _ = state
+      return divergence(velocity, t, y, method=method, probes=probes)
+
+    state0 = (x, jnp.zeros((x.shape[0],), x.dtype))
+    return solvers.integrate(aug, state0, t_data, t_noise, cfg)
+
+  if cfg.per_example and solvers.get(cfg.solver).adaptive:
+    # Per-example steps: vmap whole single-example solves so that the probes (closed over by the
+    # field) are sliced with their example.
+    shared = ml_collections.ConfigDict(cfg.to_dict())
+    shared.per_example = False
+    pr = probes if probes is not None else jnp.zeros((1,) + x.shape, x.dtype)
+    (z, delta), st = jax.vmap(
+        lambda xi, pi: solve(xi[None], None if probes is None else pi[:, None], shared),
+        in_axes=(0, 1))(x, pr)
+    z, delta = z[:, 0], delta[:, 0]
+    stats = {k: jnp.max(v) for k, v in st.items()}
+    stats['nfe_per_example'] = st['nfe']
+  else:
+    (z, delta), stats = solve(x, probes, cfg)
   plp = prior_logp(z)
   stats = dict(stats)
   stats.update(prior_logp=plp, delta_logp=delta, z=z)
