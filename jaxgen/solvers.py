@@ -19,6 +19,9 @@ Conventions
   example gets its own steps (``f`` then sees ``x`` with a leading batch axis of 1). Per-example
   stats add ``nfe_per_example: int32[b]``; ``nfe`` is then what the vmapped loop really costs,
   ``6 max_i(n_i) + 1`` batched calls, since it runs until the slowest example is done.
+  Caveat: with ``per_example=True``, ``f`` must not close over per-example arrays (labels,
+  Hutchinson probes): they are not sliced with their example. Carry them in the state, or vmap
+  single-example solves yourself (as `jaxgen.likelihood` does).
 
 All solvers are jit-compatible (``lax.scan`` / diffrax ``while_loop``), do no host round trips and
 work on batches sharded along their leading axis.
