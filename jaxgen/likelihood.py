@@ -111,7 +111,8 @@ def _solver_cfg(solver) -> ml_collections.ConfigDict:
   return cfg
 
 
-def ode_log_likelihood(velocity: Velocity, x: jax.Array, prior_logp: Callable[[jax.Array], jax.Array],
+def ode_log_likelihood(velocity: Velocity, x: jax.Array,
+                       prior_logp: Callable[[jax.Array], jax.Array],
                        t_data, t_noise, *, rng: Optional[jax.Array] = None,
                        method: str = 'hutchinson', num_probes: int = 1,
                        probe: str = 'rademacher', solver=None):
