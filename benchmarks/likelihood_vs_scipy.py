@@ -3,8 +3,8 @@
     JAX_PLATFORMS=cpu .venv/bin/python -m benchmarks.likelihood_vs_scipy [--batch 64] [--repeats 3]
 
 Model: a VP SDE (beta 0.1..20) with a small noise-prediction MLP (64 -> H -> H -> 64, swish,
-H = ``--hidden``, default 256; sinusoidal time embedding of 999 t), trained briefly (``--train_steps``, default 400, Adam 1e-3,
-continuous DSM with t ~ U(1e-5, 1)) on scikit-learn's 8x8 digits (17 levels), uniformly
+H = ``--hidden``, default 256; sinusoidal time embedding of 999 t), trained briefly
+(``--train_steps``, default 400, Adam 1e-3, continuous DSM with t ~ U(1e-5, 1)) on scikit-learn's 8x8 digits (17 levels), uniformly
 dequantized and scaled to [-1, 1] (x = 2 (k + u) / 17 - 1), shape [b, 8, 8, 1].
 
 Both methods integrate the same augmented ODE [x, logp] of the probability-flow ODE from eps = 1e-5

@@ -169,8 +169,9 @@ def diffused_score(mix: GaussianMixture, alpha: jax.Array, sigma: jax.Array,
                    x: jax.Array) -> jax.Array:
   """Exact score of the diffused mixture with PER-EXAMPLE ``alpha, sigma: [b]`` at ``x: [b, ...]``.
 
-  Closed form ``-sum_j r_j(x) (alpha^2 S_j + sigma^2 I)^{-1} (x - alpha mu_j)`` with responsibilities
-  ``r_j``; usable as ``score_fn(x, t)`` for samplers whose time argument has shape ``[b]``.
+  Closed form ``-sum_j r_j(x) (alpha^2 S_j + sigma^2 I)^{-1} (x - alpha mu_j)`` with
+  responsibilities ``r_j``. Wrap it as a ``score_fn(x, t)`` (t: [b]) with the SDE's alpha(t),
+  sigma(t).
   """
   comp, w, u = _diffused_parts(mix, alpha, sigma, x)
   r = jax.nn.softmax(comp, axis=-1)  # [b, k]

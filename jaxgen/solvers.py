@@ -154,7 +154,8 @@ class SolverInfo:
 SOLVERS = {
     'euler': SolverInfo(euler, False, 1, 'explicit Euler, 1 NFE/step, order 1 (fixed grid)'),
     'heun': SolverInfo(heun, False, 2, "Heun's 2nd-order RK (trapezoid), 2 NFE/step (fixed grid)"),
-    'midpoint': SolverInfo(midpoint, False, 2, 'explicit midpoint, 2 NFE/step, order 2 (fixed grid)'),
+    'midpoint': SolverInfo(midpoint, False, 2,
+                           'explicit midpoint, 2 NFE/step, order 2 (fixed grid)'),
     'rk4': SolverInfo(rk4, False, 4, 'classical Runge-Kutta, 4 NFE/step, order 4 (fixed grid)'),
     'dopri5': SolverInfo(dopri5, True, 5, 'adaptive Dormand-Prince 5(4) via diffrax (scipy RK45), '
                          'rtol/atol, shared or per-example steps'),

@@ -49,7 +49,7 @@ def test_log_snr_grid_is_uniform_in_log_snr():
 
 
 def test_shift():
-  """a = 1 is the uniform grid; otherwise s' = a s / (1 + (a - 1) s) of the fraction s still to go."""
+  """a = 1 is the uniform grid; otherwise s' = a s / (1 + (a - 1) s), s the fraction still to go."""
   np.testing.assert_allclose(grids.shift(1.0, 0.0, 10, 1.0), grids.uniform(1.0, 0.0, 10), atol=1e-7)
   g = np.asarray(grids.shift(1.0, 0.0, 4, 3.0))
   s = np.array([1, .75, .5, .25, 0])

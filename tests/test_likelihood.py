@@ -74,7 +74,8 @@ def test_pf_ode_likelihood_matches_closed_form(name):
   rtol = atol = 1e-6, prior = the exact marginal at T) matches the closed-form mixture density at
   eps within 1e-3 nats per dimension (measured: <= 3e-5 nats total). At the reference's
   rtol = atol = 1e-5 the shared-step error reaches ~1.5e-3 nats/dim on the worst of 16 VE
-  examples, hence the tighter tolerance here. (With the SDE's own prior N(0, prior_std^2 I) instead, the
+  examples, hence the tighter tolerance here. (With the SDE's own prior N(0, prior_std^2 I)
+  instead, the
   gap adds the prior mismatch, ~1e-2 nats for VP at T = 1 where alpha_T mu ~ 0.01.)"""
   sde, mix, score, marginal = _mixture_setup(name)
   x = mix.sample(jax.random.PRNGKey(0), 16)

@@ -81,7 +81,7 @@ def test_prior_logp(name):
 
 @pytest.mark.parametrize('name', list(SDES))
 def test_reverse_and_pf_ode_consistency(name):
-  """reverse(pf=True).sde drift == pf_ode velocity == f - g^2 s / 2; reverse SDE drift = f - g^2 s."""
+  """reverse(pf=True) drift == pf_ode velocity == f - g^2 s / 2; reverse SDE drift = f - g^2 s."""
   sde = SDES[name]
   mix = gmm.example_2d()
   score = lambda x, t: gmm.diffused_score(mix, sde.alpha(t), sde.sigma(t), x)
