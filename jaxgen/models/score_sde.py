@@ -11,7 +11,8 @@ Conventions
 * Network: ``model.net`` = 'unet' (DDPM++ / NCSN++, `jaxgen.nets.unet`) or 'score_mlp' (vectors);
   its config is ``model.<net>``. Network output -> score follows `jaxgen.score_losses`: VP /
   sub-VP label ``t * 999`` (discrete: the step index) and ``score = -out / sigma(t)``; VE label
-  ``sigma(t)`` and ``score = out / sigma`` if ``model.scale_by_sigma``.
+  ``sigma(t)`` and ``score = out / sigma`` if ``model.scale_by_sigma`` (or, for the U-Net,
+  ``model.unet.scale_by_sigma``, which the NCSN++ presets set). VP ignores it.
 * Loss (`jaxgen.score_losses`): ``model.continuous`` -> DSM with ``t ~ U(loss.eps, 1)``, optional
   ``loss.likelihood_weighting``; else DDPM (VP) or SMLD (VE). ``loss.reduce_mean``: mean over
   dimensions, else 0.5 * sum (the reference's default).
@@ -124,8 +125,9 @@ def build(config, spec) -> Model:
     rngs = {'dropout': rng} if (train and rng is not None) else None
     return net.apply({'params': params}, x, labels, train=train, rngs=rngs)
 
-  score_p = sl.make_score_fn(sde, net_fn, continuous=mc.continuous,
-                             scale_by_sigma=mc.scale_by_sigma)
+  # VE: divide by sigma if the family flag or the U-Net preset's (informational) flag asks for it.
+  by_sigma = bool(mc.scale_by_sigma or (mc.net == 'unet' and mc.unet.scale_by_sigma))
+  score_p = sl.make_score_fn(sde, net_fn, continuous=mc.continuous, scale_by_sigma=by_sigma)
   loss_impl = sl.get_loss(sde, continuous=mc.continuous, reduce_mean=lc.reduce_mean,
                           likelihood_weighting=lc.likelihood_weighting, eps=lc.eps)
 
