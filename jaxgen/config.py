@@ -74,6 +74,8 @@ def common() -> ConfigDict:
       sample_every=0,       # 0: sample only at the end
       num_devices=0,        # 0: every device; n: the first n (tests, comparisons)
       progress=True,        # console progress bar
+      fast_compile=False,   # compile with most XLA optimizations off: a faster start, slower
+                            # steps (smoke runs, debugging)
   ))
   c.eval = ConfigDict(dict(
       metrics=('loss',),    # names from jaxgen.metrics.evaluate.METRICS
