@@ -138,7 +138,7 @@ def init_state(model: models_base.Model, tx: optax.GradientTransformation, seed:
 
 @contextlib.contextmanager
 def _low_compile_effort():
-  old = jax.config.jax_disable_most_optimizations
+  old = jax.config.read('jax_disable_most_optimizations')
   jax.config.update('jax_disable_most_optimizations', True)
   try:
     yield
