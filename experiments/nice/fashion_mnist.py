@@ -75,6 +75,7 @@ def get_config(arg=None):
   config.sampling.inpaint_mask = 'bottom_half'
 
   def smoke(c):
+    c.train.fast_compile = True   # XLA optimizations off: a quick start
     c.model.num_couplings = 2
     c.model.hidden = 32
     c.model.depth = 2

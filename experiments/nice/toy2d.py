@@ -49,6 +49,7 @@ def get_config(arg=None):
   config.sampling.num_samples = 1024
 
   def smoke(c):
+    c.train.fast_compile = True   # XLA optimizations off: a quick start
     c.model.num_couplings = 2
     c.model.hidden = 32
     c.model.depth = 1

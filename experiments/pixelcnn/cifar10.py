@@ -82,6 +82,7 @@ def get_config(arg=None):
     c.sampling.method = 'fast'
 
   def smoke(c):
+    c.train.fast_compile = True   # XLA optimizations off: a quick start
     c.model.filters = 6
     c.model.blocks = 1
     c.model.num_mixtures = 2

@@ -54,6 +54,7 @@ def get_config(arg=None):
     c.sampling.method = 'plain'
 
   def smoke(c):
+    c.train.fast_compile = True   # XLA optimizations off: a quick start
     c.model.filters = 4
     c.model.blocks = 1
     c.train.steps = 5

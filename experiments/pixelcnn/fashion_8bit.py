@@ -72,6 +72,7 @@ def get_config(arg=None):
     c.train.checkpoint_every = 5000
 
   def smoke(c):
+    c.train.fast_compile = True   # XLA optimizations off: a quick start
     c.model.filters = 4
     c.model.blocks = 1
     c.model.num_mixtures = 2

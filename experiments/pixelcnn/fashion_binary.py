@@ -69,6 +69,7 @@ def get_config(arg=None):
     c.train.checkpoint_every = 2000
 
   def smoke(c):
+    c.train.fast_compile = True   # XLA optimizations off: a quick start
     c.model.filters = 4
     c.model.blocks = 1
     c.data.max_examples = 256

@@ -43,6 +43,7 @@ def get_config(arg=None):
   config.sampling.num_samples = 1024
 
   def smoke(c):
+    c.train.fast_compile = True   # XLA optimizations off: a quick start
     c.model.score_mlp.width = 32
     c.model.score_mlp.num_layers = 1
     c.train.steps = 20

@@ -67,6 +67,7 @@ def config(sde: str, deep: bool):
 
 def smoke(c):
   """A few steps of a tiny U-Net (nf 16, 1 res block, ch_mult (1, 2)) on mock data."""
+  c.train.fast_compile = True   # XLA optimizations off: a quick start
   u = c.model.unet
   u.nf, u.num_res_blocks, u.ch_mult, u.attn_resolutions = 16, 1, (1, 2), (16,)
   c.train.steps = 4

@@ -61,6 +61,7 @@ def get_config(arg=None):
   config.sampling.num_samples = 64
 
   def smoke(c):
+    c.train.fast_compile = True   # XLA optimizations off: a quick start
     c.model.unet.nf = 8
     c.model.unet.attn_resolutions = ()
     c.train.steps = 4
