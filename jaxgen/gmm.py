@@ -12,8 +12,8 @@ closed-form log density) and ``diffuse(alpha, sigma)``, the law of ``x_t = alpha
 and covariances ``alpha^2 S_j + sigma^2 I``. With ``jaxgen.sde`` marginals this gives the exact
 score of any time-marginal of a VP / sub-VP / VE diffusion of a mixture:
 
-    mix.diffuse(*sde.alpha_sigma(t)).score(x)       # VP, sub-VP: alpha(t), sigma(t)
-    mix.diffuse(1.0, sde.marginal_std(t)).score(x)  # VE
+    mix.diffuse(sde.alpha(t), sde.sigma(t)).score(x)   # VP, sub-VP
+    mix.diffuse(1.0, sde.sigma(t)).score(x)            # VE (sigma(t) is its marginal std)
 
 Inputs ``x`` are ``[b, d]`` (or ``[b, *shape]`` with prod(shape) = d, flattened internally).
 """

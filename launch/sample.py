@@ -34,7 +34,10 @@ def main(argv=None) -> int:
     print(f'error: {e}', file=sys.stderr)
     return 2
   s = trainer.config.sampling
-  name = args.name or f'sample_{int(state.step)}_{s.get("solver", s.get("method", "default"))}'
+  label = s.get('method', '') or s.get('solver', '')
+  if label in ('ode', '') and 'solver' in s:
+    label = s.solver
+  name = args.name or f'sample_{int(state.step)}_{label or "default"}'
   t0 = time.perf_counter()
   path = train.write_samples(trainer, state, args.workdir, int(state.step), name=name)
   print(f'{path} ({s.num_samples} samples in {time.perf_counter() - t0:.1f}s incl. compilation)')
