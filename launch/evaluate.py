@@ -7,31 +7,22 @@ Writes DIR/eval_<step>.json (or FILE) with the metrics of config.eval.metrics an
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
 
+from launch._workdir import open_run
+
 
 def main(argv=None) -> int:
-  from jaxgen import config as cfg
-
   argv = sys.argv[1:] if argv is None else argv
-  rest, overrides = cfg.split_overrides(argv)
-  parser = argparse.ArgumentParser(prog='python -m launch.evaluate', description=__doc__,
-                                   formatter_class=argparse.RawDescriptionHelpFormatter)
-  parser.add_argument('--workdir', required=True)
-  parser.add_argument('--out', default='')
-  parser.add_argument('--step', type=int, default=None)
-  args = parser.parse_args(rest)
+  args, trainer, state = open_run(argv, 'python -m launch.evaluate', __doc__,
+                                  lambda p: p.add_argument('--out', default=''))
+  if trainer is None:
+    return 2
 
   from jaxgen import train
 
-  try:
-    trainer, state = train.load_run(args.workdir, overrides, args.step)
-  except (cfg.ConfigError, FileNotFoundError, ValueError) as e:
-    print(f'error: {e}', file=sys.stderr)
-    return 2
   results = train.evaluate_state(trainer, state)
   results = {'step': int(state.step), **results}
   out = args.out or os.path.join(args.workdir, f'eval_{int(state.step)}.json')

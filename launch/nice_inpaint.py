@@ -23,35 +23,29 @@ import os
 import sys
 import time
 
+from launch._workdir import open_run
 
-def main(argv=None) -> int:
-  from jaxgen import config as cfg
 
-  argv = sys.argv[1:] if argv is None else argv
-  rest, overrides = cfg.split_overrides(argv)
-  parser = argparse.ArgumentParser(prog='python -m launch.nice_inpaint', description=__doc__,
-                                   formatter_class=argparse.RawDescriptionHelpFormatter)
-  parser.add_argument('--workdir', required=True)
+def _arguments(parser: argparse.ArgumentParser) -> None:
   parser.add_argument('--masks', default='', help='comma-separated mask kinds '
                       '(default: config.sampling.inpaint_mask,random)')
   parser.add_argument('--num', type=int, default=8, help='test images per mask kind')
   parser.add_argument('--keep', type=float, default=0.25, help="'random': fraction observed")
-  parser.add_argument('--step', type=int, default=None, help='checkpoint step (default: newest)')
   parser.add_argument('--name', default='')
-  args = parser.parse_args(rest)
+
+
+def main(argv=None) -> int:
+  argv = sys.argv[1:] if argv is None else argv
+  args, trainer, state = open_run(argv, 'python -m launch.nice_inpaint', __doc__, _arguments)
+  if trainer is None:
+    return 2
 
   import jax
   import jax.numpy as jnp
   import numpy as np
 
   from jaxgen import inpaint as inpaint_lib
-  from jaxgen import train, viz
-
-  try:
-    trainer, state = train.load_run(args.workdir, overrides, args.step)
-  except (cfg.ConfigError, FileNotFoundError, ValueError) as e:
-    print(f'error: {e}', file=sys.stderr)
-    return 2
+  from jaxgen import viz
   config, model, spec = trainer.config, trainer.model, trainer.data.spec
   if 'inpaint' not in model.extras:
     print(f'error: family {config.model.family!r} has no inpainting', file=sys.stderr)

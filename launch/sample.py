@@ -8,31 +8,21 @@ Writes DIR/samples/NAME.png and DIR/samples/NAME.npz (default NAME: sample_<step
 
 from __future__ import annotations
 
-import argparse
 import sys
+import time
+
+from launch._workdir import open_run
 
 
 def main(argv=None) -> int:
-  from jaxgen import config as cfg
-
   argv = sys.argv[1:] if argv is None else argv
-  rest, overrides = cfg.split_overrides(argv)
-  parser = argparse.ArgumentParser(prog='python -m launch.sample', description=__doc__,
-                                   formatter_class=argparse.RawDescriptionHelpFormatter)
-  parser.add_argument('--workdir', required=True)
-  parser.add_argument('--name', default='')
-  parser.add_argument('--step', type=int, default=None, help='checkpoint step (default: newest)')
-  args = parser.parse_args(rest)
-
-  import time
+  args, trainer, state = open_run(argv, 'python -m launch.sample', __doc__,
+                                  lambda p: p.add_argument('--name', default=''))
+  if trainer is None:
+    return 2
 
   from jaxgen import train
 
-  try:
-    trainer, state = train.load_run(args.workdir, overrides, args.step)
-  except (cfg.ConfigError, FileNotFoundError, ValueError) as e:
-    print(f'error: {e}', file=sys.stderr)
-    return 2
   s = trainer.config.sampling
   label = s.get('method', '') or s.get('solver', '')
   if label in ('ode', '') and 'solver' in s:

@@ -35,6 +35,14 @@ def test_sample_refuses_model_overrides(tmp_path, capsys):
   assert launch_train.main(['--config', EXP, '--workdir', w, '--config.train.progress=false']) == 0
   assert launch_sample.main(['--workdir', w, '--config.model.score_mlp.width=8']) == 2
   assert 'only sampling.*' in capsys.readouterr().err
+  # A damaged checkpoint is an error message (exit 2), not a traceback.
+  for root, _, files in os.walk(os.path.join(w, 'checkpoints')):
+    for f in files:
+      if 'state' in root:
+        with open(os.path.join(root, f), 'wb') as fh:
+          fh.write(b'garbage')
+  assert launch_evaluate.main(['--workdir', w]) == 2
+  assert 'could not be restored' in capsys.readouterr().err
 
 
 def test_missing_workdir(tmp_path, capsys):
