@@ -7,6 +7,10 @@ Metrics:
                      dequantization draws of every example.
   sliced_wasserstein SW_2 between ``eval.num_samples`` samples and as many evaluation examples.
 Sample-based metrics also report the sampler's NFE as ``nfe``.
+
+Family metrics: any other name ``m`` is looked up as ``model.extras['metric/' + m]``, a pure
+``(params, rng, n, sampling) -> dict of scalars`` run (jit-compiled) on ``eval.num_samples`` draws
+with ``config.sampling`` and reported as ``eval/<key>`` (e.g. rectified flow's ``straightness``).
 """
 
 from __future__ import annotations
@@ -54,9 +58,12 @@ def evaluate(trainer, params, rng) -> dict:
   config, model, mesh = trainer.config, trainer.model, trainer.mesh
   rep, bat = parallel.replicated(mesh), parallel.batch_sharding(mesh)
   results = {}
-  unknown = [m for m in config.eval.metrics if m not in METRICS]
+  family = [m for m in config.eval.metrics if m not in METRICS]
+  unknown = [m for m in family if 'metric/' + m not in model.extras]
   if unknown:
-    raise ValueError(f'config.eval.metrics: unknown {unknown}; available: {", ".join(METRICS)}')
+    own = [k.split('/', 1)[1] for k in model.extras if k.startswith('metric/')]
+    raise ValueError(f'config.eval.metrics: unknown {unknown}; available: '
+                     f'{", ".join(METRICS + tuple(own))}')
   if 'loss' in config.eval.metrics:
     loss_fn = _cached(trainer, 'loss', lambda: jax.jit(
         lambda p, b, r: model.loss(p, b, r)[0], in_shardings=(rep, bat, rep)))
@@ -91,4 +98,10 @@ def evaluate(trainer, params, rng) -> dict:
     results['eval/sliced_wasserstein'] = float(
         sliced_wasserstein(jax.random.fold_in(rng, 3), x[:m], ref[:m]))
     results['eval/nfe'] = float(info['nfe'])
+  for i, m in enumerate(family):
+    n, fn = config.eval.num_samples, model.extras['metric/' + m]
+    run = _cached(trainer, 'metric/' + m, lambda fn=fn, n=n: jax.jit(
+        lambda p, r: fn(p, r, n, config.sampling)))
+    out = jax.device_get(run(params, jax.random.fold_in(rng, 100 + i)))
+    results.update({f'eval/{k}': float(v) for k, v in out.items()})
   return results
