@@ -1,13 +1,30 @@
-"""Rectified flow (Liu, Gong, Liu, ICLR 2023): 1-RF trained by straight-line velocity regression.
+"""Rectified flow (Liu, Gong, Liu, ICLR 2023): 1-RF, k-RF (reflow) and distillation.
 
-Time convention (the reference code's): **t = 0 is noise, t = 1 is data**. With noise
-x0 ~ N(0, I) and data x1, the path is ``x_t = t x1 + (1 - t) x0`` and the network regresses the
-velocity target ``x1 - x0`` at ``t ~ U(eps, 1)`` (``loss.time_sampling='uniform'``) or at
-``t = sigmoid(u), u ~ N(m, s^2)`` (``'logit_normal'``, SD3's lognorm(m, s)). The network sees the
-time label ``t * 999``. Sampling integrates ``dx/dt = v(t, x)`` from ``sampling.t_start`` to 1 with
-any solver of `jaxgen.solvers` (Euler with N steps is the paper's default; dopri5 at rtol = atol =
-1e-5 is its "RK45" row). Log-likelihood integrates the ODE backwards from the data at t = 1 to the
-N(0, I) prior at t = 0 with the divergence (`jaxgen.likelihood`), in nats of the data space.
+Time convention (the reference code's): **t = 0 is noise, t = 1 is data**. With a coupling
+(x0, x1) and ``x_t = t x1 + (1 - t) x0`` the network regresses the velocity target ``x1 - x0``
+at ``t ~ U(eps, 1)`` (``loss.time_sampling='uniform'``) or at ``t = sigmoid(u), u ~ N(m, s^2)``
+(``'logit_normal'``, SD3's lognorm(m, s)). The network sees the time label ``t * 999``.
+
+The coupling:
+* **1-RF** (batches with ``x`` only): x0 ~ N(0, I) drawn fresh, independent of the data x1.
+* **k-RF / reflow** (batches that also carry ``x0``, from ``data.name='pairs:FILE'``, see
+  `jaxgen.data.pairs`): x0 is ``batch['x0']`` and x1 ``batch['x']``, the deterministic coupling
+  ``(z0, ODE_{k-1}(z0))`` of the previous flow written by ``python -m launch.reflow``.
+* **Distillation** (``loss.time_sampling='distill'``, needs ``batch['x0']``): the same target
+  only at ``t in {0, 1/k, ..., (k-1)/k}`` with ``k = loss.distill_steps``, so that k Euler steps on
+  the uniform grid map z0 to z1; for k = 1 it is the paper's ``||(z1 - z0) - v(0, z0)||^2``
+  (the reference code uses t = eps + (1 - eps) i / k; we use i / k exactly, the times the Euler
+  sampler starting at ``sampling.t_start = 0`` evaluates).
+
+Sampling integrates ``dx/dt = v(t, x)`` from ``sampling.t_start`` to 1 with any solver of
+`jaxgen.solvers` (Euler with N steps is the paper's default; dopri5 at rtol = atol = 1e-5 is its
+"RK45" row). Log-likelihood integrates the ODE backwards from the data at t = 1 to the N(0, I)
+prior at t = 0 with the divergence (`jaxgen.likelihood`), in nats of the data space.
+
+``extras``: ``'coupling'(params, rng, n, sampling) -> (z0, z1, info)``, the noise and the sample
+``sample`` would return for the same key (reflow pairs); ``'metric/straightness'(params, rng, n,
+sampling) -> {'straightness': S_N}``, the paper's straightness on the sampler's grid
+(`jaxgen.metrics.straightness`), available as ``eval.metrics=('straightness',)``.
 """
 
 from __future__ import annotations
@@ -17,6 +34,7 @@ import jax.numpy as jnp
 import ml_collections
 
 from jaxgen import likelihood, solvers
+from jaxgen.metrics import straightness as straightness_lib
 from jaxgen.models.base import Model
 from jaxgen.nets import score_mlp, unet
 
@@ -33,9 +51,10 @@ def defaults() -> ml_collections.ConfigDict:
   ))
   c.loss = ml_collections.ConfigDict(dict(
       eps=1e-3,                    # t ~ U(eps, 1): the reference's (1 - eps) U + eps
-      time_sampling='uniform',     # 'uniform' | 'logit_normal'
+      time_sampling='uniform',     # 'uniform' | 'logit_normal' | 'distill' (needs batch['x0'])
       logit_mean=0.0,
       logit_std=1.0,
+      distill_steps=1,             # 'distill': t in {0, 1/k, ..., (k-1)/k}, k = distill_steps
   ))
   c.sampling = solvers.defaults()
   c.sampling.solver = 'euler'
@@ -50,24 +69,38 @@ def defaults() -> ml_collections.ConfigDict:
 def choices() -> dict:
   return {
       'model.net': tuple(NETS),
-      'loss.time_sampling': ('uniform', 'logit_normal'),
+      'loss.time_sampling': ('uniform', 'logit_normal', 'distill'),
   }
 
 
+def ranges() -> dict:
+  return {'loss.distill_steps': (lambda k: k >= 1, '>= 1 (Euler steps being distilled)')}
+
+
 def sample_time(rng, b: int, lc) -> jax.Array:
-  """Training times [b]: U(eps, 1) or logit-normal, per ``loss.time_sampling``."""
+  """Training times [b]: U(eps, 1), logit-normal, or the k distillation times i / k."""
+  if lc.time_sampling == 'distill':
+    k = int(lc.distill_steps)
+    return jax.random.randint(rng, (b,), 0, k).astype(jnp.float32) / k
   if lc.time_sampling == 'logit_normal':
     return jax.nn.sigmoid(lc.logit_mean + lc.logit_std * jax.random.normal(rng, (b,)))
   return jax.random.uniform(rng, (b,)) * (1 - lc.eps) + lc.eps
 
 
-def flow_loss(v, x1, rng, lc) -> jax.Array:
+def flow_loss(v, x1, rng, lc, x0=None) -> jax.Array:
   """Per-example velocity regression ``mean_dims ||(x1 - x0) - v(t, x_t)||^2``.
 
-  ``v(t[b], x_t) -> velocity``; x0 ~ N(0, I); ``x_t = t x1 + (1 - t) x0``.
+  ``v(t[b], x_t) -> velocity``; ``x_t = t x1 + (1 - t) x0``. ``x0``: the noise end of a given
+  coupling (k-RF, distillation), or None for fresh x0 ~ N(0, I) independent of x1 (1-RF).
   """
   k_noise, k_t = jax.random.split(rng)
-  x0 = jax.random.normal(k_noise, x1.shape)
+  if x0 is None:
+    if lc.time_sampling == 'distill':
+      raise ValueError(
+          "loss.time_sampling='distill' learns a given coupling: the batch needs 'x0' "
+          '(data.name=pairs:FILE, made by python -m launch.reflow --workdir RUN); the evaluation '
+          "split has no x0, so leave 'loss' out of eval.metrics")
+    x0 = jax.random.normal(k_noise, x1.shape)
   t = sample_time(k_t, x1.shape[0], lc)
   tb = t.reshape((-1,) + (1,) * (x1.ndim - 1))
   xt = tb * x1 + (1 - tb) * x0
@@ -76,8 +109,23 @@ def flow_loss(v, x1, rng, lc) -> jax.Array:
 
 def sample_flow(v, rng, n: int, shape, sampling):
   """Integrates ``dx/dt = v(t, x)`` from N(0, I) at ``sampling.t_start`` to t = 1 (the data)."""
-  x0 = jax.random.normal(rng, (n,) + tuple(shape))
-  return solvers.integrate(v, x0, sampling.t_start, 1.0, sampling)
+  _, x1, info = sample_coupling(v, rng, n, shape, sampling)
+  return x1, info
+
+
+def sample_coupling(v, rng, n: int, shape, sampling):
+  """The deterministic coupling of the flow: ``(z0, z1, info)``, z0 ~ N(0, I) placed at
+  ``sampling.t_start`` and z1 = ODE(z0) at t = 1, with ``sampling``'s solver (reflow pairs)."""
+  z0 = jax.random.normal(rng, (n,) + tuple(shape))
+  z1, info = solvers.integrate(v, z0, sampling.t_start, 1.0, sampling)
+  return z0, z1, info
+
+
+def flow_straightness(v, rng, n: int, shape, sampling) -> jax.Array:
+  """Per-sample straightness S_N [n] of the flow from N(0, I) on the sampler's grid over
+  ``[sampling.t_start, 1]`` (`jaxgen.metrics.straightness`)."""
+  z0 = jax.random.normal(rng, (n,) + tuple(shape))
+  return straightness_lib.straightness(v, z0, sampling.t_start, 1.0, sampling)[0]
 
 
 def flow_log_prob(v, x, rng, sampling):
@@ -114,7 +162,7 @@ def build(config, spec) -> Model:
   def loss(params, batch, rng):
     k_loss, k_drop = jax.random.split(rng)
     v = lambda t, x: apply(params, t, x, train=True, rng=k_drop)
-    return jnp.mean(flow_loss(v, batch['x'], k_loss, lc)), {}
+    return jnp.mean(flow_loss(v, batch['x'], k_loss, lc, batch.get('x0'))), {}
 
   def velocity(params, t, x):
     return apply(params, t, x)
@@ -125,5 +173,13 @@ def build(config, spec) -> Model:
   def log_prob(params, batch, rng):
     return flow_log_prob(lambda t, x: velocity(params, t, x), batch['x'], rng, config.sampling)
 
+  def coupling(params, rng, n, sampling):
+    return sample_coupling(lambda t, x: velocity(params, t, x), rng, n, spec.shape, sampling)
+
+  def straightness(params, rng, n, sampling):
+    s = flow_straightness(lambda t, x: velocity(params, t, x), rng, n, spec.shape, sampling)
+    return {'straightness': jnp.mean(s)}
+
   return Model(init=init, loss=loss, sample=sample, log_prob=log_prob, velocity=velocity,
-               t_span=(0.0, 1.0))
+               t_span=(0.0, 1.0),
+               extras={'coupling': coupling, 'metric/straightness': straightness})
