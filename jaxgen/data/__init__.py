@@ -7,7 +7,10 @@ drawn for the whole global batch. Each host keeps only its contiguous share, so 
 one on a different number of hosts, sees exactly the batches it would have seen.
 
 Sources: ``toy2d:<name>`` (generated, continuous, infinite), ``digits`` (scikit-learn 8x8, 17
-levels), ``fashion_mnist`` (IDX files, 256 levels), ``tfds:<name>`` (any TFDS image set).
+levels), ``fashion_mnist`` (IDX files, 256 levels), ``tfds:<name>`` (any TFDS image set),
+``pairs:<file.npz>`` (a reflow coupling, `jaxgen.data.pairs`: batches carry ``x`` = z1 and
+``x0`` = z0 of the same examples, in epochs like the finite sets; evaluation on the source run's
+data).
 """
 
 from __future__ import annotations
@@ -17,9 +20,10 @@ import functools
 from typing import Iterator, Optional
 
 import jax
+import ml_collections
 import numpy as np
 
-from jaxgen.data import sources, toy2d, transforms
+from jaxgen.data import pairs, sources, toy2d, transforms
 from jaxgen.data.sources import DataNotFoundError  # noqa: F401  (re-exported)
 
 
@@ -63,6 +67,10 @@ class Dataset:
     self.cfg = cfg
     self.seed = seed
     name = cfg.name
+    self._pairs = self._source = None   # pairs: the coupling and the source run's Dataset
+    if name.startswith(pairs.PREFIX):
+      self._init_pairs(name)
+      return
     if name.startswith('toy2d:'):
       self._toy = name.split(':', 1)[1]
       if self._toy not in toy2d.SAMPLERS:
@@ -84,6 +92,27 @@ class Dataset:
     self.spec = DataSpec(name, tuple(self._train.images.shape[1:]), low, high, k,
                          self._train.num_classes, cfg.scale, bool(cfg.dequantize))
 
+  def _init_pairs(self, name: str) -> None:
+    cfg = self.cfg
+    if cfg.scale != 'none' or cfg.dequantize or cfg.binarize != 'none' or cfg.flip:
+      raise ValueError(f"{name}: pairs are already in the model's space: set data.scale='none' "
+                       'and leave dequantize, binarize and flip off')
+    self._toy = self._train = self._eval = None
+    self._pairs = pairs.load(name[len(pairs.PREFIX):])
+    z1 = self._pairs.z1
+    src = self._pairs.source_config
+    if src:  # evaluate on the data of the run that made the pairs, with its seed
+      src_data = ml_collections.ConfigDict(src['data'])
+      src_data.eval_size = cfg.eval_size
+      self._source = Dataset(src_data, int(src['seed']))
+      if tuple(self._source.spec.shape) != z1.shape[1:]:
+        raise ValueError(f'{name}: pairs of shape {z1.shape[1:]} but their source '
+                         f'{src_data.name} has shape {self._source.spec.shape}. {pairs.HOW}')
+      self.spec = dataclasses.replace(self._source.spec, name=name, num_classes=None)
+    else:
+      self.spec = DataSpec(name, z1.shape[1:], float(z1.min()), float(z1.max()), None, None,
+                           'none')
+
   def _load(self, split: str) -> sources.Images:
     cfg = self.cfg
     if cfg.name == 'digits':
@@ -103,10 +132,14 @@ class Dataset:
 
   @property
   def train_size(self) -> Optional[int]:
+    if self._pairs is not None:
+      return len(self._pairs)
     return None if self._toy else len(self._train.images)
 
   @property
   def eval_size(self) -> int:
+    if self._pairs is not None:
+      return self._source.eval_size if self._source else min(len(self._pairs), self.cfg.eval_size)
     return len(self._eval_x) if self._toy else len(self._eval.images)
 
   @functools.lru_cache(maxsize=2)
@@ -136,6 +169,8 @@ class Dataset:
     if self._toy:
       return {'x': toy2d.sample(self._toy, rng, batch_size)[sl]}
     idx = self._global_indices(step, batch_size)
+    if self._pairs is not None:
+      return {'x': self._pairs.z1[idx[sl]], 'x0': self._pairs.z0[idx[sl]]}
     x = transforms.apply(self._train.images[idx], rng, self.cfg, self._train.num_levels, True)
     batch = {'x': x[sl]}
     if self._train.labels is not None:
@@ -149,6 +184,11 @@ class Dataset:
     repetition and flagged by ``batch['mask']``); `draw` selects the dequantization noise."""
     pi = jax.process_index() if process_index is None else process_index
     pc = jax.process_count() if process_count is None else process_count
+    if self._source is not None:
+      for b in self._source.eval_batches(batch_size, num_batches, draw, pi, pc):
+        b.pop('label', None)
+        yield b
+      return
     per_host = batch_size // pc
     n = self.eval_size
     total = -(-n // batch_size)
@@ -159,7 +199,9 @@ class Dataset:
       mask = idx < n
       idx = np.where(mask, idx, idx % n)
       sl = slice(pi * per_host, (pi + 1) * per_host)
-      if self._toy:
+      if self._pairs is not None:
+        batch = {'x': self._pairs.z1[idx]}
+      elif self._toy:
         batch = {'x': self._eval_x[idx]}
       else:
         rng = _rng(self.seed, 3, draw, b)
@@ -172,7 +214,11 @@ class Dataset:
 
   def eval_array(self, n: int = 0) -> np.ndarray:
     """The first n evaluation examples (all if 0), transformed, for sample-based metrics."""
+    if self._pairs is not None and self._source is not None:
+      return self._source.eval_array(n)
     n = min(n or self.eval_size, self.eval_size)
+    if self._pairs is not None:
+      return self._pairs.z1[:n]
     if self._toy:
       return self._eval_x[:n]
     return transforms.apply(self._eval.images[:n], _rng(self.seed, 4), self.cfg,
