@@ -76,6 +76,9 @@ def common() -> ConfigDict:
       progress=True,        # console progress bar
       fast_compile=False,   # compile with most XLA optimizations off: a faster start, slower
                             # steps (smoke runs, debugging)
+      init_from='',         # a workdir: a fresh run starts from the EMA params of its newest
+                            # checkpoint (same model.* config); '' = random init. A run with
+                            # its own checkpoint resumes from that instead.
   ))
   c.eval = ConfigDict(dict(
       metrics=('loss',),    # names from jaxgen.metrics.evaluate.METRICS

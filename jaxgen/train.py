@@ -235,9 +235,57 @@ def _check_resume_config(workdir: str, config) -> None:
         'may change), or choose a new --workdir.')
 
 
+def _read_run_config(workdir: str, what: str):
+  path = os.path.join(workdir, 'config.json')
+  if not os.path.exists(path):
+    raise FileNotFoundError(f'{what}={workdir} holds no run (no config.json); train one with '
+                            'python -m launch.train --config FILE --workdir DIR')
+  with open(path) as f:
+    return cfg_lib.from_json(f.read())
+
+
+def _check_init_from(source: str, config):
+  """The config of the run `source`, after checking that its model.* config is `config`'s."""
+  old = _read_run_config(source, 'train.init_from')
+  changed = [k for k in cfg_lib.diff(old, config) if k.startswith('model.')]
+  if changed:
+    raise cfg_lib.ConfigError(
+        f'train.init_from={source} holds a run with a different model ({", ".join(changed)} '
+        'differ). Initialise from a run with the same model.* config, or set '
+        "train.init_from=''.")
+  return old
+
+
+def init_from(trainer: Trainer, state: TrainState, source: str) -> TrainState:
+  """`state` with params and ema_params both set to the EMA params of `source`'s newest
+  checkpoint (the optimizer state, step and rng stay those of the fresh `state`)."""
+  old = _check_init_from(source, trainer.config)
+  tx = make_optimizer(old.optim, old.train.steps)  # the source's state structure
+  abstract = ckpt_lib.abstract(
+      jax.eval_shape(lambda: init_state(trainer.model, tx, old.seed, trainer.example_x(),
+                                        trainer.mesh)), parallel.replicated(trainer.mesh))
+  if not os.path.isdir(os.path.join(source, 'checkpoints')):
+    raise FileNotFoundError(f'train.init_from={source} has no checkpoint yet; train it first')
+  checkpointer = ckpt_lib.Checkpointer(source)
+  try:
+    step = checkpointer.latest_step()
+    ema = checkpointer.restore(abstract).ema_params
+  finally:
+    checkpointer.close()
+  if jax.process_index() == 0:
+    print(f'Initialised params and EMA from the EMA params of {source} (step {step})', flush=True)
+  return state.replace(params=ema, ema_params=jax.tree.map(jnp.copy, ema))  # no shared buffers
+
+
 def run(config, workdir: str, mesh=None) -> TrainState:
-  """Trains (or resumes) the run described by a validated `config` in `workdir`."""
+  """Trains (or resumes) the run described by a validated `config` in `workdir`.
+
+  A fresh run with ``train.init_from`` starts from that run's EMA params (`init_from`); a run
+  with its own checkpoint resumes from it and ignores ``train.init_from``.
+  """
   _check_resume_config(workdir, config)
+  if config.train.init_from and not os.path.isdir(os.path.join(workdir, 'checkpoints')):
+    _check_init_from(config.train.init_from, config)  # before anything is built or written
   is_main = jax.process_index() == 0
   trainer = Trainer(config, mesh)
   tc = config.train
@@ -251,6 +299,8 @@ def run(config, workdir: str, mesh=None) -> TrainState:
     print(f'Resumed from step {int(state.step)} in {checkpointer.directory}', flush=True)
   else:
     state = trainer.init()
+    if tc.init_from:
+      state = init_from(trainer, state, tc.init_from)
   writer = _Writer(workdir, is_main)
   start = int(state.step)
   n_params = sum(x.size for x in jax.tree.leaves(state.params))
