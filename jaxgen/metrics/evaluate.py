@@ -18,7 +18,7 @@ from __future__ import annotations
 import jax
 import numpy as np
 
-from jaxgen import parallel
+from jaxgen import compile_options, parallel, solvers
 from jaxgen.metrics import bpd as bpd_lib
 from jaxgen.metrics.sliced_wasserstein import sliced_wasserstein
 
@@ -38,9 +38,13 @@ def draw_samples(trainer, params, rng, n: int, sampling):
   key = ('sample', n, repr(sorted(sampling.to_dict().items())))
   out = parallel.batch_sharding(mesh) if n % mesh.devices.size == 0 else parallel.replicated(mesh)
 
+  name = sampling.get('solver')
+  adaptive = name in solvers.names() and solvers.get(name).adaptive  # else a fixed-step loop
+
   def make():
     return jax.jit(lambda p, r: model.sample(p, r, n, sampling),
-                   out_shardings=(out, parallel.replicated(mesh)))
+                   out_shardings=(out, parallel.replicated(mesh)),
+                   compiler_options=compile_options.ode_solve() if adaptive else None)
 
   x, info = _cached(trainer, key, make)(params, rng)
   return np.asarray(jax.device_get(x)), {k: np.asarray(v) for k, v in jax.device_get(info).items()}
@@ -76,8 +80,10 @@ def evaluate(trainer, params, rng) -> dict:
   if {'nll', 'bpd'} & set(config.eval.metrics):
     if model.log_prob is None:
       raise ValueError(f'{config.model.family} has no log_prob: remove nll/bpd from eval.metrics')
+    # ODE likelihoods (families with a velocity) compile with the ODE-solve options.
+    opts = compile_options.ode_solve() if model.velocity is not None else None
     logp_fn = _cached(trainer, 'log_prob', lambda: jax.jit(
-        model.log_prob, in_shardings=(rep, bat, rep), out_shardings=bat))
+        model.log_prob, in_shardings=(rep, bat, rep), out_shardings=bat, compiler_options=opts))
     nll, bpd = [], []
     for draw in range(config.eval.dequant_draws):
       for i, batch in enumerate(_batches(trainer, draw)):
