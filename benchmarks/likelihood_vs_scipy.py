@@ -1,9 +1,10 @@
 """PF-ODE likelihood: jaxgen's in-graph diffrax solve vs score_sde's host-side scipy RK45.
 
-    JAX_PLATFORMS=cpu .venv/bin/python -m benchmarks.likelihood_vs_scipy [--batch 64] [--repeats 3]
+    JAX_PLATFORMS=cpu .venv/bin/python -m benchmarks.likelihood_vs_scipy [--hidden 64,128,256]
+        [--batch 64] [--repeats 5] [--xla_defaults 0]
 
 Model: a VP SDE (beta 0.1..20) with a small noise-prediction MLP (64 -> H -> H -> 64, swish,
-H = ``--hidden``, default 256; sinusoidal time embedding of 999 t), trained briefly
+H = each width of ``--hidden``; sinusoidal time embedding of 999 t), trained briefly
 (``--train_steps``, default 400, Adam 1e-3, continuous DSM with t ~ U(1e-5, 1)) on scikit-learn's 8x8 digits (17 levels), uniformly
 dequantized and scaled to [-1, 1] (x = 2 (k + u) / 17 - 1), shape [b, 8, 8, 1].
 
@@ -19,6 +20,10 @@ to T = 1 at rtol = atol = 1e-5 on the same batch with the same fixed Rademacher 
   the result back. ``--two_pass 1`` also times score_sde's literal evaluation (a drift call plus a
   divergence call that recomputes the drift inside its vjp).
 
+Every jitted function on every side is compiled with the same XLA options:
+`jaxgen.compile_options.ode_solve()` (on CPU: YNNPACK restricted to individual matmuls, see that
+module), or XLA's defaults with ``--xla_defaults 1``.
+
 Reports median wall time (and process CPU time, less sensitive to other processes on a shared
 machine) over ``--repeats`` runs (after one warm-up run that compiles; the methods
 are interleaved run by run so that load on a shared machine hits them alike), the NFE
@@ -30,6 +35,7 @@ solutions of the same ODE).
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 import platform
 import statistics
@@ -42,6 +48,7 @@ import numpy as np
 import optax
 import scipy.integrate
 
+from jaxgen import compile_options
 from jaxgen import likelihood as lik
 from jaxgen import sde as sde_lib
 
@@ -103,23 +110,14 @@ def train(net, sde, data, steps: int, seed: int = 0):
   return params, float(loss)
 
 
-def main():
-  ap = argparse.ArgumentParser()
-  ap.add_argument('--batch', type=int, default=64)
-  ap.add_argument('--repeats', type=int, default=3)
-  ap.add_argument('--train_steps', type=int, default=400)
-  ap.add_argument('--hidden', type=int, default=256, help='MLP width (2 hidden layers)')
-  ap.add_argument('--tol', type=float, default=1e-5)
-  ap.add_argument('--two_pass', type=int, default=1,
-                  help="also time score_sde's literal two-pass drift + divergence evaluation")
-  args = ap.parse_args()
-
+def compare(args, hidden: int, data, opts: dict) -> dict:
+  """Trains the width-``hidden`` MLP, then times every method; returns {method: result}."""
   sde = sde_lib.VPSDE()
-  net = NoiseMLP(hidden=args.hidden)
-  data = load_digits(np.random.default_rng(0))
+  net = NoiseMLP(hidden=hidden)
   t0 = time.time()
   params, loss = train(net, sde, data, args.train_steps)
-  print(f'trained {args.train_steps} steps in {time.time() - t0:.1f}s, final DSM loss {loss:.4f}')
+  print(f'width {hidden}: trained {args.train_steps} steps in {time.time() - t0:.1f}s, '
+        f'final DSM loss {loss:.4f}', flush=True)
 
   x = jnp.asarray(data[-args.batch:])
   b = x.shape[0]
@@ -130,13 +128,13 @@ def main():
   probe_key = jax.random.PRNGKey(42)
   probes = lik.make_probes(probe_key, x, 1, 'rademacher')
   to_bpd = lambda lp: float(np.mean(-np.asarray(lp) / (d * math.log(2.0)) + offset))
+  jit = functools.partial(jax.jit, compiler_options=opts)  # the same XLA options for every side
 
   runners = {}
-
   # --- jaxgen: in-graph diffrax ---------------------------------------------------------------
   for solver in ('dopri5', 'tsit5'):
     cfg = {'solver': solver, 'rtol': args.tol, 'atol': args.tol}
-    fn = jax.jit(lambda x, cfg=cfg: lik.ode_log_likelihood(
+    fn = jit(lambda x, cfg=cfg: lik.ode_log_likelihood(
         velocity, x, sde.prior_logp, EPS_LIK, sde.T, rng=probe_key, method='hutchinson',
         num_probes=1, solver=cfg))
 
@@ -148,11 +146,12 @@ def main():
     runners[f'jaxgen {solver}'] = jaxgen_run
 
   # --- score_sde's method: scipy RK45 on the host ---------------------------------------------
-  @jax.jit
-  def drift_div(t, xf):
+  def evaluation(t, xf):
     y = xf.reshape(x.shape)
     v, div = lik.divergence(velocity, t, y, method='hutchinson', probes=probes)
     return jnp.concatenate([v.reshape(-1), div])
+
+  drift_div = jit(evaluation)
 
   def ode_func(t, state):
     out = drift_div(jnp.float32(t), jnp.asarray(state[:b * d], jnp.float32))
@@ -172,9 +171,9 @@ def main():
 
   # score_sde's own evaluation: the drift and the divergence as two jitted functions, the drift
   # computed twice per evaluation (once on its own, once inside the divergence's vjp).
-  drift_only = jax.jit(lambda t, xf: velocity(t, xf.reshape(x.shape)).reshape(-1))
+  drift_only = jit(lambda t, xf: velocity(t, xf.reshape(x.shape)).reshape(-1))
 
-  @jax.jit
+  @jit
   def div_only(t, xf):
     y = xf.reshape(x.shape)
     _, vjp = jax.vjp(lambda z: velocity(t, z), y)
@@ -196,6 +195,27 @@ def main():
   if args.two_pass:
     runners['scipy RK45, score_sde two-pass'] = scipy_two_pass_run
 
+  # The compute floor: the same drift + divergence evaluated NFE times in a bare jitted loop (no
+  # solver), NFE = jaxgen dopri5's. No method that evaluates the network that often can be faster.
+  floor = {}
+
+  def floor_run():
+    if not floor:  # after jaxgen dopri5's warm-up (runners warm up in order)
+      n = floor['nfe'] = int(runners['jaxgen dopri5']()[1])
+
+      @jit
+      def bare_loop(xf):
+        def body(i, c):
+          out = evaluation(EPS_LIK + i * (1.0 / n), c[:b * d])
+          return c + 1e-9 * out  # each output feeds the next call: nothing hoisted or dropped
+        return jax.lax.fori_loop(0, n, body, jnp.concatenate([xf, jnp.zeros(b)]))
+
+      floor['loop'] = bare_loop
+    jax.block_until_ready(floor['loop'](x.reshape(-1)))
+    return np.full(b, np.nan), floor['nfe']
+
+  runners['compute floor (bare jitted loop, jaxgen dopri5 NFE)'] = floor_run
+
   # Warm-up (compiles), then interleave the methods so that load changes on a shared machine hit
   # them alike; report the median per method.
   results = {}
@@ -209,23 +229,47 @@ def main():
       lp, nfe = fn()
       results[name]['times'].append(time.time() - tt)
       results[name]['cpu'].append(time.process_time() - tc)
-      results[name].update(nfe=nfe, bpd=to_bpd(lp))
+      results[name].update(nfe=nfe, bpd=to_bpd(lp) if np.isfinite(lp).all() else float('nan'))
   for r in results.values():
     r['time'] = statistics.median(r['times'])
     r['cpu_time'] = statistics.median(r['cpu'])
 
-  base = results['scipy RK45 (host)']
-  print(f'\nMLP width {args.hidden}, batch {b} x {x.shape[1:]} (D={d}), rtol=atol={args.tol}, '
-        f'median of {args.repeats}, '
-        f'{jax.devices()[0].platform}, {platform.processor() or platform.machine()}')
-  print('| method | median wall (s) | all wall times (s) | median CPU (s) | NFE | bits/dim | '
-        'wall speed-up vs scipy | CPU speed-up | first call (s) |')
-  print('|---|---|---|---|---|---|---|---|---|')
-  for name, r in results.items():
-    all_t = ' '.join(f'{v:.2f}' for v in r['times'])
-    print(f"| {name} | {r['time']:.3f} | {all_t} | {r['cpu_time']:.3f} | {r['nfe']} | "
-          f"{r['bpd']:.4f} | {base['time'] / r['time']:.1f}x | "
-          f"{base['cpu_time'] / r['cpu_time']:.1f}x | {r['compile']:.2f} |")
+  return results
+
+
+def main():
+  ap = argparse.ArgumentParser()
+  ap.add_argument('--batch', type=int, default=64)
+  ap.add_argument('--repeats', type=int, default=5)
+  ap.add_argument('--train_steps', type=int, default=400)
+  ap.add_argument('--hidden', default='64,128,256',
+                  help='MLP widths (2 hidden layers), comma-separated: one table row group each')
+  ap.add_argument('--tol', type=float, default=1e-5)
+  ap.add_argument('--two_pass', type=int, default=1,
+                  help="also time score_sde's literal two-pass drift + divergence evaluation")
+  ap.add_argument('--xla_defaults', type=int, default=0,
+                  help='1: compile every side with XLA defaults instead of '
+                  'jaxgen.compile_options.ode_solve()')
+  args = ap.parse_args()
+
+  opts = {} if args.xla_defaults else compile_options.ode_solve()
+  data = load_digits(np.random.default_rng(0))
+  tables = {h: compare(args, int(h), data, opts) for h in args.hidden.split(',')}
+
+  print(f'\nbatch {args.batch} x (8, 8, 1) (D=64), rtol=atol={args.tol}, median of '
+        f'{args.repeats}, {jax.devices()[0].platform}, '
+        f'{platform.processor() or platform.machine()}, XLA options (all sides): {opts or "defaults"}')
+  print('| MLP width | method | median wall (s) | all wall times (s) | median CPU (s) | NFE | '
+        'bits/dim | wall speed-up vs scipy | CPU speed-up | first call (s) |')
+  print('|---|---|---|---|---|---|---|---|---|---|')
+  for h, results in tables.items():
+    base = results['scipy RK45 (host)']
+    for name, r in results.items():
+      bpd = '-' if math.isnan(r['bpd']) else f"{r['bpd']:.4f}"
+      all_t = ' '.join(f'{v:.3f}' for v in r['times'])
+      print(f"| {h} | {name} | {r['time']:.3f} | {all_t} | {r['cpu_time']:.3f} | {r['nfe']} | "
+            f"{bpd} | {base['time'] / r['time']:.1f}x | "
+            f"{base['cpu_time'] / r['cpu_time']:.1f}x | {r['compile']:.2f} |")
 
 
 if __name__ == '__main__':
