@@ -1,5 +1,7 @@
 """jaxgen.compile_options: the ODE-solve XLA options are active on this CPU and change no result."""
 
+import re
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -15,22 +17,43 @@ def test_the_installed_jaxlib_accepts_the_cpu_workaround():
   assert compile_options.ode_solve() == compile_options.ODE_SOLVE_CPU
 
 
-def test_likelihood_is_the_same_with_and_without_the_options():
-  k1, k2, k3 = jax.random.split(jax.random.PRNGKey(0), 3)
-  w1 = jax.random.normal(k1, (4, 16)) / 2
-  w2 = jax.random.normal(k2, (16, 4)) / 4
-  velocity = lambda t, x: jnp.tanh(x @ w1 + t) @ w2 - x
+@pytest.fixture
+def xla_optimizations():
+  """The library fusions only form with XLA's optimizations on (conftest turns most off)."""
+  old = jax.config.read('jax_disable_most_optimizations')
+  jax.config.update('jax_disable_most_optimizations', False)
+  yield
+  jax.config.update('jax_disable_most_optimizations', old)
+
+
+def _ynn_fusion_ops(hlo: str) -> list[list[str]]:
+  """The operations inside each YNNPACK fusion of a compiled module's text."""
+  bodies = []
+  for name in re.findall(r'calls=(%[\w.\-]+)[^\n]*__ynn_fusion', hlo):
+    body = re.search(r'\n' + re.escape(name) + r' [^\n]*\{\n(.*?)\n\}', hlo, re.S).group(1)
+    ops = [re.search(r'= \S+ ([\w-]+)\(', line).group(1) for line in body.split('\n') if ' = ' in line]
+    bodies.append([o for o in ops if o not in ('parameter', 'bitcast', 'constant', 'tuple')])
+  return bodies
+
+
+def test_options_leave_lone_matmuls_and_the_same_likelihood(xla_optimizations):
+  ks = jax.random.split(jax.random.PRNGKey(0), 4)
+  w1 = jax.random.normal(ks[0], (64, 64)) / 8
+  w2 = jax.random.normal(ks[1], (64, 64)) / 8
+  velocity = lambda t, x: jax.nn.swish(x @ w1 + t) @ w2 - x
   prior = lambda z: jnp.sum(jax.scipy.stats.norm.logpdf(z), -1)
-  x = jax.random.normal(k3, (64, 4))
+  x = jax.random.normal(ks[2], (64, 64))  # batch 64: where the fused kernels were slow
 
   def logp(x):
-    return likelihood.ode_log_likelihood(velocity, x, prior, 0.0, 1.0, method='exact',
+    return likelihood.ode_log_likelihood(velocity, x, prior, 0.0, 1.0, rng=ks[3],
                                          solver={'solver': 'dopri5', 'rtol': 1e-5,
                                                  'atol': 1e-5})[0]
 
-  plain = jax.jit(logp)(x)
-  tuned = jax.jit(logp, compiler_options=compile_options.ode_solve())(x)
-  np.testing.assert_allclose(tuned, plain, rtol=1e-5, atol=1e-5)
+  plain = jax.jit(logp).lower(x).compile()
+  tuned = jax.jit(logp, compiler_options=compile_options.ode_solve()).lower(x).compile()
+  fusions = _ynn_fusion_ops(tuned.as_text())
+  assert fusions and all(ops == ['dot'] for ops in fusions), fusions
+  np.testing.assert_allclose(tuned(x), plain(x), rtol=1e-5)
 
 
 def test_env_variable_restores_xla_defaults(monkeypatch):
