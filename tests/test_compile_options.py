@@ -10,7 +10,8 @@ import pytest
 from jaxgen import compile_options, likelihood
 
 
-def test_the_installed_jaxlib_accepts_the_cpu_workaround():
+def test_the_installed_jaxlib_accepts_the_cpu_workaround(monkeypatch):
+  monkeypatch.delenv('JAXGEN_XLA_DEFAULTS', raising=False)
   # If this fails after a jaxlib upgrade, the option was renamed or removed: re-measure
   # (benchmarks/likelihood_vs_scipy.py --xla_defaults 1) and update or drop ODE_SOLVE_CPU.
   assert jax.default_backend() == 'cpu'
@@ -36,7 +37,8 @@ def _ynn_fusion_ops(hlo: str) -> list[list[str]]:
   return bodies
 
 
-def test_options_leave_lone_matmuls_and_the_same_likelihood(xla_optimizations):
+def test_options_leave_lone_matmuls_and_the_same_likelihood(xla_optimizations, monkeypatch):
+  monkeypatch.delenv('JAXGEN_XLA_DEFAULTS', raising=False)
   ks = jax.random.split(jax.random.PRNGKey(0), 4)
   w1 = jax.random.normal(ks[0], (64, 64)) / 8
   w2 = jax.random.normal(ks[1], (64, 64)) / 8
