@@ -45,6 +45,7 @@ def main(argv=None) -> int:
   import jax
   import numpy as np
 
+  from jaxgen import compile_options, solvers
   from jaxgen import config as cfg
   from jaxgen.data import pairs
 
@@ -52,7 +53,9 @@ def main(argv=None) -> int:
   params = state.ema_params if config.eval.use_ema else state.params
   chunk = min(args.chunk, args.num)
   coupling = trainer.model.extras['coupling']
-  make = jax.jit(lambda p, r: coupling(p, r, chunk, s))
+  adaptive = solvers.get(s.solver).adaptive   # compiled like launch.sample's adaptive solves
+  make = jax.jit(lambda p, r: coupling(p, r, chunk, s),
+                 compiler_options=compile_options.ode_solve() if adaptive else None)
   key = jax.random.PRNGKey(args.seed)
   n_chunks = -(-args.num // chunk)
   z0s, z1s, nfes = [], [], []

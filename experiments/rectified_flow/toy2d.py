@@ -28,18 +28,19 @@ ODE(z0) of 1-RF) starting from 1-RF's EMA weights (``train.init_from=runs/rf_moo
 1-RF recipe otherwise. ``distill`` trains v(0, z0) = z1 - z0 (``loss.time_sampling='distill'``,
 one Euler step, ``sampling.steps=1``) on the 2-RF pairs from 2-RF's weights ("2-RF + distill").
 Both take their paths from the density: ``toy2d.py:checkerboard,reflow`` reads
-runs/rf_checkerboard. The paper used 50000+ pairs and RK45 (dopri5); we used 20000 pairs.
+runs/rf_checkerboard. The reference code makes its pairs with RK45 (= dopri5), at least 1M for
+CIFAR-10; we used 20000 pairs here (any --num works: 50000 would take ~2 min at the rate below).
 
-Measured (ours; this 2-core CPU shared with another job running benchmarks, load ~2): 1-RF 58 s;
-pairs from 1-RF 47 s (dopri5 rtol = atol = 1e-5, NFE 253-271 per chunk of 5000); 2-RF 60 s;
-pairs from 2-RF 20 s (dopri5 NFE 97: the straighter flow needs ~3x fewer evaluations);
-distill 58 s. Expected result: straightness S on the 100-step Euler grid (eval/straightness,
+Measured (ours; this 2-core CPU shared with another job running benchmarks, load ~3-4): 1-RF
+58 s; pairs from 1-RF 42 s (dopri5 rtol = atol = 1e-5, NFE 235-271 per chunk of 5000); 2-RF
+64 s; pairs from 2-RF 14 s (dopri5 NFE 85-91: the straighter flow needs ~3x fewer evaluations);
+distill 51 s. Expected result: straightness S on the 100-step Euler grid (eval/straightness,
 1024 samples, ||.||^2 summed over the 2 dims) drops from 1.25 (1-RF) to 0.0005 (2-RF).
 eval/sliced_wasserstein (1024 samples vs the 1-RF run's eval data; Euler):
 
     steps          1       2       4       100
     1-RF         1.328   0.652   0.311   0.102
-    2-RF         0.104   0.106   0.107   0.110
+    2-RF         0.104   0.105   0.107   0.110
     2-RF+distill 0.109 (1 step)
 
 i.e. 2-RF and its distillation sample in one step at the metric's noise floor (0.12, above);

@@ -1,4 +1,4 @@
-"""Straightness of ODE trajectories (Liu, Gong, Liu 2022, "Flow Straight and Fast", Eq. 6).
+"""Straightness of ODE trajectories (Liu, Gong, Liu 2022, "Flow Straight and Fast").
 
 For the ODE ``dZ_t = v(t, Z_t) dt`` on ``[0, 1]`` the paper defines
 
@@ -19,8 +19,9 @@ chord velocity ``(Z_{t_{i+1}} - Z_{t_i}) / (t_{i+1} - t_i)``, as the reference c
 For T = 1 (the rectified-flow span) this is the Riemann sum of the definition. It is exactly 0 for
 straight constant-speed trajectories on any grid; with an Euler solver the chord velocity is the
 velocity the sampler used, so S_N is the straightness of the sampler's own discrete path (and 0
-for a one-step grid). S_N <= S (chords are shorter than arcs) and S_N -> S as the grid refines,
-with an O(1/N^2) gap for smooth trajectories. The affine time normalisation makes S_N invariant to
+for a one-step grid). With exact trajectory points (fine steps or an adaptive solver),
+S_N <= S (Cauchy-Schwarz: ||chord||^2 / dt_i <= ∫ ||v||^2 over the interval) and S_N -> S as the
+grid refines, with an O(1/N^2) gap for smooth trajectories. The affine time normalisation makes S_N invariant to
 the direction and length of the span (a family whose ODE runs from T to 0 gets the same number as
 its reparametrisation on [0, 1]).
 """
