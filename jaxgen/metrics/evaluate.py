@@ -1,7 +1,8 @@
 """Evaluation of a trained state: the metrics named in ``config.eval.metrics``.
 
 Metrics:
-  loss               mean training loss over the evaluation split (full batches only).
+  loss               mean training loss over the evaluation split (full batches only), with
+                     dropout off (``model.loss(..., train=False)``).
   nll                mean negative log-likelihood in nats per example (``model.log_prob``).
   bpd                mean bits/dim (`jaxgen.metrics.bpd`), averaged over ``eval.dequant_draws``
                      dequantization draws of every example.
@@ -70,7 +71,7 @@ def evaluate(trainer, params, rng) -> dict:
                      f'{", ".join(METRICS + tuple(own))}')
   if 'loss' in config.eval.metrics:
     loss_fn = _cached(trainer, 'loss', lambda: jax.jit(
-        lambda p, b, r: model.loss(p, b, r)[0], in_shardings=(rep, bat, rep)))
+        lambda p, b, r: model.loss(p, b, r, train=False)[0], in_shardings=(rep, bat, rep)))
     losses = []
     for i, batch in enumerate(_batches(trainer)):
       mask = np.asarray(batch.pop('mask'))

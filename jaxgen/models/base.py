@@ -12,7 +12,9 @@ Conventions shared by every family
 ----------------------------------
 * A batch is a dict: ``batch['x']`` is float32 of shape ``[b, *spec.shape]`` holding the data
   *after* the data transforms (scaling, dequantization, binarization, flips: see `jaxgen.data`);
-  ``batch['label']`` (int32 ``[b]``) is present when the source has labels.
+  ``batch['label']`` (int32 ``[b]``) is present when the source has labels; ``batch['x0']`` (the
+  noise end of a deterministic coupling, same shape as ``x``) when the source is ``pairs:`` (see
+  `jaxgen.data.pairs`, rectified flow's reflow).
 * ``params`` is a plain pytree (flax ``variables['params']`` or a dict of arrays).
 * ``log_prob`` takes a batch dict like ``loss`` does (so class-conditional models see their labels)
   and returns per-example log-likelihood in **nats**. If ``discrete`` is True it is the log
@@ -39,8 +41,10 @@ class Model:
 
   Attributes:
     init: ``(rng, x_example) -> params``; ``x_example`` is a batch of data ``[b, *shape]``.
-    loss: ``(params, batch, rng) -> (scalar, metrics)``; scalar is the mean over the batch, metrics
-      a dict of scalars (also batch means). Must be jit- and grad-compatible.
+    loss: ``(params, batch, rng, train=True) -> (scalar, metrics)``; scalar is the mean over the
+      batch, metrics a dict of scalars (also batch means). ``train=False`` turns dropout off (the
+      evaluator's ``eval/loss``); the rest of the randomness (times, noise) still comes from
+      ``rng``. Must be jit- and grad-compatible.
     sample: ``(params, rng, n, sampling) -> (x, info)`` with ``sampling`` the (static) sampling
       ConfigDict section; jit-compatible for static ``n`` and ``sampling``.
     log_prob: ``(params, batch, rng) -> [b]`` log-likelihood in nats of ``batch['x']``, or None if

@@ -219,7 +219,8 @@ def build(config: ml_collections.ConfigDict, spec) -> Model:
     h, log_det = forward(params, x)
     return jnp.sum(prior_log_prob(h, mc.prior), axis=-1) + log_det
 
-  def loss(params, batch, rng):
+  def loss(params, batch, rng, train=True):  # no dropout: train changes nothing
+    del train
     lp = log_prob(params, batch['x'])
     nll = -jnp.mean(lp)
     metrics = {'nll_nats': nll, 'nll_per_dim': nll / dim,

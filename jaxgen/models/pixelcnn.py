@@ -184,9 +184,9 @@ def build(config, spec) -> Model:
       label = None
     return _log_prob(params, x, label, rng, False)
 
-  def loss(params, batch, rng):
+  def loss(params, batch, rng, train=True):
     x = batch['x']
-    lp = _log_prob(params, x, labels_of(batch, x.shape[0]), rng, True)
+    lp = _log_prob(params, x, labels_of(batch, x.shape[0]), rng, train)
     nll = -lp.mean()
     value = nll / dim if config.loss.reduction == 'per_dim' else nll
     return value, {'nll_nats': nll, 'bpd': nll / (dim * math.log(2.0))}

@@ -159,9 +159,9 @@ def build(config, spec) -> Model:
   def init(rng, x):
     return net.init({'params': rng, 'dropout': rng}, x, jnp.zeros(x.shape[:1]))['params']
 
-  def loss(params, batch, rng):
+  def loss(params, batch, rng, train=True):
     k_loss, k_drop = jax.random.split(rng)
-    v = lambda t, x: apply(params, t, x, train=True, rng=k_drop)
+    v = lambda t, x: apply(params, t, x, train=train, rng=k_drop)
     return jnp.mean(flow_loss(v, batch['x'], k_loss, lc, batch.get('x0'))), {}
 
   def velocity(params, t, x):

@@ -135,8 +135,8 @@ def build(config, spec) -> Model:
     # label 1.0: a valid time label and a positive sigma (Fourier embedding takes its log).
     return net.init({'params': rng, 'dropout': rng}, x, jnp.ones(x.shape[:1]))['params']
 
-  def loss(params, batch, rng):
-    value, per = loss_impl(score_p, params, batch['x'], rng, train=True)
+  def loss(params, batch, rng, train=True):
+    value, per = loss_impl(score_p, params, batch['x'], rng, train=train)
     return value, {'loss_std': jnp.std(per)}
 
   def score(params, x, t):
