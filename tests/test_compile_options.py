@@ -71,3 +71,13 @@ def test_an_option_the_compiler_rejects_falls_back_to_defaults_with_a_warning():
 
 def test_other_backends_get_no_cpu_options():
   assert compile_options._accepted('gpu', tuple(compile_options.ODE_SOLVE_CPU.items())) == ()
+
+
+@pytest.mark.parametrize('solver,tuned', [('dopri5', True), ('RK45', True), ('Tsit5', True),
+                                          ('euler', False), ('heun', False), ('pc', False)])
+def test_evaluator_tunes_exactly_the_adaptive_solves(solver, tuned, monkeypatch):
+  from jaxgen.metrics import evaluate
+  import ml_collections
+  monkeypatch.delenv('JAXGEN_XLA_DEFAULTS', raising=False)
+  opts = evaluate._sampling_options(ml_collections.ConfigDict({'solver': solver}))
+  assert opts == (compile_options.ODE_SOLVE_CPU if tuned else None)

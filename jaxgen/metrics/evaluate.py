@@ -39,16 +39,27 @@ def draw_samples(trainer, params, rng, n: int, sampling):
   key = ('sample', n, repr(sorted(sampling.to_dict().items())))
   out = parallel.batch_sharding(mesh) if n % mesh.devices.size == 0 else parallel.replicated(mesh)
 
-  name = sampling.get('solver')
-  adaptive = name in solvers.names() and solvers.get(name).adaptive  # else a fixed-step loop
-
   def make():
     return jax.jit(lambda p, r: model.sample(p, r, n, sampling),
                    out_shardings=(out, parallel.replicated(mesh)),
-                   compiler_options=compile_options.ode_solve() if adaptive else None)
+                   compiler_options=_sampling_options(sampling))
 
   x, info = _cached(trainer, key, make)(params, rng)
   return np.asarray(jax.device_get(x)), {k: np.asarray(v) for k, v in jax.device_get(info).items()}
+
+
+def _sampling_options(sampling):
+  """`compile_options.ode_solve()` when ``sampling.solver`` is an adaptive ODE solver, else None.
+
+  Families whose samplers are not `jaxgen.solvers` solvers (PC, DDIM, autoregressive, ...) may
+  carry a ``solver`` key they do not use for sampling; those names resolve to fixed-step or
+  unknown solvers and keep XLA's defaults.
+  """
+  try:
+    adaptive = solvers.get(str(sampling.get('solver', ''))).adaptive  # aliases, any case
+  except ValueError:
+    adaptive = False
+  return compile_options.ode_solve() if adaptive else None
 
 
 def _batches(trainer, draw=0):
@@ -108,7 +119,8 @@ def evaluate(trainer, params, rng) -> dict:
   for i, m in enumerate(family):
     n, fn = config.eval.num_samples, model.extras['metric/' + m]
     run = _cached(trainer, 'metric/' + m, lambda fn=fn, n=n: jax.jit(
-        lambda p, r: fn(p, r, n, config.sampling)))
+        lambda p, r: fn(p, r, n, config.sampling),
+        compiler_options=_sampling_options(config.sampling)))
     out = jax.device_get(run(params, jax.random.fold_in(rng, 100 + i)))
     results.update({f'eval/{k}': float(v) for k, v in out.items()})
   return results
