@@ -4,10 +4,12 @@ import re
 
 import jax
 import jax.numpy as jnp
+import ml_collections
 import numpy as np
 import pytest
 
 from jaxgen import compile_options, likelihood
+from jaxgen.metrics import evaluate
 
 
 def test_the_installed_jaxlib_accepts_the_cpu_workaround(monkeypatch):
@@ -76,8 +78,6 @@ def test_other_backends_get_no_cpu_options():
 @pytest.mark.parametrize('solver,tuned', [('dopri5', True), ('RK45', True), ('Tsit5', True),
                                           ('euler', False), ('heun', False), ('pc', False)])
 def test_evaluator_tunes_exactly_the_adaptive_solves(solver, tuned, monkeypatch):
-  from jaxgen.metrics import evaluate
-  import ml_collections
   monkeypatch.delenv('JAXGEN_XLA_DEFAULTS', raising=False)
   opts = evaluate._sampling_options(ml_collections.ConfigDict({'solver': solver}))
   assert opts == (compile_options.ODE_SOLVE_CPU if tuned else None)
