@@ -76,7 +76,7 @@ def main(argv=None):
     return time.perf_counter() - t0
 
   test = jax.random.uniform(jax.random.PRNGKey(1), (args.eval_size,) + shape)
-  log_prob = jax.jit(lambda p, v: model.log_prob(p, v, None))
+  log_prob = jax.jit(lambda p, v: model.log_prob(p, {'x': v}, None))
 
   def run_eval():
     t0 = time.perf_counter()

@@ -185,7 +185,7 @@ def dequantized_bpd(log_prob_fn: Callable, x: jax.Array, rng: jax.Array, spec,
 
   Args:
     log_prob_fn: ``(x_cont, rng) -> [b]`` log-density in nats of continuous data in
-      ``[spec.low, spec.high]`` (e.g. ``lambda x, r: model.log_prob(params, x, r)``).
+      ``[spec.low, spec.high]`` (e.g. ``lambda x, r: model.log_prob(params, {'x': x}, r)``).
     x: ``[b, *spec.shape]`` a batch as produced by `jaxgen.data` (dequantized or not); the integer
       levels are recovered from it and re-dequantized ``num_draws`` times,
       ``x_j = low + (high - low) (level + u_j) / K``, ``u_j ~ U[0, 1)``.

@@ -71,7 +71,7 @@ def main(argv=None) -> int:
   xs = np.concatenate([x] * len(kinds))
 
   fill = jax.jit(lambda p, r, v, m: model.extras['inpaint'](p, r, v, m, config.sampling))
-  log_prob = jax.jit(lambda p, v: model.log_prob(p, v, None))
+  log_prob = jax.jit(lambda p, v: model.log_prob(p, {'x': v}, None))
   t0 = time.perf_counter()
   out, info = fill(params, key, jnp.asarray(xs), jnp.asarray(mask))
   out = np.asarray(out)

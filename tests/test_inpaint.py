@@ -47,7 +47,7 @@ def test_nice_inpainting_keeps_observed_pixels_and_never_lowers_log_prob():
   lp = np.asarray(info['log_prob'])
   assert np.all(np.diff(lp, axis=0) >= -1e-3 * np.abs(lp[:-1])), np.diff(lp, axis=0).min()
   assert np.all(lp[-1] > lp[0] + 1.0)
-  np.testing.assert_allclose(lp[-1], m.log_prob(params, out, None), rtol=1e-5)
+  np.testing.assert_allclose(lp[-1], m.log_prob(params, {'x': out}, None), rtol=1e-5)
 
 
 def test_paper_schedule_with_noise_keeps_observed_pixels_and_range():

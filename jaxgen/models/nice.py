@@ -42,7 +42,7 @@ coordinates where ``mask`` is False).
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -211,17 +211,19 @@ def build(config: ml_collections.ConfigDict, spec) -> Model:
       z = coupling.additive_coupling(z, shift_fn(params, k), cond, upd, inverse=True)
     return jnp.reshape(z, (h.shape[0],) + shape)
 
-  def log_prob(params, x, rng=None):
-    """[b] log-density in nats; ``x`` is ``[b, *shape]`` (or a batch dict holding it as 'x')."""
-    del rng  # exact and deterministic
-    if isinstance(x, Mapping):
-      x = x['x']
+  def log_density(params, x):
+    """[b] log-density in nats of ``x: [b, *shape]`` (exact and deterministic)."""
     h, log_det = forward(params, x)
     return jnp.sum(prior_log_prob(h, mc.prior), axis=-1) + log_det
 
+  def log_prob(params, batch, rng=None):
+    """[b] log-density in nats of ``batch['x']`` (the Model contract; ``rng`` is unused)."""
+    del rng
+    return log_density(params, batch['x'])
+
   def loss(params, batch, rng, train=True):  # no dropout: train changes nothing
     del train
-    lp = log_prob(params, batch['x'])
+    lp = log_density(params, batch['x'])
     nll = -jnp.mean(lp)
     metrics = {'nll_nats': nll, 'nll_per_dim': nll / dim,
                'log_scale_sum': jnp.sum(log_scale(params))}
@@ -243,8 +245,8 @@ def build(config: ml_collections.ConfigDict, spec) -> Model:
     kw = dict(steps=s.inpaint_steps, lr=s.inpaint_lr, lr_offset=s.inpaint_lr_offset,
               noise=s.inpaint_noise, low=spec.low, high=spec.high)
     kw.update(overrides)
-    return inpaint_lib.inpaint(lambda z: log_prob(params, z), x, mask, rng, **kw)
+    return inpaint_lib.inpaint(lambda z: log_density(params, z), x, mask, rng, **kw)
 
   return Model(init=init, loss=loss, sample=sample, log_prob=log_prob, discrete=False,
                extras={'encode': encode, 'decode': decode, 'forward': forward,
-                       'inpaint': inpaint})
+                       'inpaint': inpaint, 'log_density': log_density})

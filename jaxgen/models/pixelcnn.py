@@ -170,19 +170,10 @@ def build(config, spec) -> Model:
   def log_prob_given(params, x, label, rng=None):
     return _log_prob(params, x, label, rng, False)
 
-  def log_prob(params, x, rng=None):
-    # Accepts the array x (the contract) or a batch dict (what jaxgen.metrics.evaluate passes);
-    # a conditional model needs the dict, for its labels.
-    if isinstance(x, dict):
-      batch = x
-      x = batch['x']
-      label = labels_of(batch, x.shape[0])
-    elif conditional:
-      raise ValueError('a class-conditional PixelCNN needs labels: call log_prob with the batch '
-                       "dict {'x', 'label'} or extras['log_prob_given']")
-    else:
-      label = None
-    return _log_prob(params, x, label, rng, False)
+  def log_prob(params, batch, rng=None):
+    # The batch dict of the Model contract; a class-conditional model reads its labels there.
+    x = batch['x']
+    return _log_prob(params, x, labels_of(batch, x.shape[0]), rng, False)
 
   def loss(params, batch, rng, train=True):
     x = batch['x']

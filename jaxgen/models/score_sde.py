@@ -36,7 +36,6 @@ Conventions
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 
 import jax
 import jax.numpy as jnp
@@ -189,11 +188,10 @@ def build(config, spec) -> Model:
                             S_churn=sampling.edm_churn)
     raise ValueError(f'sampling.method={method!r}; choose one of {METHODS}')
 
-  def log_prob(params, x, rng):
+  def log_prob(params, batch, rng):
     from jaxgen import likelihood
 
-    if isinstance(x, Mapping):  # the evaluator passes the batch dict
-      x = x['x']
+    x = batch['x']
     s = config.sampling
     solver = solvers.defaults()
     solver.solver = s.likelihood_solver

@@ -93,7 +93,7 @@ def test_zero_couplings_give_the_scaled_prior(prior):
     expected = _logistic_logpdf(h).sum(-1) + s.sum()
   else:
     expected = (-0.5 * h**2 - 0.5 * np.log(2 * np.pi)).sum(-1) + s.sum()
-  np.testing.assert_allclose(m.log_prob(params, x, None), expected, rtol=1e-5, atol=1e-4)
+  np.testing.assert_allclose(m.log_prob(params, {'x': x}, None), expected, rtol=1e-5, atol=1e-4)
 
 
 @pytest.mark.parametrize('prior', ['logistic', 'gaussian'])
@@ -112,7 +112,7 @@ def test_2d_density_integrates_to_one(prior):
   u = (np.arange(n) + 0.5) / n * 2 * lim - lim
   xx, yy = np.meshgrid(u, u, indexing='ij')
   grid = jnp.asarray(np.stack([xx.ravel(), yy.ravel()], -1), jnp.float32)
-  lp = jax.jit(lambda g: m.log_prob(params, g, None))(grid)
+  lp = jax.jit(lambda g: m.log_prob(params, {'x': g}, None))(grid)
   total = float(jnp.sum(jnp.exp(lp))) * (u[1] - u[0])**2
   assert abs(total - 1.0) < 5e-3, total  # measured: 3e-4 (logistic tails), 1e-7 (Gaussian)
 
@@ -136,9 +136,8 @@ def test_conversion_agrees_with_jaxgen_metrics_bpd():
 
 def test_loss_reductions_and_metrics():
   config, m, params, x = _model()
-  lp = m.log_prob(params, x, None)
-  # jaxgen.metrics.evaluate passes the batch dict; the contract an array: both work.
-  np.testing.assert_array_equal(m.log_prob(params, {'x': x, 'label': None}, None), lp)
+  lp = m.log_prob(params, {'x': x}, None)  # the batch dict of the Model contract
+  np.testing.assert_array_equal(m.extras['log_density'](params, x), lp)
   value, metrics = m.loss(params, {'x': x}, jax.random.PRNGKey(0))
   np.testing.assert_allclose(value, -jnp.mean(lp), rtol=1e-6)  # default: nats per example
   np.testing.assert_allclose(metrics['nll_nats'], -jnp.mean(lp), rtol=1e-6)

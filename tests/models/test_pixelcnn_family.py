@@ -54,7 +54,7 @@ def test_probabilities_of_all_images_sum_to_one(net, output, shape, k):
   params = model.init(jax.random.PRNGKey(0), x[:2])
   params = jax.tree.map(lambda p: p + 0.3 * jax.random.normal(jax.random.PRNGKey(1), p.shape),
                         params)   # away from the near-uniform init
-  lp = model.log_prob(params, x, None)
+  lp = model.log_prob(params, {'x': x}, None)
   assert lp.shape == (x.shape[0],)
   np.testing.assert_allclose(float(jnp.exp(lp).sum()), 1.0, atol=1e-5)
 
@@ -69,7 +69,7 @@ def test_fast_samples_follow_log_prob():
   params = model.init(jax.random.PRNGKey(0), x[:2])
   params = jax.tree.map(lambda p: p + 0.5 * jax.random.normal(jax.random.PRNGKey(2), p.shape),
                         params)
-  p = np.exp(np.asarray(model.log_prob(params, x, None)))
+  p = np.exp(np.asarray(model.log_prob(params, {'x': x}, None)))
   samples, info = jax.jit(lambda r: model.sample(params, r, n, config.sampling))(
       jax.random.PRNGKey(3))
   assert int(info['nfe']) == 4
@@ -91,8 +91,8 @@ def test_loss_metrics_and_sample_space():
   np.testing.assert_allclose(metrics['nll_nats'], -lp.mean(), rtol=1e-5)
   np.testing.assert_allclose(loss, -lp.mean() / 9, rtol=1e-5)                # per_dim
   np.testing.assert_allclose(metrics['bpd'], -lp.mean() / (9 * np.log(2)), rtol=1e-5)
-  with pytest.raises(ValueError, match='labels'):
-    model.log_prob(params, x, None)
+  with pytest.raises(ValueError, match='label'):
+    model.log_prob(params, {'x': x}, None)
   s, _ = model.sample(params, jax.random.PRNGKey(2), 3, config.sampling)
   assert s.shape == (3, 3, 3, 1)
   np.testing.assert_allclose(np.asarray(s) * 3, np.round(np.asarray(s) * 3), atol=1e-6)  # on grid

@@ -103,7 +103,7 @@ def test_log_prob_closed_form_at_zero_network(sde):
   params = model.init(jax.random.PRNGKey(0), jnp.zeros((2, 2)))
   params = jax.tree_util.tree_map(jnp.zeros_like, params)
   x = jnp.array([[0.3, -1.2], [2.0, 0.5], [-0.7, 0.1]])
-  logp = np.asarray(jax.jit(model.log_prob)(params, x, jax.random.PRNGKey(1)))
+  logp = np.asarray(jax.jit(model.log_prob)(params, {'x': x}, jax.random.PRNGKey(1)))
   sd = score_sde.make_sde(config.model)
   eps, d = config.sampling.likelihood_eps, 2
   if sde == 'vpsde':
