@@ -1,11 +1,50 @@
-"""Pictures: sample grids for images, scatter plots for 2-D data, training curves."""
+"""Pictures: sample grids for images, scatter plots for 2-D data, training curves.
+
+Image grids are written by a small PNG encoder (numpy + zlib), so they need no imaging library.
+Scatter plots and curves use matplotlib when it is installed; without it (e.g. a bare accelerator
+image) a 2-D histogram PNG replaces the scatter plot and curves are skipped, with one notice each.
+"""
 
 from __future__ import annotations
 
 import math
+import struct
+import sys
+import zlib
 from typing import Optional
 
 import numpy as np
+
+_NOTICES: set = set()
+
+
+def _notice(key: str, text: str) -> None:
+  if key not in _NOTICES:
+    _NOTICES.add(key)
+    print(f'jaxgen.viz: {text}', file=sys.stderr)
+
+
+def write_png(path: str, image: np.ndarray, scale: int = 1) -> None:
+  """Writes a uint8 ``[h, w]`` (grey) or ``[h, w, 3]`` (RGB) array as a PNG, each pixel repeated
+  ``scale`` times in both directions (nearest neighbour)."""
+  img = np.asarray(image)
+  if img.dtype != np.uint8 or img.ndim not in (2, 3) or (img.ndim == 3 and img.shape[2] != 3):
+    raise ValueError(f'write_png needs uint8 [h, w] or [h, w, 3], got {img.dtype} {img.shape}')
+  if scale > 1:
+    img = np.repeat(np.repeat(img, scale, axis=0), scale, axis=1)
+  h, w = img.shape[:2]
+  color_type = 0 if img.ndim == 2 else 2
+  rows = img.reshape(h, -1)
+  raw = np.concatenate([np.zeros((h, 1), np.uint8), rows], axis=1).tobytes()  # filter 0 per row
+
+  def chunk(tag: bytes, data: bytes) -> bytes:
+    return struct.pack('>I', len(data)) + tag + data + struct.pack(
+        '>I', zlib.crc32(tag + data) & 0xffffffff)
+
+  header = struct.pack('>IIBBBBB', w, h, 8, color_type, 0, 0, 0)
+  with open(path, 'wb') as f:
+    f.write(b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', header) + chunk(b'IDAT', zlib.compress(raw, 6))
+            + chunk(b'IEND', b''))
 
 
 def to_uint8(x: np.ndarray, spec) -> np.ndarray:
@@ -27,19 +66,26 @@ def image_grid(images: np.ndarray, ncol: Optional[int] = None, pad: int = 1) -> 
 
 
 def save_image_grid(path: str, x: np.ndarray, spec, scale: int = 0) -> None:
-  from PIL import Image
-
   grid = image_grid(to_uint8(x, spec))
-  img = Image.fromarray(grid[..., 0] if grid.shape[-1] == 1 else grid)
   scale = scale or max(1, 256 // max(x.shape[1], 1))
-  if scale > 1:
-    img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
-  img.save(path)
+  write_png(path, grid[..., 0] if grid.shape[-1] == 1 else grid, scale)
+
+
+def save_histogram(path: str, x: np.ndarray, lim=(-4.5, 4.5), bins: int = 128) -> None:
+  """A 2-D histogram of points ``[n, 2]`` as a grey PNG (dark = dense; y up)."""
+  h, _, _ = np.histogram2d(x[:, 1], x[:, 0], bins=bins, range=[lim, lim])
+  img = 255 - (255 * np.sqrt(h / max(h.max(), 1))).astype(np.uint8)
+  write_png(path, img[::-1], scale=max(1, 512 // bins))
 
 
 def save_scatter(path: str, x: np.ndarray, reference: Optional[np.ndarray] = None,
                  title: str = '', lim=(-4.5, 4.5)) -> None:
-  import matplotlib
+  try:
+    import matplotlib
+  except ImportError:
+    _notice('scatter', 'matplotlib is not installed: 2-D samples are saved as a histogram PNG')
+    save_histogram(path, x, lim)
+    return
 
   matplotlib.use('Agg')
   import matplotlib.pyplot as plt
@@ -69,8 +115,12 @@ def save_samples(path: str, x: np.ndarray, spec, reference=None, title: str = ''
 
 
 def save_curves(path: str, records: list[dict], keys=('loss',)) -> None:
-  """Plots metrics.jsonl records (step on x) for the given keys."""
-  import matplotlib
+  """Plots metrics.jsonl records (step on x) for the given keys (skipped without matplotlib)."""
+  try:
+    import matplotlib
+  except ImportError:
+    _notice('curves', f'matplotlib is not installed: {path} is not drawn')
+    return
 
   matplotlib.use('Agg')
   import matplotlib.pyplot as plt

@@ -97,12 +97,8 @@ def main(argv=None) -> int:
   name = args.name or f'inpaint_{step}'
   out_dir = os.path.join(args.workdir, 'samples')
   os.makedirs(out_dir, exist_ok=True)
-  from PIL import Image
-
-  img = Image.fromarray(grid[..., 0] if grid.shape[-1] == 1 else grid)
-  img = img.resize((img.width * 4, img.height * 4), Image.NEAREST)
   png = os.path.join(out_dir, name + '.png')
-  img.save(png)
+  viz.write_png(png, grid[..., 0] if grid.shape[-1] == 1 else grid, scale=4)
   np.savez(os.path.join(out_dir, name + '.npz'), original=xs, mask=mask, inpainted=out,
            log_prob=lp, log_prob_original=lp_orig, kinds=np.array(kinds))
   print(f'{png} (rows per mask kind {kinds}: original / observed / inpainted)')
