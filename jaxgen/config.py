@@ -10,7 +10,8 @@ An experiment file builds its config from the schema and only *sets* values:
       return cfg.select(config, arg, smoke=_smoke)
 
 `validate` compares a config against `base(config.model.family)`: every key must exist there,
-every value must have the schema's type, and a few keys have a closed set of values or a range.
+every value must have the schema's type, and a few keys have a closed set of values or a range;
+a family may add rules across sections (``cross_checks``, e.g. a loss that needs a data source).
 Errors name the key and say what is allowed; they are raised before anything is written.
 """
 
@@ -246,7 +247,19 @@ def validate(config: ConfigDict) -> ConfigDict:
         dst[key] = sch[key]
 
   walk(config, schema, out, '')
+  _cross_checks(family, out)
   return out
+
+
+def _cross_checks(family: str, config: ConfigDict) -> None:
+  """Rules that tie keys of different sections together (a family's ``cross_checks(config)``
+  returns a list of messages, each naming the keys and saying how to fix them)."""
+  from jaxgen.models import base as models_base
+
+  module = models_base.family_module(family)
+  problems = module.cross_checks(config) if hasattr(module, 'cross_checks') else []
+  if problems:
+    raise ConfigError('; '.join(problems))
 
 
 def parse_value(text: str, default: Any) -> Any:

@@ -92,3 +92,36 @@ def test_bad_config_writes_nothing(tmp_path, capsys):
   assert rc == 2
   assert 'config.optim.lrr' in capsys.readouterr().err
   assert not os.path.exists(workdir)
+
+
+def test_distillation_needs_pairs_and_no_eval_loss_before_anything_is_written(tmp_path, capsys):
+  """loss.time_sampling='distill' learns a given coupling: without data.name=pairs:... there is no
+  x0, and the evaluation split (the source run's data) has none either, so 'loss' cannot be in
+  eval.metrics. Both are refused by validation, so launch.train writes no workdir."""
+  from launch import train as launch_train
+
+  c = cfg.override(cfg.load(EXP), {'loss.time_sampling': 'distill'})
+  with pytest.raises(cfg.ConfigError, match=r"distill.*data\.name='toy2d:moons' has no x0.*"
+                                            r"leave 'loss' out of config\.eval\.metrics"):
+    cfg.validate(c)
+  c = cfg.override(cfg.load(EXP + ':distill'), {'eval.metrics': "('loss',)"})
+  with pytest.raises(cfg.ConfigError, match=r"no evaluation loss") as e:
+    cfg.validate(c)
+  assert 'has no x0' not in str(e.value)   # the pairs: source is fine
+  cfg.validate(cfg.load(EXP + ':distill'))  # the experiment's own variant is consistent
+  workdir = tmp_path / 'run'
+  assert launch_train.main(['--config', EXP, '--workdir', str(workdir),
+                            '--config.loss.time_sampling=distill']) == 2
+  assert 'has no x0' in capsys.readouterr().err and not os.path.exists(workdir)
+
+
+def test_ode_sampling_keys_are_checked_by_validation():
+  """sampling.solver / likelihood_solver must name a jaxgen.solvers solver (or alias), a fixed
+  grid has >= 1 interval and the ODE starts in [0, 1): checked before any ODE is built."""
+  for key, value, msg in [('sampling.solver', 'dopri', r"solver='dopri' is not allowed.*'dopri5'"),
+                          ('sampling.likelihood_solver', 'rk5', 'not allowed'),
+                          ('sampling.steps', '0', r'steps=0 is out of range: must be >= 1'),
+                          ('sampling.t_start', '1.0', r't_start=1\.0 is out of range')]:
+    with pytest.raises(cfg.ConfigError, match=msg):
+      cfg.validate(cfg.override(cfg.load(EXP), {key: value}))
+  cfg.validate(cfg.override(cfg.load(EXP), {'sampling.solver': 'rk45'}))

@@ -70,11 +70,36 @@ def choices() -> dict:
   return {
       'model.net': tuple(NETS),
       'loss.time_sampling': ('uniform', 'logit_normal', 'distill'),
+      'sampling.solver': tuple(solvers.names()) + tuple(solvers.ALIASES),
+      'sampling.likelihood_solver': tuple(solvers.names()) + tuple(solvers.ALIASES),
   }
 
 
 def ranges() -> dict:
-  return {'loss.distill_steps': (lambda k: k >= 1, '>= 1 (Euler steps being distilled)')}
+  return {
+      'loss.distill_steps': (lambda k: k >= 1, '>= 1 (Euler steps being distilled)'),
+      'sampling.steps': (lambda n: n >= 1, '>= 1 (intervals of the fixed-step grid)'),
+      'sampling.t_start': (lambda t: 0 <= t < 1, 'in [0, 1) (t = 0 noise, t = 1 data)'),
+  }
+
+
+def cross_checks(config) -> list[str]:
+  """Rules across sections (run by `jaxgen.config.validate`, before anything is written):
+  distillation fits a given coupling, so it needs batches with ``x0`` (a ``pairs:`` source), and
+  its loss cannot be evaluated on the evaluation split (the source run's data, without ``x0``)."""
+  problems = []
+  if config.loss.time_sampling == 'distill':
+    if not config.data.name.startswith('pairs:'):
+      problems.append(
+          f"config.loss.time_sampling='distill' learns a given coupling, but config.data.name="
+          f"{config.data.name!r} has no x0: train on data.name=pairs:FILE (made by python -m "
+          'launch.reflow --workdir RUN --num N)')
+    if 'loss' in config.eval.metrics:
+      problems.append(
+          "config.loss.time_sampling='distill' has no evaluation loss (the evaluation split is "
+          "the source run's data, without x0): leave 'loss' out of config.eval.metrics (now "
+          f'{tuple(config.eval.metrics)}), e.g. --config.eval.metrics="(\'sliced_wasserstein\',)"')
+  return problems
 
 
 def sample_time(rng, b: int, lc) -> jax.Array:
