@@ -1,5 +1,7 @@
 """The `pairs:<file>` data source: determinism in (seed, step), host shards, pairing, errors."""
 
+import os
+
 import numpy as np
 import pytest
 
@@ -89,3 +91,56 @@ def test_a_missing_or_broken_file_says_how_to_make_one(tmp_path):
 def test_pairs_refuse_data_transforms(affine_file):
   with pytest.raises(ValueError, match="data.scale='none'"):
     data_lib.build(data_cfg(name='pairs:' + affine_file[0], scale='unit'), 0)
+
+
+@pytest.mark.parametrize('key,value', [('max_examples', 5), ('train_split', 'validation'),
+                                       ('eval_split', 'train')])
+def test_pairs_refuse_split_settings_they_would_ignore(affine_file, key, value):
+  """Every pair is a training example and evaluation is the source run's data, so data.max_examples,
+  train_split and eval_split have no meaning for pairs: a non-default value is an error."""
+  with pytest.raises(ValueError, match=rf'data\.{key}={value!r} would be ignored'):
+    data_lib.build(data_cfg(name='pairs:' + affine_file[0], **{key: value}), 0)
+
+
+def test_evaluation_data_of_a_reflow_chain_is_read_from_eval_source_only(tmp_path):
+  """k-RF pairs store the root run's evaluation data (meta.eval_source, absolute paths): building
+  them never opens the (k-1)-RF pairs named in their source_config, which may be gone."""
+  root = cfg.common()
+  root.seed = 5
+  z = np.zeros((10, 2), np.float32)
+  first = str(tmp_path / 'p1.npz')
+  pairs.save(first, z, z + 1, source_config=root.to_dict())
+  ds1 = data_lib.build(data_cfg(name='pairs:' + first, eval_size=100), seed=0)
+  ev = ds1.eval_source()
+  assert ev['seed'] == 5 and ev['data']['name'] == 'toy2d:moons'
+  krf = cfg.common()   # the config of the run trained on p1 (its data: p1, now deleted)
+  krf.data.name = 'pairs:' + first
+  second = str(tmp_path / 'p2.npz')
+  pairs.save(second, z, z + 2, source_config=krf.to_dict(), eval_source=ev)
+  os.remove(first)
+  ds2 = data_lib.build(data_cfg(name='pairs:' + second, eval_size=100), seed=0)
+  ref = data_lib.build(data_cfg(name='toy2d:moons', eval_size=100), seed=5)
+  np.testing.assert_array_equal(ds2.eval_array(50), ref.eval_array(50))
+  assert ds2.eval_source() == ev
+  # Without a source, a pairs file evaluates on itself; its name is stored as an absolute path.
+  alone = str(tmp_path / 'alone.npz')
+  pairs.save(alone, z, z + 3)
+  own = data_lib.build(data_cfg(name='pairs:' + os.path.relpath(alone)), 0).eval_source()
+  assert own['data']['name'] == 'pairs:' + alone
+
+
+def test_digest_identifies_the_coupling(affine_file, tmp_path):
+  """The digest is a function of the arrays (not of the meta): the same pairs rewritten give the
+  same digest, any changed value another; `Dataset.fingerprint` records it with the path."""
+  path, z0 = affine_file
+  ds = data_lib.build(data_cfg(name='pairs:' + path), 0)
+  assert ds.fingerprint == {'pairs_file': os.path.abspath(path),
+                            'pairs_digest': pairs.digest(z0, 3 * z0 + 1)}
+  copy = str(tmp_path / 'copy.npz')
+  pairs.save(copy, z0, 3 * z0 + 1, other='meta')
+  assert pairs.load(copy).digest == ds.fingerprint['pairs_digest']
+  z1 = 3 * z0 + 1
+  z1[7, 1] += 1e-3
+  assert pairs.digest(z0, z1) != ds.fingerprint['pairs_digest']
+  assert pairs.digest(z1, z0) != pairs.digest(z0, z1)
+  assert data_lib.build(data_cfg(name='toy2d:moons'), 0).fingerprint is None

@@ -10,13 +10,14 @@ Sources: ``toy2d:<name>`` (generated, continuous, infinite), ``digits`` (scikit-
 levels), ``fashion_mnist`` (IDX files, 256 levels), ``tfds:<name>`` (any TFDS image set),
 ``pairs:<file.npz>`` (a reflow coupling, `jaxgen.data.pairs`: batches carry ``x`` = z1 and
 ``x0`` = z0 of the same examples, in epochs like the finite sets; evaluation on the source run's
-data).
+data; ``train_split``, ``eval_split`` and ``max_examples`` must keep their defaults).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import os
 from typing import Iterator, Optional
 
 import jax
@@ -54,6 +55,10 @@ class DataSpec:
   @property
   def dim(self) -> int:
     return int(np.prod(self.shape))
+
+
+# data.* keys that a pairs: source does not use, with the only values it accepts.
+PAIRS_FIXED = {'train_split': 'train', 'eval_split': 'test', 'max_examples': 0}
 
 
 def _rng(*key: int) -> np.random.Generator:
@@ -97,11 +102,17 @@ class Dataset:
     if cfg.scale != 'none' or cfg.dequantize or cfg.binarize != 'none' or cfg.flip:
       raise ValueError(f"{name}: pairs are already in the model's space: set data.scale='none' "
                        'and leave dequantize, binarize and flip off')
+    # Every pair is a training example and evaluation uses the source run's data: no splits.
+    unused = [f'data.{k}={cfg[k]!r}' for k, default in PAIRS_FIXED.items() if cfg[k] != default]
+    if unused:
+      raise ValueError(f'{name}: {", ".join(unused)} would be ignored (a pairs file has no splits '
+                       "and evaluates on its source run's data); leave "
+                       + ', '.join(f'data.{k}={v!r}' for k, v in PAIRS_FIXED.items()))
     self._toy = self._train = self._eval = None
     self._pairs = pairs.load(name[len(pairs.PREFIX):])
     z1 = self._pairs.z1
-    src = self._pairs.source_config
-    if src:  # evaluate on the data of the run that made the pairs, with its seed
+    src = self._pairs.eval_source
+    if src:  # evaluate on the data of the run that made the pairs (the chain's root), its seed
       src_data = ml_collections.ConfigDict(src['data'])
       src_data.eval_size = cfg.eval_size
       self._source = Dataset(src_data, int(src['seed']))
@@ -129,6 +140,28 @@ class Dataset:
                             None if data.labels is None else data.labels[:cfg.max_examples],
                             data.num_levels, data.num_classes)
     return data
+
+  def eval_source(self) -> dict:
+    """``{'data': config dict, 'seed': int}`` of the data this dataset evaluates on, with absolute
+    paths: for ``pairs:`` the source run's data (the root of a reflow chain), else its own. A
+    pairs file made from a run on this data stores it (``meta.eval_source``)."""
+    if self._source is not None:
+      return self._source.eval_source()
+    data = self.cfg.to_dict()
+    if data['name'].startswith(pairs.PREFIX):
+      data['name'] = pairs.PREFIX + os.path.abspath(data['name'][len(pairs.PREFIX):])
+    if data.get('dir'):
+      data['dir'] = os.path.abspath(data['dir'])
+    return {'data': data, 'seed': int(self.seed)}
+
+  @property
+  def fingerprint(self) -> Optional[dict]:
+    """What identifies the training data beyond the config: for ``pairs:`` the file's absolute
+    path and content digest (a run records it and refuses to resume on other pairs); else None."""
+    if self._pairs is None:
+      return None
+    return {'pairs_file': os.path.abspath(self.cfg.name[len(pairs.PREFIX):]),
+            'pairs_digest': self._pairs.digest}
 
   @property
   def train_size(self) -> Optional[int]:
