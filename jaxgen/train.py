@@ -8,6 +8,8 @@ writes into `workdir`::
     metrics.jsonl        one JSON object per log / evaluation
     tb/                  TensorBoard event files
     samples/step_N.png   sample grids (and step_N.npz with the raw samples)
+    init_from.json       with train.init_from: the source, step and params the run started from
+    data.json            with pairs: data: the file and its digest (a resume on other pairs is refused)
 
 Determinism: the batch at step s is a pure function of (seed, s) and the step's randomness is
 ``fold_in(state.rng, s)``, so N steps, a restart and N more give the parameters of 2N steps
@@ -218,7 +220,7 @@ EVAL_SALT, SAMPLE_SALT = 2**31 - 1, 2**31 - 2
 
 RESUMABLE_CHANGES = ('train.steps', 'train.log_every', 'train.checkpoint_every',
                      'train.eval_every', 'train.sample_every', 'train.progress',
-                     'train.keep_checkpoints', 'eval.', 'sampling.')
+                     'train.keep_checkpoints', 'train.init_from', 'eval.', 'sampling.')
 
 
 def _check_resume_config(workdir: str, config) -> None:
@@ -231,8 +233,39 @@ def _check_resume_config(workdir: str, config) -> None:
   if changed:
     raise cfg_lib.ConfigError(
         f'{workdir} holds a run with a different config ({", ".join(changed)} differ). '
-        'Resume it with the same config (only train.steps, the intervals, eval.* and sampling.* '
-        'may change), or choose a new --workdir.')
+        'Resume it with the same config (only train.steps, the intervals, train.init_from, '
+        'eval.* and sampling.* may change), or choose a new --workdir.')
+
+
+def _latest_step(workdir: str) -> Optional[int]:
+  """The newest checkpoint step in `workdir`, or None; creates nothing."""
+  if not os.path.isdir(os.path.join(workdir, 'checkpoints')):
+    return None
+  checkpointer = ckpt_lib.Checkpointer(workdir)
+  try:
+    return checkpointer.latest_step()
+  finally:
+    checkpointer.close()
+
+
+# workdir/data.json: the training data's fingerprint (`Dataset.fingerprint`), checked on resume.
+DATA_FINGERPRINT = 'data.json'
+
+
+def _check_data_fingerprint(workdir: str, data, resuming: bool) -> None:
+  """Refuses to resume a run whose recorded data fingerprint (a pairs file's digest) changed."""
+  path = os.path.join(workdir, DATA_FINGERPRINT)
+  new = data.fingerprint
+  if not (resuming and new and os.path.exists(path)):
+    return
+  with open(path) as f:
+    old = json.load(f)
+  if old.get('pairs_digest') != new['pairs_digest']:
+    raise cfg_lib.ConfigError(
+        f'{workdir} was trained on the pairs in {old.get("pairs_file")} (digest '
+        f'{str(old.get("pairs_digest"))[:12]}...), but {new["pairs_file"]} now holds other pairs '
+        f'(digest {new["pairs_digest"][:12]}...): the file was replaced (launch.reflow --force?). '
+        'Put the original pairs back to resume, or train on the new ones in a new --workdir.')
 
 
 def _read_run_config(workdir: str, what: str):
@@ -245,7 +278,8 @@ def _read_run_config(workdir: str, what: str):
 
 
 def _check_init_from(source: str, config):
-  """The config of the run `source`, after checking that its model.* config is `config`'s."""
+  """``(config, newest step)`` of the run `source`, after checking that its model.* config is
+  `config`'s and that it has a checkpoint. Reads only."""
   old = _read_run_config(source, 'train.init_from')
   changed = [k for k in cfg_lib.diff(old, config) if k.startswith('model.')]
   if changed:
@@ -253,54 +287,123 @@ def _check_init_from(source: str, config):
         f'train.init_from={source} holds a run with a different model ({", ".join(changed)} '
         'differ). Initialise from a run with the same model.* config, or set '
         "train.init_from=''.")
-  return old
+  step = _latest_step(source)
+  if step is None:
+    raise FileNotFoundError(f'train.init_from={source} has no checkpoint yet; train it first, '
+                            "or set train.init_from=''")
+  return old, step
+
+
+def _shape_mismatches(stored, expected) -> list[str]:
+  """``'path: stored S here E'`` for each leaf whose shape differs (or exists on one side)."""
+  flat = lambda tree: {jax.tree_util.keystr(k): tuple(np.shape(v))
+                       for k, v in jax.tree_util.tree_flatten_with_path(tree)[0]}
+  a, b = flat(stored), flat(expected)
+  return [f'{k}: stored {a.get(k, "absent")} vs {b.get(k, "absent")} here'
+          for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+
+
+def init_params(trainer: Trainer, source: str) -> tuple[Any, dict]:
+  """The parameters a fresh run with ``train.init_from=source`` starts from, and a record of them.
+
+  They are `source`'s newest checkpoint's EMA params if the source run evaluates with them
+  (its ``eval.use_ema``, as `launch.reflow` and `launch.sample` do), else its raw params. The
+  record is ``{'source': abs path, 'step': int, 'params': 'ema_params' | 'params'}``. Reads only:
+  a source without a checkpoint (FileNotFoundError), with another model.* config or with
+  parameters of other shapes (data of another shape; ConfigError naming the leaves) is refused
+  before the caller writes anything.
+  """
+  old, step = _check_init_from(source, trainer.config)
+  tx = make_optimizer(old.optim, old.train.steps)  # the source's state structure
+  shapes = jax.eval_shape(lambda: init_state(trainer.model, tx, old.seed, trainer.example_x(),
+                                             trainer.mesh))
+  which = 'ema_params' if old.eval.use_ema else 'params'
+  checkpointer = ckpt_lib.Checkpointer(source)
+  try:
+    try:
+      restored = checkpointer.restore(ckpt_lib.abstract(shapes, parallel.replicated(trainer.mesh)),
+                                      step)
+    except ckpt_lib.CheckpointError as e:
+      raise _init_from_error(checkpointer, step, shapes, source, trainer, e) from e
+  finally:
+    checkpointer.close()
+  record = {'source': os.path.abspath(source), 'step': int(step), 'params': which}
+  return getattr(restored, which), record
+
+
+def _init_from_error(checkpointer, step, shapes, source, trainer, error) -> Exception:
+  """Why `source`'s checkpoint does not restore into this run: the leaves of other shapes if the
+  stored tree can be read without a target, else the restore error (never advice to move the
+  source's checkpoint aside: it is not damaged for its own run)."""
+  cause = error.__cause__ or error
+  try:
+    stored = checkpointer.restore(None, step)
+    bad = _shape_mismatches(stored['ema_params'], shapes.ema_params)
+  except Exception:  # noqa: BLE001  (unreadable without a target: report the first error)
+    bad = []
+  if bad:
+    return cfg_lib.ConfigError(
+        f'train.init_from={source}: its parameters (step {step}) do not fit this run, whose data '
+        f'{trainer.config.data.name} has shape {tuple(trainer.data.spec.shape)}: '
+        + '; '.join(bad[:6]) + (f' (and {len(bad) - 6} more)' if len(bad) > 6 else '')
+        + ". Initialise from a run on data of the same shape, or set train.init_from=''.")
+  return cfg_lib.ConfigError(
+      f'train.init_from={source}: its checkpoint at step {step} could not be restored into this '
+      f'run ({type(cause).__name__}: {str(cause)[:300]}). Nothing was written. Check the source '
+      "with python -m launch.evaluate --workdir SOURCE, or set train.init_from=''.")
+
+
+def _start_from(state: TrainState, params) -> TrainState:
+  return state.replace(params=params, ema_params=jax.tree.map(jnp.copy, params))  # no shared buffers
 
 
 def init_from(trainer: Trainer, state: TrainState, source: str) -> TrainState:
-  """`state` with params and ema_params both set to the EMA params of `source`'s newest
-  checkpoint (the optimizer state, step and rng stay those of the fresh `state`)."""
-  old = _check_init_from(source, trainer.config)
-  tx = make_optimizer(old.optim, old.train.steps)  # the source's state structure
-  abstract = ckpt_lib.abstract(
-      jax.eval_shape(lambda: init_state(trainer.model, tx, old.seed, trainer.example_x(),
-                                        trainer.mesh)), parallel.replicated(trainer.mesh))
-  if not os.path.isdir(os.path.join(source, 'checkpoints')):
-    raise FileNotFoundError(f'train.init_from={source} has no checkpoint yet; train it first')
-  checkpointer = ckpt_lib.Checkpointer(source)
-  try:
-    step = checkpointer.latest_step()
-    ema = checkpointer.restore(abstract).ema_params
-  finally:
-    checkpointer.close()
-  if jax.process_index() == 0:
-    print(f'Initialised params and EMA from the EMA params of {source} (step {step})', flush=True)
-  return state.replace(params=ema, ema_params=jax.tree.map(jnp.copy, ema))  # no shared buffers
+  """`state` with params and ema_params both set to `init_params(trainer, source)` (the optimizer
+  state, step and rng stay those of the fresh `state`)."""
+  return _start_from(state, init_params(trainer, source)[0])
 
 
 def run(config, workdir: str, mesh=None) -> TrainState:
   """Trains (or resumes) the run described by a validated `config` in `workdir`.
 
-  A fresh run with ``train.init_from`` starts from that run's EMA params (`init_from`); a run
-  with its own checkpoint resumes from it and ignores ``train.init_from``.
+  A fresh run with ``train.init_from`` starts from that run's parameters (`init_params`; recorded
+  in ``workdir/init_from.json``); a run with its own checkpoint resumes from it and ignores
+  ``train.init_from`` (which may then change, e.g. after the source moved). A run on ``pairs:``
+  data records the file's digest (``workdir/data.json``) and refuses to resume on other pairs.
+  Everything is checked before anything is written.
   """
   _check_resume_config(workdir, config)
-  if config.train.init_from and not os.path.isdir(os.path.join(workdir, 'checkpoints')):
+  latest = _latest_step(workdir)
+  if config.train.init_from and latest is None:
     _check_init_from(config.train.init_from, config)  # before anything is built or written
   is_main = jax.process_index() == 0
   trainer = Trainer(config, mesh)
   tc = config.train
+  _check_data_fingerprint(workdir, trainer.data, latest is not None)
+  start_params = record = None
+  if tc.init_from and latest is None:
+    start_params, record = init_params(trainer, tc.init_from)
   os.makedirs(workdir, exist_ok=True)
   if is_main:
     with open(os.path.join(workdir, 'config.json'), 'w') as f:
       f.write(cfg_lib.to_json(config))
+    fingerprint = os.path.join(workdir, DATA_FINGERPRINT)
+    if trainer.data.fingerprint and (latest is None or not os.path.exists(fingerprint)):
+      with open(fingerprint, 'w') as f:
+        json.dump(trainer.data.fingerprint, f, indent=2)
   checkpointer = ckpt_lib.Checkpointer(workdir, keep=tc.keep_checkpoints)
   if checkpointer.latest_step() is not None:
     state = checkpointer.restore(trainer.abstract_state())
     print(f'Resumed from step {int(state.step)} in {checkpointer.directory}', flush=True)
   else:
     state = trainer.init()
-    if tc.init_from:
-      state = init_from(trainer, state, tc.init_from)
+    if start_params is not None:
+      state = _start_from(state, start_params)
+      if is_main:
+        with open(os.path.join(workdir, 'init_from.json'), 'w') as f:
+          json.dump(record, f, indent=2)
+        print(f'Initialised params and EMA from the {record["params"]} of {tc.init_from} (step '
+              f'{record["step"]}; its eval.use_ema decides which)', flush=True)
   writer = _Writer(workdir, is_main)
   start = int(state.step)
   n_params = sum(x.size for x in jax.tree.leaves(state.params))

@@ -61,6 +61,16 @@ def test_resume_with_a_different_model_is_refused(tmp_path):
     train.run(tiny_config(**{'model.score_mlp.width': '16'}), str(tmp_path))
 
 
+def test_resume_may_change_train_init_from(tmp_path):
+  """A run with its own checkpoint ignores train.init_from, so changing it (the source moved) is
+  accepted on resume, while a change of the data is not."""
+  (tmp_path / 'config.json').write_text(cfg.to_json(tiny_config(**{'train.init_from': 'runs/a'})))
+  train._check_resume_config(str(tmp_path), tiny_config(**{'train.init_from': '/moved/a'}))
+  train._check_resume_config(str(tmp_path), tiny_config())
+  with pytest.raises(cfg.ConfigError, match='data.name differ'):
+    train._check_resume_config(str(tmp_path), tiny_config(**{'data.name': 'toy2d:swissroll'}))
+
+
 def test_nan_loss_stops_with_a_clear_message_and_keeps_the_checkpoint(tmp_path):
   config = tiny_config(**{'train.steps': '9', 'optim.lr': '1e30', 'optim.grad_clip': '0',
                           'optim.warmup_steps': '0'})
