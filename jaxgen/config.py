@@ -77,9 +77,10 @@ def common() -> ConfigDict:
       progress=True,        # console progress bar
       fast_compile=False,   # compile with most XLA optimizations off: a faster start, slower
                             # steps (smoke runs, debugging)
-      init_from='',         # a workdir: a fresh run starts from the EMA params of its newest
-                            # checkpoint (same model.* config); '' = random init. A run with
-                            # its own checkpoint resumes from that instead.
+      init_from='',         # a workdir: a fresh run starts from the params of its newest
+                            # checkpoint that it evaluates with (EMA if its eval.use_ema; same
+                            # model.* config); '' = random init. A run with its own checkpoint
+                            # resumes from that instead.
   ))
   c.eval = ConfigDict(dict(
       metrics=('loss',),    # names from jaxgen.metrics.evaluate.METRICS

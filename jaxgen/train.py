@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import sys
 import time
 from typing import Any, Callable, Optional
 
@@ -188,16 +189,22 @@ class Trainer:
 
 
 class _Writer:
-  """metrics.jsonl + TensorBoard (tensorboardX, so no TensorFlow is needed)."""
+  """metrics.jsonl + TensorBoard events (tensorboardX, so no TensorFlow is needed; without
+  tensorboardX, e.g. on a bare accelerator image, metrics.jsonl only)."""
 
   def __init__(self, workdir: str, enabled: bool):
     self.enabled = enabled
     if not enabled:
       return
     self._jsonl = open(os.path.join(workdir, 'metrics.jsonl'), 'a')
-    from tensorboardX import SummaryWriter
-
-    self._tb = SummaryWriter(os.path.join(workdir, 'tb'))
+    try:
+      from tensorboardX import SummaryWriter
+    except ImportError:
+      print('jaxgen.train: tensorboardX is not installed: metrics go to metrics.jsonl only',
+            file=sys.stderr)
+      self._tb = None
+    else:
+      self._tb = SummaryWriter(os.path.join(workdir, 'tb'))
 
   def write(self, step: int, metrics: dict) -> None:
     if not self.enabled:
@@ -205,14 +212,16 @@ class _Writer:
     clean = {k: float(v) for k, v in metrics.items()}
     self._jsonl.write(json.dumps({'step': step, **clean}) + '\n')
     self._jsonl.flush()
-    for k, v in clean.items():
-      self._tb.add_scalar(k, v, step)
-    self._tb.flush()
+    if self._tb is not None:
+      for k, v in clean.items():
+        self._tb.add_scalar(k, v, step)
+      self._tb.flush()
 
   def close(self) -> None:
     if self.enabled:
       self._jsonl.close()
-      self._tb.close()
+      if self._tb is not None:
+        self._tb.close()
 
 
 # Keys of the run's base key kept apart from the per-step keys fold_in(rng, step < 2**30).
@@ -413,9 +422,7 @@ def run(config, workdir: str, mesh=None) -> TrainState:
           f'steps {start} -> {tc.steps}', flush=True)
   bar = None
   if tc.progress and is_main and start < tc.steps:
-    from tqdm import tqdm
-
-    bar = tqdm(total=tc.steps, initial=start, unit='step', dynamic_ncols=True, mininterval=1.0)
+    bar = _progress_bar(tc.steps, start)
   pending: list[dict] = []
   t_last, step_last = time.perf_counter(), start
   last_ckpt = checkpointer.latest_step()
@@ -466,6 +473,34 @@ def run(config, workdir: str, mesh=None) -> TrainState:
     checkpointer.close()
     writer.close()
   return state
+
+
+class _LineProgress:
+  """The progress bar's interface as plain lines at each log step (used without tqdm)."""
+
+  def __init__(self, total: int, initial: int):
+    self.total, self.n, self.t0, self.n0 = total, initial, time.perf_counter(), initial
+
+  def update(self, k: int) -> None:
+    self.n += k
+
+  def set_postfix(self, refresh: bool = False, **values) -> None:
+    del refresh
+    rate = (self.n - self.n0) / max(time.perf_counter() - self.t0, 1e-9)
+    extra = ''.join(f', {k} {v}' for k, v in values.items())
+    print(f'step {self.n}/{self.total} ({rate:.1f} steps/s{extra})', flush=True)
+
+  def close(self) -> None:
+    pass
+
+
+def _progress_bar(total: int, initial: int):
+  """A tqdm bar (steps/s, ETA, loss), or progress lines where tqdm is not installed."""
+  try:
+    from tqdm import tqdm
+  except ImportError:
+    return _LineProgress(total, initial)
+  return tqdm(total=total, initial=initial, unit='step', dynamic_ncols=True, mininterval=1.0)
 
 
 def evaluate_state(trainer: Trainer, state: TrainState) -> dict:
