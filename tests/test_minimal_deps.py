@@ -1,7 +1,8 @@
 """jaxgen trains, evaluates and samples on an image with only the JAX stack and ml_collections.
 
-A lent accelerator's image has jax, flax, optax, orbax, chex and diffrax, but not tqdm,
-tensorboardX, matplotlib, Pillow, scikit-learn or TensorFlow. A subprocess hides those packages
+An accelerator image need not hold jaxgen's optional packages (the project's lent GPU image, as
+listed on 2026-11-17, has no tensorboardX; other images may lack tqdm, matplotlib or Pillow too).
+A subprocess hides tqdm, tensorboardX, matplotlib, Pillow, scikit-learn and TensorFlow
 (``sys.modules[name] = None`` makes their import fail) and runs the default experiment's smoke
 variant from the command line: progress lines replace the tqdm bar, metrics.jsonl replaces
 TensorBoard events, the sample picture is still written.
