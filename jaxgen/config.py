@@ -64,6 +64,8 @@ def common() -> ConfigDict:
       decay_rate=1.0,
       grad_clip=1.0,        # global-norm clipping; 0 disables
       ema_rate=0.999,       # EMA of the parameters kept in the state; 0 disables
+      ema_warmup=False,     # rate after n updates: min(ema_rate, (1 + n) / (10 + n)) (TF's
+                            # num_updates rule), so a short run's EMA forgets the init faster
   ))
   c.train = ConfigDict(dict(
       steps=1000,

@@ -94,8 +94,12 @@ def make_optimizer(optim, total_steps: int) -> optax.GradientTransformation:
 
 
 def make_train_step(model: models_base.Model, tx: optax.GradientTransformation, ema_rate: float,
-                    schedule: Callable) -> Callable:
+                    schedule: Callable, ema_warmup: bool = False) -> Callable:
   """The pure step ``(state, batch) -> (state, metrics)``.
+
+  EMA: ``ema <- r ema + (1 - r) params`` with ``r = ema_rate``, or with ``ema_warmup``
+  ``r = min(ema_rate, (1 + n) / (10 + n))`` where ``n = state.step + 1`` counts the updates
+  including this one.
 
   A step whose loss or gradient norm is not finite leaves the state unchanged and reports
   ``nonfinite = 1``; the loop stops on it (nothing bad is ever checkpointed).
@@ -108,7 +112,11 @@ def make_train_step(model: models_base.Model, tx: optax.GradientTransformation, 
     updates, opt_state = tx.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
     if ema_rate:
-      ema = jax.tree.map(lambda e, p: ema_rate * e + (1 - ema_rate) * p, state.ema_params, params)
+      rate = ema_rate
+      if ema_warmup:
+        n = (state.step + 1).astype(jnp.float32)
+        rate = jnp.minimum(ema_rate, (1 + n) / (10 + n))
+      ema = jax.tree.map(lambda e, p: rate * e + (1 - rate) * p, state.ema_params, params)
     else:
       ema = params
     ok = jnp.isfinite(loss) & jnp.isfinite(grad_norm)
@@ -168,7 +176,8 @@ class Trainer:
           f'{n_dev} devices in use (set train.batch_size or train.num_devices)')
     rep, bat = parallel.replicated(self.mesh), parallel.batch_sharding(self.mesh)
     self.train_step = jax.jit(
-        make_train_step(self.model, self.tx, config.optim.ema_rate, self.schedule),
+        make_train_step(self.model, self.tx, config.optim.ema_rate, self.schedule,
+                        config.optim.ema_warmup),
         in_shardings=(rep, bat), out_shardings=(rep, rep), donate_argnums=0)
 
   def example_x(self) -> np.ndarray:

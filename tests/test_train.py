@@ -95,3 +95,20 @@ def test_step_metrics_and_ema():
   assert set(m) >= {'loss', 'grad_norm', 'lr', 'nonfinite'} and float(m['nonfinite']) == 0
   for p0, p1, e1 in zip(*(jax.tree.leaves(t) for t in (s0.params, s1.params, s1.ema_params))):
     np.testing.assert_allclose(e1, 0.9 * p0 + 0.1 * p1, rtol=1e-6, atol=1e-7)
+
+
+def test_ema_warmup_follows_the_num_updates_rule():
+  """With optim.ema_warmup the rate after n updates is min(ema_rate, (1 + n) / (10 + n))."""
+  config = tiny_config(**{'optim.ema_warmup': 'true', 'optim.ema_rate': '0.5'})
+  trainer = train.Trainer(config, parallel.make_mesh(1))
+  state = trainer.init()
+  states = [jax.device_get(state)]  # host copies: the step donates its input state
+  for step in range(3):
+    state = trainer.train_step(state, trainer.batch(step))[0]
+    states.append(jax.device_get(state))
+  want = jax.tree.leaves(states[0].params)
+  for n in (1, 2, 3):
+    rate = min(0.5, (1 + n) / (10 + n))  # 2/11, 3/12, 4/13: below 0.5 throughout
+    want = [rate * e + (1 - rate) * p for e, p in zip(want, jax.tree.leaves(states[n].params))]
+    for got, w in zip(jax.tree.leaves(states[n].ema_params), want):
+      np.testing.assert_allclose(got, w, rtol=1e-5, atol=1e-6)
