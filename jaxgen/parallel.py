@@ -4,6 +4,20 @@ One mesh axis, ``'data'``: batches are split along their leading axis over every
 host; parameters, EMA and optimizer state are replicated. `jax.jit` with these shardings is the
 current form of ``pmap``: XLA inserts the gradient all-reduce, so a loss that is a mean over the
 global batch gives gradients that are the mean over the global batch.
+
+Several processes (hosts) each feed their share of the global batch (`shard_batch`); results
+needed in full on every process (samples, per-example log-likelihoods) are gathered with
+`to_host`. Only process 0 writes files other than checkpoints, which all processes save together.
+Several processes on one machine (e.g. to test multi-host code on CPU, 2 processes x 2 devices)::
+
+    for i in 0 1; do
+      JAX_PLATFORMS=cpu XLA_FLAGS=--xla_force_host_platform_device_count=2 \
+      JAX_COORDINATOR_ADDRESS=localhost:12355 JAX_NUM_PROCESSES=2 JAX_PROCESS_ID=$i \
+      python -m launch.train --config experiments/rectified_flow/toy2d.py:smoke \
+          --workdir runs/mh &
+    done; wait
+
+(tests/test_multihost.py checks that this trains the parameters of 1 process x 4 devices.)
 """
 
 from __future__ import annotations
@@ -18,12 +32,21 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 def initialize_multihost() -> None:
   """Calls `jax.distributed.initialize` when launched as one of several processes.
 
-  Cloud TPU pods and SLURM are detected by JAX itself; elsewhere set JAX_COORDINATOR_ADDRESS,
-  JAX_NUM_PROCESSES and JAX_PROCESS_ID. A single process does nothing.
+  Cloud TPU pods and SLURM are detected by JAX itself. Elsewhere (several processes on one
+  machine, or hosts without a cluster manager) set JAX_COORDINATOR_ADDRESS (``host:port`` of
+  process 0), JAX_NUM_PROCESSES and JAX_PROCESS_ID (0 .. n-1) in each process: JAX itself reads
+  only the address, so the count and the id are passed on from here. On CPU the cross-process
+  collectives are gloo's (TCP), chosen here unless `jax_cpu_collectives_implementation` is
+  already set. A single process does nothing.
   """
-  if os.environ.get('JAX_COORDINATOR_ADDRESS') or os.environ.get('SLURM_NTASKS', '1') != '1' or (
+  address = os.environ.get('JAX_COORDINATOR_ADDRESS')
+  if address or os.environ.get('SLURM_NTASKS', '1') != '1' or (
       os.environ.get('TPU_WORKER_HOSTNAMES', '').count(',') > 0):
-    jax.distributed.initialize()
+    if jax.config.jax_cpu_collectives_implementation is None:
+      jax.config.update('jax_cpu_collectives_implementation', 'gloo')
+    num, pid = os.environ.get('JAX_NUM_PROCESSES'), os.environ.get('JAX_PROCESS_ID')
+    jax.distributed.initialize(address or None, num_processes=int(num) if num else None,
+                               process_id=int(pid) if pid else None)
 
 
 def make_mesh(num_devices: int = 0) -> Mesh:
@@ -57,3 +80,21 @@ def replicate(tree, mesh: Mesh):
   """Places a host pytree (identical on every host) replicated on the mesh."""
   sharding = replicated(mesh)
   return jax.tree.map(lambda x: jax.device_put(x, sharding), tree)
+
+
+def to_host(tree):
+  """Numpy copies of a pytree of (global) arrays, each in full on every process.
+
+  An array split over the devices of several processes (a batch-sharded output) is gathered
+  across them (`multihost_utils.process_allgather`, a collective: every process must call this
+  in the same order); fully addressable or replicated arrays are simply fetched, so in a single
+  process this is `jax.device_get`.
+  """
+
+  def one(x):
+    if isinstance(x, jax.Array) and not (x.is_fully_addressable or x.is_fully_replicated):
+      from jax.experimental import multihost_utils
+      return np.asarray(multihost_utils.process_allgather(x, tiled=True))
+    return np.asarray(jax.device_get(x))
+
+  return jax.tree.map(one, tree)
