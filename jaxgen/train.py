@@ -381,6 +381,14 @@ def init_from(trainer: Trainer, state: TrainState, source: str) -> TrainState:
   return _start_from(state, init_params(trainer, source)[0])
 
 
+def _write_atomic(path: str, text: str) -> None:
+  """Writes `text` to `path` through a temporary file and a rename (never seen half-written)."""
+  tmp = f'{path}.tmp{os.getpid()}'
+  with open(tmp, 'w') as f:
+    f.write(text)
+  os.replace(tmp, path)
+
+
 def run(config, workdir: str, mesh=None) -> TrainState:
   """Trains (or resumes) the run described by a validated `config` in `workdir`.
 
@@ -402,13 +410,11 @@ def run(config, workdir: str, mesh=None) -> TrainState:
   if tc.init_from and latest is None:
     start_params, record = init_params(trainer, tc.init_from)
   os.makedirs(workdir, exist_ok=True)
-  if is_main:
-    with open(os.path.join(workdir, 'config.json'), 'w') as f:
-      f.write(cfg_lib.to_json(config))
+  if is_main:  # atomically: the other processes of a multi-process run may be reading them
+    _write_atomic(os.path.join(workdir, 'config.json'), cfg_lib.to_json(config))
     fingerprint = os.path.join(workdir, DATA_FINGERPRINT)
     if trainer.data.fingerprint and (latest is None or not os.path.exists(fingerprint)):
-      with open(fingerprint, 'w') as f:
-        json.dump(trainer.data.fingerprint, f, indent=2)
+      _write_atomic(fingerprint, json.dumps(trainer.data.fingerprint, indent=2))
   checkpointer = ckpt_lib.Checkpointer(workdir, keep=tc.keep_checkpoints)
   if checkpointer.latest_step() is not None:
     state = checkpointer.restore(trainer.abstract_state())

@@ -14,7 +14,7 @@ def open_run(argv: list[str], prog: str, doc: str,
   which has been printed."""
   from jaxgen import checkpoint
   from jaxgen import config as cfg
-  from jaxgen import train
+  from jaxgen import parallel, train
 
   rest, overrides = cfg.split_overrides(argv)
   parser = argparse.ArgumentParser(prog=prog, description=doc,
@@ -24,6 +24,7 @@ def open_run(argv: list[str], prog: str, doc: str,
   if add_arguments is not None:
     add_arguments(parser)
   args = parser.parse_args(rest)
+  parallel.initialize_multihost()  # one of several processes: as launch.train
   try:
     trainer, state = train.load_run(args.workdir, overrides, args.step)
   except (cfg.ConfigError, checkpoint.CheckpointError, FileNotFoundError, ValueError) as e:

@@ -21,15 +21,18 @@ def main(argv=None) -> int:
   if trainer is None:
     return 2
 
+  import jax
+
   from jaxgen import train
 
   results = train.evaluate_state(trainer, state)
   results = {'step': int(state.step), **results}
   out = args.out or os.path.join(args.workdir, f'eval_{int(state.step)}.json')
-  with open(out, 'w') as f:
-    json.dump(results, f, indent=2)
-  print(json.dumps(results, indent=2))
-  print(f'Wrote {out}')
+  if jax.process_index() == 0:  # several processes: every one evaluates, process 0 writes
+    with open(out, 'w') as f:
+      json.dump(results, f, indent=2)
+    print(json.dumps(results, indent=2))
+    print(f'Wrote {out}')
   return 0
 
 

@@ -84,6 +84,7 @@ def main(argv=None) -> int:
   import numpy as np
 
   from jaxgen import config as cfg
+  from jaxgen import parallel
   from jaxgen.data import pairs
 
   params = state.ema_params if config.eval.use_ema else state.params
@@ -94,7 +95,8 @@ def main(argv=None) -> int:
   z0s, z1s, nfes = [], [], []
   t0 = time.perf_counter()
   for i in range(n_chunks):
-    z0, z1, info = jax.device_get(make(params, jax.random.fold_in(key, i)))
+    # Gathered: every process holds all pairs (pair generation is sharded over all devices).
+    z0, z1, info = parallel.to_host(make(params, jax.random.fold_in(key, i)))
     z0s.append(np.asarray(z0))
     z1s.append(np.asarray(z1))
     nfes.append(int(info['nfe']))
@@ -118,8 +120,8 @@ def main(argv=None) -> int:
               eval_source=trainer.data.eval_source())
   if jax.process_index() == 0:
     pairs.save(out, z0, z1, **meta)
-  print(f'Wrote {out}: {args.num} pairs, {s.solver} NFE {max(nfes)}, from step {int(state.step)} '
-        f'in {time.perf_counter() - t0:.1f}s (digest {pairs.digest(z0, z1)[:12]}...)')
+    print(f'Wrote {out}: {args.num} pairs, {s.solver} NFE {max(nfes)}, from step {int(state.step)} '
+          f'in {time.perf_counter() - t0:.1f}s (digest {pairs.digest(z0, z1)[:12]}...)')
   return 0
 
 

@@ -30,7 +30,8 @@ def main(argv=None) -> int:
   name = args.name or f'sample_{int(state.step)}_{label or "default"}'
   t0 = time.perf_counter()
   path = train.write_samples(trainer, state, args.workdir, int(state.step), name=name)
-  print(f'{path} ({s.num_samples} samples in {time.perf_counter() - t0:.1f}s incl. compilation)')
+  if path:  # '' on the processes other than 0 of a multi-process run (they do not write)
+    print(f'{path} ({s.num_samples} samples in {time.perf_counter() - t0:.1f}s incl. compilation)')
   return 0
 
 

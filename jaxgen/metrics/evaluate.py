@@ -45,7 +45,7 @@ def draw_samples(trainer, params, rng, n: int, sampling):
                    compiler_options=_sampling_options(sampling))
 
   x, info = _cached(trainer, key, make)(params, rng)
-  return np.asarray(jax.device_get(x)), {k: np.asarray(v) for k, v in jax.device_get(info).items()}
+  return parallel.to_host(x), dict(parallel.to_host(info))  # all of x on every process
 
 
 def _sampling_options(sampling):
@@ -85,7 +85,7 @@ def evaluate(trainer, params, rng) -> dict:
         lambda p, b, r: model.loss(p, b, r, train=False)[0], in_shardings=(rep, bat, rep)))
     losses = []
     for i, batch in enumerate(_batches(trainer)):
-      mask = np.asarray(batch.pop('mask'))
+      mask = parallel.to_host(batch.pop('mask'))  # the global batch's, on every process
       if mask.all() or i == 0:
         losses.append(float(loss_fn(params, batch, jax.random.fold_in(rng, i))))
     results['eval/loss'] = float(np.mean(losses))
@@ -99,9 +99,9 @@ def evaluate(trainer, params, rng) -> dict:
     nll, bpd = [], []
     for draw in range(config.eval.dequant_draws):
       for i, batch in enumerate(_batches(trainer, draw)):
-        mask = np.asarray(batch.pop('mask'))
+        mask = parallel.to_host(batch.pop('mask'))
         r = jax.random.fold_in(jax.random.fold_in(rng, 1000 + draw), i)
-        lp = np.asarray(logp_fn(params, batch, r))[mask]
+        lp = parallel.to_host(logp_fn(params, batch, r))[mask]
         nll.append(-lp)
         bpd.append(bpd_lib.bits_per_dim(lp, trainer.data.spec, model.discrete))
     if 'nll' in config.eval.metrics:
@@ -121,6 +121,6 @@ def evaluate(trainer, params, rng) -> dict:
     run = _cached(trainer, 'metric/' + m, lambda fn=fn, n=n: jax.jit(
         lambda p, r: fn(p, r, n, config.sampling),
         compiler_options=_sampling_options(config.sampling)))
-    out = jax.device_get(run(params, jax.random.fold_in(rng, 100 + i)))
+    out = parallel.to_host(run(params, jax.random.fold_in(rng, 100 + i)))
     results.update({f'eval/{k}': float(v) for k, v in out.items()})
   return results
