@@ -36,8 +36,8 @@ def initialize_multihost() -> None:
   machine, or hosts without a cluster manager) set JAX_COORDINATOR_ADDRESS (``host:port`` of
   process 0), JAX_NUM_PROCESSES and JAX_PROCESS_ID (0 .. n-1) in each process: JAX itself reads
   only the address, so the count and the id are passed on from here. On CPU the cross-process
-  collectives are gloo's (TCP), chosen here unless `jax_cpu_collectives_implementation` is
-  already set. A single process does nothing.
+  collectives are gloo's (TCP): JAX's default in 0.12; set here only on a JAX whose default is
+  none. A single process does nothing.
   """
   address = os.environ.get('JAX_COORDINATOR_ADDRESS')
   if address or os.environ.get('SLURM_NTASKS', '1') != '1' or (

@@ -44,6 +44,12 @@ def main(argv=None) -> int:
   import jax.numpy as jnp
   import numpy as np
 
+  if jax.process_count() > 1:
+    print('error: launch.nice_inpaint runs as one process (it inpaints a handful of images); '
+          'unset JAX_COORDINATOR_ADDRESS / run it without the multi-process launcher',
+          file=sys.stderr)
+    return 2
+
   from jaxgen import inpaint as inpaint_lib
   from jaxgen import viz
   config, model, spec = trainer.config, trainer.model, trainer.data.spec

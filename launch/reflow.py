@@ -101,8 +101,9 @@ def main(argv=None) -> int:
     z1s.append(np.asarray(z1))
     nfes.append(int(info['nfe']))
     done = min((i + 1) * chunk, args.num)
-    print(f'reflow: {done}/{args.num} pairs ({i + 1}/{n_chunks} chunks, NFE {nfes[-1]}, '
-          f'{time.perf_counter() - t0:.1f}s)', flush=True)
+    if jax.process_index() == 0:
+      print(f'reflow: {done}/{args.num} pairs ({i + 1}/{n_chunks} chunks, NFE {nfes[-1]}, '
+            f'{time.perf_counter() - t0:.1f}s)', flush=True)
   z0, z1 = np.concatenate(z0s)[:args.num], np.concatenate(z1s)[:args.num]
   if not (np.all(np.isfinite(z0)) and np.all(np.isfinite(z1))):
     print('error: the ODE produced NaN/inf values; nothing was written', file=sys.stderr)

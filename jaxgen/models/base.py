@@ -67,6 +67,14 @@ class Model:
   extras: Mapping[str, Callable[..., Any]] = dataclasses.field(default_factory=dict)
 
 
+def batch_x(batch: Batch):
+  """``batch['x']``, with a clear error where a bare array was passed for the batch dict."""
+  if not isinstance(batch, Mapping):
+    raise TypeError(f"expected the batch dict {{'x': ..., 'label'?: ...}}, got "
+                    f"{type(batch).__name__}; pass {{'x': x}}")
+  return batch['x']
+
+
 def family_module(name: str):
   """Imports ``jaxgen.models.<name>``; a clear error lists the families that exist."""
   try:

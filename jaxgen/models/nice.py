@@ -50,7 +50,7 @@ import ml_collections
 import numpy as np
 
 from jaxgen import inpaint as inpaint_lib
-from jaxgen.models.base import Model
+from jaxgen.models.base import Model, batch_x
 from jaxgen.nets import coupling
 
 PRIORS = ('logistic', 'gaussian')
@@ -219,7 +219,7 @@ def build(config: ml_collections.ConfigDict, spec) -> Model:
   def log_prob(params, batch, rng=None):
     """[b] log-density in nats of ``batch['x']`` (the Model contract; ``rng`` is unused)."""
     del rng
-    return log_density(params, batch['x'])
+    return log_density(params, batch_x(batch))
 
   def loss(params, batch, rng, train=True):  # no dropout: train changes nothing
     del train

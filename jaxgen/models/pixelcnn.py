@@ -25,8 +25,8 @@ Units. ``log_prob`` (``discrete=True``) is log P(x) in nats per image; bits/dim 
 (``loss.reduction='per_dim'``, default; the optimizer sees an O(1) scale) or nats per image
 ('per_image'). Metrics (batch means): ``nll_nats`` (per image) and ``bpd``.
 
-Class conditioning (``model.num_classes > 0``) needs ``batch['label']``; ``log_prob`` then must be
-given the batch dict ``{'x', 'label'}`` (it accepts an array or a dict), or use
+Class conditioning (``model.num_classes > 0``) needs ``batch['label']``, in the batch dict that
+``log_prob(params, batch, rng)`` takes like every family's; or use
 ``extras['log_prob_given'](params, x, label)``.
 Sampling: ``sampling.method`` 'fast' (cached, Ramachandran et al. 2017) or 'plain' (naive), both
 jit-compiled and giving identical samples for the same key (`jaxgen.sampling.autoregressive`);
@@ -44,7 +44,7 @@ import jax.numpy as jnp
 import ml_collections
 
 from jaxgen.distributions.discretized_logistic import PixelOutput
-from jaxgen.models.base import Model
+from jaxgen.models.base import Model, batch_x
 from jaxgen.nets.pixelcnn import GatedPixelCNN, PixelCNN
 from jaxgen.nets.pixelcnn_pp import PixelCNNPP
 from jaxgen.sampling import autoregressive
@@ -172,7 +172,7 @@ def build(config, spec) -> Model:
 
   def log_prob(params, batch, rng=None):
     # The batch dict of the Model contract; a class-conditional model reads its labels there.
-    x = batch['x']
+    x = batch_x(batch)
     return _log_prob(params, x, labels_of(batch, x.shape[0]), rng, False)
 
   def loss(params, batch, rng, train=True):

@@ -35,7 +35,7 @@ import ml_collections
 
 from jaxgen import likelihood, solvers
 from jaxgen.metrics import straightness as straightness_lib
-from jaxgen.models.base import Model
+from jaxgen.models.base import Model, batch_x
 from jaxgen.nets import score_mlp, unet
 
 NETS = {'score_mlp': score_mlp, 'unet': unet}
@@ -196,7 +196,7 @@ def build(config, spec) -> Model:
     return sample_flow(lambda t, x: velocity(params, t, x), rng, n, spec.shape, sampling)
 
   def log_prob(params, batch, rng):
-    return flow_log_prob(lambda t, x: velocity(params, t, x), batch['x'], rng, config.sampling)
+    return flow_log_prob(lambda t, x: velocity(params, t, x), batch_x(batch), rng, config.sampling)
 
   def coupling(params, rng, n, sampling):
     return sample_coupling(lambda t, x: velocity(params, t, x), rng, n, spec.shape, sampling)

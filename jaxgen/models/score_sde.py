@@ -24,7 +24,7 @@ Conventions
   EDM's rho grid). ``steps`` is the number of steps of each method (0 -> ``num_scales``);
   ``eps < 0`` means the paper's end time: 1e-3 for VP / sub-VP, 1e-5 for VE. ``denoise`` ends 'pc'
   and 'ode' with a Tweedie step at eps (+1 NFE).
-* ``log_prob(params, x, rng)`` (``x`` an array or a batch dict with 'x') integrates the probability-flow ODE from ``sampling.likelihood_eps`` (1e-5, as the
+* ``log_prob(params, batch, rng)`` (the log-density of ``batch['x']``) integrates the probability-flow ODE from ``sampling.likelihood_eps`` (1e-5, as the
   reference) to T with ``sampling.likelihood_solver`` (dopri5, rtol/atol from sampling) and the
   exact divergence (``likelihood_probes = 0``) or Hutchinson with that many Rademacher probes;
   nats in the transformed data space (`jaxgen.metrics.bpd` turns it into bits/dim).
@@ -45,7 +45,7 @@ from jaxgen import grids
 from jaxgen import score_losses as sl
 from jaxgen import sde as sde_lib
 from jaxgen import solvers
-from jaxgen.models.base import Model
+from jaxgen.models.base import Model, batch_x
 from jaxgen.nets import score_mlp, unet
 from jaxgen.sampling import controllable, pc
 
@@ -191,7 +191,7 @@ def build(config, spec) -> Model:
   def log_prob(params, batch, rng):
     from jaxgen import likelihood
 
-    x = batch['x']
+    x = batch_x(batch)
     s = config.sampling
     solver = solvers.defaults()
     solver.solver = s.likelihood_solver

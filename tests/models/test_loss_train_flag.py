@@ -1,4 +1,5 @@
-"""``model.loss(..., train=False)`` is the loss of the network with dropout off (the evaluator's).
+"""``model.loss(..., train=False)`` is the loss with dropout off (the evaluator's), and
+``log_prob`` asks for the batch dict when given a bare array.
 
 For each family with dropout: with ``train=False`` the loss equals, for the same key, the training
 loss of the same parameters in a twin model whose dropout rate is 0; with ``train=True`` it does
@@ -69,3 +70,13 @@ def test_train_false_is_the_loss_without_dropout(make):
   with_dropout = float(model.loss(params, batch, key)[0])
   np.testing.assert_allclose(evaluated, no_dropout, rtol=1e-6)
   assert abs(with_dropout - no_dropout) > 1e-4 * abs(no_dropout)
+
+
+@pytest.mark.parametrize('make', [_score_sde, _rectified_flow, _pixelcnn_pp],
+                         ids=['score_sde', 'rectified_flow', 'pixelcnn_pp'])
+def test_log_prob_of_a_bare_array_says_to_pass_the_batch_dict(make):
+  config, spec = make(0.0)
+  model = base.family_module(config.model.family).build(config, spec)
+  x = jnp.zeros((2,) + spec.shape)
+  with pytest.raises(TypeError, match=r"pass \{'x': x\}"):
+    model.log_prob(model.init(jax.random.PRNGKey(0), x), x, jax.random.PRNGKey(1))
