@@ -24,6 +24,7 @@ from __future__ import annotations
 import functools
 import os
 import warnings
+from typing import Optional
 
 import jax
 
@@ -35,6 +36,23 @@ def ode_solve() -> dict:
   if os.environ.get('JAXGEN_XLA_DEFAULTS', '') not in ('', '0'):
     return {}
   return dict(_accepted(jax.default_backend(), tuple(sorted(ODE_SOLVE_CPU.items()))))
+
+
+def for_sampling(sampling) -> Optional[dict]:
+  """`ode_solve()` when ``sampling.solver`` names an adaptive `jaxgen.solvers` solver (aliases such
+  as ``rk45``, any case), else None (XLA's defaults).
+
+  Families whose samplers are not `jaxgen.solvers` solvers (PC, DDIM, autoregressive, ...) may
+  carry a ``solver`` key they do not use for sampling; such names resolve to fixed-step or unknown
+  solvers and keep XLA's defaults.
+  """
+  from jaxgen import solvers
+
+  try:
+    adaptive = solvers.get(str(sampling.get('solver', ''))).adaptive
+  except ValueError:
+    return None
+  return ode_solve() if adaptive else None
 
 
 @functools.cache

@@ -40,18 +40,17 @@ def pair_function(trainer, n: int, sampling):
   """The jit-compiled ``(params, rng) -> (z0 [n, ...], z1 [n, ...], info)`` of the run's coupling,
   with z0 and z1 sharded over the mesh along the batch when its devices divide `n` (each device
   draws and integrates its share), else replicated; adaptive solvers are compiled like
-  launch.sample's (`compile_options.ode_solve`)."""
+  launch.sample's (`compile_options.for_sampling`)."""
   import jax
 
-  from jaxgen import compile_options, parallel, solvers
+  from jaxgen import compile_options, parallel
 
   coupling = trainer.model.extras['coupling']
   mesh = trainer.mesh
   rep = parallel.replicated(mesh)
   out = parallel.batch_sharding(mesh) if n % mesh.devices.size == 0 else rep
-  adaptive = solvers.get(sampling.solver).adaptive
   return jax.jit(lambda p, r: coupling(p, r, n, sampling), out_shardings=(out, out, rep),
-                 compiler_options=compile_options.ode_solve() if adaptive else None)
+                 compiler_options=compile_options.for_sampling(sampling))
 
 
 def main(argv=None) -> int:

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from jaxgen import compile_options, likelihood
-from jaxgen.metrics import evaluate
 
 
 def test_the_installed_jaxlib_accepts_the_cpu_workaround(monkeypatch):
@@ -77,7 +76,7 @@ def test_other_backends_get_no_cpu_options():
 
 @pytest.mark.parametrize('solver,tuned', [('dopri5', True), ('RK45', True), ('Tsit5', True),
                                           ('euler', False), ('heun', False), ('pc', False)])
-def test_evaluator_tunes_exactly_the_adaptive_solves(solver, tuned, monkeypatch):
+def test_sampling_jits_are_tuned_exactly_for_adaptive_solvers(solver, tuned, monkeypatch):
   monkeypatch.delenv('JAXGEN_XLA_DEFAULTS', raising=False)
-  opts = evaluate._sampling_options(ml_collections.ConfigDict({'solver': solver}))
+  opts = compile_options.for_sampling(ml_collections.ConfigDict({'solver': solver}))
   assert opts == (compile_options.ODE_SOLVE_CPU if tuned else None)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import jax
 import numpy as np
 
-from jaxgen import compile_options, parallel, solvers
+from jaxgen import compile_options, parallel
 from jaxgen.metrics import bpd as bpd_lib
 from jaxgen.metrics.sliced_wasserstein import sliced_wasserstein
 
@@ -42,24 +42,10 @@ def draw_samples(trainer, params, rng, n: int, sampling):
   def make():
     return jax.jit(lambda p, r: model.sample(p, r, n, sampling),
                    out_shardings=(out, parallel.replicated(mesh)),
-                   compiler_options=_sampling_options(sampling))
+                   compiler_options=compile_options.for_sampling(sampling))
 
   x, info = _cached(trainer, key, make)(params, rng)
   return parallel.to_host(x), dict(parallel.to_host(info))  # all of x on every process
-
-
-def _sampling_options(sampling):
-  """`compile_options.ode_solve()` when ``sampling.solver`` is an adaptive ODE solver, else None.
-
-  Families whose samplers are not `jaxgen.solvers` solvers (PC, DDIM, autoregressive, ...) may
-  carry a ``solver`` key they do not use for sampling; those names resolve to fixed-step or
-  unknown solvers and keep XLA's defaults.
-  """
-  try:
-    adaptive = solvers.get(str(sampling.get('solver', ''))).adaptive  # aliases, any case
-  except ValueError:
-    adaptive = False
-  return compile_options.ode_solve() if adaptive else None
 
 
 def _batches(trainer, draw=0):
@@ -120,7 +106,7 @@ def evaluate(trainer, params, rng) -> dict:
     n, fn = config.eval.num_samples, model.extras['metric/' + m]
     run = _cached(trainer, 'metric/' + m, lambda fn=fn, n=n: jax.jit(
         lambda p, r: fn(p, r, n, config.sampling),
-        compiler_options=_sampling_options(config.sampling)))
+        compiler_options=compile_options.for_sampling(config.sampling)))
     out = parallel.to_host(run(params, jax.random.fold_in(rng, 100 + i)))
     results.update({f'eval/{k}': float(v) for k, v in out.items()})
   return results
