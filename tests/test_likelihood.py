@@ -12,6 +12,7 @@ from jaxgen import gmm
 from jaxgen import likelihood as lik
 from jaxgen import sde as sde_lib
 from jaxgen.data import DataSpec
+from tests.test_solvers import Counter
 
 SDES = {'vp': sde_lib.VPSDE(), 'subvp': sde_lib.SubVPSDE(), 've': sde_lib.VESDE()}
 
@@ -109,23 +110,14 @@ def test_hutchinson_likelihood_is_unbiased_on_mixture():
 def test_nfe_equals_velocity_calls(solver, method):
   """stats['nfe'] equals the number of forward passes of the velocity actually executed (host
   callback counter): one pass per augmented evaluation, however many probes or basis vectors."""
-  calls = [0]
-
-  def inc():
-    calls[0] += 1
-
-  base = _mlp_velocity(jax.random.PRNGKey(0), (4,))
-
-  def v(t, x):
-    jax.debug.callback(inc)
-    return base(t, x)
+  v = Counter(_mlp_velocity(jax.random.PRNGKey(0), (4,)))
 
   x = jax.random.normal(jax.random.PRNGKey(1), (3, 4))
   logp, st = jax.jit(lambda x: lik.ode_log_likelihood(
       v, x, lambda z: -0.5 * jnp.sum(z**2, -1), 0.0, 1.0, rng=jax.random.PRNGKey(2),
       method=method, num_probes=3, solver={'solver': solver, 'steps': 5}))(x)
   jax.block_until_ready(logp)
-  assert calls[0] == int(st['nfe']), (calls[0], st['nfe'])
+  assert v.n == int(st['nfe']), (v.n, st['nfe'])
 
 
 @pytest.mark.parametrize('scale,low,high,offset', [('unit', 0.0, 1.0, 8.0),
@@ -165,16 +157,7 @@ def test_per_example_steps_match_shared_steps():
   """Per-example adaptive steps (Hutchinson probes sliced with their example) give the same
   log-likelihoods as one shared step size (within the 1e-5 tolerances), and the reported nfe is
   the batched cost max_i nfe_i = the calls actually made."""
-  calls = [0]
-
-  def inc():
-    calls[0] += 1
-
-  base = _mlp_velocity(jax.random.PRNGKey(0), (4,))
-
-  def v(t, x):
-    jax.debug.callback(inc)
-    return base(t, x)
+  v = Counter(_mlp_velocity(jax.random.PRNGKey(0), (4,)))
 
   x = jax.random.normal(jax.random.PRNGKey(1), (3, 4)) * jnp.array([[1.0], [3.0], [0.1]])
   prior = lambda z: -0.5 * jnp.sum(z**2, -1)
@@ -182,9 +165,9 @@ def test_per_example_steps_match_shared_steps():
       v, x, prior, 0.0, 1.0, rng=jax.random.PRNGKey(2), num_probes=2,
       solver={'solver': 'tsit5', 'per_example': per}))(x)
   shared, _ = run(False)
-  calls[0] = 0
+  v.n = 0
   per, st = run(True)
   jax.block_until_ready(per)
   np.testing.assert_allclose(per, shared, rtol=1e-4, atol=1e-4)
   assert st['nfe_per_example'].shape == (3,)
-  assert calls[0] == int(st['nfe']) == int(np.max(st['nfe_per_example']))
+  assert v.n == int(st['nfe']) == int(np.max(st['nfe_per_example']))
