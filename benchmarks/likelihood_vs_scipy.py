@@ -12,7 +12,7 @@ Both methods integrate the same augmented ODE [x, logp] of the probability-flow 
 to T = 1 at rtol = atol = 1e-5 on the same batch with the same fixed Rademacher probe
 (Hutchinson-Skilling, one probe per example, as score_sde does):
 
-* jaxgen: `jaxgen.likelihood.ode_log_likelihood` (diffrax Dopri5 / Tsit5, one step size for the
+* jaxgen: `jaxgen.ode.likelihood.ode_log_likelihood` (diffrax Dopri5 / Tsit5, one step size for the
   batch, drift and divergence from one jvp), the whole solve one jitted call.
 * scipy (score_sde's method): `scipy.integrate.solve_ivp(RK45)` on the host over the flattened
   batch; each evaluation transfers the state to the device, runs ONE jitted drift + divergence
@@ -21,7 +21,7 @@ to T = 1 at rtol = atol = 1e-5 on the same batch with the same fixed Rademacher 
   divergence call that recomputes the drift inside its vjp).
 
 Every jitted function on every side is compiled with the same XLA options:
-`jaxgen.compile_options.ode_solve()` (on CPU: YNNPACK restricted to individual matmuls, see that
+`jaxgen.runtime.compile_options.ode_solve()` (on CPU: YNNPACK restricted to individual matmuls, see that
 module), or XLA's defaults with ``--xla_defaults 1``.
 
 Reports median wall time (and process CPU time, less sensitive to other processes on a shared
@@ -48,9 +48,9 @@ import numpy as np
 import optax
 import scipy.integrate
 
-from jaxgen import compile_options
-from jaxgen import likelihood as lik
-from jaxgen import sde as sde_lib
+from jaxgen.runtime import compile_options
+from jaxgen.ode import likelihood as lik
+from jaxgen.diffusion import sde as sde_lib
 
 LEVELS = 17
 EPS_LIK = 1e-5
@@ -249,7 +249,7 @@ def main():
                   help="also time score_sde's literal two-pass drift + divergence evaluation")
   ap.add_argument('--xla_defaults', type=int, default=0,
                   help='1: compile every side with XLA defaults instead of '
-                  'jaxgen.compile_options.ode_solve()')
+                  'jaxgen.runtime.compile_options.ode_solve()')
   args = ap.parse_args()
 
   opts = {} if args.xla_defaults else compile_options.ode_solve()

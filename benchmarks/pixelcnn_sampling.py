@@ -7,7 +7,7 @@
 Draws a batch of --batch 28x28x1 images (binary by default: K = 2 and Bernoulli outputs; or
 --output categorical with K = 256) from a randomly initialised net (--net pixelcnn | gated,
 --filters, --blocks; the Fashion-MNIST experiments' sizes by default) with
-`jaxgen.sampling.autoregressive.plain` (784 full-image network evaluations) and `.fast` (784
+`jaxgen.models.pixelcnn.autoregressive.plain` (784 full-image network evaluations) and `.fast` (784
 one-position steps on cached activations). Both are jit-compiled (one lax.fori_loop each); each
 is timed --repeats times after a compile/warm-up call (`block_until_ready`), the two interleaved
 run by run so that load on the shared CPU hits them alike; reported: the median seconds of each,
@@ -28,7 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxgen.models import pixelcnn
-from jaxgen.sampling import autoregressive as ar
+from jaxgen.models.pixelcnn import autoregressive as ar
 
 
 def main(argv=None):

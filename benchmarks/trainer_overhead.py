@@ -23,8 +23,8 @@ import jax
 import numpy as np
 import optax
 
-from jaxgen import config as cfg
-from jaxgen import train
+from jaxgen.runtime import config as cfg
+from jaxgen.runtime import train
 
 
 def main():

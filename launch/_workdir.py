@@ -12,9 +12,10 @@ def open_run(argv: list[str], prog: str, doc: str,
   """Parses ``--workdir``, ``--step``, the script's own flags and ``--config.*`` overrides, then
   restores the run. Returns ``(args, trainer, state)``; trainer and state are None after an error,
   which has been printed."""
-  from jaxgen import checkpoint
-  from jaxgen import config as cfg
-  from jaxgen import parallel, train
+  from jaxgen.runtime import checkpoint
+  from jaxgen.runtime import config as cfg
+  from jaxgen.runtime import parallel
+  from jaxgen.runtime import train
 
   rest, overrides = cfg.split_overrides(argv)
   parser = argparse.ArgumentParser(prog=prog, description=doc,

@@ -23,7 +23,7 @@ def main(argv=None) -> int:
 
   import jax
 
-  from jaxgen import train
+  from jaxgen.runtime import train
 
   results = train.evaluate_state(trainer, state)
   results = {'step': int(state.step), **results}

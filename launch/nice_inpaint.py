@@ -3,7 +3,7 @@
     python -m launch.nice_inpaint --workdir runs/nice_fm [--masks bottom_half,random] [--num 8] \
         [--config.sampling.inpaint_steps=1000 --config.sampling.inpaint_noise=1.0 ...]
 
-For each mask kind (jaxgen.inpaint.image_masks: bottom_half, top_half, left_half, right_half,
+For each mask kind (jaxgen.models.nice.inpaint.image_masks: bottom_half, top_half, left_half, right_half,
 center, odd_columns, random = 75% of the pixels hidden) it takes ``--num`` test images (the run's
 eval split, dequantized, in [0, 1]), hides the masked pixels and fills them by projected gradient
 ascent on NICE's exact log-likelihood (the paper's section 5.2; schedule from config.sampling:
@@ -50,8 +50,8 @@ def main(argv=None) -> int:
           file=sys.stderr)
     return 2
 
-  from jaxgen import inpaint as inpaint_lib
-  from jaxgen import viz
+  from jaxgen.models.nice import inpaint as inpaint_lib
+  from jaxgen.runtime import viz
   config, model, spec = trainer.config, trainer.model, trainer.data.spec
   if 'inpaint' not in model.extras:
     print(f'error: family {config.model.family!r} has no inpainting', file=sys.stderr)

@@ -6,7 +6,7 @@
 
 Draws z0 ~ N(0, I) and integrates the run's ODE from t = 0 (noise) to t = 1 (data) with its EMA
 params if the run evaluates with them (``eval.use_ema``, else its params) and its ``sampling``
-config (any `jaxgen.solvers` solver; the paper used RK45, i.e.
+config (any `jaxgen.ode.solvers` solver; the paper used RK45, i.e.
 ``--config.sampling.solver=dopri5``). The pairs start at t = 0: ``sampling.t_start`` must be 0.
 Chunk i uses the key ``fold_in(PRNGKey(seed), i)`` and is one jit-compiled call, sharded over the
 devices along the batch when they divide the chunk (the last chunk is padded to the chunk size,
@@ -43,7 +43,8 @@ def pair_function(trainer, n: int, sampling):
   launch.sample's (`compile_options.for_sampling`)."""
   import jax
 
-  from jaxgen import compile_options, parallel
+  from jaxgen.runtime import compile_options
+  from jaxgen.runtime import parallel
 
   coupling = trainer.model.extras['coupling']
   mesh = trainer.mesh
@@ -82,8 +83,8 @@ def main(argv=None) -> int:
   import jax
   import numpy as np
 
-  from jaxgen import config as cfg
-  from jaxgen import parallel
+  from jaxgen.runtime import config as cfg
+  from jaxgen.runtime import parallel
   from jaxgen.data import pairs
 
   params = state.ema_params if config.eval.use_ema else state.params

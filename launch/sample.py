@@ -21,7 +21,7 @@ def main(argv=None) -> int:
   if trainer is None:
     return 2
 
-  from jaxgen import train
+  from jaxgen.runtime import train
 
   s = trainer.config.sampling
   label = s.get('method', '') or s.get('solver', '')

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Creates .venv with a Python >= 3.12 and installs the pinned requirements. Idempotent.
+# Creates .venv with a Python >= 3.12, installs the pinned requirements and jaxgen (editable).
+# Idempotent.
 #   bash launch/setup.sh            # then: .venv/bin/python -m launch.train ...
 # Set PYTHON=/path/to/python3.12 to choose the interpreter yourself.
 set -euo pipefail
@@ -32,4 +33,6 @@ if [ ! -x .venv/bin/python ] || ! ok .venv/bin/python; then
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
 .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.txt
+# jaxgen itself, editable (pyproject.toml), so that scripts anywhere can `import jaxgen`.
+.venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -e .
 echo "Environment ready: $(.venv/bin/python --version), jax $(.venv/bin/python -c 'import jax; print(jax.__version__)')"

@@ -14,7 +14,7 @@ import sys
 
 
 def main(argv=None) -> int:
-  from jaxgen import config as cfg
+  from jaxgen.runtime import config as cfg
 
   argv = sys.argv[1:] if argv is None else argv
   try:
@@ -33,7 +33,8 @@ def main(argv=None) -> int:
     print(f'error: {e}', file=sys.stderr)
     return 2
 
-  from jaxgen import parallel, train
+  from jaxgen.runtime import parallel
+  from jaxgen.runtime import train
 
   parallel.initialize_multihost()
   try:

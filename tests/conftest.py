@@ -1,4 +1,4 @@
-"""Test-session set-up: 8 virtual CPU devices and fast compilation.
+"""Test-session set-up (8 virtual CPU devices, fast compilation) and the helpers tests share.
 
 XLA_FLAGS must be set before JAX initialises its backends, so this runs at import time of the
 test session. `jax_disable_most_optimizations` trades run time for compile time, which dominates
@@ -13,8 +13,49 @@ os.environ.setdefault('JAX_PLATFORMS', 'cpu')
 
 import jax  # noqa: E402
 
+from jaxgen.runtime import config as cfg  # noqa: E402
+from jaxgen.runtime import parallel, train  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
 jax.config.update('jax_disable_most_optimizations', True)
 
 
 def pytest_configure(config):
   config.addinivalue_line('markers', 'slow: long-running check; run with `-m slow`')
+
+
+# The tiny run most runtime tests train: 1-RF on two moons, a few steps.
+EXP = 'experiments/rectified_flow/toy2d.py:smoke'
+
+
+def tiny_config(**overrides):
+  c = cfg.load(EXP)
+  base = {'train.steps': '6', 'train.batch_size': '32', 'train.log_every': '3',
+          'train.checkpoint_every': '3', 'train.progress': 'false', 'optim.ema_rate': '0.9',
+          'optim.warmup_steps': '2'}
+  base.update(overrides)
+  return cfg.validate(cfg.override(c, base))
+
+
+def run_steps(config, n_devices, steps, state=None):
+  trainer = train.Trainer(config, parallel.make_mesh(n_devices))
+  state = trainer.init() if state is None else state
+  for s in range(int(state.step), steps):
+    state, _ = trainer.train_step(state, trainer.batch(s))
+  return jax.device_get(state)
+
+
+class Counter:
+  """Counts calls of f actually executed, via jax.debug.callback (a host side effect per call)."""
+
+  def __init__(self, f):
+    self.n = 0
+    self.f = f
+
+  def _inc(self):
+    self.n += 1
+
+  def __call__(self, t, x):
+    jax.debug.callback(self._inc)
+    return self.f(t, x)

@@ -18,7 +18,7 @@ model). Samples: DIR/samples/step_1000.png.
 Variants: ``smoke`` (2 couplings, width 32, 5 steps), ``gaussian`` (Gaussian prior).
 """
 
-from jaxgen import config as cfg
+from jaxgen.runtime import config as cfg
 
 
 def get_config(arg=None):

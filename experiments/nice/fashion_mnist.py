@@ -37,7 +37,7 @@ Variants: ``smoke`` (2 couplings, width 32, 5 steps on 1000 images; end to end i
 ``gaussian`` (Gaussian prior instead of logistic).
 """
 
-from jaxgen import config as cfg
+from jaxgen.runtime import config as cfg
 
 
 def get_config(arg=None):

@@ -26,7 +26,7 @@ eval/bpd near 4.36 after the full schedule (not verified here: no network on thi
 Variants: ``smoke`` (2 couplings, width 32, 5 steps; under tfds.testing.mock_data in the tests).
 """
 
-from jaxgen import config as cfg
+from jaxgen.runtime import config as cfg
 
 
 def get_config(arg=None):

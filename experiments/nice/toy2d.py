@@ -19,7 +19,7 @@ Variants: ``smoke``, ``checkerboard``, ``8gaussians``, ``swissroll``, ``gmm``, `
 (logistic prior instead of Gaussian).
 """
 
-from jaxgen import config as cfg
+from jaxgen.runtime import config as cfg
 
 
 def get_config(arg=None):

@@ -22,7 +22,7 @@ Expected result (the papers' test bits/dim, quoted, not reproduced here): PixelC
 Gated PixelCNN 3.03, PixelCNN++ 2.92.
 """
 
-from jaxgen import config as cfg
+from jaxgen.runtime import config as cfg
 
 
 def get_config(arg=None):

@@ -15,7 +15,7 @@ measured in this session; no paper reports this set). Samples (samples/*.png) sh
 blurry digits.
 """
 
-from jaxgen import config as cfg
+from jaxgen.runtime import config as cfg
 
 
 def get_config(arg=None):

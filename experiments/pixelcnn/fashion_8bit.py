@@ -22,7 +22,7 @@ bits/dim); the papers' CIFAR-10 numbers are 3.14 (PixelCNN), 3.03 (Gated PixelCN
 (PixelCNN++) bits/dim, see cifar10.py. The ``pp`` variant was only smoke-tested here.
 """
 
-from jaxgen import config as cfg
+from jaxgen.runtime import config as cfg
 
 
 def get_config(arg=None):

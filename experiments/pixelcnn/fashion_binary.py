@@ -25,7 +25,7 @@ Fashion-MNIST; the paper's number for PixelCNN on binarized MNIST is 81.30 nats
 (van den Oord et al. 2016a, Table 4; Diagonal BiLSTM 79.20) -- a different, easier data set.
 """
 
-from jaxgen import config as cfg
+from jaxgen.runtime import config as cfg
 
 
 def get_config(arg=None):

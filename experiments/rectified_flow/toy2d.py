@@ -51,7 +51,7 @@ Paper (CIFAR-10 FID, one Euler step; the paper's numbers): 1-RF 378, 2-RF 12.21,
 4.85; with RK45, 1-RF 2.58 at NFE 127.
 """
 
-from jaxgen import config as cfg
+from jaxgen.runtime import config as cfg
 
 
 def get_config(arg=None):

@@ -4,7 +4,7 @@ Not an experiment itself (the leading underscore keeps it out of tests/test_expe
 six `*_cont_*.py` files load it with `load()` and call `config(sde, deep)`.
 """
 
-from jaxgen import config as cfg
+from jaxgen.runtime import config as cfg
 from jaxgen.nets import unet
 
 

@@ -25,7 +25,7 @@ _spec = importlib.util.spec_from_file_location(
 _cifar10 = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_cifar10)
 
-from jaxgen import config as cfg  # noqa: E402
+from jaxgen.runtime import config as cfg  # noqa: E402
 
 
 def get_config(arg=None):

@@ -23,7 +23,7 @@ EMA starts at the initial weights without bias correction and 0.999^1500 = 0.22 
 No paper number exists for this set.
 """
 
-from jaxgen import config as cfg
+from jaxgen.runtime import config as cfg
 
 
 def get_config(arg=None):

@@ -29,7 +29,7 @@ trainer's EMA starts at the initial parameters, hence EMA 0.995 here (``optim.em
 alternative, not measured here).
 """
 
-from jaxgen import config as cfg
+from jaxgen.runtime import config as cfg
 from jaxgen.nets import unet
 
 

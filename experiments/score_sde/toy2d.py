@@ -20,7 +20,7 @@ t ~ U(1e-5, 1), mean over dimensions; PC sampler, reverse-diffusion predictor + 
 (snr 0.16), 500 steps, final Tweedie denoising; Adam 1e-3, EMA 0.999, batch 256.
 """
 
-from jaxgen import config as cfg
+from jaxgen.runtime import config as cfg
 
 
 def get_config(arg=None):

@@ -75,9 +75,9 @@ def sample(name: str, rng: np.random.Generator, n: int) -> np.ndarray:
 
 
 def density(name: str):
-  """The closed-form density of `name` as a `jaxgen.gmm.GaussianMixture` (only 'gmm' has one)."""
+  """The closed-form density of `name` as a `jaxgen.distributions.gmm.GaussianMixture` (only 'gmm' has one)."""
   if name != 'gmm':
     raise ValueError(f'toy2d:{name} has no closed-form density; toy2d:gmm has')
-  from jaxgen import gmm
+  from jaxgen.distributions import gmm
 
   return gmm.GaussianMixture(weights=GMM_WEIGHTS, means=GMM_MEANS, covs=GMM_COVS)

@@ -17,14 +17,14 @@ The coupling:
   sampler starting at ``sampling.t_start = 0`` evaluates).
 
 Sampling integrates ``dx/dt = v(t, x)`` from ``sampling.t_start`` to 1 with any solver of
-`jaxgen.solvers` (Euler with N steps is the paper's default; dopri5 at rtol = atol = 1e-5 is its
+`jaxgen.ode.solvers` (Euler with N steps is the paper's default; dopri5 at rtol = atol = 1e-5 is its
 "RK45" row). Log-likelihood integrates the ODE backwards from the data at t = 1 to the N(0, I)
-prior at t = 0 with the divergence (`jaxgen.likelihood`), in nats of the data space.
+prior at t = 0 with the divergence (`jaxgen.ode.likelihood`), in nats of the data space.
 
 ``extras``: ``'coupling'(params, rng, n, sampling) -> (z0, z1, info)``, the noise and the sample
 ``sample`` would return for the same key (reflow pairs); ``'metric/straightness'(params, rng, n,
 sampling) -> {'straightness': S_N}``, the paper's straightness on the sampler's grid
-(`jaxgen.metrics.straightness`), available as ``eval.metrics=('straightness',)``.
+(`jaxgen.ode.straightness`), available as ``eval.metrics=('straightness',)``.
 """
 
 from __future__ import annotations
@@ -33,8 +33,9 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
-from jaxgen import likelihood, solvers
-from jaxgen.metrics import straightness as straightness_lib
+from jaxgen.ode import likelihood
+from jaxgen.ode import solvers
+from jaxgen.ode import straightness as straightness_lib
 from jaxgen.models.base import Model, batch_x
 from jaxgen.nets import score_mlp, unet
 
@@ -84,7 +85,7 @@ def ranges() -> dict:
 
 
 def cross_checks(config) -> list[str]:
-  """Rules across sections (run by `jaxgen.config.validate`, before anything is written):
+  """Rules across sections (run by `jaxgen.runtime.config.validate`, before anything is written):
   distillation fits a given coupling, so it needs batches with ``x0`` (a ``pairs:`` source), and
   its loss cannot be evaluated on the evaluation split (the source run's data, without ``x0``)."""
   problems = []
@@ -148,7 +149,7 @@ def sample_coupling(v, rng, n: int, shape, sampling):
 
 def flow_straightness(v, rng, n: int, shape, sampling) -> jax.Array:
   """Per-sample straightness S_N [n] of the flow from N(0, I) on the sampler's grid over
-  ``[sampling.t_start, 1]`` (`jaxgen.metrics.straightness`)."""
+  ``[sampling.t_start, 1]`` (`jaxgen.ode.straightness`)."""
   z0 = jax.random.normal(rng, (n,) + tuple(shape))
   return straightness_lib.straightness(v, z0, sampling.t_start, 1.0, sampling)[0]
 

@@ -2,23 +2,23 @@
 
 Conventions
 -----------
-* Time (`jaxgen.sde`): **t = 0 is data, t = T = 1 is noise**; ``x_t = alpha(t) x_0 + sigma(t) z``.
+* Time (`jaxgen.diffusion.sde`): **t = 0 is data, t = T = 1 is noise**; ``x_t = alpha(t) x_0 + sigma(t) z``.
   SDEs: ``model.sde`` = 'vpsde' (beta_min, beta_max), 'subvpsde' (same betas), 'vesde'
   (sigma_min, sigma_max); ``model.num_scales`` = N of the discrete chains (DDPM / SMLD).
 * Data scaling is the data section's job: the paper trains VP / sub-VP on [-1, 1]
   (``data.scale='symmetric'``) and VE on [0, 1] (``'unit'``, with the U-Net's ``center_input``).
   Samples and log-likelihoods are in that transformed space.
 * Network: ``model.net`` = 'unet' (DDPM++ / NCSN++, `jaxgen.nets.unet`) or 'score_mlp' (vectors);
-  its config is ``model.<net>``. Network output -> score follows `jaxgen.score_losses`: VP /
+  its config is ``model.<net>``. Network output -> score follows `jaxgen.diffusion.score_losses`: VP /
   sub-VP label ``t * 999`` (discrete: the step index) and ``score = -out / sigma(t)``; VE label
   ``sigma(t)`` and ``score = out / sigma`` if ``model.scale_by_sigma`` (or, for the U-Net,
   ``model.unet.scale_by_sigma``, which the NCSN++ presets set). VP ignores it.
-* Loss (`jaxgen.score_losses`): ``model.continuous`` -> DSM with ``t ~ U(loss.eps, 1)``, optional
+* Loss (`jaxgen.diffusion.score_losses`): ``model.continuous`` -> DSM with ``t ~ U(loss.eps, 1)``, optional
   ``loss.likelihood_weighting``; else DDPM (VP) or SMLD (VE). ``loss.reduce_mean``: mean over
   dimensions, else 0.5 * sum (the reference's default).
-* Sampling (``sampling.method``): 'pc' (`jaxgen.sampling.pc`: predictor, corrector, snr,
+* Sampling (``sampling.method``): 'pc' (`jaxgen.diffusion.pc`: predictor, corrector, snr,
   n_steps_each, steps, denoise, probability_flow), 'ode' (probability-flow ODE with any
-  `jaxgen.solvers` solver from T to eps, the keys of ``solvers.defaults()``; 'dopri5' at
+  `jaxgen.ode.solvers` solver from T to eps, the keys of ``solvers.defaults()``; 'dopri5' at
   rtol = atol = 1e-5 is the paper's RK45 row), 'ddim' (``ddim_eta``), 'dpm_solver'
   (``dpm_order`` 1-3 singlestep, or 0 for DPM-Solver++(2M); log-SNR-uniform grid), 'edm' (Heun on
   EDM's rho grid). ``steps`` is the number of steps of each method (0 -> ``num_scales``);
@@ -31,7 +31,7 @@ Conventions
 * ``velocity(params, t, x)`` is the PF-ODE ``dx/dt`` in forward time; ``t_span = (T, eps)``.
 * ``extras``: 'score' ``(params, x, t) -> score``; 'inpaint' ``(params, rng, x, mask, sampling)``;
   'colorize' ``(params, rng, gray, sampling)`` (PC sampler with replacement,
-  `jaxgen.sampling.controllable`); 'denoise' ``(params, x, t)`` (Tweedie).
+  `jaxgen.diffusion.controllable`); 'denoise' ``(params, x, t)`` (Tweedie).
 """
 
 from __future__ import annotations
@@ -41,13 +41,14 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
-from jaxgen import grids
-from jaxgen import score_losses as sl
-from jaxgen import sde as sde_lib
-from jaxgen import solvers
+from jaxgen.ode import grids
+from jaxgen.diffusion import score_losses as sl
+from jaxgen.diffusion import sde as sde_lib
+from jaxgen.ode import solvers
 from jaxgen.models.base import Model, batch_x
 from jaxgen.nets import score_mlp, unet
-from jaxgen.sampling import controllable, pc
+from jaxgen.diffusion import controllable
+from jaxgen.diffusion import pc
 
 NETS = {'unet': unet, 'score_mlp': score_mlp}
 METHODS = ('pc', 'ode', 'ddim', 'dpm_solver', 'edm')
@@ -107,7 +108,7 @@ def choices() -> dict:
 
 
 def make_sde(model_config):
-  """The `jaxgen.sde` instance of ``config.model``."""
+  """The `jaxgen.diffusion.sde` instance of ``config.model``."""
   mc = model_config
   if mc.sde == 'vesde':
     return sde_lib.VESDE(sigma_min=mc.sigma_min, sigma_max=mc.sigma_max, N=mc.num_scales)
@@ -171,25 +172,25 @@ def build(config, spec) -> Model:
         x, nfe = pc.denoise_step(sde, s_fn, x, eps), nfe + 1
       return x, {'nfe': nfe}
     if method == 'ddim':
-      from jaxgen.sampling import ddim
+      from jaxgen.diffusion import ddim
       ts = grids.make(sampling.grid, sde.T, eps, steps, rho=sampling.rho,
                       shift_a=sampling.shift, schedule=sde)
       return ddim.ddim(sde.noise_from_score(s_fn), x_T, ts, sde, eta=sampling.ddim_eta, rng=r1)
     if method == 'dpm_solver':
-      from jaxgen.sampling import dpm_solver
+      from jaxgen.diffusion import dpm_solver
       ts = grids.make('log_snr', sde.T, eps, steps, schedule=sde)
       eps_fn = sde.noise_from_score(s_fn)
       if sampling.dpm_order == 0:
         return dpm_solver.dpm_solver_pp_2m(eps_fn, x_T, ts, sde)
       return dpm_solver.dpm_solver(eps_fn, x_T, ts, sde, order=sampling.dpm_order)
     if method == 'edm':
-      from jaxgen.sampling import edm
+      from jaxgen.diffusion import edm
       return edm.sample_sde(sde, s_fn, rng, shape, steps, rho=sampling.rho,
                             S_churn=sampling.edm_churn)
     raise ValueError(f'sampling.method={method!r}; choose one of {METHODS}')
 
   def log_prob(params, batch, rng):
-    from jaxgen import likelihood
+    from jaxgen.ode import likelihood
 
     x = batch_x(batch)
     s = config.sampling

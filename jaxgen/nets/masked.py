@@ -12,7 +12,7 @@ Conventions
 * `CausalConv` is one convolution with explicit (top, bottom, left, right) zero padding, an optional
   mask, and a second entry point `window` that computes the output at a *single* position from the
   padded input window there: the same weights, used by the cached fast sampler
-  (`jaxgen.sampling.autoregressive`) to spend only one position's work per generated pixel.
+  (`jaxgen.models.pixelcnn.autoregressive`) to spend only one position's work per generated pixel.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ import ml_collections
 import numpy as np
 import pytest
 
-from jaxgen import config as cfg
+from jaxgen.runtime import config as cfg
 from jaxgen import data as data_lib
 from jaxgen.data import sources, toy2d, transforms
 

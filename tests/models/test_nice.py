@@ -164,7 +164,7 @@ def test_sample_shapes_range_and_zero_temperature():
 
 
 def test_schema_validates_and_rejects_bad_values():
-  cfg = pytest.importorskip('jaxgen.config')
+  cfg = pytest.importorskip('jaxgen.runtime.config')
   config = cfg.base('nice')
   assert config.model.num_couplings == 4 and config.model.hidden == 1000
   assert config.model.depth == 5 and config.model.prior == 'logistic'

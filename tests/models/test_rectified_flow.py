@@ -83,7 +83,7 @@ def test_log_prob_matches_the_gaussian_density(probes):
 
 
 def test_model_record_end_to_end_on_tiny_shapes():
-  from jaxgen import config as cfg
+  from jaxgen.runtime import config as cfg
   from jaxgen.data import DataSpec
 
   c = cfg.validate(cfg.load('experiments/rectified_flow/toy2d.py:smoke'))

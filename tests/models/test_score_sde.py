@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxgen import config as cfg
+from jaxgen.runtime import config as cfg
 from jaxgen.data import DataSpec
 from jaxgen.models import score_sde
 

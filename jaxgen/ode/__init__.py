@@ -1,0 +1,1 @@
+"""ODE maths: solvers as values, time grids, the ODE log-likelihood and straightness."""

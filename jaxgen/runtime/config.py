@@ -1,0 +1,364 @@
+"""Run configs: the common schema, a family's schema, variants, overrides and validation.
+
+An experiment file builds its config from the schema and only *sets* values:
+
+    from jaxgen.runtime import config as cfg
+
+    def get_config(arg=None):
+      config = cfg.base('rectified_flow')      # common sections + the family's defaults()
+      config.data.name = 'toy2d:moons'
+      return cfg.select(config, arg, smoke=_smoke)
+
+`validate` compares a config against `base(config.model.family)`: every key must exist there,
+every value must have the schema's type, and a few keys have a closed set of values or a range;
+a family may add rules across sections (``cross_checks``, e.g. a loss that needs a data source).
+Errors name the key and say what is allowed; they are raised before anything is written.
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import importlib.util
+import json
+import math
+import os
+from typing import Any, Callable, Mapping, Optional
+
+import ml_collections
+
+ConfigDict = ml_collections.ConfigDict
+
+
+class ConfigError(ValueError):
+  """A config key, type or value that cannot run; the message says how to fix it."""
+
+
+def common() -> ConfigDict:
+  """The sections every run has, with their defaults (the family adds model/loss/sampling)."""
+  c = ConfigDict()
+  c.seed = 42
+  c.data = ConfigDict(dict(
+      name='toy2d:moons',   # 'toy2d:<name>' | 'digits' | 'fashion_mnist' | 'tfds:<name>'
+      dir='',               # fashion_mnist: folder of the IDX files; tfds: data_dir ('' = default)
+      train_split='train',
+      eval_split='test',
+      scale='none',         # 'unit' [0,1] | 'symmetric' [-1,1] | 'levels' 0..K-1 | 'none' (raw)
+      dequantize=False,     # uniform dequantization: x -> (x + u) / K, bins of exactly 1/K
+      binarize='none',      # 'none' | 'fixed' (x > threshold) | 'resample' (Bernoulli each visit)
+      binarize_threshold=0.5,
+      flip=False,           # random horizontal flip of training images
+      eval_size=10000,      # toy2d: size of the fixed evaluation sample
+      max_examples=0,       # >0: keep only the first N examples of each split (quick runs)
+  ))
+  c.optim = ConfigDict(dict(
+      optimizer='adam',     # 'adam' | 'adamw' | 'rmsprop'
+      lr=2e-4,
+      b1=0.9,
+      b2=0.999,
+      eps=1e-8,
+      momentum=0.0,         # rmsprop only
+      weight_decay=0.0,     # adamw only
+      warmup_steps=0,       # linear warm-up from 0 to lr
+      decay='none',         # 'none' | 'exponential' (lr * decay_rate**step) | 'cosine' (to 0 at train.steps)
+      decay_rate=1.0,
+      grad_clip=1.0,        # global-norm clipping; 0 disables
+      ema_rate=0.999,       # EMA of the parameters kept in the state; 0 disables
+      ema_warmup=False,     # rate after n updates: min(ema_rate, (1 + n) / (10 + n)) (TF's
+                            # num_updates rule), so a short run's EMA forgets the init faster
+  ))
+  c.train = ConfigDict(dict(
+      steps=1000,
+      batch_size=128,       # global batch, split over every device of every host
+      log_every=100,
+      checkpoint_every=1000,
+      keep_checkpoints=3,
+      eval_every=0,         # 0: evaluate only at the end
+      sample_every=0,       # 0: sample only at the end
+      num_devices=0,        # 0: every device; n: the first n (tests, comparisons)
+      progress=True,        # console progress bar
+      fast_compile=False,   # compile with most XLA optimizations off: a faster start, slower
+                            # steps (smoke runs, debugging)
+      init_from='',         # a workdir: a fresh run starts from the params of its newest
+                            # checkpoint that it evaluates with (EMA if its eval.use_ema; same
+                            # model.* config); '' = random init. A run with its own checkpoint
+                            # resumes from that instead.
+  ))
+  c.eval = ConfigDict(dict(
+      metrics=('loss',),    # names from jaxgen.runtime.evaluate.METRICS
+      batch_size=256,
+      num_batches=0,        # 0: the whole evaluation split
+      num_samples=1024,     # samples drawn for sample-based metrics
+      use_ema=True,
+      dequant_draws=1,      # dequantization draws per example for likelihood metrics
+  ))
+  return c
+
+
+# Keys with a closed set of values (dotted path -> allowed). Families add theirs via `choices()`.
+CHOICES = {
+    'data.scale': ('unit', 'symmetric', 'levels', 'none'),
+    'data.binarize': ('none', 'fixed', 'resample'),
+    'optim.optimizer': ('adam', 'adamw', 'rmsprop'),
+    'optim.decay': ('none', 'exponential', 'cosine'),
+}
+
+# Keys with a range (dotted path -> (predicate, description)).
+RANGES = {
+    'train.steps': (lambda v: v >= 0, '>= 0'),
+    'train.batch_size': (lambda v: v > 0, '> 0'),
+    'train.log_every': (lambda v: v > 0, '> 0'),
+    'train.checkpoint_every': (lambda v: v > 0, '> 0'),
+    'train.keep_checkpoints': (lambda v: v > 0, '> 0'),
+    'train.eval_every': (lambda v: v >= 0, '>= 0'),
+    'train.sample_every': (lambda v: v >= 0, '>= 0'),
+    'train.num_devices': (lambda v: v >= 0, '>= 0'),
+    'optim.lr': (lambda v: v > 0 and math.isfinite(v), 'a finite number > 0'),
+    'optim.ema_rate': (lambda v: 0 <= v < 1, 'in [0, 1)'),
+    'optim.grad_clip': (lambda v: v >= 0, '>= 0 (0 disables)'),
+    'optim.warmup_steps': (lambda v: v >= 0, '>= 0'),
+    'data.binarize_threshold': (lambda v: 0 < v < 1, 'in (0, 1)'),
+    'eval.batch_size': (lambda v: v > 0, '> 0'),
+    'eval.dequant_draws': (lambda v: v > 0, '> 0'),
+}
+
+
+def base(family: str) -> ConfigDict:
+  """The full schema of a run of `family`: common sections plus the family's `defaults()`."""
+  from jaxgen.models import base as models_base
+
+  module = models_base.family_module(family)
+  c = common()
+  fam = module.defaults()
+  for key in fam.keys():
+    c[key] = fam[key]
+  if 'model' not in c:
+    c.model = ConfigDict()
+  c.model.family = family
+  return c
+
+
+def select(config: ConfigDict, arg: Optional[str], **variants: Callable[[ConfigDict], Any]):
+  """Applies the variant named `arg` (``file.py:variant``); each variant mutates the config."""
+  if 'smoke' not in variants:
+    raise ConfigError('every experiment must define a `smoke` variant (cfg.select(..., smoke=fn))')
+  if not arg:
+    return config
+  for name in arg.split(','):
+    if name not in variants:
+      raise ConfigError(
+          f'unknown variant {name!r}; this experiment defines: {", ".join(sorted(variants))}')
+    variants[name](config)
+  return config
+
+
+def load(spec: str) -> ConfigDict:
+  """Loads ``path/to/experiment.py[:variant]`` and returns its config (not yet validated)."""
+  path, _, arg = spec.partition(':')
+  if not os.path.isfile(path):
+    raise ConfigError(f'experiment file {path!r} does not exist (give a path such as '
+                      'experiments/rectified_flow/toy2d.py[:smoke])')
+  mod_spec = importlib.util.spec_from_file_location(
+      'jaxgen_experiment_' + os.path.basename(path)[:-3], path)
+  module = importlib.util.module_from_spec(mod_spec)
+  mod_spec.loader.exec_module(module)
+  if not hasattr(module, 'get_config'):
+    raise ConfigError(f'{path} defines no get_config(arg)')
+  try:
+    return module.get_config(arg or None)
+  except TypeError as e:  # ml_collections refuses a value of the wrong type; name the file
+    raise ConfigError(f'{path}: {e}') from e
+
+
+def _type_name(v) -> str:
+  return type(v).__name__
+
+
+def _coerce(path: str, value: Any, default: Any) -> Any:
+  """Returns `value` converted to the schema type of `default`, or raises ConfigError."""
+  if default is None:
+    return value
+  if isinstance(default, bool):
+    if isinstance(value, bool):
+      return value
+  elif isinstance(default, int):
+    if isinstance(value, int) and not isinstance(value, bool):
+      return value
+  elif isinstance(default, float):
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+      return float(value)
+  elif isinstance(default, str):
+    if isinstance(value, str):
+      return value
+  elif isinstance(default, (tuple, list)):
+    if isinstance(value, (tuple, list)):
+      return tuple(value)
+  else:
+    return value
+  raise ConfigError(f'config.{path}: expected {_type_name(default)} (like {default!r}), '
+                    f'got {_type_name(value)} {value!r}')
+
+
+def _family_checks(family: str) -> tuple[Mapping[str, tuple], Mapping[str, tuple]]:
+  from jaxgen.models import base as models_base
+
+  module = models_base.family_module(family)
+  choices = dict(CHOICES)
+  ranges = dict(RANGES)
+  if hasattr(module, 'choices'):
+    choices.update(module.choices())
+  if hasattr(module, 'ranges'):
+    ranges.update(module.ranges())
+  return choices, ranges
+
+
+def validate(config: ConfigDict) -> ConfigDict:
+  """Checks keys, types and values against the schema; returns a type-normalised copy."""
+  if 'model' not in config or 'family' not in config.model:
+    raise ConfigError('config.model.family is missing; build configs with jaxgen.runtime.config.base(family)')
+  family = config.model.family
+  schema = base(family)
+  choices, ranges = _family_checks(family)
+  out = ConfigDict()
+
+  def walk(cfg: ConfigDict, sch: ConfigDict, dst: ConfigDict, prefix: str):
+    for key in cfg.keys():
+      path = prefix + key
+      if key not in sch:
+        allowed = sorted(sch.keys())
+        close = difflib.get_close_matches(key, allowed, n=1)
+        hint = f' Did you mean {close[0]!r}?' if close else ''
+        where = 'config.' + prefix[:-1] if prefix else 'config'
+        raise ConfigError(f'config.{path}: unknown key.{hint} Keys allowed in {where}: '
+                          f'{", ".join(allowed)}')
+      value, default = cfg[key], sch[key]
+      if isinstance(default, ConfigDict):
+        if not isinstance(value, (ConfigDict, dict)):
+          raise ConfigError(f'config.{path}: expected a section, got {_type_name(value)}')
+        dst[key] = ConfigDict()
+        walk(ConfigDict(value) if isinstance(value, dict) else value, default, dst[key], path + '.')
+        continue
+      value = _coerce(path, value, default)
+      if path in choices and value not in choices[path]:
+        raise ConfigError(f'config.{path}={value!r} is not allowed; choose one of: '
+                          f'{", ".join(map(repr, choices[path]))}')
+      if path in ranges and not ranges[path][0](value):
+        raise ConfigError(f'config.{path}={value!r} is out of range: must be {ranges[path][1]}')
+      dst[key] = value
+    for key in sch.keys():  # keys the config lacks take the schema default
+      if key not in cfg:
+        dst[key] = sch[key]
+
+  walk(config, schema, out, '')
+  _cross_checks(family, out)
+  return out
+
+
+def _cross_checks(family: str, config: ConfigDict) -> None:
+  """Rules that tie keys of different sections together (a family's ``cross_checks(config)``
+  returns a list of messages, each naming the keys and saying how to fix them)."""
+  from jaxgen.models import base as models_base
+
+  module = models_base.family_module(family)
+  problems = module.cross_checks(config) if hasattr(module, 'cross_checks') else []
+  if problems:
+    raise ConfigError('; '.join(problems))
+
+
+def parse_value(text: str, default: Any) -> Any:
+  """Parses a command-line override value using the schema default's type."""
+  if isinstance(default, str):
+    return text
+  if isinstance(default, bool):
+    low = text.lower()
+    if low in ('true', '1', 'yes'):
+      return True
+    if low in ('false', '0', 'no'):
+      return False
+    return text  # validation reports the type error
+  try:
+    return ast.literal_eval(text)
+  except (ValueError, SyntaxError):
+    return text
+
+
+def override(config: ConfigDict, overrides: Mapping[str, str]) -> ConfigDict:
+  """Applies ``{'optim.lr': '1e-4'}`` style overrides (dotted keys, text values)."""
+  schema = base(config.model.family) if 'model' in config else common()
+  for dotted, text in overrides.items():
+    node, sch = config, schema
+    parts = dotted.split('.')
+    for i, part in enumerate(parts):
+      path = '.'.join(parts[:i + 1])
+      if part not in sch:
+        allowed = sorted(sch.keys()) if isinstance(sch, ConfigDict) else []
+        close = difflib.get_close_matches(part, allowed, n=1)
+        hint = f' Did you mean {close[0]!r}?' if close else ''
+        raise ConfigError(f'--config.{dotted}: unknown key config.{path}.{hint} '
+                          f'Allowed here: {", ".join(allowed)}')
+      if i < len(parts) - 1:
+        if not isinstance(sch[part], ConfigDict):
+          raise ConfigError(f'--config.{dotted}: config.{path} is a value, not a section')
+        node, sch = node[part], sch[part]
+    leaf = parts[-1]
+    if isinstance(sch[leaf], ConfigDict):
+      raise ConfigError(f'--config.{dotted}: config.{dotted} is a section; set one of its keys')
+    value = parse_value(text, sch[leaf])
+    with node.ignore_type():
+      node[leaf] = value
+  return config
+
+
+def split_overrides(argv: list[str]) -> tuple[list[str], dict[str, str]]:
+  """Separates ``--config.a.b=v`` (or ``--config.a.b v``) arguments from the others."""
+  rest, overrides = [], {}
+  i = 0
+  while i < len(argv):
+    arg = argv[i]
+    if arg.startswith('--config.'):
+      key = arg[len('--config.'):]
+      if '=' in key:
+        key, value = key.split('=', 1)
+      elif i + 1 < len(argv):
+        value = argv[i + 1]
+        i += 1
+      else:
+        raise ConfigError(f'{arg} needs a value: {arg}=VALUE')
+      overrides[key] = value
+    else:
+      rest.append(arg)
+    i += 1
+  return rest, overrides
+
+
+def to_json(config: ConfigDict) -> str:
+  return json.dumps(config.to_dict(), indent=2, sort_keys=True, default=list)
+
+
+def from_json(text: str) -> ConfigDict:
+  """Inverse of `to_json` (lists become tuples, as the schema has them)."""
+
+  def fix(d):
+    if isinstance(d, dict):
+      return {k: fix(v) for k, v in d.items()}
+    if isinstance(d, list):
+      return tuple(fix(v) for v in d)
+    return d
+
+  return validate(ConfigDict(fix(json.loads(text))))
+
+
+def diff(a: ConfigDict, b: ConfigDict) -> list[str]:
+  """Dotted keys whose values differ between two configs."""
+  fa, fb = _flatten(a.to_dict()), _flatten(b.to_dict())
+  return sorted(k for k in set(fa) | set(fb) if fa.get(k) != fb.get(k))
+
+
+def _flatten(d: Mapping, prefix: str = '') -> dict[str, Any]:
+  out = {}
+  for k, v in d.items():
+    if isinstance(v, Mapping):
+      out.update(_flatten(v, prefix + k + '.'))
+    else:
+      out[prefix + k] = tuple(v) if isinstance(v, list) else v
+  return out

@@ -1,0 +1,137 @@
+"""Pictures: sample grids for images, scatter plots for 2-D data, training curves.
+
+Image grids are written by a small PNG encoder (numpy + zlib), so they need no imaging library.
+Scatter plots and curves use matplotlib when it is installed; without it (e.g. a bare accelerator
+image) a 2-D histogram PNG replaces the scatter plot and curves are skipped, with one notice each.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+import sys
+import zlib
+from typing import Optional
+
+import numpy as np
+
+_NOTICES: set = set()
+
+
+def _notice(key: str, text: str) -> None:
+  if key not in _NOTICES:
+    _NOTICES.add(key)
+    print(f'jaxgen.runtime.viz: {text}', file=sys.stderr)
+
+
+def write_png(path: str, image: np.ndarray, scale: int = 1) -> None:
+  """Writes a uint8 ``[h, w]`` (grey) or ``[h, w, 3]`` (RGB) array as a PNG, each pixel repeated
+  ``scale`` times in both directions (nearest neighbour)."""
+  img = np.asarray(image)
+  if img.dtype != np.uint8 or img.ndim not in (2, 3) or (img.ndim == 3 and img.shape[2] != 3):
+    raise ValueError(f'write_png needs uint8 [h, w] or [h, w, 3], got {img.dtype} {img.shape}')
+  if scale > 1:
+    img = np.repeat(np.repeat(img, scale, axis=0), scale, axis=1)
+  h, w = img.shape[:2]
+  color_type = 0 if img.ndim == 2 else 2
+  rows = img.reshape(h, -1)
+  raw = np.concatenate([np.zeros((h, 1), np.uint8), rows], axis=1).tobytes()  # filter 0 per row
+
+  def chunk(tag: bytes, data: bytes) -> bytes:
+    return struct.pack('>I', len(data)) + tag + data + struct.pack(
+        '>I', zlib.crc32(tag + data) & 0xffffffff)
+
+  header = struct.pack('>IIBBBBB', w, h, 8, color_type, 0, 0, 0)
+  with open(path, 'wb') as f:
+    f.write(b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', header) + chunk(b'IDAT', zlib.compress(raw, 6))
+            + chunk(b'IEND', b''))
+
+
+def to_uint8(x: np.ndarray, spec) -> np.ndarray:
+  """Maps data in [spec.low, spec.high] to 0..255 (clipped)."""
+  unit = (np.asarray(x, np.float32) - spec.low) / (spec.high - spec.low)
+  return (np.clip(unit, 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
+def image_grid(images: np.ndarray, ncol: Optional[int] = None, pad: int = 1) -> np.ndarray:
+  """Tiles uint8 images [n, H, W, C] into one [rows*(H+pad)+pad, cols*(W+pad)+pad, C] image."""
+  n, h, w, c = images.shape
+  ncol = ncol or int(math.ceil(math.sqrt(n)))
+  nrow = int(math.ceil(n / ncol))
+  grid = np.full((nrow * (h + pad) + pad, ncol * (w + pad) + pad, c), 255, np.uint8)
+  for i in range(n):
+    r, q = divmod(i, ncol)
+    grid[pad + r * (h + pad):pad + r * (h + pad) + h, pad + q * (w + pad):pad + q * (w + pad) + w] = images[i]
+  return grid
+
+
+def save_image_grid(path: str, x: np.ndarray, spec, scale: int = 0) -> None:
+  grid = image_grid(to_uint8(x, spec))
+  scale = scale or max(1, 256 // max(x.shape[1], 1))
+  write_png(path, grid[..., 0] if grid.shape[-1] == 1 else grid, scale)
+
+
+def save_histogram(path: str, x: np.ndarray, lim=(-4.5, 4.5), bins: int = 128) -> None:
+  """A 2-D histogram of points ``[n, 2]`` as a grey PNG (dark = dense; y up)."""
+  h, _, _ = np.histogram2d(x[:, 1], x[:, 0], bins=bins, range=[lim, lim])
+  img = 255 - (255 * np.sqrt(h / max(h.max(), 1))).astype(np.uint8)
+  write_png(path, img[::-1], scale=max(1, 512 // bins))
+
+
+def save_scatter(path: str, x: np.ndarray, reference: Optional[np.ndarray] = None,
+                 title: str = '', lim=(-4.5, 4.5)) -> None:
+  try:
+    import matplotlib
+  except ImportError:
+    _notice('scatter', 'matplotlib is not installed: 2-D samples are saved as a histogram PNG')
+    save_histogram(path, x, lim)
+    return
+
+  matplotlib.use('Agg')
+  import matplotlib.pyplot as plt
+
+  cols = 2 if reference is not None else 1
+  fig, axes = plt.subplots(1, cols, figsize=(4 * cols, 4), squeeze=False)
+  panels = [(x, 'samples')] + ([(reference, 'data')] if reference is not None else [])
+  for ax, (pts, name) in zip(axes[0], panels):
+    ax.scatter(pts[:, 0], pts[:, 1], s=1, alpha=0.5)
+    ax.set_xlim(*lim)
+    ax.set_ylim(*lim)
+    ax.set_aspect('equal')
+    ax.set_title(name)
+  if title:
+    fig.suptitle(title)
+  fig.tight_layout()
+  fig.savefig(path, dpi=100)
+  plt.close(fig)
+
+
+def save_samples(path: str, x: np.ndarray, spec, reference=None, title: str = '') -> None:
+  """A scatter plot for 2-D data, an image grid otherwise."""
+  if x.ndim == 2 and x.shape[1] == 2:
+    save_scatter(path, x, reference, title, lim=(spec.low, spec.high))
+  else:
+    save_image_grid(path, x, spec)
+
+
+def save_curves(path: str, records: list[dict], keys=('loss',)) -> None:
+  """Plots metrics.jsonl records (step on x) for the given keys (skipped without matplotlib)."""
+  try:
+    import matplotlib
+  except ImportError:
+    _notice('curves', f'matplotlib is not installed: {path} is not drawn')
+    return
+
+  matplotlib.use('Agg')
+  import matplotlib.pyplot as plt
+
+  fig, ax = plt.subplots(figsize=(5, 3.5))
+  for k in keys:
+    pts = [(r['step'], r[k]) for r in records if k in r]
+    if pts:
+      ax.plot(*zip(*pts), label=k)
+  ax.set_xlabel('step')
+  ax.legend()
+  fig.tight_layout()
+  fig.savefig(path, dpi=100)
+  plt.close(fig)

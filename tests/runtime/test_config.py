@@ -1,0 +1,127 @@
+"""Config schema: unknown keys, wrong types and invalid values fail with one clear message."""
+
+import os
+
+import pytest
+
+from jaxgen.runtime import config as cfg
+
+EXP = 'experiments/rectified_flow/toy2d.py'
+
+
+def test_experiment_config_validates_and_fills_defaults():
+  c = cfg.validate(cfg.load(EXP))
+  assert c.model.family == 'rectified_flow'
+  assert c.data.name == 'toy2d:moons'
+  assert isinstance(c.optim.lr, float)
+
+
+def test_unknown_key_in_experiment_names_key_and_suggests():
+  c = cfg.load(EXP)
+  c.optim.lrr = 1e-3
+  with pytest.raises(cfg.ConfigError, match=r"config\.optim\.lrr: unknown key\. Did you mean 'lr'\?"):
+    cfg.validate(c)
+
+
+def test_unknown_override_key():
+  c = cfg.load(EXP)
+  with pytest.raises(cfg.ConfigError, match=r'config\.train\.stepz'):
+    cfg.override(c, {'train.stepz': '10'})
+
+
+def test_wrong_type_names_key_and_expected_type():
+  c = cfg.load(EXP)
+  with pytest.raises(TypeError, match='steps'):  # ml_collections itself refuses the assignment
+    c.train.steps = 'many'
+  with c.train.ignore_type():
+    c.train.steps = 'many'
+  with pytest.raises(cfg.ConfigError, match=r'config\.train\.steps: expected int'):
+    cfg.validate(c)
+  c = cfg.load(EXP)
+  cfg.override(c, {'train.batch_size': '3.5'})
+  with pytest.raises(cfg.ConfigError, match=r'config\.train\.batch_size: expected int'):
+    cfg.validate(c)
+
+
+def test_invalid_choice_and_range():
+  c = cfg.override(cfg.load(EXP), {'optim.optimizer': 'sgd'})
+  with pytest.raises(cfg.ConfigError, match=r"config\.optim\.optimizer='sgd' is not allowed"):
+    cfg.validate(c)
+  c = cfg.override(cfg.load(EXP), {'optim.ema_rate': '1.5'})
+  with pytest.raises(cfg.ConfigError, match=r'config\.optim\.ema_rate=1\.5 is out of range'):
+    cfg.validate(c)
+
+
+def test_overrides_are_typed_by_the_schema():
+  c = cfg.validate(cfg.override(cfg.load(EXP), {
+      'optim.lr': '1e-4', 'train.steps': '7', 'eval.metrics': "('loss',)", 'train.progress': 'false'}))
+  assert c.optim.lr == 1e-4 and c.train.steps == 7 and c.eval.metrics == ('loss',)
+  assert c.train.progress is False
+
+
+def test_int_is_accepted_for_float():
+  c = cfg.override(cfg.load(EXP), {'optim.lr': '1'})
+  assert cfg.validate(c).optim.lr == 1.0
+
+
+def test_unknown_variant_lists_variants():
+  with pytest.raises(cfg.ConfigError, match=r"unknown variant 'nope'.*smoke"):
+    cfg.load(EXP + ':nope')
+
+
+def test_unknown_family():
+  with pytest.raises(ValueError, match=r"config.model.family='nofamily' is not a jaxgen family"):
+    cfg.base('nofamily')
+
+
+def test_split_overrides():
+  rest, ov = cfg.split_overrides(['--workdir', 'w', '--config.optim.lr=1e-3', '--config.seed', '3'])
+  assert rest == ['--workdir', 'w'] and ov == {'optim.lr': '1e-3', 'seed': '3'}
+
+
+def test_json_round_trip():
+  c = cfg.validate(cfg.load(EXP))
+  assert cfg.diff(cfg.from_json(cfg.to_json(c)), c) == []
+
+
+def test_bad_config_writes_nothing(tmp_path, capsys):
+  from launch import train as launch_train
+
+  workdir = tmp_path / 'run'
+  rc = launch_train.main(['--config', EXP, '--workdir', str(workdir), '--config.optim.lrr=1'])
+  assert rc == 2
+  assert 'config.optim.lrr' in capsys.readouterr().err
+  assert not os.path.exists(workdir)
+
+
+def test_distillation_needs_pairs_and_no_eval_loss_before_anything_is_written(tmp_path, capsys):
+  """loss.time_sampling='distill' learns a given coupling: without data.name=pairs:... there is no
+  x0, and the evaluation split (the source run's data) has none either, so 'loss' cannot be in
+  eval.metrics. Both are refused by validation, so launch.train writes no workdir."""
+  from launch import train as launch_train
+
+  c = cfg.override(cfg.load(EXP), {'loss.time_sampling': 'distill'})
+  with pytest.raises(cfg.ConfigError, match=r"distill.*data\.name='toy2d:moons' has no x0.*"
+                                            r"leave 'loss' out of config\.eval\.metrics"):
+    cfg.validate(c)
+  c = cfg.override(cfg.load(EXP + ':distill'), {'eval.metrics': "('loss',)"})
+  with pytest.raises(cfg.ConfigError, match=r"no evaluation loss") as e:
+    cfg.validate(c)
+  assert 'has no x0' not in str(e.value)   # the pairs: source is fine
+  cfg.validate(cfg.load(EXP + ':distill'))  # the experiment's own variant is consistent
+  workdir = tmp_path / 'run'
+  assert launch_train.main(['--config', EXP, '--workdir', str(workdir),
+                            '--config.loss.time_sampling=distill']) == 2
+  assert 'has no x0' in capsys.readouterr().err and not os.path.exists(workdir)
+
+
+def test_ode_sampling_keys_are_checked_by_validation():
+  """sampling.solver / likelihood_solver must name a jaxgen.ode.solvers solver (or alias), a fixed
+  grid has >= 1 interval and the ODE starts in [0, 1): checked before any ODE is built."""
+  for key, value, msg in [('sampling.solver', 'dopri', r"solver='dopri' is not allowed.*'dopri5'"),
+                          ('sampling.likelihood_solver', 'rk5', 'not allowed'),
+                          ('sampling.steps', '0', r'steps=0 is out of range: must be >= 1'),
+                          ('sampling.t_start', '1.0', r't_start=1\.0 is out of range')]:
+    with pytest.raises(cfg.ConfigError, match=msg):
+      cfg.validate(cfg.override(cfg.load(EXP), {key: value}))
+  cfg.validate(cfg.override(cfg.load(EXP), {'sampling.solver': 'rk45'}))

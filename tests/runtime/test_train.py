@@ -1,0 +1,96 @@
+"""The trainer: device-count independence, exact resume, NaN handling, learning-rate schedule."""
+
+import json
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxgen.runtime import config as cfg
+from jaxgen.runtime import parallel
+from jaxgen.runtime import train
+from tests.conftest import run_steps, tiny_config
+
+def test_one_and_eight_devices_give_the_same_parameters():
+  """Same global batch on 1 and 8 CPU devices: parameters after 6 Adam steps agree to 1e-5
+  (relative to each leaf's scale): only the order of the float reductions differs."""
+  config = tiny_config()
+  assert len(jax.devices()) >= 8
+  a, b = run_steps(config, 1, 6), run_steps(config, 8, 6)
+  for x, y in zip(jax.tree.leaves(a.params), jax.tree.leaves(b.params)):
+    np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-5 * float(np.abs(x).max() + 1e-3))
+  assert not np.allclose(jax.tree.leaves(a.params)[0], jax.tree.leaves(run_steps(config, 1, 1).params)[0])
+
+
+def test_resume_is_bit_identical(tmp_path):
+  """6 steps straight == 3 steps, a restart from the checkpoint, 3 more (bit for bit, on CPU)."""
+  straight = train.run(tiny_config(), str(tmp_path / 'a'))
+  train.run(tiny_config(**{'train.steps': '3'}), str(tmp_path / 'b'))
+  resumed = train.run(tiny_config(), str(tmp_path / 'b'))
+  assert int(resumed.step) == 6
+  for x, y in zip(jax.tree.leaves(jax.device_get(straight)), jax.tree.leaves(jax.device_get(resumed))):
+    np.testing.assert_array_equal(x, y)
+  lines = [json.loads(l) for l in open(tmp_path / 'b' / 'metrics.jsonl')]
+  assert [l['step'] for l in lines if 'loss' in l] == [3, 6]
+  assert os.path.exists(tmp_path / 'b' / 'samples' / 'step_6.png')
+
+
+def test_resume_with_a_different_model_is_refused(tmp_path):
+  train.run(tiny_config(**{'train.steps': '3'}), str(tmp_path))
+  with pytest.raises(cfg.ConfigError, match='model.score_mlp.width'):
+    train.run(tiny_config(**{'model.score_mlp.width': '16'}), str(tmp_path))
+
+
+def test_resume_may_change_train_init_from(tmp_path):
+  """A run with its own checkpoint ignores train.init_from, so changing it (the source moved) is
+  accepted on resume, while a change of the data is not."""
+  (tmp_path / 'config.json').write_text(cfg.to_json(tiny_config(**{'train.init_from': 'runs/a'})))
+  train._check_resume_config(str(tmp_path), tiny_config(**{'train.init_from': '/moved/a'}))
+  train._check_resume_config(str(tmp_path), tiny_config())
+  with pytest.raises(cfg.ConfigError, match='data.name differ'):
+    train._check_resume_config(str(tmp_path), tiny_config(**{'data.name': 'toy2d:swissroll'}))
+
+
+def test_nan_loss_stops_with_a_clear_message_and_keeps_the_checkpoint(tmp_path):
+  config = tiny_config(**{'train.steps': '9', 'optim.lr': '1e30', 'optim.grad_clip': '0',
+                          'optim.warmup_steps': '0'})
+  with pytest.raises(train.TrainingDiverged, match='NaN/inf.*Lower optim.lr'):
+    train.run(config, str(tmp_path))
+
+
+def test_learning_rate_warmup_and_decay():
+  c = tiny_config(**{'optim.lr': '0.1', 'optim.warmup_steps': '10', 'optim.decay': 'cosine',
+                     'train.steps': '100'}).optim
+  lr = train.learning_rate(c, 100)
+  cos = lambda s: 0.5 * (1 + np.cos(np.pi * s / 100))
+  np.testing.assert_allclose([lr(0), lr(5), lr(10), lr(100)], [0, 0.1 * 0.5 * cos(5), 0.1 * cos(10), 0], atol=1e-7)
+
+
+def test_step_metrics_and_ema():
+  config = tiny_config()
+  trainer = train.Trainer(config, parallel.make_mesh(1))
+  s0 = jax.device_get(trainer.init())
+  s1, m = trainer.train_step(trainer.init(), trainer.batch(0))
+  s1 = jax.device_get(s1)
+  assert set(m) >= {'loss', 'grad_norm', 'lr', 'nonfinite'} and float(m['nonfinite']) == 0
+  for p0, p1, e1 in zip(*(jax.tree.leaves(t) for t in (s0.params, s1.params, s1.ema_params))):
+    np.testing.assert_allclose(e1, 0.9 * p0 + 0.1 * p1, rtol=1e-6, atol=1e-7)
+
+
+def test_ema_warmup_follows_the_num_updates_rule():
+  """With optim.ema_warmup the rate after n updates is min(ema_rate, (1 + n) / (10 + n))."""
+  config = tiny_config(**{'optim.ema_warmup': 'true', 'optim.ema_rate': '0.2'})
+  trainer = train.Trainer(config, parallel.make_mesh(1))
+  state = trainer.init()
+  states = [jax.device_get(state)]  # host copies: the step donates its input state
+  for step in range(3):
+    state = trainer.train_step(state, trainer.batch(step))[0]
+    states.append(jax.device_get(state))
+  want = jax.tree.leaves(states[0].params)
+  for n in (1, 2, 3):
+    rate = min(0.2, (1 + n) / (10 + n))  # 2/11 (the warm-up), then 0.2 (the cap) at n = 2, 3
+    want = [rate * e + (1 - rate) * p for e, p in zip(want, jax.tree.leaves(states[n].params))]
+    for got, w in zip(jax.tree.leaves(states[n].ema_params), want):
+      np.testing.assert_allclose(got, w, rtol=1e-5, atol=1e-6)

@@ -1,0 +1,83 @@
+"""The import rules of DESIGN.md's layers, checked on the source (every import, also inside
+functions): the maths layers never import a network, a family or the runtime; families never
+import the runtime; `launch/` imports only `jaxgen.runtime`; experiment files only the config
+module, the network presets and their own package."""
+
+import ast
+import os
+
+import pytest
+
+from tests.conftest import ROOT
+
+# Each jaxgen sub-package and what it may import besides itself.
+ALLOWED = {
+    'runtime': {'models', 'diffusion', 'ode', 'metrics', 'distributions', 'nets', 'data'},
+    'models': {'diffusion', 'ode', 'metrics', 'distributions', 'nets'},
+    'diffusion': {'ode', 'metrics', 'distributions'},
+    'ode': {'metrics'},
+    'metrics': set(),
+    'distributions': set(),
+    'nets': {'distributions'},
+    'data': {'distributions'},
+}
+
+
+def _imports(path):
+  """(line, dotted module) of every import in a file, relative imports resolved."""
+  tree = ast.parse(open(path).read(), path)
+  for node in ast.walk(tree):
+    if isinstance(node, ast.Import):
+      for a in node.names:
+        yield node.lineno, a.name
+    elif isinstance(node, ast.ImportFrom) and node.module:
+      yield node.lineno, node.module
+      for a in node.names:  # `from jaxgen import runtime` names a package too
+        yield node.lineno, f'{node.module}.{a.name}'
+
+
+def _files(folder):
+  for d, _, names in os.walk(os.path.join(ROOT, folder)):
+    for n in sorted(names):
+      if n.endswith('.py'):
+        yield os.path.join(d, n)
+
+
+def _layer(module):
+  parts = module.split('.')
+  return parts[1] if parts[0] == 'jaxgen' and len(parts) > 1 else None
+
+
+def test_every_jaxgen_subpackage_has_a_rule():
+  pkgs = {n for n in os.listdir(os.path.join(ROOT, 'jaxgen'))
+          if os.path.isdir(os.path.join(ROOT, 'jaxgen', n)) and n != '__pycache__'}
+  assert pkgs == set(ALLOWED)
+  loose = [n for n in os.listdir(os.path.join(ROOT, 'jaxgen'))
+           if n.endswith('.py') and n != '__init__.py']
+  assert not loose, f'modules outside the layers: {loose}'
+
+
+@pytest.mark.parametrize('layer', sorted(ALLOWED))
+def test_layer_imports_only_the_layers_below(layer):
+  bad = []
+  for path in _files(os.path.join('jaxgen', layer)):
+    for line, mod in _imports(path):
+      target = _layer(mod)
+      if target and target != layer and target not in ALLOWED[layer] and target in ALLOWED:
+        bad.append(f'{os.path.relpath(path, ROOT)}:{line} imports {mod}')
+  assert not bad, '\n'.join(bad)
+
+
+def test_launch_imports_only_the_runtime():
+  bad = [f'{os.path.relpath(p, ROOT)}:{line} imports {mod}'
+         for p in _files('launch') for line, mod in _imports(p)
+         if mod.startswith('jaxgen.') and _layer(mod) in ALLOWED and _layer(mod) != 'runtime']
+  assert not bad, '\n'.join(bad)
+
+
+def test_experiments_import_only_the_config_module_and_net_presets():
+  bad = [f'{os.path.relpath(p, ROOT)}:{line} imports {mod}'
+         for p in _files('experiments') for line, mod in _imports(p)
+         if mod.startswith('jaxgen') and not mod.startswith(('jaxgen.runtime.config', 'jaxgen.nets'))
+         and mod not in ('jaxgen', 'jaxgen.runtime')]
+  assert not bad, '\n'.join(bad)
