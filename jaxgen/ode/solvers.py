@@ -26,9 +26,13 @@ Conventions
 All solvers are jit-compatible (``lax.scan`` / diffrax ``while_loop``), do no host round trips and
 work on batches sharded along their leading axis.
 
-Config-facing entry point (families embed the ``defaults()`` keys in their ``sampling`` section):
+Solvers are values: a solver is any ``solver(f, x0, ts) -> (x, stats)``; `explicit_rk(a, b, c)`
+makes one from a Butcher tableau and `from_diffrax(diffrax.Tsit5)` wraps a diffrax solver into the
+same signature (options rtol/atol/per_example/max_steps). The settings of one solve are a frozen
+`SolverSpec` (solver name or function, steps, grid name or array, tolerances), built once from a
+config section with ``SolverSpec.from_config(section)``:
 
-    integrate(f, x0, t0, t1, sampling, *, schedule=None) -> (x1, stats)   # stats['nfe']
+    integrate(f, x0, t0, t1, spec, *, schedule=None) -> (x1, stats)   # stats['nfe']
 """
 
 from __future__ import annotations
@@ -58,8 +62,14 @@ def _axpy(x, coeffs, ks):
   return out
 
 
-def _explicit_rk(a, b, c):
-  """Fixed-step explicit Runge-Kutta from a Butcher tableau (lists of python floats)."""
+def explicit_rk(a, b, c) -> 'Solver':
+  """A fixed-step explicit Runge-Kutta solver ``solver(f, x0, ts) -> (x, {'nfe'})`` from its Butcher
+  tableau: ``a`` the strictly lower-triangular stage matrix as ragged rows (``a[0] = []``), ``b``
+  the weights, ``c`` the nodes (python floats). One step per interval of ``ts``; ``nfe`` counts the
+  stages actually traced."""
+  if not (len(a) == len(b) == len(c)) or any(len(row) != i for i, row in enumerate(a)):
+    raise ValueError(f'explicit_rk: a must have rows of lengths 0..s-1 and b, c length s; got '
+                     f'{[len(r) for r in a]}, {len(b)}, {len(c)}')
 
   def step(f, t, dt, x):
     ks = []
@@ -89,13 +99,13 @@ def _explicit_rk(a, b, c):
   return solve
 
 
-euler = _explicit_rk(a=[[]], b=[1.0], c=[0.0])
+euler = explicit_rk(a=[[]], b=[1.0], c=[0.0])
 euler.__doc__ = 'Explicit Euler: 1 NFE per step, order 1.'
-heun = _explicit_rk(a=[[], [1.0]], b=[0.5, 0.5], c=[0.0, 1.0])
+heun = explicit_rk(a=[[], [1.0]], b=[0.5, 0.5], c=[0.0, 1.0])
 heun.__doc__ = "Heun's method (explicit trapezoid): 2 NFE per step, order 2."
-midpoint = _explicit_rk(a=[[], [0.5]], b=[0.0, 1.0], c=[0.0, 0.5])
+midpoint = explicit_rk(a=[[], [0.5]], b=[0.0, 1.0], c=[0.0, 0.5])
 midpoint.__doc__ = 'Explicit midpoint: 2 NFE per step, order 2.'
-rk4 = _explicit_rk(a=[[], [0.5], [0.0, 0.5], [0.0, 0.0, 1.0]],
+rk4 = explicit_rk(a=[[], [0.5], [0.0, 0.5], [0.0, 0.0, 1.0]],
                    b=[1 / 6, 1 / 3, 1 / 3, 1 / 6], c=[0.0, 0.5, 0.5, 1.0])
 rk4.__doc__ = 'Classical Runge-Kutta: 4 NFE per step, order 4.'
 
@@ -116,7 +126,10 @@ def _diffrax_solve(solver, f, x0, t0, t1, rtol, atol, max_steps):
   return x, stats
 
 
-def _adaptive(make_solver):
+def from_diffrax(make_solver) -> 'Solver':
+  """Wraps a diffrax solver class (or a zero-argument factory), e.g. ``diffrax.Tsit5``, into an
+  adaptive ``solver(f, x0, ts, *, rtol, atol, per_example, max_steps)`` that reads ``ts[0]`` and
+  ``ts[-1]`` only (PID step-size control; see the module docstring)."""
 
   def solve(f, x0, ts, *, rtol: float = 1e-5, atol: float = 1e-5, per_example: bool = False,
             max_steps: int = 4096):
@@ -137,9 +150,9 @@ def _adaptive(make_solver):
   return solve
 
 
-dopri5 = _adaptive(diffrax.Dopri5)
+dopri5 = from_diffrax(diffrax.Dopri5)
 dopri5.__doc__ = 'Adaptive Dormand-Prince 5(4) (diffrax.Dopri5, = scipy RK45), 6 NFE per step.'
-tsit5 = _adaptive(diffrax.Tsit5)
+tsit5 = from_diffrax(diffrax.Tsit5)
 tsit5.__doc__ = 'Adaptive Tsitouras 5(4) (diffrax.Tsit5), 6 NFE per step.'
 
 
@@ -165,56 +178,124 @@ SOLVERS = {
 ALIASES = {'rk45': 'dopri5'}
 
 
+Solver = Callable[..., tuple[Any, dict]]
+
+
 def names() -> list[str]:
-  """The solver names accepted by ``integrate`` / ``get`` (``'rk45'`` is an alias of dopri5)."""
+  """The solver names a `SolverSpec` accepts (``'rk45'`` is an alias of dopri5)."""
   return list(SOLVERS)
 
 
 def get(name: str) -> SolverInfo:
   key = ALIASES.get(name.lower(), name.lower())
   if key not in SOLVERS:
-    raise ValueError(f'unknown solver {name!r}; available: {", ".join(names())}')
+    raise ValueError(f'unknown solver {name!r}; available: {", ".join(names() + list(ALIASES))}')
   return SOLVERS[key]
 
 
-def defaults() -> ml_collections.ConfigDict:
-  """Sampling keys read by ``integrate`` (families embed them in their ``sampling`` schema).
+@dataclasses.dataclass(frozen=True)
+class SolverSpec:
+  """The settings of one ODE solve, built once (from a config section or by hand).
 
-  solver: a name in ``names()``; steps: intervals of the fixed grid; grid: ``'uniform' | 'edm' |
-  'log_snr' | 'shift'`` (see `jaxgen.ode.grids`); rtol/atol/per_example/max_steps: adaptive solvers
-  only; rho: EDM grid exponent; shift: SD3 shift a (grid='shift').
+  Attributes:
+    solver: a name of ``names()`` (or an alias) or a solver function ``solver(f, x0, ts)``
+      (e.g. ``explicit_rk(...)``); a function given here is treated as fixed-step unless
+      ``adaptive_fn=True`` (then it receives rtol/atol/per_example/max_steps keywords).
+    steps: intervals of the fixed-step grid.
+    grid: a grid name of `jaxgen.ode.grids` or a 1-D array of times from t0 to t1 (then ``steps``
+      is ignored and the array's end points are the integration's).
+    rtol, atol, per_example, max_steps: adaptive solvers only.
+    rho: EDM grid exponent; shift: SD3 shift a (grid='shift').
+    adaptive_fn: for a solver function, whether it is adaptive (names know their own kind).
   """
+
+  solver: Any = 'euler'
+  steps: int = 100
+  grid: Any = 'uniform'
+  rtol: float = 1e-5
+  atol: float = 1e-5
+  per_example: bool = False
+  max_steps: int = 4096
+  rho: float = 7.0
+  shift: float = 1.0
+  adaptive_fn: bool = False
+
+  def __post_init__(self):
+    if isinstance(self.solver, str):
+      get(self.solver)  # raises on an unknown name
+    elif not callable(self.solver):
+      raise ValueError(f'solver must be a name ({", ".join(names())}) or a function '
+                       f'solver(f, x0, ts), got {type(self.solver).__name__}')
+    if isinstance(self.grid, str):
+      if self.grid not in grids.NAMES:
+        raise ValueError(f'unknown grid {self.grid!r}; use one of {", ".join(grids.NAMES)} or '
+                         'pass an array of times')
+    elif jnp.ndim(self.grid) != 1 or jnp.shape(self.grid)[0] < 2:
+      raise ValueError(f'a grid array must be 1-D with at least 2 times, got shape '
+                       f'{jnp.shape(self.grid)}')
+
+  @classmethod
+  def from_config(cls, section=None, **defaults) -> 'SolverSpec':
+    """The spec of a config section (ConfigDict or dict) holding some of this class's fields;
+    keys it lacks take ``defaults`` then the class defaults; other keys are ignored. A
+    `SolverSpec` is returned as is."""
+    if isinstance(section, SolverSpec):
+      return section
+    values = dict(defaults)
+    if section is not None:
+      for f in dataclasses.fields(cls):
+        if f.name in section:
+          values[f.name] = section[f.name]
+    return cls(**values)
+
+  @property
+  def adaptive(self) -> bool:
+    if isinstance(self.solver, str):
+      return get(self.solver).adaptive
+    return self.adaptive_fn
+
+  @property
+  def fn(self) -> Solver:
+    return get(self.solver).fn if isinstance(self.solver, str) else self.solver
+
+  def time_grid(self, t0, t1, schedule=None) -> jax.Array:
+    """The fixed-step grid from ``t0`` to ``t1`` (the given array, or ``grid`` by name)."""
+    if not isinstance(self.grid, str):
+      return jnp.asarray(self.grid, jnp.float32)
+    return grids.make(self.grid, t0, t1, self.steps, rho=self.rho, shift_a=self.shift,
+                      schedule=schedule)
+
+  def replace(self, **changes) -> 'SolverSpec':
+    return dataclasses.replace(self, **changes)
+
+
+def defaults() -> ml_collections.ConfigDict:
+  """The `SolverSpec` keys as a config section (families embed them in ``sampling`` and
+  ``likelihood``): solver, steps, grid, rtol, atol, per_example, rho, shift, max_steps."""
   return ml_collections.ConfigDict(dict(
       solver='euler', steps=100, grid='uniform', rtol=1e-5, atol=1e-5, per_example=False,
       rho=7.0, shift=1.0, max_steps=4096))
 
 
-def integrate(f: Fn, x0, t0, t1, sampling: Optional[ml_collections.ConfigDict] = None, *,
-              schedule=None):
-  """Integrates ``dx/dt = f(t, x)`` from ``t0`` to ``t1`` as configured by ``sampling``.
+def integrate(f: Fn, x0, t0, t1, spec=None, *, schedule=None):
+  """Integrates ``dx/dt = f(t, x)`` from ``t0`` to ``t1`` with the solve ``spec``.
 
   Args:
     f: ``f(t, x)`` with ``t`` a 0-d float32 array (see module docstring).
     x0: the state at ``t0``, ``[b, ...]`` or a pytree of such arrays.
-    t0, t1: start and end times (python floats or traced scalars; either direction).
-    sampling: a ConfigDict (or dict) with the keys of ``defaults()``; missing keys take the
-      defaults.
-    schedule: optional object with ``log_snr(t)`` / ``t_from_log_snr(lam)`` (a `jaxgen.diffusion.sde` SDE)
-      used by ``grid='log_snr'`` (required) and ``grid='edm'`` (optional, see `jaxgen.ode.grids`).
+    t0, t1: start and end times (python floats or traced scalars; either direction). With a grid
+      array, its first and last entries are the times actually used.
+    spec: a `SolverSpec`, or a section/dict of its keys (`SolverSpec.from_config`).
+    schedule: optional object with ``log_snr(t)`` / ``t_from_log_snr(lam)`` (a
+      `jaxgen.diffusion.sde` SDE) used by ``grid='log_snr'`` (required) and ``grid='edm'``
+      (optional, see `jaxgen.ode.grids`).
 
   Returns:
     ``(x1, stats)`` with ``stats['nfe']`` an int32 array: the exact number of calls of ``f``.
   """
-  cfg = defaults().to_dict()
-  if sampling is not None:
-    for k in cfg:
-      if k in sampling:
-        cfg[k] = sampling[k]
-  cfg = ml_collections.ConfigDict(cfg)
-  info = get(cfg.solver)
-  if info.adaptive:
+  spec = SolverSpec.from_config(spec)
+  if spec.adaptive:
     ts = jnp.stack([jnp.asarray(t0, jnp.float32), jnp.asarray(t1, jnp.float32)])
-    return info.fn(f, x0, ts, rtol=cfg.rtol, atol=cfg.atol, per_example=cfg.per_example,
-                   max_steps=cfg.max_steps)
-  ts = grids.make(cfg.grid, t0, t1, cfg.steps, rho=cfg.rho, shift_a=cfg.shift, schedule=schedule)
-  return info.fn(f, x0, ts)
+    return spec.fn(f, x0, ts, rtol=spec.rtol, atol=spec.atol, per_example=spec.per_example,
+                   max_steps=spec.max_steps)
+  return spec.fn(f, x0, spec.time_grid(t0, t1, schedule))
