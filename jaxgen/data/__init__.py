@@ -28,6 +28,23 @@ from jaxgen.data import pairs, sources, toy2d, transforms
 from jaxgen.data.sources import DataNotFoundError  # noqa: F401  (re-exported)
 
 
+def defaults() -> ml_collections.ConfigDict:
+  """The ``data`` section of every run config, with its defaults (see the module docstring)."""
+  return ml_collections.ConfigDict(dict(
+      name='toy2d:moons',   # 'toy2d:<name>' | 'digits' | 'fashion_mnist' | 'tfds:<name>'
+      dir='',               # fashion_mnist: folder of the IDX files; tfds: data_dir ('' = default)
+      train_split='train',
+      eval_split='test',
+      scale='none',         # 'unit' [0,1] | 'symmetric' [-1,1] | 'levels' 0..K-1 | 'none' (raw)
+      dequantize=False,     # uniform dequantization: x -> (x + u) / K, bins of exactly 1/K
+      binarize='none',      # 'none' | 'fixed' (x > threshold) | 'resample' (Bernoulli each visit)
+      binarize_threshold=0.5,
+      flip=False,           # random horizontal flip of training images
+      eval_size=10000,      # toy2d: size of the fixed evaluation sample
+      max_examples=0,       # >0: keep only the first N examples of each split (quick runs)
+  ))
+
+
 @dataclasses.dataclass(frozen=True)
 class DataSpec:
   """What a model needs to know about its data.

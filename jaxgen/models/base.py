@@ -55,6 +55,10 @@ class Model:
     t_span: ``(t_start, t_end)`` of the sampling ODE in the family's time convention (noise at
       t_start, data at t_end); None where ``velocity`` is None.
     extras: family-specific pure functions (encode/decode, inpaint, ...), by name.
+    sampling_label: ``sampling -> str``, a short name of the sampler a ``sampling`` value selects
+      (``'dopri5'``, ``'pc'``, ``'fast'``); names sample files.
+    adaptive_ode: ``sampling -> bool``, whether ``sample`` with that ``sampling`` runs an adaptive
+      ODE solve (the runtime then compiles it with its ODE-solve options).
   """
 
   init: Callable[..., Params]
@@ -65,6 +69,8 @@ class Model:
   velocity: Optional[Callable[..., Any]] = None
   t_span: Optional[tuple[float, float]] = None
   extras: Mapping[str, Callable[..., Any]] = dataclasses.field(default_factory=dict)
+  sampling_label: Callable[[Any], str] = lambda sampling: 'default'
+  adaptive_ode: Callable[[Any], bool] = lambda sampling: False
 
 
 def batch_x(batch: Batch):

@@ -27,6 +27,8 @@ from typing import Any, Callable, Mapping, Optional
 
 import ml_collections
 
+from jaxgen import data as data_lib
+
 ConfigDict = ml_collections.ConfigDict
 
 
@@ -38,19 +40,7 @@ def common() -> ConfigDict:
   """The sections every run has, with their defaults (the family adds model/loss/sampling)."""
   c = ConfigDict()
   c.seed = 42
-  c.data = ConfigDict(dict(
-      name='toy2d:moons',   # 'toy2d:<name>' | 'digits' | 'fashion_mnist' | 'tfds:<name>'
-      dir='',               # fashion_mnist: folder of the IDX files; tfds: data_dir ('' = default)
-      train_split='train',
-      eval_split='test',
-      scale='none',         # 'unit' [0,1] | 'symmetric' [-1,1] | 'levels' 0..K-1 | 'none' (raw)
-      dequantize=False,     # uniform dequantization: x -> (x + u) / K, bins of exactly 1/K
-      binarize='none',      # 'none' | 'fixed' (x > threshold) | 'resample' (Bernoulli each visit)
-      binarize_threshold=0.5,
-      flip=False,           # random horizontal flip of training images
-      eval_size=10000,      # toy2d: size of the fixed evaluation sample
-      max_examples=0,       # >0: keep only the first N examples of each split (quick runs)
-  ))
+  c.data = data_lib.defaults()
   c.optim = ConfigDict(dict(
       optimizer='adam',     # 'adam' | 'adamw' | 'rmsprop'
       lr=2e-4,
