@@ -1,4 +1,4 @@
-"""Facts about the U-Net building blocks (jaxgen/nets/layers.py)."""
+"""Facts about the U-Net building blocks (jaxgen/nets/layers.py) and resampling filters (resampling.py)."""
 
 import math
 
@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from jaxgen.nets import layers as L
+from jaxgen.nets import resampling as R
 
 
 def _rand(seed, shape):
@@ -54,8 +55,8 @@ def test_fir_resampling_preserves_constants_away_from_border(k):
   """The FIR kernels are normalised: a constant image stays constant in the interior (the
   border sees the zero padding, as in the reference)."""
   c = 2.5 * jnp.ones((1, 16, 16, 3))
-  down = L.downsample_2d(c, k)
-  up = L.upsample_2d(c, k)
+  down = R.downsample_2d(c, k)
+  up = R.upsample_2d(c, k)
   assert down.shape == (1, 8, 8, 3) and up.shape == (1, 32, 32, 3)
   np.testing.assert_allclose(down[:, 1:-1, 1:-1], 2.5, rtol=1e-6)
   np.testing.assert_allclose(up[:, 1:-1, 1:-1], 2.5, rtol=1e-6)
@@ -68,19 +69,19 @@ def test_fir_resampling_preserves_constants_away_from_border(k):
 def test_fir_upsample_is_four_times_transpose_of_downsample(k):
   """<down(x), y> * factor^2 = <x, up(y)>: up = 4 down^T (exact linear adjoints)."""
   x, y = _rand(0, (2, 8, 8, 3)), _rand(1, (2, 4, 4, 3))
-  lhs = 4. * jnp.vdot(L.downsample_2d(x, k), y)
-  rhs = jnp.vdot(x, L.upsample_2d(y, k))
+  lhs = 4. * jnp.vdot(R.downsample_2d(x, k), y)
+  rhs = jnp.vdot(x, R.upsample_2d(y, k))
   np.testing.assert_allclose(lhs, rhs, rtol=1e-5)
   # and via jax.linear_transpose for the full operator
-  down_t = jax.linear_transpose(lambda a: L.downsample_2d(a, k), x)
-  np.testing.assert_allclose(4. * down_t(y)[0], L.upsample_2d(y, k), rtol=1e-5, atol=1e-6)
+  down_t = jax.linear_transpose(lambda a: R.downsample_2d(a, k), x)
+  np.testing.assert_allclose(4. * down_t(y)[0], R.upsample_2d(y, k), rtol=1e-5, atol=1e-6)
 
 
 def test_box_fir_equals_naive_resampling():
   """FIR with kernel [1, 1] is exactly average pooling / nearest-neighbour upsampling."""
   x = _rand(2, (1, 8, 8, 2))
-  np.testing.assert_allclose(L.downsample_2d(x, (1, 1)), L.naive_downsample_2d(x), atol=1e-6)
-  np.testing.assert_allclose(L.upsample_2d(x, (1, 1)), L.naive_upsample_2d(x), atol=1e-6)
+  np.testing.assert_allclose(R.downsample_2d(x, (1, 1)), R.naive_downsample_2d(x), atol=1e-6)
+  np.testing.assert_allclose(R.upsample_2d(x, (1, 1)), R.naive_upsample_2d(x), atol=1e-6)
 
 
 @pytest.mark.parametrize('up', [True, False])
@@ -91,7 +92,7 @@ def test_fused_fir_conv_with_identity_kernel_is_plain_fir_resampling(up):
   w[1, 1] = np.eye(2)
   m = L.FIRConv(2, up=up, down=not up)
   out = m.apply({'params': {'kernel': jnp.asarray(w), 'bias': jnp.zeros(2)}}, x)
-  ref = L.upsample_2d(x) if up else L.downsample_2d(x)
+  ref = R.upsample_2d(x) if up else R.downsample_2d(x)
   np.testing.assert_allclose(out, ref, atol=1e-5)
 
 
