@@ -4,8 +4,9 @@ A source turns ``config.data`` and the run's seed into deterministic numpy batch
 batch at step s is a pure function of ``(seed, s)``: finite sets walk a fresh permutation per
 epoch drawn from ``(seed, epoch)``, and all noise is drawn for the whole *global* batch, of which
 each host keeps its contiguous share, so a resumed run, or one on another number of hosts, sees
-exactly the batches it would have seen. A source implements the three ``_global_*`` /
-``_eval_examples`` methods below and `Source` does the sharding, padding and masking.
+exactly the batches it would have seen. A source implements ``_global_train_batch``,
+``_global_eval_batch``, ``_eval_examples`` and ``eval_size``; `Source` does the host sharding,
+the padding and the mask.
 
 Sources register under an exact name (``'digits'``) or a prefix ending in ``':'`` (``'tfds:'``)
 with `register`; `build` looks the name up, so adding a source edits no other source.
@@ -169,27 +170,27 @@ class Source(abc.ABC):
 
 
 # name or 'prefix:' -> (factory(cfg, seed) -> Source, how to write the name)
-_REGISTRY: dict[str, tuple[Callable[..., Source], str]] = {}
+SOURCES: dict[str, tuple[Callable[..., Source], str]] = {}
 
 
 def register(name: str, factory: Callable[..., Source], usage: str = '') -> None:
   """Registers `factory(cfg, seed) -> Source` under an exact name or a prefix ending in ':';
   `usage` is how the name is written in the error that lists the sources."""
-  if name in _REGISTRY:
+  if name in SOURCES:
     raise ValueError(f'data source {name!r} is registered twice')
-  _REGISTRY[name] = (factory, usage or (name + '<name>' if name.endswith(':') else name))
+  SOURCES[name] = (factory, usage or (name + '<name>' if name.endswith(':') else name))
 
 
 def available() -> list[str]:
   """How each registered source is named, e.g. ``['digits', 'tfds:<name>', ...]``."""
-  return [usage for _, usage in _REGISTRY.values()]
+  return [usage for _, usage in SOURCES.values()]
 
 
 def build(cfg, seed: int) -> Source:
   """The source named by ``cfg.name`` (``config.data``) with the run's seed."""
   name = cfg.name
-  key = name if name in _REGISTRY else name.split(':', 1)[0] + ':'
-  if key not in _REGISTRY:
+  key = name if name in SOURCES else name.split(':', 1)[0] + ':'
+  if key not in SOURCES:
     raise ValueError(f'config.data.name={name!r} is not a data source; available: '
                      + ', '.join(available()))
-  return _REGISTRY[key][0](cfg, seed)
+  return SOURCES[key][0](cfg, seed)
