@@ -16,25 +16,31 @@ data, rebuilt from ``meta.eval_source`` (or, in files without it, ``meta.source_
 its seed), so a 2-RF run is scored against the real data exactly like the 1-RF run it came from.
 Along a reflow chain (pairs of a run that itself trained on pairs) ``eval_source`` is the root
 run's data: reading k-RF pairs never opens the files of the earlier rounds. A file without either
-evaluates against its own z1.
+evaluates against its own z1. `PairsSource` is the source; its `fingerprint` is the file's
+absolute path and `digest`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
 import os
 from typing import Optional
 
+import ml_collections
 import numpy as np
 
+from jaxgen.data import source
 from jaxgen.data.sources import DataNotFoundError
 
 PREFIX = 'pairs:'
 HOW = ('Make one from a trained rectified-flow run with `python -m launch.reflow --workdir RUN '
        '--num N` (it writes RUN/reflow/pairs.npz), then train with '
        '--config.data.name=pairs:RUN/reflow/pairs.npz.')
+# data.* keys that a pairs: source does not use, with the only values it accepts.
+FIXED = {'train_split': 'train', 'eval_split': 'test', 'max_examples': 0}
 
 
 class Pairs:
@@ -113,3 +119,84 @@ def load(path: str) -> Pairs:
                      f'diverged?). {HOW}')
   meta = json.loads(str(arrays['meta'])) if 'meta' in arrays else {}
   return Pairs(z0.astype(np.float32), z1.astype(np.float32), meta)
+
+
+class PairsSource(source.Source):
+  """The ``pairs:<file.npz>`` source: training batches ``{'x': z1, 'x0': z0}`` of the same
+  examples, in epochs; evaluation on the source run's data (see the module docstring)."""
+
+  def __init__(self, cfg, seed: int):
+    super().__init__(cfg, seed)
+    name = cfg.name
+    if cfg.scale != 'none' or cfg.dequantize or cfg.binarize != 'none' or cfg.flip:
+      raise ValueError(f"{name}: pairs are already in the model's space: set data.scale='none' "
+                       'and leave dequantize, binarize and flip off')
+    # Every pair is a training example and evaluation uses the source run's data: no splits.
+    unused = [f'data.{k}={cfg[k]!r}' for k, default in FIXED.items() if cfg[k] != default]
+    if unused:
+      raise ValueError(f'{name}: {", ".join(unused)} would be ignored (a pairs file has no splits '
+                       "and evaluates on its source run's data); leave "
+                       + ', '.join(f'data.{k}={v!r}' for k, v in FIXED.items()))
+    self._path = name[len(PREFIX):]
+    self._pairs = load(self._path)
+    z1 = self._pairs.z1
+    self._source = None
+    src = self._pairs.eval_source
+    if src:  # evaluate on the data of the run that made the pairs (the chain's root), its seed
+      src_data = ml_collections.ConfigDict(src['data'])
+      src_data.eval_size = cfg.eval_size
+      self._source = source.build(src_data, int(src['seed']))
+      if tuple(self._source.spec.shape) != z1.shape[1:]:
+        raise ValueError(f'{name}: pairs of shape {z1.shape[1:]} but their source '
+                         f'{src_data.name} has shape {self._source.spec.shape}. {HOW}')
+      self.spec = dataclasses.replace(self._source.spec, name=name, num_classes=None)
+    else:
+      self.spec = source.DataSpec(name, z1.shape[1:], float(z1.min()), float(z1.max()), None,
+                                  None, 'none')
+
+  @property
+  def train_size(self) -> int:
+    return len(self._pairs)
+
+  @property
+  def eval_size(self) -> int:
+    return self._source.eval_size if self._source else min(len(self._pairs), self.cfg.eval_size)
+
+  @property
+  def fingerprint(self) -> dict:
+    """The file's absolute path and content digest: a run refuses to resume on other pairs."""
+    return {'pairs_file': os.path.abspath(self._path), 'pairs_digest': self._pairs.digest}
+
+  def eval_source(self) -> dict:
+    """The source run's (the root of a reflow chain), else this file's, with absolute paths."""
+    if self._source is not None:
+      return self._source.eval_source()
+    own = super().eval_source()
+    own['data']['name'] = PREFIX + os.path.abspath(self._path)
+    return own
+
+  def eval_batches(self, batch_size, num_batches=0, draw=0, process_index=None,
+                   process_count=None):
+    if self._source is None:
+      yield from super().eval_batches(batch_size, num_batches, draw, process_index, process_count)
+      return
+    for b in self._source.eval_batches(batch_size, num_batches, draw, process_index,
+                                       process_count):
+      b.pop('label', None)
+      yield b
+
+  def eval_array(self, n: int = 0):
+    return super().eval_array(n) if self._source is None else self._source.eval_array(n)
+
+  def _global_train_batch(self, step, batch_size):
+    idx = self._indices(step, batch_size)
+    return {'x': self._pairs.z1[idx], 'x0': self._pairs.z0[idx]}
+
+  def _global_eval_batch(self, idx, batch, draw):
+    return {'x': self._pairs.z1[idx]}
+
+  def _eval_examples(self, n):
+    return self._pairs.z1[:n]
+
+
+source.register(PREFIX, PairsSource, PREFIX + '<file.npz>')

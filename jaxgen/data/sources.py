@@ -1,4 +1,4 @@
-"""Finite data sets held in memory: scikit-learn `digits`, `fashion_mnist` (IDX files), `tfds:<name>`.
+"""Loaders of finite image sets held in memory: `digits`, `fashion_mnist` (IDX files), `tfds:<name>`.
 
 Every source returns integer-valued images ``uint8 [n, H, W, C]`` with ``num_levels`` levels
 (0..K-1) and optional int32 labels; `jaxgen.data.transforms` turns them into model inputs.
@@ -96,12 +96,12 @@ def tfds_images(name: str, split: str, data_dir: str = '') -> Images:
 
   The set must have been prepared in array_record format, e.g.
   ``tfds build cifar10 --file_format=array_record`` (preparing needs TensorFlow:
-  ``pip install -r requirements-tfds.txt``); reading it does not.
+  ``pip install -r requirements-tfds.txt``); reading it does not, and never downloads.
   """
   import tensorflow_datasets as tfds
 
   try:
-    source = tfds.data_source(name, split=split, data_dir=data_dir or None)
+    source = tfds.data_source(name, split=split, data_dir=data_dir or None, download=False)
   except Exception as e:  # tfds raises several types for a missing set
     raise DataNotFoundError(
         f'tfds:{name} split {split!r} could not be opened ({type(e).__name__}: {e}). This machine '

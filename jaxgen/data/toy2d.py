@@ -1,12 +1,16 @@
-"""Generated 2-D toy densities (`toy2d:<name>`), sampled as a pure function of a numpy Generator.
+"""Generated 2-D toy densities and their source ``toy2d:<name>`` (continuous, infinite).
 
-All are centred near the origin with values roughly in [-4, 4]. `gmm` is a Gaussian mixture whose
-density is known in closed form (`density('gmm')`), for likelihood checks.
+Each density is sampled as a pure function of a numpy Generator. All are centred near the origin
+with values roughly in [-4, 4]. `gmm` is a Gaussian mixture whose density is known in closed form
+(`density('gmm')`), for likelihood checks. The source draws a fresh global training batch from
+``(seed, step)`` and evaluates on one fixed sample of ``data.eval_size`` points from ``seed``.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from jaxgen.data import source
 
 RANGE = (-4.5, 4.5)
 
@@ -81,3 +85,38 @@ def density(name: str):
   from jaxgen.distributions import gmm
 
   return gmm.GaussianMixture(weights=GMM_WEIGHTS, means=GMM_MEANS, covs=GMM_COVS)
+
+
+PREFIX = 'toy2d:'
+
+
+class Toy2D(source.Source):
+  """The ``toy2d:<name>`` source: batches ``{'x': float32 [b, 2]}``, no transforms."""
+
+  def __init__(self, cfg, seed: int):
+    super().__init__(cfg, seed)
+    self._name = cfg.name[len(PREFIX):]
+    if self._name not in SAMPLERS:
+      raise ValueError(f'config.data.name={cfg.name!r}: no such toy density; available: '
+                       + ', '.join(PREFIX + k for k in SAMPLERS))
+    if cfg.scale != 'none' or cfg.dequantize or cfg.binarize != 'none' or cfg.flip:
+      raise ValueError(f"{cfg.name} is continuous 2-D data: set data.scale='none' and leave "
+                       'dequantize, binarize and flip off')
+    self.spec = source.DataSpec(cfg.name, (2,), RANGE[0], RANGE[1], None, None, 'none')
+    self._eval_x = sample(self._name, source.rng(self.seed, 7, 0), cfg.eval_size)
+
+  @property
+  def eval_size(self) -> int:
+    return len(self._eval_x)
+
+  def _global_train_batch(self, step, batch_size):
+    return {'x': sample(self._name, source.rng(self.seed, 2, step), batch_size)}
+
+  def _global_eval_batch(self, idx, batch, draw):
+    return {'x': self._eval_x[idx]}
+
+  def _eval_examples(self, n):
+    return self._eval_x[:n]
+
+
+source.register(PREFIX, Toy2D, PREFIX + '<' + '|'.join(SAMPLERS) + '>')

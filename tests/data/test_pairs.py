@@ -131,7 +131,7 @@ def test_evaluation_data_of_a_reflow_chain_is_read_from_eval_source_only(tmp_pat
 
 def test_digest_identifies_the_coupling(affine_file, tmp_path):
   """The digest is a function of the arrays (not of the meta): the same pairs rewritten give the
-  same digest, any changed value another; `Dataset.fingerprint` records it with the path."""
+  same digest, any changed value another; `PairsSource.fingerprint` records it with the path."""
   path, z0 = affine_file
   ds = data_lib.build(data_cfg(name='pairs:' + path), 0)
   assert ds.fingerprint == {'pairs_file': os.path.abspath(path),
