@@ -18,6 +18,7 @@ model). Samples: DIR/samples/step_1000.png.
 Variants: ``smoke`` (2 couplings, width 32, 5 steps), ``gaussian`` (Gaussian prior).
 """
 
+from experiments import common
 from jaxgen.runtime import config as cfg
 
 
@@ -48,17 +49,10 @@ def get_config(arg=None):
   config.sampling.num_samples = 64
 
   def smoke(c):
-    c.train.fast_compile = True   # XLA optimizations off: a quick start
+    common.smoke(c, steps=5, batch_size=32, eval_batch_size=64, num_samples=16)
     c.model.num_couplings = 2
     c.model.hidden = 32
     c.model.depth = 2
-    c.train.steps = 5
-    c.train.batch_size = 32
-    c.train.log_every = 5
-    c.train.checkpoint_every = 5
-    c.eval.batch_size = 64
-    c.eval.num_batches = 1
-    c.sampling.num_samples = 16
     c.sampling.inpaint_steps = 10
 
   def gaussian(c):

@@ -37,6 +37,7 @@ Variants: ``smoke`` (2 couplings, width 32, 5 steps on 1000 images; end to end i
 ``gaussian`` (Gaussian prior instead of logistic).
 """
 
+from experiments import common
 from jaxgen.runtime import config as cfg
 
 
@@ -75,18 +76,11 @@ def get_config(arg=None):
   config.sampling.inpaint_mask = 'bottom_half'
 
   def smoke(c):
-    c.train.fast_compile = True   # XLA optimizations off: a quick start
+    common.smoke(c, steps=5, batch_size=64, eval_batch_size=256, num_samples=16)
     c.model.num_couplings = 2
     c.model.hidden = 32
     c.model.depth = 2
     c.data.max_examples = 1000
-    c.train.steps = 5
-    c.train.batch_size = 64
-    c.train.log_every = 5
-    c.train.checkpoint_every = 5
-    c.eval.batch_size = 256
-    c.eval.num_batches = 1
-    c.sampling.num_samples = 16
     c.sampling.inpaint_steps = 20
 
   def paper(c):

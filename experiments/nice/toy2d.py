@@ -19,6 +19,7 @@ Variants: ``smoke``, ``checkerboard``, ``8gaussians``, ``swissroll``, ``gmm``, `
 (logistic prior instead of Gaussian).
 """
 
+from experiments import common
 from jaxgen.runtime import config as cfg
 
 
@@ -49,18 +50,10 @@ def get_config(arg=None):
   config.sampling.num_samples = 1024
 
   def smoke(c):
-    c.train.fast_compile = True   # XLA optimizations off: a quick start
+    common.smoke(c, steps=5, batch_size=32, eval_batch_size=256, num_samples=64)
     c.model.num_couplings = 2
     c.model.hidden = 32
     c.model.depth = 1
-    c.train.steps = 5
-    c.train.batch_size = 32
-    c.train.log_every = 5
-    c.train.checkpoint_every = 5
-    c.eval.batch_size = 256
-    c.eval.num_batches = 1
-    c.eval.num_samples = 64
-    c.sampling.num_samples = 64
 
   def data(name):
     return lambda c: setattr(c.data, 'name', 'toy2d:' + name)

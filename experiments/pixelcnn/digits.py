@@ -15,6 +15,7 @@ measured in this session; no paper reports this set). Samples (samples/*.png) sh
 blurry digits.
 """
 
+from experiments import common
 from jaxgen.runtime import config as cfg
 
 
@@ -54,15 +55,8 @@ def get_config(arg=None):
     c.sampling.method = 'plain'
 
   def smoke(c):
-    c.train.fast_compile = True   # XLA optimizations off: a quick start
+    common.smoke(c, steps=5, batch_size=16, eval_batch_size=64, num_samples=4)
     c.model.filters = 4
     c.model.blocks = 1
-    c.train.steps = 5
-    c.train.batch_size = 16
-    c.train.log_every = 5
-    c.train.checkpoint_every = 5
-    c.eval.batch_size = 64
-    c.eval.num_batches = 1
-    c.sampling.num_samples = 4
 
   return cfg.select(config, arg, smoke=smoke, pixelcnn=pixelcnn, pp=pp)

@@ -22,6 +22,7 @@ bits/dim); the papers' CIFAR-10 numbers are 3.14 (PixelCNN), 3.03 (Gated PixelCN
 (PixelCNN++) bits/dim, see cifar10.py. The ``pp`` variant was only smoke-tested here.
 """
 
+from experiments import common
 from jaxgen.runtime import config as cfg
 
 
@@ -72,16 +73,10 @@ def get_config(arg=None):
     c.train.checkpoint_every = 5000
 
   def smoke(c):
-    c.train.fast_compile = True   # XLA optimizations off: a quick start
+    common.smoke(c, steps=5, batch_size=16, eval_batch_size=64, num_samples=4)
     c.model.filters = 4
     c.model.blocks = 1
     c.model.num_mixtures = 2
     c.data.max_examples = 256
-    c.train.steps = 5
-    c.train.log_every = 5
-    c.train.checkpoint_every = 5
-    c.eval.batch_size = 64
-    c.eval.num_batches = 1
-    c.sampling.num_samples = 4
 
   return cfg.select(config, arg, smoke=smoke, pixelcnn=pixelcnn, gated=gated, pp=pp, long=long)

@@ -25,6 +25,7 @@ Fashion-MNIST; the paper's number for PixelCNN on binarized MNIST is 81.30 nats
 (van den Oord et al. 2016a, Table 4; Diagonal BiLSTM 79.20) -- a different, easier data set.
 """
 
+from experiments import common
 from jaxgen.runtime import config as cfg
 
 
@@ -69,17 +70,10 @@ def get_config(arg=None):
     c.train.checkpoint_every = 2000
 
   def smoke(c):
-    c.train.fast_compile = True   # XLA optimizations off: a quick start
+    common.smoke(c, steps=5, batch_size=16, eval_batch_size=64, num_samples=4)
     c.model.filters = 4
     c.model.blocks = 1
     c.data.max_examples = 256
-    c.train.steps = 5
-    c.train.batch_size = 16
-    c.train.log_every = 5
-    c.train.checkpoint_every = 5
-    c.eval.batch_size = 64
-    c.eval.num_batches = 1
-    c.sampling.num_samples = 4
 
   return cfg.select(config, arg, smoke=smoke, pixelcnn=pixelcnn, gated=gated, resample=resample,
                     long=long)

@@ -51,6 +51,7 @@ Paper (CIFAR-10 FID, one Euler step; the paper's numbers): 1-RF 378, 2-RF 12.21,
 4.85; with RK45, 1-RF 2.58 at NFE 127.
 """
 
+from experiments import common
 from jaxgen.runtime import config as cfg
 
 
@@ -78,18 +79,10 @@ def get_config(arg=None):
   config.sampling.num_samples = 1024
 
   def smoke(c):
-    c.train.fast_compile = True   # XLA optimizations off: a quick start
+    common.smoke(c, steps=20, batch_size=32, eval_batch_size=256, num_samples=64, every=10)
     c.model.score_mlp.width = 32
     c.model.score_mlp.num_layers = 1
-    c.train.steps = 20
-    c.train.batch_size = 32
-    c.train.log_every = 10
-    c.train.checkpoint_every = 10
-    c.eval.num_samples = 64
-    c.eval.num_batches = 1
-    c.eval.batch_size = 256
     c.sampling.steps = 4
-    c.sampling.num_samples = 64
 
   def data(name):
     return lambda c: setattr(c.data, 'name', 'toy2d:' + name)

@@ -23,6 +23,7 @@ EMA starts at the initial weights without bias correction and 0.999^1500 = 0.22 
 No paper number exists for this set.
 """
 
+from experiments import common
 from jaxgen.runtime import config as cfg
 
 
@@ -57,18 +58,10 @@ def get_config(arg=None):
   config.sampling.num_samples = 64
 
   def smoke(c):
-    c.train.fast_compile = True   # XLA optimizations off: a quick start
+    common.smoke(c, steps=4, batch_size=16, eval_batch_size=16, num_samples=8, every=2)
     c.model.unet.nf = 8
     c.model.unet.attn_resolutions = ()
-    c.train.steps = 4
-    c.train.batch_size = 16
-    c.train.log_every = 2
-    c.train.checkpoint_every = 2
-    c.eval.num_batches = 1
-    c.eval.batch_size = 16
-    c.eval.num_samples = 8
     c.sampling.steps = 4
-    c.sampling.num_samples = 8
     c.eval.metrics = ('loss', 'bpd')    # PF-ODE bits/dim: Euler, 4 steps, one probe
     c.sampling.likelihood_solver = 'euler'
     c.sampling.likelihood_probes = 1

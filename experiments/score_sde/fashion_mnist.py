@@ -29,6 +29,7 @@ trainer's EMA starts at the initial parameters, hence EMA 0.995 here (``optim.em
 alternative, not measured here).
 """
 
+from experiments import common
 from jaxgen.runtime import config as cfg
 from jaxgen.nets import unet
 
@@ -65,18 +66,10 @@ def get_config(arg=None):
   config.sampling.num_samples = 64
 
   def smoke(c):
-    c.train.fast_compile = True   # XLA optimizations off: a quick start
+    common.smoke(c, steps=4, batch_size=16, eval_batch_size=16, num_samples=8, every=2)
     c.model.unet.nf = 8
     c.model.unet.attn_resolutions = ()
-    c.train.steps = 4
-    c.train.batch_size = 16
-    c.train.log_every = 2
-    c.train.checkpoint_every = 2
-    c.eval.num_batches = 1
-    c.eval.batch_size = 16
-    c.eval.num_samples = 8
     c.sampling.steps = 4
-    c.sampling.num_samples = 8
 
   def ode(c):
     c.sampling.method = 'ode'

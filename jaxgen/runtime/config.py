@@ -143,15 +143,53 @@ def select(config: ConfigDict, arg: Optional[str], **variants: Callable[[ConfigD
 
 
 def load(spec: str) -> ConfigDict:
-  """Loads ``path/to/experiment.py[:variant]`` and returns its config (not yet validated)."""
+  """Loads ``path/to/experiment.py[:variant[,variant]]`` and returns its config (not validated).
+
+  A file inside a package (folders with ``__init__.py``, like ``experiments/<family>/x.py``) is
+  imported as a module of that package, so its package imports (``from experiments import
+  common``) work from any working directory and with an absolute or relative path; the package is
+  found through its own folder, without changing ``sys.path``. A file outside any package is run
+  on its own. Variants apply left to right (`select`).
+  """
+  import sys
+
   path, _, arg = spec.partition(':')
   if not os.path.isfile(path):
     raise ConfigError(f'experiment file {path!r} does not exist (give a path such as '
                       'experiments/rectified_flow/toy2d.py[:smoke])')
-  mod_spec = importlib.util.spec_from_file_location(
-      'jaxgen_experiment_' + os.path.basename(path)[:-3], path)
-  module = importlib.util.module_from_spec(mod_spec)
-  mod_spec.loader.exec_module(module)
+  if not path.endswith('.py'):
+    raise ConfigError(f'experiment file {path!r} is not a .py file (give a path such as '
+                      'experiments/rectified_flow/toy2d.py[:smoke])')
+  folder, name = os.path.split(os.path.realpath(path))
+  parts = [name[:-3]]
+  while os.path.isfile(os.path.join(folder, '__init__.py')):
+    folder, package = os.path.split(folder)
+    parts.insert(0, package)
+  try:
+    if len(parts) == 1:
+      mod_spec = importlib.util.spec_from_file_location('jaxgen_experiment_' + parts[0], path)
+      module = importlib.util.module_from_spec(mod_spec)
+      mod_spec.loader.exec_module(module)
+    else:
+      top, top_dir = parts[0], os.path.join(folder, parts[0])
+      loaded = sys.modules.get(top)
+      if loaded is None:
+        pkg_spec = importlib.util.spec_from_file_location(
+            top, os.path.join(top_dir, '__init__.py'), submodule_search_locations=[top_dir])
+        loaded = importlib.util.module_from_spec(pkg_spec)
+        sys.modules[top] = loaded
+        pkg_spec.loader.exec_module(loaded)
+      elif top_dir not in [os.path.realpath(p) for p in getattr(loaded, '__path__', [])]:
+        raise ConfigError(f'{path}: another package named {top!r} is already imported (from '
+                          f'{list(getattr(loaded, "__path__", []))}); load experiments of one '
+                          f'{top!r} package per process')
+      module = importlib.import_module('.'.join(parts))
+  except ModuleNotFoundError as e:
+    hint = ''
+    if len(parts) == 1 and (e.name or '').split('.')[0] == 'experiments':
+      hint = (' (a file that imports the experiments package, e.g. `from experiments import '
+              'common`, must live inside experiments/)')
+    raise ConfigError(f'{path}: {e}{hint}') from e
   if not hasattr(module, 'get_config'):
     raise ConfigError(f'{path} defines no get_config(arg)')
   try:

@@ -1,15 +1,43 @@
-"""Shared settings of the score-SDE CIFAR-10 experiments (the paper's / reference configs).
+"""Pieces the experiment files share: the smoke settings and the score-SDE paper's CIFAR-10 base.
 
-Not an experiment itself (the leading underscore keeps it out of tests/test_experiments.py); the
-six `*_cont_*.py` files load it with `load()` and call `config(sde, deep)`.
+Experiment files import it as ``from experiments import common``: `jaxgen.runtime.config.load`
+imports every experiment file as a module of the `experiments` package, from any working directory.
+Not an experiment itself: it has no ``get_config``.
 """
 
-from jaxgen.runtime import config as cfg
 from jaxgen.nets import unet
+from jaxgen.runtime import config as cfg
 
 
-def config(sde: str, deep: bool):
-  """sde: 'vpsde' | 'subvpsde' (DDPM++ cont.) or 'vesde' (NCSN++ cont.); deep: 8 res blocks."""
+def smoke(c, *, steps: int, batch_size: int, eval_batch_size: int, num_samples: int,
+          every: int = 0):
+  """The settings every ``smoke`` variant shares: a few steps end to end, quick to compile.
+
+  Sets `steps` training steps of `batch_size` examples, logs and checkpoints every `every` steps
+  (0: only at the last step), one evaluation batch of `eval_batch_size` examples, `num_samples`
+  samples (the end-of-run picture and sample-based metrics), no progress bar, XLA optimizations
+  off (a faster start, slower steps) and ``data.stand_in = True``: a data set that is not on this
+  machine is replaced by a synthetic one of the same shape and levels (one printed line says so),
+  so every smoke runs on a fresh machine. The caller then shrinks its own net (and the rest).
+  """
+  c.train.steps = steps
+  c.train.batch_size = batch_size
+  c.train.log_every = c.train.checkpoint_every = every or steps
+  c.train.progress = False
+  c.train.fast_compile = True
+  c.eval.batch_size = eval_batch_size
+  c.eval.num_batches = 1
+  c.eval.num_samples = num_samples
+  c.sampling.num_samples = num_samples
+  c.data.stand_in = True
+
+
+def score_sde_cifar10(sde: str, deep: bool):
+  """Song et al. (ICLR 2021) on CIFAR-10 as the reference configs set it (``tfds:cifar10``).
+
+  sde: 'vpsde' | 'subvpsde' (DDPM++ cont., data on [-1, 1]) or 'vesde' (NCSN++ cont., data on
+  [0, 1], the net centres its input); deep: 8 res blocks per resolution instead of 4.
+  """
   c = cfg.base('score_sde')
   c.seed = 42
   c.data.name = 'tfds:cifar10'
@@ -65,23 +93,15 @@ def config(sde: str, deep: bool):
   return c
 
 
-def smoke(c):
-  """A few steps of a tiny U-Net (nf 16, 1 res block, ch_mult (1, 2)) on mock data."""
-  c.train.fast_compile = True   # XLA optimizations off: a quick start
+def score_sde_cifar10_smoke(c):
+  """The CIFAR-10 smoke: 4 steps of a tiny U-Net (nf 16, 1 res block, ch_mult (1, 2))."""
+  smoke(c, steps=4, batch_size=8, eval_batch_size=8, num_samples=8, every=2)
   u = c.model.unet
   u.nf, u.num_res_blocks, u.ch_mult, u.attn_resolutions = 16, 1, (1, 2), (16,)
-  c.train.steps = 4
-  c.train.batch_size = 8
-  c.train.log_every = 2
-  c.train.checkpoint_every = 2
   c.train.sample_every = 0
   c.train.eval_every = 0
   c.optim.warmup_steps = 2
-  c.eval.batch_size = 8
-  c.eval.num_batches = 1
-  c.eval.num_samples = 8
   c.sampling.steps = 3
-  c.sampling.num_samples = 8
   # Compile time dominates on CPU: one U-Net call per sampler step (no corrector) and no
   # likelihood (digits.py:smoke exercises bpd through the PF-ODE on a U-Net).
   c.sampling.corrector = 'none'
