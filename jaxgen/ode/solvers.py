@@ -18,7 +18,7 @@ Conventions
   (error norm over all of it); ``per_example=True`` vmaps the solve over the leading axis, so each
   example gets its own steps (``f`` then sees ``x`` with a leading batch axis of 1). Per-example
   stats add ``nfe_per_example: int32[b]``; ``nfe`` is then what the vmapped loop really costs,
-  ``6 max_i(n_i) + 1`` batched calls, since it runs until the slowest example is done.
+  ``max_i nfe_i`` batched calls, since it runs until the slowest example is done.
   Caveat: with ``per_example=True``, ``f`` must not close over per-example arrays (labels,
   Hutchinson probes): they are not sliced with their example. Carry them in the state, or vmap
   single-example solves yourself (as `jaxgen.ode.likelihood` does).
@@ -148,19 +148,18 @@ def from_diffrax(make_solver) -> 'Solver':
   per_example, max_steps)`` that reads ``ts[0]`` and ``ts[-1]`` only (PID step-size control; see
   the module docstring). Implicit and fixed-step diffrax solvers are refused: their NFE is not a
   function of the step count."""
-  probe = make_solver()
-  if not (isinstance(probe, diffrax.AbstractERK) and
-          isinstance(probe, diffrax.AbstractAdaptiveSolver)):
+  solver = make_solver()  # an immutable equinox module, shared by every solve
+  if not (isinstance(solver, diffrax.AbstractERK) and
+          isinstance(solver, diffrax.AbstractAdaptiveSolver)):
     raise ValueError(f'from_diffrax needs an adaptive explicit Runge-Kutta diffrax solver (e.g. '
-                     f'diffrax.Tsit5, Dopri5, Bosh3, Heun), got {type(probe).__name__}')
-  stages, fsal = len(probe.tableau.c) + 1, bool(probe.tableau.fsal)
+                     f'diffrax.Tsit5, Dopri5, Bosh3, Heun), got {type(solver).__name__}')
+  stages, fsal = len(solver.tableau.c) + 1, bool(solver.tableau.fsal)
 
   def solve(f, x0, ts, *, rtol: float = 1e-5, atol: float = 1e-5, per_example: bool = False,
             max_steps: int = 4096):
     ts = jnp.asarray(ts, jnp.float32)
     t0, t1 = ts[0], ts[-1]
-    run = lambda f, x0: _diffrax_solve(make_solver(), stages, fsal, f, x0, t0, t1, rtol, atol,
-                                       max_steps)
+    run = lambda f, x0: _diffrax_solve(solver, stages, fsal, f, x0, t0, t1, rtol, atol, max_steps)
     if not per_example:
       return run(f, x0)
 
@@ -173,7 +172,7 @@ def from_diffrax(make_solver) -> 'Solver':
     return x, stats
 
   solve.adaptive = True
-  solve.__doc__ = f'Adaptive {type(probe).__name__} (diffrax), {stages} stages' + (
+  solve.__doc__ = f'Adaptive {type(solver).__name__} (diffrax), {stages} stages' + (
       ', FSAL.' if fsal else '.')
   return solve
 
