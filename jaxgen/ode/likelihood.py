@@ -1,4 +1,4 @@
-"""Log-likelihood of ODE models (probability-flow ODE, rectified flow, CNFs) and bits/dim, in-graph.
+"""Log-likelihood of ODE models (probability-flow ODE, rectified flow, CNFs), in nats, in-graph.
 
 Instantaneous change of variables: along a trajectory of ``dx/dt = v(t, x)``,
 ``d/dt log p_t(x_t) = -div v(t, x_t)``. Integrating the augmented state ``(x, delta)`` with
@@ -6,10 +6,10 @@ Instantaneous change of variables: along a trajectory of ``dx/dt = v(t, x)``,
 
     log p_{t_data}(x) = prior_logp(x_{t_noise}) + delta(t_noise),   delta(t_data) = 0,
 
-valid in either time direction (score SDE: t_data = eps, t_noise = T; rectified flow in the
-lead's convention: t_data = 1, t_noise = 0). The whole integration is one jitted graph (a
-`jaxgen.ode.solvers` solver: diffrax Dopri5 / Tsit5 with rtol/atol, or any fixed-step solver), no
-host round trips; contrast score_sde, which runs scipy RK45 on the host.
+valid in either time direction (score SDE: t_data = eps, t_noise = T; rectified flow: t_data = 1,
+t_noise = 0). The whole integration is one jitted graph (a `jaxgen.ode.solvers` solver: diffrax
+Dopri5 / Tsit5 with rtol/atol, or any fixed-step solver), no host round trips (the reference
+score_sde code runs scipy RK45 on the host).
 
 Divergence estimators (``v`` must act independently per example, e.g. no batch norm):
 
@@ -32,10 +32,9 @@ Public functions:
 
 ``solver`` is a `jaxgen.ode.solvers.SolverSpec` (or a config section / dict of its keys, read by
 ``SolverSpec.from_config(solver, solver='dopri5')``): by default dopri5 at rtol = atol = 1e-5 (the
-reference's RK45 tolerances); a solver function or a grid array works as well. ``stats['nfe']`` is the
-number of augmented evaluations (each = one forward pass of ``v`` carrying D or num_probes
+reference's RK45 tolerances); a solver function or a grid array works as well. ``stats['nfe']``
+is the number of augmented evaluations (each = one forward pass of ``v`` carrying D or num_probes
 tangents).
-
 """
 
 from __future__ import annotations
