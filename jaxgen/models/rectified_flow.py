@@ -19,7 +19,17 @@ The coupling:
 Sampling integrates ``dx/dt = v(t, x)`` from ``sampling.t_start`` to 1 with any solver of
 `jaxgen.ode.solvers` (Euler with N steps is the paper's default; dopri5 at rtol = atol = 1e-5 is its
 "RK45" row). Log-likelihood integrates the ODE backwards from the data at t = 1 to the N(0, I)
-prior at t = 0 with the divergence (`jaxgen.ode.likelihood`), in nats of the data space.
+prior at t = 0 with the divergence (`jaxgen.ode.likelihood`), in nats of the data space, with the
+``likelihood`` section's solver (default dopri5, rtol = atol = 1e-5) and ``likelihood.probes``
+(0: exact trace; k: k Hutchinson Rademacher probes).
+
+``model.sample(params, rng, n, sampling)`` takes the ``sampling`` section, a dict of its keys or a
+`jaxgen.ode.solvers.SolverSpec` (a solver function, e.g. ``explicit_rk(a, b, c)``, and a grid
+array of times from ``t_start`` to 1 then reach the solver; ``t_start`` is 0 for a bare spec).
+``model.log_prob(params, batch, rng, likelihood=None)`` takes the same kinds of value for the
+likelihood solve (None: the run's ``likelihood`` section; with a bare spec, or a dict without
+``probes``, the divergence estimator stays the run's ``likelihood.probes``); a grid array there
+runs from 1 to 0.
 
 ``extras``: ``'coupling'(params, rng, n, sampling) -> (z0, z1, info)``, the noise and the sample
 ``sample`` would return for the same key (reflow pairs); ``'metric/straightness'(params, rng, n,
@@ -33,10 +43,12 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
-from jaxgen.ode import likelihood
+from jaxgen.distributions.normal import standard_normal_logp
+from jaxgen.models.base import Model, batch_x
+from jaxgen.ode import grids
+from jaxgen.ode import likelihood as likelihood_lib
 from jaxgen.ode import solvers
 from jaxgen.ode import straightness as straightness_lib
-from jaxgen.models.base import Model, batch_x
 from jaxgen.nets import score_mlp, unet
 
 NETS = {'score_mlp': score_mlp, 'unet': unet}
@@ -62,17 +74,21 @@ def defaults() -> ml_collections.ConfigDict:
   c.sampling.steps = 100
   c.sampling.num_samples = 1024
   c.sampling.t_start = 0.0         # integrate from t_start (noise) to 1 (data)
-  c.sampling.likelihood_solver = 'dopri5'  # log_prob: ODE solver (rtol/atol from above)
-  c.sampling.likelihood_probes = 0   # log_prob divergence: 0 = exact trace, k = Hutchinson probes
+  c.likelihood = solvers.defaults()  # log_prob: the ODE from the data (t = 1) to the prior (t = 0)
+  c.likelihood.solver = 'dopri5'
+  c.likelihood.probes = 0          # divergence: 0 = exact trace, k = k Hutchinson probes
   return c
 
 
 def choices() -> dict:
+  names = tuple(solvers.names()) + tuple(solvers.ALIASES)
   return {
       'model.net': tuple(NETS),
       'loss.time_sampling': ('uniform', 'logit_normal', 'distill'),
-      'sampling.solver': tuple(solvers.names()) + tuple(solvers.ALIASES),
-      'sampling.likelihood_solver': tuple(solvers.names()) + tuple(solvers.ALIASES),
+      'sampling.solver': names,
+      'sampling.grid': grids.NAMES,
+      'likelihood.solver': names,
+      'likelihood.grid': grids.NAMES,
   }
 
 
@@ -81,6 +97,8 @@ def ranges() -> dict:
       'loss.distill_steps': (lambda k: k >= 1, '>= 1 (Euler steps being distilled)'),
       'sampling.steps': (lambda n: n >= 1, '>= 1 (intervals of the fixed-step grid)'),
       'sampling.t_start': (lambda t: 0 <= t < 1, 'in [0, 1) (t = 0 noise, t = 1 data)'),
+      'likelihood.steps': (lambda n: n >= 1, '>= 1 (intervals of the fixed-step grid)'),
+      'likelihood.probes': (lambda k: k >= 0, '>= 0 (0: exact trace; k: Hutchinson probes)'),
   }
 
 
@@ -133,43 +151,52 @@ def flow_loss(v, x1, rng, lc, x0=None) -> jax.Array:
   return jnp.mean(((x1 - x0) - v(t, xt)) ** 2, axis=tuple(range(1, x1.ndim)))
 
 
-def sample_flow(v, rng, n: int, shape, sampling):
-  """Integrates ``dx/dt = v(t, x)`` from N(0, I) at ``sampling.t_start`` to t = 1 (the data)."""
-  _, x1, info = sample_coupling(v, rng, n, shape, sampling)
+def sampling_spec(sampling) -> tuple[solvers.SolverSpec, float]:
+  """``(SolverSpec, t_start)`` of a ``sampling`` section, a dict of its keys or a bare spec
+  (``t_start`` 0: the ODE starts at the noise)."""
+  if isinstance(sampling, solvers.SolverSpec):
+    return sampling, 0.0
+  return solvers.SolverSpec.from_config(sampling), float(sampling.get('t_start', 0.0))
+
+
+def likelihood_spec(likelihood, probes: int = 0) -> tuple[solvers.SolverSpec, int]:
+  """``(SolverSpec, probes)`` of a ``likelihood`` section, a dict of its keys (dopri5 where it
+  names no solver) or a bare spec (with the given ``probes``)."""
+  if isinstance(likelihood, solvers.SolverSpec):
+    return likelihood, int(probes)
+  return (solvers.SolverSpec.from_config(likelihood, solver='dopri5'),
+          int(likelihood.get('probes', probes)))
+
+
+def sample_flow(v, rng, n: int, shape, spec: solvers.SolverSpec, t_start: float = 0.0):
+  """Integrates ``dx/dt = v(t, x)`` from N(0, I) at ``t_start`` to t = 1 (the data)."""
+  _, x1, info = sample_coupling(v, rng, n, shape, spec, t_start)
   return x1, info
 
 
-def sample_coupling(v, rng, n: int, shape, sampling):
+def sample_coupling(v, rng, n: int, shape, spec: solvers.SolverSpec, t_start: float = 0.0):
   """The deterministic coupling of the flow: ``(z0, z1, info)``, z0 ~ N(0, I) placed at
-  ``sampling.t_start`` and z1 = ODE(z0) at t = 1, with ``sampling``'s solver (reflow pairs)."""
+  ``t_start`` and z1 = ODE(z0) at t = 1 with the solve ``spec`` (reflow pairs)."""
   z0 = jax.random.normal(rng, (n,) + tuple(shape))
-  z1, info = solvers.integrate(v, z0, sampling.t_start, 1.0, sampling)
+  z1, info = solvers.integrate(v, z0, t_start, 1.0, spec)
   return z0, z1, info
 
 
-def flow_straightness(v, rng, n: int, shape, sampling) -> jax.Array:
+def flow_straightness(v, rng, n: int, shape, spec: solvers.SolverSpec,
+                      t_start: float = 0.0) -> jax.Array:
   """Per-sample straightness S_N [n] of the flow from N(0, I) on the sampler's grid over
-  ``[sampling.t_start, 1]`` (`jaxgen.ode.straightness`)."""
+  ``[t_start, 1]`` (`jaxgen.ode.straightness`)."""
   z0 = jax.random.normal(rng, (n,) + tuple(shape))
-  return straightness_lib.straightness(v, z0, sampling.t_start, 1.0, sampling)[0]
+  return straightness_lib.straightness(v, z0, t_start, 1.0, spec)[0]
 
 
-def flow_log_prob(v, x, rng, sampling):
-  """log p_1(x) in nats: the ODE from the data (t = 1) back to the N(0, I) prior (t = 0)."""
-  solver = solvers.defaults()
-  solver.solver = sampling.likelihood_solver
-  solver.rtol, solver.atol = sampling.rtol, sampling.atol
-  solver.steps, solver.max_steps = sampling.steps, sampling.max_steps
-  probes = int(sampling.likelihood_probes)
-  logp, _ = likelihood.ode_log_likelihood(
-      v, x, std_normal_logp, 1.0, 0.0, rng=rng, method='hutchinson' if probes else 'exact',
-      num_probes=max(probes, 1), solver=solver)
+def flow_log_prob(v, x, rng, spec: solvers.SolverSpec, probes: int = 0):
+  """log p_1(x) in nats: the ODE from the data (t = 1) back to the N(0, I) prior (t = 0) with the
+  solve ``spec``; ``probes`` 0 takes the exact divergence, k > 0 k Hutchinson probes."""
+  logp, _ = likelihood_lib.ode_log_likelihood(
+      v, x, standard_normal_logp, 1.0, 0.0, rng=rng, method='hutchinson' if probes else 'exact',
+      num_probes=max(probes, 1), solver=spec)
   return logp
-
-
-def std_normal_logp(z):
-  d = z[0].size
-  return -0.5 * jnp.sum(z.reshape(z.shape[0], -1) ** 2, -1) - 0.5 * d * jnp.log(2 * jnp.pi)
 
 
 def build(config, spec) -> Model:
@@ -193,19 +220,28 @@ def build(config, spec) -> Model:
   def velocity(params, t, x):
     return apply(params, t, x)
 
-  def sample(params, rng, n, sampling):
-    return sample_flow(lambda t, x: velocity(params, t, x), rng, n, spec.shape, sampling)
+  default_likelihood = likelihood_spec(config.likelihood)
 
-  def log_prob(params, batch, rng):
-    return flow_log_prob(lambda t, x: velocity(params, t, x), batch_x(batch), rng, config.sampling)
+  def sample(params, rng, n, sampling):
+    return sample_flow(lambda t, x: velocity(params, t, x), rng, n, spec.shape,
+                       *sampling_spec(sampling))
+
+  def log_prob(params, batch, rng, likelihood=None):
+    lspec, probes = (default_likelihood if likelihood is None else
+                     likelihood_spec(likelihood, default_likelihood[1]))
+    return flow_log_prob(lambda t, x: velocity(params, t, x), batch_x(batch), rng, lspec, probes)
 
   def coupling(params, rng, n, sampling):
-    return sample_coupling(lambda t, x: velocity(params, t, x), rng, n, spec.shape, sampling)
+    return sample_coupling(lambda t, x: velocity(params, t, x), rng, n, spec.shape,
+                           *sampling_spec(sampling))
 
   def straightness(params, rng, n, sampling):
-    s = flow_straightness(lambda t, x: velocity(params, t, x), rng, n, spec.shape, sampling)
+    s = flow_straightness(lambda t, x: velocity(params, t, x), rng, n, spec.shape,
+                          *sampling_spec(sampling))
     return {'straightness': jnp.mean(s)}
 
   return Model(init=init, loss=loss, sample=sample, log_prob=log_prob, velocity=velocity,
                t_span=(0.0, 1.0),
-               extras={'coupling': coupling, 'metric/straightness': straightness})
+               extras={'coupling': coupling, 'metric/straightness': straightness},
+               sampling_label=lambda sampling: sampling_spec(sampling)[0].label,
+               adaptive_ode=lambda sampling: sampling_spec(sampling)[0].adaptive)

@@ -14,8 +14,10 @@ integration starts) to ``t1`` (last entry), in either direction; ``steps`` is a 
 * ``shift``: SD3's resolution shift ``s' = a s / (1 + (a - 1) s)`` applied to the uniform
   fraction s of the way still to go (s = 1 at t0, s = 0 at t1); for sampling (t0 = noise, as
   SD3's t = 1) a > 1 spends more steps at high noise. a = 1 gives ``uniform``.
-* ``edm_sigmas``: EDM's decreasing noise levels sigma_max .. sigma_min (``steps`` of them) followed
-  by a final 0, for the EDM sampler (`jaxgen.diffusion.edm`).
+
+``make(name, ...)`` selects one by name; ``NAMES`` are the names a config may give
+(``sampling.grid``, ``likelihood.grid``). The EDM sampler's noise levels in sigma (with a final 0)
+are `jaxgen.diffusion.edm`'s, built on `rho_interp`.
 """
 
 from __future__ import annotations
@@ -78,19 +80,6 @@ def shift(t0, t1, steps: int, a: float = 1.0) -> jnp.ndarray:
   return g.at[0].set(t0).at[-1].set(t1)
 
 
-def edm_sigmas(steps: int, sigma_min: float = 0.002, sigma_max: float = 80.0,
-               rho: float = 7.0) -> jnp.ndarray:
-  """EDM's ``steps`` noise levels sigma_max .. sigma_min (Karras et al. eq. 5) plus a final 0.
-
-  Shape ``[steps + 1]``; a sampler with ``steps`` intervals ends exactly at sigma = 0.
-  """
-  if steps == 1:
-    s = jnp.asarray([sigma_max], jnp.float32)
-  else:
-    s = rho_interp(sigma_max, sigma_min, steps - 1, rho)
-  return jnp.concatenate([s, jnp.zeros((1,), jnp.float32)])
-
-
 def make(name: str, t0, t1, steps: int, *, rho: float = 7.0, shift_a: float = 1.0,
          schedule=None) -> jnp.ndarray:
   """Grid by name: ``'uniform' | 'edm' | 'log_snr' | 'shift'``.
@@ -104,7 +93,7 @@ def make(name: str, t0, t1, steps: int, *, rho: float = 7.0, shift_a: float = 1.
     if schedule is None:
       return edm(t0, t1, steps, rho)
     return edm(t0, t1, steps, rho, schedule.log_snr, schedule.t_from_log_snr)
-  if name in ('log_snr', 'logsnr'):
+  if name == 'log_snr':
     if schedule is None:
       raise ValueError("grid='log_snr' needs a schedule with log_snr / t_from_log_snr")
     return log_snr(t0, t1, steps, schedule.log_snr, schedule.t_from_log_snr)

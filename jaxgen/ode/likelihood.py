@@ -1,4 +1,4 @@
-"""Log-likelihood of ODE models (probability-flow ODE, rectified flow, CNFs) and bits/dim, in-graph.
+"""Log-likelihood of ODE models (probability-flow ODE, rectified flow, CNFs), in nats, in-graph.
 
 Instantaneous change of variables: along a trajectory of ``dx/dt = v(t, x)``,
 ``d/dt log p_t(x_t) = -div v(t, x_t)``. Integrating the augmented state ``(x, delta)`` with
@@ -6,10 +6,10 @@ Instantaneous change of variables: along a trajectory of ``dx/dt = v(t, x)``,
 
     log p_{t_data}(x) = prior_logp(x_{t_noise}) + delta(t_noise),   delta(t_data) = 0,
 
-valid in either time direction (score SDE: t_data = eps, t_noise = T; rectified flow in the
-lead's convention: t_data = 1, t_noise = 0). The whole integration is one jitted graph (a
-`jaxgen.ode.solvers` solver: diffrax Dopri5 / Tsit5 with rtol/atol, or any fixed-step solver), no
-host round trips; contrast score_sde, which runs scipy RK45 on the host.
+valid in either time direction (score SDE: t_data = eps, t_noise = T; rectified flow: t_data = 1,
+t_noise = 0). The whole integration is one jitted graph (a `jaxgen.ode.solvers` solver: diffrax
+Dopri5 / Tsit5 with rtol/atol, or any fixed-step solver), no host round trips (the reference
+score_sde code runs scipy RK45 on the host).
 
 Divergence estimators (``v`` must act independently per example, e.g. no batch norm):
 
@@ -29,18 +29,12 @@ Public functions:
     ode_log_likelihood(velocity, x, prior_logp, t_data, t_noise, *, rng=None, method='hutchinson',
                        num_probes=1, probe='rademacher', solver=None)
         -> (logp[b] nats, {'nfe', 'prior_logp', 'delta_logp', 'z', ...solver stats})
-    dequantized_bpd(log_prob_fn, x, rng, spec, num_draws=5) -> (bpd[b], {'bpd_iw', 'log_prob'})
 
-``solver`` is a ConfigDict/dict with the keys of `jaxgen.ode.solvers.defaults()`; here the default is
-``solver='dopri5', rtol=atol=1e-5`` (the reference's RK45 tolerances). ``stats['nfe']`` is the
-number of augmented evaluations (each = one forward pass of ``v`` carrying D or num_probes
+``solver`` is a `jaxgen.ode.solvers.SolverSpec` (or a config section / dict of its keys, read by
+``SolverSpec.from_config(solver, solver='dopri5')``): by default dopri5 at rtol = atol = 1e-5 (the
+reference's RK45 tolerances); a solver function or a grid array works as well. ``stats['nfe']``
+is the number of augmented evaluations (each = one forward pass of ``v`` carrying D or num_probes
 tangents).
-
-Bits/dim: for continuous densities of data with K levels mapped to ``[low, high]`` by uniform
-dequantization (bins of width ``(high - low) / K``), ``bpd = -log p(x) / (D ln 2) + log2(K / (high
-- low))``: offset **+8** for 8-bit data in [0, 1], **+7** for 8-bit data in [-1, 1] (score_sde's
-convention), log2(17) for 17-level digits in [0, 1]. The conversion is `jaxgen.metrics.bpd`'s
-``bits_per_dim(log_prob_nats, spec, discrete=False)``.
 """
 
 from __future__ import annotations
@@ -50,7 +44,6 @@ from typing import Callable, Optional
 
 import jax
 import jax.numpy as jnp
-import ml_collections
 
 from jaxgen.ode import solvers
 
@@ -101,16 +94,6 @@ def divergence(v: Velocity, t, x: jax.Array, *, method: str = 'exact',
   raise ValueError(f"divergence method must be 'exact' or 'hutchinson', got {method!r}")
 
 
-def _solver_cfg(solver) -> ml_collections.ConfigDict:
-  cfg = solvers.defaults()
-  cfg.solver = 'dopri5'
-  if solver is not None:
-    for k in cfg:
-      if k in solver:
-        cfg[k] = solver[k]
-  return cfg
-
-
 def ode_log_likelihood(velocity: Velocity, x: jax.Array,
                        prior_logp: Callable[[jax.Array], jax.Array],
                        t_data, t_noise, *, rng: Optional[jax.Array] = None,
@@ -127,8 +110,9 @@ def ode_log_likelihood(velocity: Velocity, x: jax.Array,
     rng: draws the probes (``method='hutchinson'``); unused for ``'exact'``.
     method: ``'exact'`` | ``'hutchinson'`` (see module docstring).
     num_probes, probe: Hutchinson probes per example and their law.
-    solver: solver keys (`jaxgen.ode.solvers.defaults()`); default adaptive dopri5, rtol=atol=1e-5.
-      With ``per_example=True`` (adaptive solvers) every example gets its own steps; ``nfe`` is
+    solver: a `SolverSpec` or a section / dict of its keys; default adaptive dopri5 at
+      rtol = atol = 1e-5. A grid array must run from ``t_data`` to ``t_noise``. With
+      ``per_example=True`` (adaptive solvers) every example gets its own steps; ``nfe`` is
       then the batched cost ``max_i nfe_i`` and ``nfe_per_example`` is added.
   Returns:
     ``(logp [b], stats)``; stats: ``nfe``, ``prior_logp [b]``, ``delta_logp [b]``, ``z`` (the
@@ -140,21 +124,20 @@ def ode_log_likelihood(velocity: Velocity, x: jax.Array,
       raise ValueError("method='hutchinson' needs rng")
     probes = make_probes(rng, x, num_probes, probe)
 
-  cfg = _solver_cfg(solver)
+  spec = solvers.SolverSpec.from_config(solver, solver='dopri5')
 
-  def solve(x, probes, cfg):
+  def solve(x, probes, spec):
     def aug(t, state):
       y, _ = state
       return divergence(velocity, t, y, method=method, probes=probes)
 
     state0 = (x, jnp.zeros((x.shape[0],), x.dtype))
-    return solvers.integrate(aug, state0, t_data, t_noise, cfg)
+    return solvers.integrate(aug, state0, t_data, t_noise, spec)
 
-  if cfg.per_example and solvers.get(cfg.solver).adaptive:
+  if spec.per_example and spec.adaptive:
     # Per-example steps: vmap whole single-example solves so that the probes (closed over by the
     # field) are sliced with their example.
-    shared = ml_collections.ConfigDict(cfg.to_dict())
-    shared.per_example = False
+    shared = spec.replace(per_example=False)
     pr = probes if probes is not None else jnp.zeros((1,) + x.shape, x.dtype)
     (z, delta), st = jax.vmap(
         lambda xi, pi: solve(xi[None], None if probes is None else pi[:, None], shared),
@@ -163,7 +146,7 @@ def ode_log_likelihood(velocity: Velocity, x: jax.Array,
     stats = {k: jnp.max(v) for k, v in st.items()}
     stats['nfe_per_example'] = st['nfe']
   else:
-    (z, delta), stats = solve(x, probes, cfg)
+    (z, delta), stats = solve(x, probes, spec)
   plp = prior_logp(z)
   stats = dict(stats)
   stats.update(prior_logp=plp, delta_logp=delta, z=z)

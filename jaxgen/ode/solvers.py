@@ -10,15 +10,15 @@ Conventions
   interval of it, adaptive solvers only read ``ts[0]`` and ``ts[-1]``.
 * ``stats['nfe']`` is the exact number of calls of ``f`` made by the (batched) computation, an
   int32 array counted in-graph: fixed-step solvers add the number of calls traced in one step
-  body at every step; adaptive solvers derive it from diffrax's step counts (Dopri5 / Tsit5 are
-  FSAL: 6 new stages per attempted step plus 1 initial evaluation, ``6 n + 1``;
-  tests/test_solvers.py checks this against the calls actually made).
+  body at every step; adaptive solvers derive it from diffrax's count ``n`` of attempted steps
+  and the tableau's ``s`` stages: ``(s - 1) n + 1`` for FSAL tableaus (Dopri5 / Tsit5: ``6 n +
+  1``), ``s n`` otherwise (tests/ode/test_solvers.py checks this against the calls made).
 * Adaptive solvers wrap ``diffrax.diffeqsolve`` with a ``PIDController(rtol, atol)`` and an
   automatically chosen initial step. ``per_example=False`` takes one step size for the whole batch
   (error norm over all of it); ``per_example=True`` vmaps the solve over the leading axis, so each
   example gets its own steps (``f`` then sees ``x`` with a leading batch axis of 1). Per-example
   stats add ``nfe_per_example: int32[b]``; ``nfe`` is then what the vmapped loop really costs,
-  ``6 max_i(n_i) + 1`` batched calls, since it runs until the slowest example is done.
+  ``max_i nfe_i`` batched calls, since it runs until the slowest example is done.
   Caveat: with ``per_example=True``, ``f`` must not close over per-example arrays (labels,
   Hutchinson probes): they are not sliced with their example. Carry them in the state, or vmap
   single-example solves yourself (as `jaxgen.ode.likelihood` does).
@@ -26,11 +26,14 @@ Conventions
 All solvers are jit-compatible (``lax.scan`` / diffrax ``while_loop``), do no host round trips and
 work on batches sharded along their leading axis.
 
-Solvers are values: a solver is any ``solver(f, x0, ts) -> (x, stats)``; `explicit_rk(a, b, c)`
-makes one from a Butcher tableau and `from_diffrax(diffrax.Tsit5)` wraps a diffrax solver into the
-same signature (options rtol/atol/per_example/max_steps). The settings of one solve are a frozen
-`SolverSpec` (solver name or function, steps, grid name or array, tolerances), built once from a
-config section with ``SolverSpec.from_config(section)``:
+Solvers are values. A solver is any function ``solver(f, x0, ts) -> (x, stats)`` with
+``stats['nfe']``; an adaptive one carries the attribute ``solver.adaptive = True`` and also takes
+the keywords ``rtol, atol, per_example, max_steps``. `explicit_rk(a, b, c)` makes a fixed-step
+solver from a Butcher tableau and `from_diffrax(diffrax.Bosh3)` wraps a diffrax solver into an
+adaptive one; pass either where a config would name a solver. The named solvers (`SOLVERS`,
+`names()`, alias ``'rk45'``) are built the same way. The settings of one solve are a frozen,
+hashable `SolverSpec` (solver name or function, steps, grid name or array, tolerances), built
+once from a config section with ``SolverSpec.from_config(section)``:
 
     integrate(f, x0, t0, t1, spec, *, schedule=None) -> (x1, stats)   # stats['nfe']
 """
@@ -38,6 +41,7 @@ config section with ``SolverSpec.from_config(section)``:
 from __future__ import annotations
 
 import dataclasses
+import numbers
 from typing import Any, Callable, Optional
 
 import diffrax
@@ -52,31 +56,42 @@ Fn = Callable[[jax.Array, Any], Any]
 _tmap = jax.tree_util.tree_map
 
 
-def _axpy(x, coeffs, ks):
-  """``x + sum_i coeffs_i * ks_i`` over pytrees (coeffs already multiplied by dt)."""
+def _axpy(x, dt, coeffs, ks):
+  """``x + dt sum_i coeffs_i ks_i`` over pytrees; zero coefficients (python floats) are skipped."""
   out = x
   for c, k in zip(coeffs, ks):
-    if isinstance(c, (int, float)) and c == 0:
-      continue
-    out = _tmap(lambda o, kk, c=c: o + c * kk, out, k)
+    if c != 0.0:
+      out = _tmap(lambda o, kk, c=c: o + (dt * c) * kk, out, k)
   return out
 
 
 def explicit_rk(a, b, c) -> 'Solver':
   """A fixed-step explicit Runge-Kutta solver ``solver(f, x0, ts) -> (x, {'nfe'})`` from its Butcher
   tableau: ``a`` the strictly lower-triangular stage matrix as ragged rows (``a[0] = []``), ``b``
-  the weights, ``c`` the nodes (python floats). One step per interval of ``ts``; ``nfe`` counts the
-  stages actually traced."""
-  if not (len(a) == len(b) == len(c)) or any(len(row) != i for i, row in enumerate(a)):
+  the weights, ``c`` the nodes (numbers). The tableau must be consistent: ``sum(b) = 1`` and
+  ``c_i = sum_j a_ij`` (stage i is evaluated at the time its state approximates). One step per
+  interval of ``ts``; ``nfe`` counts the stages actually traced (``len(b)`` per step)."""
+  try:
+    a = [[float(v) for v in row] for row in a]
+    b, c = [float(v) for v in b], [float(v) for v in c]
+  except (TypeError, ValueError):
+    raise ValueError('explicit_rk: a must be ragged rows of numbers and b, c lists of numbers') \
+        from None
+  if not b or not (len(a) == len(b) == len(c)) or any(len(row) != i for i, row in enumerate(a)):
     raise ValueError(f'explicit_rk: a must have rows of lengths 0..s-1 and b, c length s; got '
-                     f'{[len(r) for r in a]}, {len(b)}, {len(c)}')
+                     f'row lengths {[len(r) for r in a]}, len(b)={len(b)}, len(c)={len(c)}')
+  if abs(sum(b) - 1.0) > 1e-6:
+    raise ValueError(f'explicit_rk: the weights b must sum to 1 (consistency), got {sum(b)!r}')
+  bad = [i for i, row in enumerate(a) if abs(sum(row) - c[i]) > 1e-6]
+  if bad:
+    raise ValueError(f'explicit_rk: c_i must equal sum_j a_ij; rows {bad} do not (c = {c}, row '
+                     f'sums = {[sum(r) for r in a]})')
 
   def step(f, t, dt, x):
     ks = []
     for i in range(len(b)):
-      xi = _axpy(x, [dt * aij for aij in a[i]], ks) if i else x
-      ks.append(f(t + c[i] * dt, xi))
-    return _axpy(x, [dt * bi for bi in b], ks)
+      ks.append(f(t + c[i] * dt, _axpy(x, dt, a[i], ks)))
+    return _axpy(x, dt, b, ks)
 
   def solve(f, x0, ts):
     ts = jnp.asarray(ts, jnp.float32)
@@ -110,7 +125,7 @@ rk4 = explicit_rk(a=[[], [0.5], [0.0, 0.5], [0.0, 0.0, 1.0]],
 rk4.__doc__ = 'Classical Runge-Kutta: 4 NFE per step, order 4.'
 
 
-def _diffrax_solve(solver, f, x0, t0, t1, rtol, atol, max_steps):
+def _diffrax_solve(solver, stages, fsal, f, x0, t0, t1, rtol, atol, max_steps):
   term = diffrax.ODETerm(lambda t, y, args: f(jnp.asarray(t, jnp.float32), y))
   # diffrax's default adjoint (checkpointed loop, reverse-mode differentiable). ForwardMode()
   # was measured too: same per-evaluation cost on CPU (0.035 ms with a trivial field).
@@ -120,33 +135,45 @@ def _diffrax_solve(solver, f, x0, t0, t1, rtol, atol, max_steps):
       saveat=diffrax.SaveAt(t1=True), max_steps=max_steps)
   x = _tmap(lambda y: y[0], sol.ys)
   n = jnp.asarray(sol.stats['num_steps'], jnp.int32)
-  stats = {'nfe': 6 * n + 1, 'num_steps': n,
+  nfe = (stages - 1) * n + 1 if fsal else stages * n
+  stats = {'nfe': nfe, 'num_steps': n,
            'num_accepted_steps': jnp.asarray(sol.stats['num_accepted_steps'], jnp.int32),
            'num_rejected_steps': jnp.asarray(sol.stats['num_rejected_steps'], jnp.int32)}
   return x, stats
 
 
 def from_diffrax(make_solver) -> 'Solver':
-  """Wraps a diffrax solver class (or a zero-argument factory), e.g. ``diffrax.Tsit5``, into an
-  adaptive ``solver(f, x0, ts, *, rtol, atol, per_example, max_steps)`` that reads ``ts[0]`` and
-  ``ts[-1]`` only (PID step-size control; see the module docstring)."""
+  """Wraps a diffrax adaptive explicit Runge-Kutta solver class (or a zero-argument factory), e.g.
+  ``diffrax.Tsit5`` or ``diffrax.Bosh3``, into an adaptive ``solver(f, x0, ts, *, rtol, atol,
+  per_example, max_steps)`` that reads ``ts[0]`` and ``ts[-1]`` only (PID step-size control; see
+  the module docstring). Implicit and fixed-step diffrax solvers are refused: their NFE is not a
+  function of the step count."""
+  solver = make_solver()  # an immutable equinox module, shared by every solve
+  if not (isinstance(solver, diffrax.AbstractERK) and
+          isinstance(solver, diffrax.AbstractAdaptiveSolver)):
+    raise ValueError(f'from_diffrax needs an adaptive explicit Runge-Kutta diffrax solver (e.g. '
+                     f'diffrax.Tsit5, Dopri5, Bosh3, Heun), got {type(solver).__name__}')
+  stages, fsal = len(solver.tableau.c) + 1, bool(solver.tableau.fsal)
 
   def solve(f, x0, ts, *, rtol: float = 1e-5, atol: float = 1e-5, per_example: bool = False,
             max_steps: int = 4096):
     ts = jnp.asarray(ts, jnp.float32)
     t0, t1 = ts[0], ts[-1]
+    run = lambda f, x0: _diffrax_solve(solver, stages, fsal, f, x0, t0, t1, rtol, atol, max_steps)
     if not per_example:
-      return _diffrax_solve(make_solver(), f, x0, t0, t1, rtol, atol, max_steps)
+      return run(f, x0)
 
     def one(xi):
-      fi = lambda t, y: _tmap(lambda v: v[0], f(t, _tmap(lambda v: v[None], y)))
-      return _diffrax_solve(make_solver(), fi, xi, t0, t1, rtol, atol, max_steps)
+      return run(lambda t, y: _tmap(lambda v: v[0], f(t, _tmap(lambda v: v[None], y))), xi)
 
     x, st = jax.vmap(one)(x0)
     stats = {k: jnp.max(v) for k, v in st.items()}
     stats['nfe_per_example'] = st['nfe']
     return x, stats
 
+  solve.adaptive = True
+  solve.__doc__ = f'Adaptive {type(solver).__name__} (diffrax), {stages} stages' + (
+      ', FSAL.' if fsal else '.')
   return solve
 
 
@@ -158,21 +185,26 @@ tsit5.__doc__ = 'Adaptive Tsitouras 5(4) (diffrax.Tsit5), 6 NFE per step.'
 
 @dataclasses.dataclass(frozen=True)
 class SolverInfo:
+  """A named solver: its function, order and one-line description (``launch.solvers`` lists
+  them); ``adaptive`` is the function's own attribute."""
   fn: Callable
-  adaptive: bool
   order: int
   description: str
 
+  @property
+  def adaptive(self) -> bool:
+    return bool(getattr(self.fn, 'adaptive', False))
+
 
 SOLVERS = {
-    'euler': SolverInfo(euler, False, 1, 'explicit Euler, 1 NFE/step, order 1 (fixed grid)'),
-    'heun': SolverInfo(heun, False, 2, "Heun's 2nd-order RK (trapezoid), 2 NFE/step (fixed grid)"),
-    'midpoint': SolverInfo(midpoint, False, 2,
+    'euler': SolverInfo(euler, 1, 'explicit Euler, 1 NFE/step, order 1 (fixed grid)'),
+    'heun': SolverInfo(heun, 2, "Heun's 2nd-order RK (trapezoid), 2 NFE/step (fixed grid)"),
+    'midpoint': SolverInfo(midpoint, 2,
                            'explicit midpoint, 2 NFE/step, order 2 (fixed grid)'),
-    'rk4': SolverInfo(rk4, False, 4, 'classical Runge-Kutta, 4 NFE/step, order 4 (fixed grid)'),
-    'dopri5': SolverInfo(dopri5, True, 5, 'adaptive Dormand-Prince 5(4) via diffrax (scipy RK45), '
+    'rk4': SolverInfo(rk4, 4, 'classical Runge-Kutta, 4 NFE/step, order 4 (fixed grid)'),
+    'dopri5': SolverInfo(dopri5, 5, 'adaptive Dormand-Prince 5(4) via diffrax (scipy RK45), '
                          'rtol/atol, shared or per-example steps'),
-    'tsit5': SolverInfo(tsit5, True, 5, 'adaptive Tsitouras 5(4) via diffrax, rtol/atol, shared '
+    'tsit5': SolverInfo(tsit5, 5, 'adaptive Tsitouras 5(4) via diffrax, rtol/atol, shared '
                         'or per-example steps'),
 }
 ALIASES = {'rk45': 'dopri5'}
@@ -187,26 +219,37 @@ def names() -> list[str]:
 
 
 def get(name: str) -> SolverInfo:
+  """The `SolverInfo` of a solver name or alias (case-insensitive); ValueError lists the names."""
   key = ALIASES.get(name.lower(), name.lower())
   if key not in SOLVERS:
-    raise ValueError(f'unknown solver {name!r}; available: {", ".join(names() + list(ALIASES))}')
+    raise ValueError(f'unknown solver {name!r}; available: {", ".join(names() + list(ALIASES))}, '
+                     'or pass a solver function (explicit_rk(a, b, c), from_diffrax(...))')
   return SOLVERS[key]
+
+
+def _concrete(v) -> Optional[float]:
+  """``float(v)``, or None for a traced value."""
+  try:
+    return float(v)
+  except (TypeError, jax.errors.ConcretizationTypeError):
+    return None
 
 
 @dataclasses.dataclass(frozen=True)
 class SolverSpec:
-  """The settings of one ODE solve, built once (from a config section or by hand).
+  """The settings of one ODE solve, built once (from a config section or by hand); hashable, so
+  it can be a static jit argument or a cache key.
 
   Attributes:
     solver: a name of ``names()`` (or an alias) or a solver function ``solver(f, x0, ts)``
-      (e.g. ``explicit_rk(...)``); a function given here is treated as fixed-step unless
-      ``adaptive_fn=True`` (then it receives rtol/atol/per_example/max_steps keywords).
-    steps: intervals of the fixed-step grid.
-    grid: a grid name of `jaxgen.ode.grids` or a 1-D array of times from t0 to t1 (then ``steps``
-      is ignored and the array's end points are the integration's).
+      (e.g. ``explicit_rk(...)``, ``from_diffrax(...)``); a function is adaptive iff it has the
+      attribute ``adaptive = True`` (it then receives rtol/atol/per_example/max_steps keywords).
+    steps: intervals of the fixed-step grid when ``grid`` is a name.
+    grid: a grid name of `jaxgen.ode.grids` (``grids.NAMES``) or a 1-D monotone array of times
+      from the start to the end of the integration (then ``steps`` is ignored; a concrete
+      array is stored as a tuple of floats). Fixed-step solvers only.
     rtol, atol, per_example, max_steps: adaptive solvers only.
     rho: EDM grid exponent; shift: SD3 shift a (grid='shift').
-    adaptive_fn: for a solver function, whether it is adaptive (names know their own kind).
   """
 
   solver: Any = 'euler'
@@ -218,21 +261,32 @@ class SolverSpec:
   max_steps: int = 4096
   rho: float = 7.0
   shift: float = 1.0
-  adaptive_fn: bool = False
 
   def __post_init__(self):
     if isinstance(self.solver, str):
       get(self.solver)  # raises on an unknown name
     elif not callable(self.solver):
-      raise ValueError(f'solver must be a name ({", ".join(names())}) or a function '
-                       f'solver(f, x0, ts), got {type(self.solver).__name__}')
+      raise ValueError(f'solver must be a name ({", ".join(names() + list(ALIASES))}) or a '
+                       f'function solver(f, x0, ts), got {type(self.solver).__name__}')
     if isinstance(self.grid, str):
       if self.grid not in grids.NAMES:
         raise ValueError(f'unknown grid {self.grid!r}; use one of {", ".join(grids.NAMES)} or '
-                         'pass an array of times')
-    elif jnp.ndim(self.grid) != 1 or jnp.shape(self.grid)[0] < 2:
-      raise ValueError(f'a grid array must be 1-D with at least 2 times, got shape '
-                       f'{jnp.shape(self.grid)}')
+                         'pass a 1-D array of times')
+    else:
+      if jnp.ndim(self.grid) != 1 or jnp.shape(self.grid)[0] < 2:
+        raise ValueError(f'a grid array must be 1-D with at least 2 times, got shape '
+                         f'{jnp.shape(self.grid)}; or name a grid: {", ".join(grids.NAMES)}')
+      if not isinstance(self.grid, jax.core.Tracer):
+        g = tuple(float(t) for t in jax.device_get(self.grid))
+        d = [b - a for a, b in zip(g[:-1], g[1:])]
+        if g[0] == g[-1] or not (all(x >= 0 for x in d) or all(x <= 0 for x in d)):
+          raise ValueError(f'a grid array must be monotone from its start to a different end '
+                           f'time, got {g}')
+        object.__setattr__(self, 'grid', g)
+    if isinstance(self.steps, bool) or not isinstance(self.steps, numbers.Integral) or \
+        self.steps < 1:
+      raise ValueError(f'steps must be an int >= 1 (intervals of the grid), got {self.steps!r}')
+    object.__setattr__(self, 'steps', int(self.steps))
 
   @classmethod
   def from_config(cls, section=None, **defaults) -> 'SolverSpec':
@@ -250,31 +304,43 @@ class SolverSpec:
 
   @property
   def adaptive(self) -> bool:
-    if isinstance(self.solver, str):
-      return get(self.solver).adaptive
-    return self.adaptive_fn
+    return bool(getattr(self.fn, 'adaptive', False))
 
   @property
   def fn(self) -> Solver:
     return get(self.solver).fn if isinstance(self.solver, str) else self.solver
 
+  @property
+  def label(self) -> str:
+    """The solver's canonical name (``'rk45'`` -> ``'dopri5'``), or ``'custom'`` for a function."""
+    if isinstance(self.solver, str):
+      return ALIASES.get(self.solver.lower(), self.solver.lower())
+    return 'custom'
+
   def time_grid(self, t0, t1, schedule=None) -> jax.Array:
-    """The fixed-step grid from ``t0`` to ``t1`` (the given array, or ``grid`` by name)."""
-    if not isinstance(self.grid, str):
-      return jnp.asarray(self.grid, jnp.float32)
-    return grids.make(self.grid, t0, t1, self.steps, rho=self.rho, shift_a=self.shift,
-                      schedule=schedule)
+    """The fixed-step grid from ``t0`` to ``t1``: ``grid`` by name, or the given array, whose end
+    points must be ``t0`` and ``t1`` (checked where both are concrete)."""
+    if isinstance(self.grid, str):
+      return grids.make(self.grid, t0, t1, self.steps, rho=self.rho, shift_a=self.shift,
+                        schedule=schedule)
+    ts = jnp.asarray(self.grid, jnp.float32)
+    if isinstance(self.grid, tuple):
+      ends = (_concrete(t0), _concrete(t1))
+      if None not in ends and max(abs(self.grid[0] - ends[0]), abs(self.grid[-1] - ends[1])) > 1e-6:
+        raise ValueError(f'the grid array runs from {self.grid[0]} to {self.grid[-1]} but this '
+                         f'integration goes from {ends[0]} to {ends[1]}: make the grid start and '
+                         'end there (or name a grid)')
+    return ts
 
   def replace(self, **changes) -> 'SolverSpec':
     return dataclasses.replace(self, **changes)
 
 
 def defaults() -> ml_collections.ConfigDict:
-  """The `SolverSpec` keys as a config section (families embed them in ``sampling`` and
-  ``likelihood``): solver, steps, grid, rtol, atol, per_example, rho, shift, max_steps."""
-  return ml_collections.ConfigDict(dict(
-      solver='euler', steps=100, grid='uniform', rtol=1e-5, atol=1e-5, per_example=False,
-      rho=7.0, shift=1.0, max_steps=4096))
+  """The `SolverSpec` fields and their defaults as a config section (families embed them in
+  ``sampling`` and ``likelihood``): solver, steps, grid, rtol, atol, per_example, max_steps, rho,
+  shift."""
+  return ml_collections.ConfigDict({f.name: f.default for f in dataclasses.fields(SolverSpec)})
 
 
 def integrate(f: Fn, x0, t0, t1, spec=None, *, schedule=None):
@@ -283,8 +349,8 @@ def integrate(f: Fn, x0, t0, t1, spec=None, *, schedule=None):
   Args:
     f: ``f(t, x)`` with ``t`` a 0-d float32 array (see module docstring).
     x0: the state at ``t0``, ``[b, ...]`` or a pytree of such arrays.
-    t0, t1: start and end times (python floats or traced scalars; either direction). With a grid
-      array, its first and last entries are the times actually used.
+    t0, t1: start and end times (python floats or traced scalars; either direction). A grid
+      array (fixed-step solvers) must start at ``t0`` and end at ``t1``.
     spec: a `SolverSpec`, or a section/dict of its keys (`SolverSpec.from_config`).
     schedule: optional object with ``log_snr(t)`` / ``t_from_log_snr(lam)`` (a
       `jaxgen.diffusion.sde` SDE) used by ``grid='log_snr'`` (required) and ``grid='edm'``

@@ -30,19 +30,8 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-import ml_collections
 
-from jaxgen.ode import grids
 from jaxgen.ode import solvers
-
-
-def _solver_cfg(sampling) -> ml_collections.ConfigDict:
-  """The `jaxgen.ode.solvers` keys of ``sampling`` (defaults for those it lacks), as a fresh copy."""
-  cfg = solvers.defaults()
-  for k in cfg:
-    if sampling is not None and k in sampling:
-      cfg[k] = sampling[k]
-  return cfg
 
 
 def path_straightness(xs: jax.Array, ts: jax.Array) -> jax.Array:
@@ -55,15 +44,15 @@ def path_straightness(xs: jax.Array, ts: jax.Array) -> jax.Array:
   return jnp.sum((dt / span)[:, None] * sq, axis=0)
 
 
-def trajectory(f, x0, ts, sampling=None):
+def trajectory(f, x0, ts, solver=None):
   """``Z`` at every time of the grid ``ts [N+1]``: ``(xs [N+1, b, ...], stats)``.
 
-  Each interval ``[t_i, t_{i+1}]`` is one step of a fixed-step ``sampling.solver`` (so the points
-  are the sampler's own iterates on that grid) or one adaptive solve (dopri5, tsit5; rtol/atol
-  from ``sampling``). ``stats['nfe']`` counts the calls of ``f`` over the whole grid.
+  ``solver``: a `jaxgen.ode.solvers.SolverSpec` or a section / dict of its keys (its grid is not
+  used here). Each interval ``[t_i, t_{i+1}]`` is one step of a fixed-step solver (so the points
+  are the sampler's own iterates on that grid) or one adaptive solve (dopri5, tsit5; its
+  rtol/atol). ``stats['nfe']`` counts the calls of ``f`` over the whole grid.
   """
-  one = _solver_cfg(sampling)
-  one.steps, one.grid = 1, 'uniform'
+  one = solvers.SolverSpec.from_config(solver).replace(steps=1, grid='uniform')
   ts = jnp.asarray(ts, jnp.float32)
 
   def body(carry, tt):
@@ -75,14 +64,16 @@ def trajectory(f, x0, ts, sampling=None):
   return jnp.concatenate([x0[None], xs]), {'nfe': nfe}
 
 
-def straightness(f, x0, t0, t1, sampling):
+def straightness(f, x0, t0, t1, solver=None):
   """``S_N`` per example ``[b]`` for ``dx/dt = f(t, x)`` from ``x0`` at ``t0`` to ``t1``.
 
-  The grid is the sampler's: ``sampling.steps`` intervals of ``sampling.grid`` (uniform, edm,
-  shift; see `jaxgen.ode.grids`), also for adaptive solvers, which then solve each interval.
-  Returns ``(s [b], stats)`` with ``stats['nfe']``. Memory: the trajectory ``[N+1, b, ...]``.
+  ``solver``: the sampler's `SolverSpec` (or a section / dict of its keys). The grid is the
+  sampler's, ``spec.time_grid(t0, t1)``: ``steps`` intervals of a named grid (uniform, edm, shift;
+  see `jaxgen.ode.grids`) or the spec's grid array, also for adaptive solvers, which then solve
+  each interval. Returns ``(s [b], stats)`` with ``stats['nfe']``. Memory: the trajectory
+  ``[N+1, b, ...]``.
   """
-  cfg = _solver_cfg(sampling)
-  ts = grids.make(cfg.grid, t0, t1, cfg.steps, rho=cfg.rho, shift_a=cfg.shift)
-  xs, stats = trajectory(f, x0, ts, sampling)
+  spec = solvers.SolverSpec.from_config(solver)
+  ts = spec.time_grid(t0, t1)
+  xs, stats = trajectory(f, x0, ts, spec)
   return path_straightness(xs, ts), stats

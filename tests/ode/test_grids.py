@@ -22,18 +22,6 @@ def test_endpoints_and_monotone(name, t0, t1):
   assert np.all(d > 0)
 
 
-def test_edm_grid_matches_karras_sigmas():
-  """For VE (sigma(t) = exp(-log_snr/2)) the edm grid's sigmas are Karras et al. eq. 5."""
-  sde = sde_lib.VESDE(sigma_min=0.002, sigma_max=80.0)
-  g = grids.make('edm', sde.t_from_sigma(80.0), sde.t_from_sigma(0.002), 9, schedule=sde)
-  s = np.asarray(grids.edm_sigmas(10))
-  np.testing.assert_allclose(sde.sigma(g), s[:-1], rtol=1e-4)
-  i = np.arange(10)
-  ref = (80**(1 / 7) + i / 9 * (0.002**(1 / 7) - 80**(1 / 7)))**7
-  np.testing.assert_allclose(s[:-1], ref, rtol=1e-5)
-  assert s[-1] == 0
-
-
 def test_edm_grid_without_schedule_crowds_near_end():
   """Without a schedule, s = |t - t1| follows the rho schedule: steps shrink towards t1."""
   g = np.asarray(grids.edm(0.0, 1.0, 8, rho=7.0))

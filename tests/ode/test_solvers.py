@@ -1,5 +1,6 @@
 """Facts about `jaxgen.ode.solvers`: orders of convergence, adaptive accuracy, exact NFE counts."""
 
+import diffrax
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -124,3 +125,97 @@ def test_names_and_defaults():
   d = solvers.defaults()
   assert (d.solver, d.steps, d.grid, d.rtol, d.atol, d.per_example, d.rho, d.shift,
           d.max_steps) == ('euler', 100, 'uniform', 1e-5, 1e-5, False, 7.0, 1.0, 4096)
+
+
+# SSP-RK3 (Shu-Osher), written by a user from its tableau: 3 stages, order 3.
+SSPRK3 = dict(a=[[], [1.0], [0.25, 0.25]], b=[1 / 6, 1 / 6, 2 / 3], c=[0.0, 1.0, 0.5])
+
+
+def test_user_tableau_ssprk3_has_order_3_and_3_nfe_per_step():
+  """explicit_rk from SSP-RK3's tableau: error slope -3 within 0.3 and nfe = 3 per step, also
+  when passed as a function in a SolverSpec."""
+  ssprk3 = solvers.explicit_rk(**SSPRK3)
+  ns, errs = (8, 16, 32, 64), []
+  for n in ns:
+    x, st = jax.jit(ssprk3, static_argnums=0)(f_linear, jnp.asarray(X0), jnp.linspace(0.0, T, n + 1))
+    errs.append(np.linalg.norm(np.asarray(x) - exact(T)))
+    assert int(st['nfe']) == 3 * n
+  slope = np.polyfit(np.log(ns), np.log(errs), 1)[0]
+  assert abs(-slope - 3) < 0.3, (slope, errs)
+  spec = solvers.SolverSpec(solver=ssprk3, steps=16)
+  assert not spec.adaptive and spec.label == 'custom'
+  x, st = solvers.integrate(f_linear, jnp.asarray(X0), 0.0, T, spec)
+  assert int(st['nfe']) == 48
+  np.testing.assert_allclose(x, exact(T), atol=errs[1] * 1.01)
+
+
+@pytest.mark.parametrize('a,b,c,match', [
+    ([[], [1.0, 0.0]], [0.5, 0.5], [0.0, 1.0], 'rows of lengths'),
+    ([[], [1.0]], [0.5, 0.4], [0.0, 1.0], 'sum to 1'),
+    ([[], [1.0]], [0.5, 0.5], [0.0, 0.5], 'c_i must equal'),
+    ([[], ['x']], [0.5, 0.5], [0.0, 1.0], 'numbers'),
+])
+def test_bad_tableau_raises(a, b, c, match):
+  with pytest.raises(ValueError, match=match):
+    solvers.explicit_rk(a, b, c)
+
+
+@pytest.mark.parametrize('cls', [diffrax.Bosh3, diffrax.Heun])
+def test_from_diffrax_integrates_to_tolerance_with_exact_nfe(cls):
+  """A wrapped diffrax solver is adaptive, reaches the linear ODE's solution within 1e-4 at
+  rtol = atol = 1e-6, and its nfe (FSAL Bosh3: 3 n + 1; Heun: 2 n) equals the calls made."""
+  fn = solvers.from_diffrax(cls)
+  spec = solvers.SolverSpec(solver=fn, rtol=1e-6, atol=1e-6, max_steps=100000)
+  assert spec.adaptive and spec.label == 'custom'
+  f = Counter(f_linear)
+  x, st = jax.jit(lambda x0: solvers.integrate(f, x0, 0.0, T, spec))(jnp.asarray(X0))
+  jax.block_until_ready(x)
+  np.testing.assert_allclose(x, exact(T), atol=1e-4)
+  assert f.n == int(st['nfe']) == {diffrax.Bosh3: 3, diffrax.Heun: 2}[cls] * int(
+      st['num_steps']) + (cls is diffrax.Bosh3)
+
+
+def test_from_diffrax_refuses_non_adaptive_or_implicit_solvers():
+  for cls in (diffrax.Euler, diffrax.Kvaerno3):
+    with pytest.raises(ValueError, match='adaptive explicit Runge-Kutta'):
+      solvers.from_diffrax(cls)
+
+
+def test_a_grid_array_is_what_the_solver_steps_through():
+  """A grid array in a SolverSpec: nfe = stages x intervals, and the result equals the same
+  grid by name (the edm grid of 12 steps, passed as its array)."""
+  named = solvers.SolverSpec(solver='heun', grid='edm', steps=12)
+  arr = np.asarray(named.time_grid(0.0, T))
+  spec = solvers.SolverSpec(solver='heun', grid=arr)
+  assert spec.grid == tuple(float(t) for t in arr) and hash(spec) == hash(
+      solvers.SolverSpec(solver='heun', grid=list(arr)))
+  x_arr, st = solvers.integrate(f_linear, jnp.asarray(X0), 0.0, T, spec)
+  x_name, _ = solvers.integrate(f_linear, jnp.asarray(X0), 0.0, T, named)
+  assert int(st['nfe']) == 2 * (len(arr) - 1)
+  np.testing.assert_array_equal(x_arr, x_name)
+  with pytest.raises(ValueError, match='runs from 0.0 to 2.0 but this integration goes from 1.0'):
+    solvers.integrate(f_linear, jnp.asarray(X0), 1.0, T, spec)
+
+
+@pytest.mark.parametrize('kw,match', [
+    (dict(solver='nope'), r"unknown solver 'nope'; available: euler, heun, midpoint, rk4, dopri5, "
+                          r'tsit5, rk45'),
+    (dict(grid='nope'), "unknown grid 'nope'; use one of uniform, edm, log_snr, shift"),
+    (dict(grid=np.zeros((3, 2))), r'1-D.*shape \(3, 2\).*uniform, edm, log_snr, shift'),
+    (dict(grid=[0.0, 0.5, 0.4, 1.0]), 'must be monotone'),
+    (dict(grid=[1.0, 1.0]), 'must be monotone'),
+    (dict(solver=3), 'solver must be a name'),
+    (dict(steps=0), 'steps must be an int >= 1'),
+])
+def test_bad_spec_raises_with_the_names_listed(kw, match):
+  with pytest.raises(ValueError, match=match):
+    solvers.SolverSpec(**kw)
+
+
+def test_from_config_and_labels():
+  """from_config reads the fields a section has (others ignored), then defaults; a spec passes
+  through; names and aliases label as their canonical name."""
+  s = solvers.SolverSpec.from_config({'solver': 'RK45', 'steps': 7, 'num_samples': 3}, rtol=1e-3)
+  assert (s.solver, s.steps, s.rtol, s.label, s.adaptive) == ('RK45', 7, 1e-3, 'dopri5', True)
+  assert solvers.SolverSpec.from_config(s) is s
+  assert solvers.SolverSpec.from_config(solvers.defaults()) == solvers.SolverSpec()

@@ -35,9 +35,10 @@ def rotation(w):
 
 
 def sampling_cfg(**kw):
+  """The family's default sampling settings with ``kw``, as the SolverSpec the maths takes."""
   c = rf.defaults().sampling
   c.update(kw)
-  return c
+  return rf.sampling_spec(c)[0]
 
 
 @pytest.mark.parametrize('solver', ['euler', 'rk4', 'dopri5'])
@@ -62,6 +63,21 @@ def test_rotation_straightness_matches_its_closed_form():
     np.testing.assert_allclose(s, discrete, rtol=1e-4, atol=1e-6)
   np.testing.assert_allclose(s, exact, rtol=1e-4)
   assert np.all(np.asarray(s) > 0)
+
+
+def test_straightness_on_a_grid_array():
+  """A spec's grid array is the grid S_N is taken on: the edm grid passed as its array gives the
+  named grid's S_N, and a straight field has S_N = 0 on an arbitrary non-uniform array."""
+  x0 = jax.random.normal(jax.random.PRNGKey(2), (16, D))
+  named = sampling_cfg(solver='rk4', steps=10, grid='edm')
+  arr = named.replace(grid=np.asarray(named.time_grid(0.0, 1.0)))
+  want, _ = st.straightness(rotation(1.0), x0, 0.0, 1.0, named)
+  got, stats = st.straightness(rotation(1.0), x0, 0.0, 1.0, arr)
+  np.testing.assert_allclose(got, want, rtol=1e-6)
+  assert int(stats['nfe']) == 4 * 10
+  odd = named.replace(solver='euler', grid=[0.0, 0.1, 0.15, 0.6, 1.0])
+  s, _ = st.straightness(straight_field, x0, 0.0, 1.0, odd)
+  assert float(jnp.max(jnp.abs(s))) < 1e-5
 
 
 def test_straightness_does_not_depend_on_the_direction_of_time():
