@@ -92,7 +92,8 @@ class DiffusionSampling:
 
   @property
   def label(self) -> str:
-    """The method, or for 'ode' the solver's name (a function: its ``__name__``)."""
+    """The method, or for 'ode' the solver's name (a solver function: its ``__name__``, so set
+    that to name a user-written solver)."""
     if self.method != 'ode':
       return self.method
     s = self.ode.solver
