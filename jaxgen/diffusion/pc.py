@@ -1,7 +1,8 @@
 """Predictor-corrector (PC) sampling of score SDEs (Song et al. 2021, Algorithms 2-5), jit-able.
 
-Conventions (those of `jaxgen.diffusion.sde`): t = 0 data, t = T = 1 noise; ``score_fn(t, x) -> grad
-log p_t`` with ``t: [b]``, ``x: [b, *shape]``. Sampling starts from the prior at ``T`` and walks the grid
+Conventions (those of `jaxgen.diffusion.sde`): t = 0 data, t = T = 1 noise; ``score_fn(t, x) ->
+grad log p_t`` with ``t: [b]``, ``x: [b, *shape]``. Sampling starts from the prior at ``T`` and
+walks the grid
 
     t_k = T - k (T - eps) / steps,   k = 0 .. steps          (eps: 1e-3 VP / sub-VP, 1e-5 VE)
 
@@ -15,14 +16,14 @@ trips; ``info['nfe']`` counts score evaluations per sample.
 Predictors (x at t -> x at s < t; all work for VP, sub-VP and VE). ``euler_maruyama`` and
 ``reverse_diffusion`` are written on the reverse SDE ``rsde = sde.reverse(score_fn,
 probability_flow)`` as in the reference:
-  * ``euler_maruyama``: Euler-Maruyama on ``rsde.sde``: ``x + [f - g^2 score] (s - t) + g sqrt(t -
-    s) z``.
-  * ``reverse_diffusion``: ``rsde.discretize(x, t, s)``: the paper's ``x - f_i + G_i^2 score +
-    G_i z`` with the *exact* forward transition between the grid times, ``x_t = a x_s +
-    sqrt(v) z``, ``a = alpha_t / alpha_s``, ``v = sigma_t^2 - a^2 sigma_s^2`` (so ``f_i = (a - 1) x``, ``G_i^2 = v``). This is the
-    reference's SMLD discretization for VE (``G_i^2 = sigma_i^2 - sigma_{i-1}^2``) and its DDPM
-    one for VP (``a = sqrt(1 - beta_i)``) on our grid; sub-VP gets its own exact transition
-    instead of the reference's Euler-Maruyama.
+  * ``euler_maruyama``: Euler-Maruyama on ``rsde.sde``:
+    ``x + [f - g^2 score] (s - t) + g sqrt(t - s) z``.
+  * ``reverse_diffusion``: ``rsde.discretize(x, t, s)``, the paper's ``x - f_i + G_i^2 score +
+    G_i z`` with the *exact* forward transition between the grid times, ``x_t = a x_s + sqrt(v)
+    z``, ``a = alpha_t / alpha_s``, ``v = sigma_t^2 - a^2 sigma_s^2`` (so ``f_i = (a - 1) x``,
+    ``G_i^2 = v``). This is the reference's SMLD discretization for VE (``G_i^2 = sigma_i^2 -
+    sigma_{i-1}^2``) and its DDPM one for VP (``a = sqrt(1 - beta_i)``) on our grid; sub-VP gets
+    its own exact transition instead of the reference's Euler-Maruyama.
   * ``ancestral``: sample the Gaussian posterior ``q(x_s | x_t, x_0 = x0_hat)`` with Tweedie's
     ``x0_hat = (x + sigma_t^2 score) / alpha_t``: mean ``(a sigma_s^2 x + alpha_s v x0_hat) /
     sigma_t^2``, variance ``v sigma_s^2 / sigma_t^2``. For VE this is exactly the reference's
@@ -172,8 +173,6 @@ def pc_sample(sde, score_fn: Callable, rng: jax.Array, shape, *, predictor='reve
     raise ValueError(f'predictor {predictor!r} not in {PREDICTORS}')
   if corrector not in _CORR:
     raise ValueError(f'corrector {corrector!r} not in {CORRECTORS}')
-  if predictor == 'ancestral' and probability_flow:
-    raise ValueError('the ancestral predictor has no probability-flow version')
   steps = int(sde.N if not steps else steps)
   eps = float(sde.eps if eps is None or eps < 0 else eps)
   pred, corr = _PRED[predictor], _CORR[corrector]

@@ -3,8 +3,8 @@
 Facts checked: init gives a pytree; the loss is finite with finite gradients (VP / sub-VP / VE,
 continuous and discrete); every sampling method returns ``[n, *shape]`` finite samples and its
 NFE, from the section, a dict or a ``DiffusionSampling``; unknown method / solver / grid names are
-refused by validation; and ``log_prob`` through the probability-flow ODE equals a closed form when the network
-output is 0 (all parameters zeroed): then score = 0, the VP PF-ODE is linear,
+refused by validation; and ``log_prob`` through the probability-flow ODE equals a closed form
+when the network output is 0 (all parameters zeroed): then score = 0, the VP PF-ODE is linear,
 ``x_T = x_eps exp(-(B(T) - B(eps)) / 2)``, so ``log p(x) = log N(x_T; 0, I) - d (B(T) - B(eps))/2``;
 for VE the velocity vanishes and ``log p(x) = log N(x; 0, sigma_max^2 I)`` (tolerance 1e-3 nats,
 the adaptive solver's rtol = atol = 1e-5 on a smooth linear ODE).
