@@ -122,6 +122,15 @@ def choices() -> dict:
   }
 
 
+def ranges() -> dict:
+  return {
+      'sampling.steps': (lambda n: n >= 0, '>= 0 (steps of the sampler; 0: model.num_scales)'),
+      'likelihood.steps': (lambda n: n >= 1, '>= 1 (intervals of the fixed-step grid)'),
+      'likelihood.eps': (lambda t: 0 < t < 1, 'in (0, 1) (the data end of the PF-ODE)'),
+      'likelihood.probes': (lambda k: k >= 0, '>= 0 (0: exact divergence)'),
+  }
+
+
 def make_sde(model_config):
   """The `jaxgen.diffusion.sde` instance of ``config.model``."""
   mc = model_config
