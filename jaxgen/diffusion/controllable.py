@@ -8,10 +8,10 @@ projection in an orthogonal colour basis whose first axis is the grey level ``(r
 (the matrix of the reference code): the grey channel is observed, the two chroma channels are
 imputed.
 
-Conventions: time t = 0 data, t = T noise (`jaxgen.diffusion.sde`); ``score_fn(x, t[b])``; images are NHWC;
+Conventions: time t = 0 data, t = T noise (`jaxgen.diffusion.sde`); ``score_fn(t[b], x)``; images are NHWC;
 ``mask`` is 1 (True) where a value is observed, broadcastable to the data. The replacement method
 is an approximation to the conditional p(x_unobserved | y) (exact only as the corrector mixes at
-small t; see tests/sampling/test_controllable.py for how close it gets on a 2-D Gaussian).
+small t; see tests/diffusion/test_controllable.py for how close it gets on a 2-D Gaussian).
 """
 
 from __future__ import annotations
@@ -33,10 +33,10 @@ COLOR_BASIS = np.array([[1 / np.sqrt(3), -np.sqrt(2 / 3), 0.0],
 
 
 def _replace(sde, y, mask, to_basis, from_basis):
-  """project(x, t, key): observed coordinates (in the basis) <- alpha(t) y + sigma(t) z."""
+  """project(t, x, key): observed coordinates (in the basis) <- alpha(t) y + sigma(t) z."""
   mask = jnp.asarray(mask) > 0.5
 
-  def project(x, t, key):
+  def project(t, x, key):
     tb = jnp.broadcast_to(jnp.asarray(t, jnp.float32), x.shape[:1])
     mean, std = sde.marginal_prob(y, tb)
     noisy = mean + bcast(std, y) * jax.random.normal(key, y.shape, y.dtype)

@@ -4,7 +4,7 @@ Signature (k-diffusion style: explicit grid in, samples and stats out):
 
     ddim(eps_fn, x, ts, sde, *, eta=0.0, rng=None) -> (x0, {'nfe': int32})
 
-* ``eps_fn(x, t) -> noise prediction`` with ``x: [b, *shape]``, ``t: [b]`` (score-SDE time:
+* ``eps_fn(t, x) -> noise prediction`` with ``t: [b]``, ``x: [b, *shape]`` (score-SDE time:
   t = 0 data, t = T noise). From a score model use ``sde.noise_from_score(score_fn)``
   (``eps = -sigma(t) score``).
 * ``x``: the start at ``ts[0]`` (e.g. ``sde.prior_sample(rng, shape)`` with ``ts[0] = T``).
@@ -37,7 +37,7 @@ def ddim_step(eps_fn: Callable, x, t, s, sde, eta: float = 0.0, key=None):
   """One DDIM step from scalar time ``t`` to ``s < t``; returns ``x_s``."""
   b = x.shape[0]
   tb = jnp.full((b,), t, jnp.float32)
-  eps = eps_fn(x, tb)
+  eps = eps_fn(tb, x)
   a_t, s_t = sde.alpha(t), sde.sigma(t)
   a_s, s_s = sde.alpha(s), sde.sigma(s)
   x0 = (x - s_t * eps) / a_t

@@ -10,9 +10,10 @@ Signatures (k-diffusion style: explicit grid, returns samples and stats):
     dpm_solver(eps_fn, x, ts, sde, *, order=3) -> (x, {'nfe': int32})          # singlestep
     dpm_solver_pp_2m(eps_fn, x, ts, sde, *, lower_order_final=True) -> (x, {'nfe': int32})
 
-* ``eps_fn(x, t) -> noise prediction``; ``x: [b, *shape]``, ``t: [b]`` (t = 0 data, t = T noise).
+* ``eps_fn(t, x) -> noise prediction``; ``t: [b]``, ``x: [b, *shape]`` (t = 0 data, t = T noise).
   From a score model: ``sde.noise_from_score(score_fn)``.
-* ``x``: the start at ``ts[0]``; ``ts``: decreasing grid ``[M + 1]``, usually uniform in log-SNR:
+* ``x``: the start at ``ts[0]``; ``ts``: any decreasing grid ``[M + 1]``; the papers' (and the
+  best) choice is uniform in log-SNR:
   ``jaxgen.ode.grids.log_snr(sde.T, sde.eps, M, sde.log_snr, sde.t_from_log_snr)``.
 * ``sde``: has ``alpha(t)``, ``sigma(t)``, ``log_snr(t)``, ``t_from_log_snr(lam)``.
 
@@ -43,7 +44,7 @@ def _t(sde, h):
 
 
 def _eps(eps_fn, x, t):
-  return eps_fn(x, jnp.full((x.shape[0],), t, jnp.float32))
+  return eps_fn(jnp.full((x.shape[0],), t, jnp.float32), x)
 
 
 def dpm_solver_1_step(eps_fn, x, s, t, sde, eps_s=None):

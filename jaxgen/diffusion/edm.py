@@ -6,15 +6,17 @@ Signatures (k-diffusion style: explicit noise grid in, samples and stats out):
 
     edm_sampler(denoiser, x, sigmas, *, rng=None, S_churn=0., S_tmin=0., S_tmax=inf,
                 S_noise=1.) -> (x0, {'nfe': int32})
-    denoiser_from_score(sde, score_fn) -> denoiser(x, sigma)
-    sde_sigmas(sde, steps, rho=7.0) -> sigmas[steps + 1]
-    sample_sde(sde, score_fn, rng, shape, steps, *, rho=7.0, S_churn=0., S_tmin=0.,
+    denoiser_from_score(sde, score_fn) -> denoiser(sigma, x)
+    sigmas(steps, sigma_min=0.002, sigma_max=80., rho=7.) -> sigmas[steps + 1]   # EDM eq. 5, then 0
+    sde_sigmas(sde, steps, rho=7.0, eps=None) -> sigmas[steps + 1]
+    sample_sde(sde, score_fn, rng, shape, steps, *, rho=7.0, eps=None, S_churn=0., S_tmin=0.,
                S_tmax=inf, S_noise=1.) -> (x0, {'nfe'})
 
-* ``denoiser(x, sigma) -> E[x_0 | x]`` with ``x: [b, *shape]``, ``sigma: [b]``.
+* ``denoiser(sigma, x) -> E[x_0 | x]`` with ``sigma: [b]``, ``x: [b, *shape]`` (the ``(t, x)``
+  order of `jaxgen.diffusion`, with the noise level as the time).
 * ``x``: the start at ``sigmas[0]``, ``sigmas[0] * N(0, I)`` (as in EDM).
 * ``sigmas``: decreasing ``[N + 1]`` with ``sigmas[-1] = 0``; EDM's grid is
-  ``jaxgen.ode.grids.edm_sigmas(N, 0.002, 80, rho=7)``.
+  ``sigmas(N, 0.002, 80, rho=7)``.
 * Each step: optional churn (``gamma = min(S_churn / N, sqrt(2) - 1)`` where
   ``S_tmin <= sigma_i <= S_tmax``, noise ``sqrt(sigma_hat^2 - sigma_i^2) S_noise z``), an Euler
   step to ``sigma_{i+1}`` and, unless ``sigma_{i+1} = 0``, Heun's correction: ``nfe = 2 N - 1``
@@ -22,8 +24,8 @@ Signatures (k-diffusion style: explicit noise grid in, samples and stats out):
 
 For a score-SDE model (any `jaxgen.diffusion.sde` SDE, x_t = alpha x_0 + sigma z): the EDM noise level is
 ``sigma_edm = sigma_t / alpha_t = exp(-log_snr / 2)`` and ``x_edm = x_t / alpha_t``; the denoiser
-is Tweedie's ``D = (x_t + sigma_t^2 score(x_t, t)) / alpha_t`` at ``t = t_from_log_snr(-2 log
-sigma_edm)``. ``sample_sde`` uses EDM's rho-grid between ``sigma_edm(sde.eps)`` and
+is Tweedie's ``D = (x_t + sigma_t^2 score(t, x_t)) / alpha_t`` at ``t = t_from_log_snr(-2 log
+sigma_edm)``. ``sample_sde`` uses EDM's rho-grid between ``sigma_edm(eps)`` (default ``sde.eps``) and
 ``sigma_edm(T)`` followed by 0.
 """
 
@@ -51,7 +53,7 @@ def edm_sampler(denoiser: Callable, x: jax.Array, sigmas: jax.Array, *,
   b = x.shape[0]
 
   def d_of(x, s):
-    return (x - denoiser(x, jnp.full((b,), s, jnp.float32))) / s
+    return (x - denoiser(jnp.full((b,), s, jnp.float32), x)) / s
 
   def body(carry, inp):
     x, nfe = carry
@@ -79,34 +81,46 @@ def edm_sampler(denoiser: Callable, x: jax.Array, sigmas: jax.Array, *,
 
 
 def denoiser_from_score(sde, score_fn: Callable) -> Callable:
-  """EDM denoiser ``D(x_edm, sigma_edm)`` of a score-SDE score (see module docstring)."""
+  """EDM denoiser ``D(sigma_edm, x_edm)`` of a score-SDE score (see module docstring)."""
 
-  def denoiser(x, sigma):
+  def denoiser(sigma, x):
     t = sde.t_from_log_snr(-2.0 * jnp.log(sigma))
     a, s = sde.alpha(t), sde.sigma(t)
     xt = bcast(a, x) * x
-    return (xt + bcast(s**2, x) * score_fn(xt, t)) / bcast(a, x)
+    return (xt + bcast(s**2, x) * score_fn(t, xt)) / bcast(a, x)
 
   return denoiser
 
 
-def sde_sigmas(sde, steps: int, rho: float = 7.0) -> jax.Array:
-  """``[steps + 1]``: EDM rho-grid from ``sigma_edm(T)`` to ``sigma_edm(sde.eps)``, then 0."""
-  smax = jnp.exp(-0.5 * sde.log_snr(jnp.float32(sde.T)))
-  smin = jnp.exp(-0.5 * sde.log_snr(jnp.float32(sde.eps)))
+def sigmas(steps: int, sigma_min=0.002, sigma_max=80.0, rho: float = 7.0) -> jax.Array:
+  """EDM's ``steps`` noise levels sigma_max .. sigma_min (Karras et al. eq. 5,
+  ``(s_max^(1/rho) + i / (steps - 1) (s_min^(1/rho) - s_max^(1/rho)))^rho``) plus a final 0.
+
+  Shape ``[steps + 1]``: a sampler with ``steps`` intervals ends exactly at sigma = 0.
+  """
   if steps == 1:
-    s = smax[None]
+    s = jnp.asarray(sigma_max, jnp.float32)[None]
   else:
-    s = grids.rho_interp(smax, smin, steps - 1, rho)
+    s = grids.rho_interp(sigma_max, sigma_min, steps - 1, rho)
   return jnp.concatenate([s, jnp.zeros((1,), jnp.float32)])
 
 
+def sde_sigmas(sde, steps: int, rho: float = 7.0, eps: Optional[float] = None) -> jax.Array:
+  """`sigmas` between ``sigma_edm(eps)`` (default ``sde.eps``) and ``sigma_edm(T)``, with
+  ``sigma_edm = exp(-log_snr / 2)``."""
+  eps = sde.eps if eps is None else eps
+  smax = jnp.exp(-0.5 * sde.log_snr(jnp.float32(sde.T)))
+  smin = jnp.exp(-0.5 * sde.log_snr(jnp.float32(eps)))
+  return sigmas(steps, smin, smax, rho)
+
+
 def sample_sde(sde, score_fn: Callable, rng: jax.Array, shape, steps: int, *, rho: float = 7.0,
-               S_churn: float = 0.0, S_tmin: float = 0.0, S_tmax: float = float('inf'),
-               S_noise: float = 1.0):
-  """EDM sampling of a score-SDE model from ``sigma_edm(T)``; returns data-space ``x_0``."""
+               eps: Optional[float] = None, S_churn: float = 0.0, S_tmin: float = 0.0,
+               S_tmax: float = float('inf'), S_noise: float = 1.0):
+  """EDM sampling of a score-SDE model from ``sigma_edm(T)`` (`sde_sigmas` down to ``eps``, then
+  0); returns the data-space ``x_0``."""
   r0, r1 = jax.random.split(rng)
-  sigmas = sde_sigmas(sde, steps, rho)
-  x = sigmas[0] * jax.random.normal(r0, tuple(shape))
-  return edm_sampler(denoiser_from_score(sde, score_fn), x, sigmas, rng=r1, S_churn=S_churn,
+  grid = sde_sigmas(sde, steps, rho, eps)
+  x = grid[0] * jax.random.normal(r0, tuple(shape))
+  return edm_sampler(denoiser_from_score(sde, score_fn), x, grid, rng=r1, S_churn=S_churn,
                      S_tmin=S_tmin, S_tmax=S_tmax, S_noise=S_noise)

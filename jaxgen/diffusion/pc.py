@@ -1,25 +1,29 @@
 """Predictor-corrector (PC) sampling of score SDEs (Song et al. 2021, Algorithms 2-5), jit-able.
 
-Conventions (those of `jaxgen.diffusion.sde`): t = 0 data, t = T = 1 noise; ``score_fn(x, t) -> grad log p_t``
-with ``x: [b, *shape]``, ``t: [b]``. Sampling starts from the prior at ``T`` and walks the grid
+Conventions (those of `jaxgen.diffusion.sde`): t = 0 data, t = T = 1 noise; ``score_fn(t, x) ->
+grad log p_t`` with ``t: [b]``, ``x: [b, *shape]``. Sampling starts from the prior at ``T`` and
+walks the grid
 
     t_k = T - k (T - eps) / steps,   k = 0 .. steps          (eps: 1e-3 VP / sub-VP, 1e-5 VE)
 
 in the order of the paper's Algorithm 2: each step runs the **predictor** from ``t_k`` to
 ``t_{k+1}``, then ``n_steps_each`` **corrector** updates at ``t_{k+1}`` (the reference code runs
 the corrector first, at the old time). With ``denoise`` a final Tweedie step
-``x_0 = (x + sigma(eps)^2 s(x, eps)) / alpha(eps)`` removes the remaining noise (one more score
+``x_0 = (x + sigma(eps)^2 s(eps, x)) / alpha(eps)`` removes the remaining noise (one more score
 evaluation). The whole loop is one ``lax.scan`` (correctors: ``lax.fori_loop``), no host round
 trips; ``info['nfe']`` counts score evaluations per sample.
 
-Predictors (x at t -> x at s < t; all work for VP, sub-VP and VE)
-  * ``euler_maruyama``: ``x + [f - g^2 score] (s - t) + g sqrt(t - s) z``.
-  * ``reverse_diffusion``: the paper's ``x - f_i + G_i^2 score + G_i z`` with the *exact* forward
-    transition between the grid times, ``x_t = a x_s + sqrt(v) z``, ``a = alpha_t / alpha_s``,
-    ``v = sigma_t^2 - a^2 sigma_s^2`` (so ``f_i = (a - 1) x``, ``G_i^2 = v``). This is the
-    reference's SMLD discretization for VE (``G_i^2 = sigma_i^2 - sigma_{i-1}^2``) and its DDPM
-    one for VP (``a = sqrt(1 - beta_i)``) on our grid; sub-VP gets its own exact transition
-    instead of the reference's Euler-Maruyama.
+Predictors (x at t -> x at s < t; all work for VP, sub-VP and VE). ``euler_maruyama`` and
+``reverse_diffusion`` are written on the reverse SDE ``rsde = sde.reverse(score_fn,
+probability_flow)`` as in the reference:
+  * ``euler_maruyama``: Euler-Maruyama on ``rsde.sde``:
+    ``x + [f - g^2 score] (s - t) + g sqrt(t - s) z``.
+  * ``reverse_diffusion``: ``rsde.discretize(x, t, s)``, the paper's ``x - f_i + G_i^2 score +
+    G_i z`` with the *exact* forward transition between the grid times, ``x_t = a x_s + sqrt(v)
+    z``, ``a = alpha_t / alpha_s``, ``v = sigma_t^2 - a^2 sigma_s^2`` (so ``f_i = (a - 1) x``,
+    ``G_i^2 = v``). This is the reference's SMLD discretization for VE (``G_i^2 = sigma_i^2 -
+    sigma_{i-1}^2``) and its DDPM one for VP (``a = sqrt(1 - beta_i)``) on our grid; sub-VP gets
+    its own exact transition instead of the reference's Euler-Maruyama.
   * ``ancestral``: sample the Gaussian posterior ``q(x_s | x_t, x_0 = x0_hat)`` with Tweedie's
     ``x0_hat = (x + sigma_t^2 score) / alpha_t``: mean ``(a sigma_s^2 x + alpha_s v x0_hat) /
     sigma_t^2``, variance ``v sigma_s^2 / sigma_t^2``. For VE this is exactly the reference's
@@ -57,31 +61,22 @@ def _bt(x, t):
 
 # -- predictors: (sde, score_fn, x, t, s, key, probability_flow) -> x at time s < t ------------
 def euler_maruyama(sde, score_fn, x, t, s, key, probability_flow=False):
-  tb = _bt(x, t)
+  rsde = sde.reverse(score_fn, probability_flow)
   dt = s - t
-  f, g = sde.sde(x, tb)
-  w = 0.5 if probability_flow else 1.0
-  x_mean = x + (f - w * bcast(g**2, x) * score_fn(x, tb)) * dt
+  drift, g = rsde.sde(x, _bt(x, t))
+  x_mean = x + drift * dt
   if probability_flow:
     return x_mean
   return x_mean + bcast(g, x) * jnp.sqrt(-dt) * jax.random.normal(key, x.shape, x.dtype)
 
 
-def _transition(sde, t, s):
-  """``(a, v)``: x_t = a x_s + sqrt(v) z, the exact forward transition s -> t of a linear SDE."""
-  a = sde.alpha(t) / sde.alpha(s)
-  v = jnp.maximum(sde.sigma(t)**2 - a**2 * sde.sigma(s)**2, 0.0)
-  return a, v
-
-
 def reverse_diffusion(sde, score_fn, x, t, s, key, probability_flow=False):
-  tb = _bt(x, t)
-  a, v = _transition(sde, jnp.float32(t), jnp.float32(s))
-  w = 0.5 if probability_flow else 1.0
-  x_mean = x - (a - 1.0) * x + w * v * score_fn(x, tb)
+  rsde = sde.reverse(score_fn, probability_flow)
+  f, G = rsde.discretize(x, _bt(x, t), jnp.float32(s))
+  x_mean = x - f
   if probability_flow:
     return x_mean
-  return x_mean + jnp.sqrt(v) * jax.random.normal(key, x.shape, x.dtype)
+  return x_mean + bcast(G, x) * jax.random.normal(key, x.shape, x.dtype)
 
 
 def ancestral(sde, score_fn, x, t, s, key, probability_flow=False):
@@ -89,9 +84,9 @@ def ancestral(sde, score_fn, x, t, s, key, probability_flow=False):
     raise ValueError('the ancestral predictor has no probability-flow version')
   tb = _bt(x, t)
   t, s = jnp.float32(t), jnp.float32(s)
-  a, v = _transition(sde, t, s)
+  a, v = sde.transition(s, t)
   at, st2, as_, ss2 = sde.alpha(t), sde.sigma(t)**2, sde.alpha(s), sde.sigma(s)**2
-  x0_hat = (x + st2 * score_fn(x, tb)) / at
+  x0_hat = (x + st2 * score_fn(tb, x)) / at
   mean = (a * ss2 * x + as_ * v * x0_hat) / st2
   std = jnp.sqrt(v * ss2 / st2)
   return mean + std * jax.random.normal(key, x.shape, x.dtype)
@@ -116,7 +111,7 @@ def langevin(sde, score_fn, x, t, h, key, snr, n_steps):
   alpha = _alpha_i(sde, jnp.float32(t), h)
 
   def body(j, x):
-    grad = score_fn(x, tb)
+    grad = score_fn(tb, x)
     z = jax.random.normal(jax.random.fold_in(key, j), x.shape, x.dtype)
     step = 2.0 * alpha * (snr * _batch_norm(z) / _batch_norm(grad))**2
     return x + step * grad + jnp.sqrt(2.0 * step) * z
@@ -131,7 +126,7 @@ def annealed_langevin(sde, score_fn, x, t, h, key, snr, n_steps):
 
   def body(j, x):
     z = jax.random.normal(jax.random.fold_in(key, j), x.shape, x.dtype)
-    return x + step * score_fn(x, tb) + jnp.sqrt(2.0 * step) * z
+    return x + step * score_fn(tb, x) + jnp.sqrt(2.0 * step) * z
 
   return jax.lax.fori_loop(0, n_steps, body, x)
 
@@ -152,10 +147,10 @@ def nfe(steps: int, predictor: str, corrector: str, n_steps_each: int, denoise: 
 
 
 def denoise_step(sde, score_fn, x, t):
-  """Tweedie: ``E[x_0 | x_t] = (x + sigma(t)^2 score(x, t)) / alpha(t)``."""
+  """Tweedie: ``E[x_0 | x_t] = (x + sigma(t)^2 score(t, x)) / alpha(t)``."""
   tb = _bt(x, t)
   t = jnp.float32(t)
-  return (x + sde.sigma(t)**2 * score_fn(x, tb)) / sde.alpha(t)
+  return (x + sde.sigma(t)**2 * score_fn(tb, x)) / sde.alpha(t)
 
 
 def pc_sample(sde, score_fn: Callable, rng: jax.Array, shape, *, predictor='reverse_diffusion',
@@ -167,9 +162,9 @@ def pc_sample(sde, score_fn: Callable, rng: jax.Array, shape, *, predictor='reve
 
   Args:
     sde: a `jaxgen.diffusion.sde` SDE. ``steps`` defaults to ``sde.N``, ``eps`` to ``sde.eps``.
-    score_fn: ``(x, t[b]) -> score``.
+    score_fn: ``(t[b], x) -> score``.
     x_init: start at this ``x_T`` instead of a prior draw.
-    project: ``(x, t, key) -> x`` applied after every predictor and every corrector sweep (the
+    project: ``(t, x, key) -> x`` applied after every predictor and every corrector sweep (the
       hook of controllable generation: `jaxgen.diffusion.controllable`).
   Returns:
     ``(x, {'nfe': int})``: ``x`` at time eps (or its Tweedie denoising at eps with ``denoise``).
@@ -178,8 +173,6 @@ def pc_sample(sde, score_fn: Callable, rng: jax.Array, shape, *, predictor='reve
     raise ValueError(f'predictor {predictor!r} not in {PREDICTORS}')
   if corrector not in _CORR:
     raise ValueError(f'corrector {corrector!r} not in {CORRECTORS}')
-  if predictor == 'ancestral' and probability_flow:
-    raise ValueError('the ancestral predictor has no probability-flow version')
   steps = int(sde.N if not steps else steps)
   eps = float(sde.eps if eps is None or eps < 0 else eps)
   pred, corr = _PRED[predictor], _CORR[corrector]
@@ -187,15 +180,15 @@ def pc_sample(sde, score_fn: Callable, rng: jax.Array, shape, *, predictor='reve
   h = (sde.T - eps) / steps
   r0, rloop = jax.random.split(rng)
   x = sde.prior_sample(r0, tuple(shape)) if x_init is None else x_init
-  proj = project if project is not None else (lambda x, t, key: x)
+  proj = project if project is not None else (lambda t, x, key: x)
 
   def body(x, inp):
     k, key = inp
     kp, kc, kq1, kq2 = jax.random.split(key, 4)
     t, s = ts[k], ts[k + 1]
-    x = proj(pred(sde, score_fn, x, t, s, kp, probability_flow), s, kq1)
+    x = proj(s, pred(sde, score_fn, x, t, s, kp, probability_flow), kq1)
     if corrector != 'none' and n_steps_each > 0:
-      x = proj(corr(sde, score_fn, x, s, h, kc, snr, n_steps_each), s, kq2)
+      x = proj(s, corr(sde, score_fn, x, s, h, kc, snr, n_steps_each), kq2)
     return x, None
 
   x, _ = jax.lax.scan(body, x, (jnp.arange(steps), jax.random.split(rloop, steps)))

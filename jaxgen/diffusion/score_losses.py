@@ -28,7 +28,7 @@ Losses
 Reduction over the data dimensions is the mean (``reduce_mean=True``) or ``0.5 * sum``.
 
 At the exact score of data ``N(m, s0^2 I)`` every loss keeps an irreducible term: per dimension
-``E||s sigma + z||^2 = alpha^2 s0^2 / (alpha^2 s0^2 + sigma^2)`` (see tests/test_score_losses.py).
+``E||s sigma + z||^2 = alpha^2 s0^2 / (alpha^2 s0^2 + sigma^2)`` (see tests/diffusion/test_score_losses.py).
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ import jax.numpy as jnp
 from jaxgen.diffusion import sde as sde_lib
 from jaxgen.diffusion.sde import bcast
 
-# score_fn(params, x[b,...], t[b], rng, train) -> score like x
+# score_fn(params, t[b], x[b,...], rng, train) -> score like x (the (t, x) order of the samplers)
 ScoreFn = Callable[..., jax.Array]
 # net_fn(params, x[b,...], labels[b], train, rng) -> output like x
 NetFn = Callable[..., jax.Array]
@@ -74,12 +74,13 @@ def discrete_index(sde, t: jax.Array) -> jax.Array:
 
 def make_score_fn(sde, net_fn: NetFn, *, continuous: bool = True,
                   scale_by_sigma: bool = False) -> ScoreFn:
-  """``score_fn(params, x, t, rng=None, train=False)`` from a raw network (module docstring)."""
+  """``score_fn(params, t, x, rng=None, train=False)`` from a raw network (module docstring): the
+  one place a network output ``net_fn(params, x, labels, train, rng)`` becomes a score."""
   kind = sde_kind(sde)
   if kind == 'subvpsde' and not continuous:
     raise ValueError('sub-VP SDE is continuous only (no discrete chain)')
 
-  def score_fn(params, x, t, rng=None, train=False):
+  def score_fn(params, t, x, rng=None, train=False):
     t = jnp.broadcast_to(jnp.asarray(t, jnp.float32), x.shape[:1])
     if kind in ('vpsde', 'subvpsde'):
       if continuous:
@@ -111,7 +112,7 @@ def dsm_loss(score_fn: ScoreFn, sde, params: Any, x: jax.Array, rng: jax.Array, 
   z = jax.random.normal(rz, x.shape, x.dtype)
   mean, std = sde.marginal_prob(x, t)
   xt = mean + bcast(std, x) * z
-  score = score_fn(params, xt, t, rn, train)
+  score = score_fn(params, t, xt, rn, train)
   if likelihood_weighting:
     _, g = sde.sde(jnp.zeros_like(x), t)
     per = _reduce(jnp.square(score + z / bcast(std, x)), reduce_mean) * g**2
@@ -130,7 +131,7 @@ def ddpm_loss(score_fn: ScoreFn, sde, params: Any, x: jax.Array, rng: jax.Array,
   z = jax.random.normal(rz, x.shape, x.dtype)
   a, s = ddpm_sqrt_alphabar(sde)[i], ddpm_sqrt_one_minus_alphabar(sde)[i]
   xt = bcast(a, x) * x + bcast(s, x) * z
-  eps_hat = -bcast(s, x) * score_fn(params, xt, t, rn, train)
+  eps_hat = -bcast(s, x) * score_fn(params, t, xt, rn, train)
   per = _reduce(jnp.square(eps_hat - z), reduce_mean)
   return jnp.mean(per), per
 
@@ -145,7 +146,7 @@ def smld_loss(score_fn: ScoreFn, sde, params: Any, x: jax.Array, rng: jax.Array,
   sig = sde.discrete_sigmas[i]
   z = jax.random.normal(rz, x.shape, x.dtype)
   xt = x + bcast(sig, x) * z
-  score = score_fn(params, xt, t, rn, train)
+  score = score_fn(params, t, xt, rn, train)
   target = -z / bcast(sig, x)
   per = _reduce(jnp.square(score - target), reduce_mean) * sig**2
   return jnp.mean(per), per

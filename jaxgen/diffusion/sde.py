@@ -15,14 +15,18 @@ Conventions (the score-SDE convention, opposite to rectified flow's):
   (the reference's VE marginal ignores the variance at t = 0, sigma_min^2, and so do we).
 * ``log_snr(t) = log(alpha^2 / sigma^2)`` is strictly decreasing in t; ``t_from_log_snr`` is its
   closed-form inverse (used by DPM-Solver to place steps uniformly in log-SNR).
-* ``score_fn(x, t) -> grad_x log p_t(x)`` takes ``x: [b, *shape]`` and ``t: [b]``.
+* Functions passed in and out take **(t, x)**, the ODE order of `jaxgen.ode`: ``score_fn(t, x) ->
+  grad_x log p_t(x)``, ``eps_fn(t, x)`` (noise prediction), ``velocity(t, x)``; ``t`` is ``[b]``
+  here (a scalar is broadcast by the samplers). The SDE's own coefficient methods keep the
+  reference's ``(x, t)`` order: ``sde(x, t)``, ``discretize(x, t)``, ``marginal_prob(x0, t)``.
 * ``discretize(x, t) -> (f, G)`` is the discrete-time chain ``x_{i+1} = x_i + f + G z`` of the
   reference (DDPM for VP, SMLD for VE, Euler-Maruyama with dt = T/N for sub-VP), indexed by
-  ``i = int(t (N - 1) / T)``.
+  ``i = int(t (N - 1) / T)``. ``transition(s, t) -> (a, v)`` is the exact forward transition
+  between any two times ``s < t``: ``x_t = a x_s + sqrt(v) z``.
 * ``reverse(score_fn, probability_flow)`` gives the reverse-time SDE
   ``dx = [f - g^2 score (x 1/2 if probability_flow)] dt + g dW_bar`` (g = 0 if probability_flow),
   to be integrated with NEGATIVE dt (from T to 0); its ``discretize`` gives the reverse-diffusion
-  predictor ``x_{i-1} = x_i - f_rev + G_rev z``.
+  step ``x_s = x_t - f_rev + G_rev z``. The PC predictors (`jaxgen.diffusion.pc`) are written on it.
 * ``pf_ode(score_fn)`` returns ``velocity(t, x) = f - g^2 score / 2`` (dx/dt of the probability-flow
   ODE in forward time): integrate it from T to eps to sample, from eps to T for likelihoods.
 
@@ -100,22 +104,29 @@ class _SDE:
     return ReverseSDE(self, score_fn, probability_flow)
 
   def pf_ode(self, score_fn: ScoreFn) -> Callable[[jax.Array, jax.Array], jax.Array]:
-    """``velocity(t, x) = f(x, t) - g(t)^2 score(x, t) / 2``; ``t`` scalar or ``[b]``."""
-
-    def velocity(t, x):
-      t = _batch_t(x, t)
-      drift, diffusion = self.sde(x, t)
-      return drift - 0.5 * bcast(diffusion**2, x) * score_fn(x, t)
-
-    return velocity
+    """``velocity(t, x) = f(x, t) - g(t)^2 score(t, x) / 2``; ``t`` scalar or ``[b]``."""
+    return lambda t, x: self.reverse(score_fn, probability_flow=True).sde(x, t)[0]
 
   def score_from_noise(self, eps_fn: Callable) -> ScoreFn:
-    """Score from a noise prediction ``eps(x, t)``: ``score = -eps / sigma(t)``."""
-    return lambda x, t: -eps_fn(x, t) / bcast(self.sigma(_batch_t(x, t)), x)
+    """Score from a noise prediction ``eps_fn(t, x)``: ``score = -eps / sigma(t)``."""
+    def score_fn(t, x):
+      t = _batch_t(x, t)
+      return -eps_fn(t, x) / bcast(self.sigma(t), x)
+    return score_fn
 
   def noise_from_score(self, score_fn: ScoreFn) -> Callable:
-    """Noise prediction from a score: ``eps = -sigma(t) score``."""
-    return lambda x, t: -bcast(self.sigma(_batch_t(x, t)), x) * score_fn(x, t)
+    """Noise prediction ``eps_fn(t, x) = -sigma(t) score(t, x)``."""
+    def eps_fn(t, x):
+      t = _batch_t(x, t)
+      return -bcast(self.sigma(t), x) * score_fn(t, x)
+    return eps_fn
+
+  def transition(self, s, t) -> tuple[jax.Array, jax.Array]:
+    """``(a, v)`` with ``x_t = a x_s + sqrt(v) z``: the exact forward transition from ``s`` to
+    ``t > s`` of the linear SDE (``a = alpha_t / alpha_s``, ``v = sigma_t^2 - a^2 sigma_s^2``)."""
+    a = self.alpha(t) / self.alpha(s)
+    v = jnp.maximum(self.sigma(t)**2 - a**2 * self.sigma(s)**2, 0.0)
+    return a, v
 
   def _index(self, t):
     return (t * (self.N - 1) / self.T).astype(jnp.int32)
@@ -265,11 +276,13 @@ class VESDE(_SDE):
 
 @dataclasses.dataclass(frozen=True)
 class ReverseSDE:
-  """Reverse-time SDE of ``forward`` given ``score_fn`` (integrate with negative dt, T -> 0).
+  """Reverse-time SDE of ``forward`` given ``score_fn(t, x)`` (integrate with negative dt, T -> 0).
 
-  ``sde(x, t) -> (f - g^2 score * (1/2 if probability_flow else 1), 0 if probability_flow else g)``
-  ``discretize(x, t) -> (f_i - G_i^2 score * (...), G_i or 0)``: the reverse-diffusion predictor
-  is ``x <- x - f_rev + G_rev z``.
+  ``sde(x, t) -> (f - w g^2 score, g or 0)`` and ``discretize(x, t, s=None) -> (f_i - w G_i^2
+  score, G_i or 0)`` with ``w = 1/2, noise 0`` if ``probability_flow`` else ``w = 1``. The
+  reverse-diffusion step is ``x_s = x_t - f_rev + G_rev z``; ``(f_i, G_i)`` is the forward chain's
+  step at ``t`` (``s=None``, the reference's N-step chain) or the exact forward transition from
+  ``s`` to ``t`` (``f_i = (a - 1) x``, ``G_i^2 = v``, see `_SDE.transition`).
   """
 
   forward: _SDE
@@ -284,53 +297,19 @@ class ReverseSDE:
   def N(self):
     return self.forward.N
 
+  def _reverse(self, x, t, f, g):
+    w = 0.5 if self.probability_flow else 1.0
+    f = f - w * bcast(g**2, x) * self.score_fn(t, x)
+    return f, (jnp.zeros_like(g) if self.probability_flow else g)
+
   def sde(self, x, t):
     t = _batch_t(x, t)
-    drift, diffusion = self.forward.sde(x, t)
-    w = 0.5 if self.probability_flow else 1.0
-    drift = drift - w * bcast(diffusion**2, x) * self.score_fn(x, t)
-    return drift, (jnp.zeros_like(diffusion) if self.probability_flow else diffusion)
+    return self._reverse(x, t, *self.forward.sde(x, t))
 
-  def discretize(self, x, t):
+  def discretize(self, x, t, s=None):
     t = _batch_t(x, t)
-    f, G = self.forward.discretize(x, t)
-    w = 0.5 if self.probability_flow else 1.0
-    f = f - w * bcast(G**2, x) * self.score_fn(x, t)
-    return f, (jnp.zeros_like(G) if self.probability_flow else G)
-
-
-def euler_maruyama_reverse(sde: _SDE, score_fn: ScoreFn, rng: jax.Array, shape, steps: int,
-                           t_end: float | None = None) -> tuple[jax.Array, dict]:
-  """Samples by Euler-Maruyama on the reverse SDE from ``T`` to ``t_end`` (default ``sde.eps``).
-
-  ``steps`` uniform steps; the last step is noise-free (returns the mean, as the reference's
-  predictors do). Returns ``(x, {'nfe': steps})``. Jit-compatible (``lax.scan``).
-  """
-  t_end = sde.eps if t_end is None else t_end
-  rsde = sde.reverse(score_fn)
-  rng, r0 = jax.random.split(rng)
-  x = sde.prior_sample(r0, shape)
-  ts = jnp.linspace(sde.T, t_end, steps + 1)
-  keys = jax.random.split(rng, steps)
-
-  def body(x, inp):
-    i, key = inp
-    t, dt = ts[i], ts[i + 1] - ts[i]  # dt < 0
-    drift, g = rsde.sde(x, t)
-    mean = x + drift * dt
-    z = jax.random.normal(key, x.shape)
-    noise = bcast(g, x) * jnp.sqrt(-dt) * z
-    return jnp.where(i == steps - 1, mean, mean + noise), None
-
-  x, _ = jax.lax.scan(body, x, (jnp.arange(steps), keys))
-  return x, {'nfe': jnp.asarray(steps, jnp.int32)}
-
-
-def get(name: str, **kwargs) -> _SDE:
-  """``'vp' | 'subvp' | 've'`` -> SDE instance (kwargs passed to the dataclass)."""
-  table = {'vp': VPSDE, 'vpsde': VPSDE, 'subvp': SubVPSDE, 'subvpsde': SubVPSDE,
-           've': VESDE, 'vesde': VESDE}
-  key = name.lower().replace('-', '').replace('_', '')
-  if key not in table:
-    raise ValueError(f'unknown sde {name!r}; use one of vp, subvp, ve')
-  return table[key](**kwargs)
+    if s is None:
+      return self._reverse(x, t, *self.forward.discretize(x, t))
+    a, v = self.forward.transition(s, t)
+    f = bcast(a - 1.0, x) * x
+    return self._reverse(x, t, f, jnp.broadcast_to(jnp.sqrt(v), t.shape))

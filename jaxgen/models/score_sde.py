@@ -16,42 +16,47 @@ Conventions
 * Loss (`jaxgen.diffusion.score_losses`): ``model.continuous`` -> DSM with ``t ~ U(loss.eps, 1)``, optional
   ``loss.likelihood_weighting``; else DDPM (VP) or SMLD (VE). ``loss.reduce_mean``: mean over
   dimensions, else 0.5 * sum (the reference's default).
-* Sampling (``sampling.method``): 'pc' (`jaxgen.diffusion.pc`: predictor, corrector, snr,
-  n_steps_each, steps, denoise, probability_flow), 'ode' (probability-flow ODE with any
-  `jaxgen.ode.solvers` solver from T to eps, the keys of ``solvers.defaults()``; 'dopri5' at
-  rtol = atol = 1e-5 is the paper's RK45 row), 'ddim' (``ddim_eta``), 'dpm_solver'
-  (``dpm_order`` 1-3 singlestep, or 0 for DPM-Solver++(2M); log-SNR-uniform grid), 'edm' (Heun on
-  EDM's rho grid). ``steps`` is the number of steps of each method (0 -> ``num_scales``);
-  ``eps < 0`` means the paper's end time: 1e-3 for VP / sub-VP, 1e-5 for VE. ``denoise`` ends 'pc'
-  and 'ode' with a Tweedie step at eps (+1 NFE).
-* ``log_prob(params, batch, rng)`` (the log-density of ``batch['x']``) integrates the probability-flow ODE from ``sampling.likelihood_eps`` (1e-5, as the
-  reference) to T with ``sampling.likelihood_solver`` (dopri5, rtol/atol from sampling) and the
-  exact divergence (``likelihood_probes = 0``) or Hutchinson with that many Rademacher probes;
-  nats in the transformed data space (`jaxgen.metrics.bpd` turns it into bits/dim).
+* Sampling: ``sampling`` holds the keys of `jaxgen.diffusion.sampler.DiffusionSampling` (one
+  vocabulary; the dispatcher's docstring lists them): ``method`` 'pc' (default: reverse diffusion
+  + Langevin, as the paper), 'ode' (probability-flow ODE with any `jaxgen.ode.solvers` solver and
+  grid; 'dopri5' at rtol = atol = 1e-5 is the paper's RK45 row), 'ddim' (``ddim_eta``),
+  'dpm_solver' (``dpm_order`` 1-3), 'dpm_solver++2m', 'edm' (``edm_churn`` ...). ``steps`` is the
+  number of steps of each method (0 -> ``num_scales``); ``grid`` (default 'uniform') is honoured
+  by 'ode', 'ddim' and both DPM-Solvers, which are best on ``grid='log_snr'`` (the paper's);
+  ``eps < 0`` means the paper's end time: 1e-3 for VP / sub-VP, 1e-5 for VE. ``denoise`` ends
+  'pc' and 'ode' with a Tweedie step at eps (+1 NFE). ``sample(params, rng, n, sampling)`` takes
+  the section, a dict of some of its keys (the others: the run's) or a ``DiffusionSampling``.
+* ``log_prob(params, batch, rng, likelihood=None)`` (the log-density of ``batch['x']``)
+  integrates the probability-flow ODE from ``likelihood.eps`` (1e-5, as the reference) to T with
+  the ``likelihood`` section's solver (the `jaxgen.ode.solvers.SolverSpec` keys; default dopri5,
+  rtol = atol = 1e-5) and the exact divergence (``likelihood.probes = 0``) or Hutchinson with that
+  many Rademacher probes; nats in the transformed data space (`jaxgen.metrics.bpd` turns it into
+  bits/dim). ``likelihood`` overrides the run's section (a section, a dict or a ``SolverSpec``).
 * ``velocity(params, t, x)`` is the PF-ODE ``dx/dt`` in forward time; ``t_span = (T, eps)``.
-* ``extras``: 'score' ``(params, x, t) -> score``; 'inpaint' ``(params, rng, x, mask, sampling)``;
-  'colorize' ``(params, rng, gray, sampling)`` (PC sampler with replacement,
-  `jaxgen.diffusion.controllable`); 'denoise' ``(params, x, t)`` (Tweedie).
+* The network is adapted once (`jaxgen.diffusion.score_losses.make_score_fn`) to the ``(t, x)``
+  order of `jaxgen.diffusion`. ``extras``: 'score' ``(params, t, x) -> score``; 'inpaint'
+  ``(params, rng, x, mask, sampling)``; 'colorize' ``(params, rng, gray, sampling)`` (PC sampler
+  with replacement, `jaxgen.diffusion.controllable`, reading the 'pc' keys of ``sampling``);
+  'denoise' ``(params, t, x)`` (Tweedie).
 """
 
 from __future__ import annotations
 
 
-import jax
+import dataclasses
+
 import jax.numpy as jnp
 import ml_collections
 
-from jaxgen.ode import grids
+from jaxgen.diffusion import controllable, pc, sampler
 from jaxgen.diffusion import score_losses as sl
 from jaxgen.diffusion import sde as sde_lib
-from jaxgen.ode import solvers
 from jaxgen.models.base import Model, batch_x
 from jaxgen.nets import score_mlp, unet
-from jaxgen.diffusion import controllable
-from jaxgen.diffusion import pc
+from jaxgen.ode import grids, solvers
 
 NETS = {'unet': unet, 'score_mlp': score_mlp}
-METHODS = ('pc', 'ode', 'ddim', 'dpm_solver', 'edm')
+SOLVER_NAMES = tuple(solvers.names()) + tuple(solvers.ALIASES)
 
 
 def defaults() -> ml_collections.ConfigDict:
@@ -74,10 +79,10 @@ def defaults() -> ml_collections.ConfigDict:
       reduce_mean=False,        # mean over dimensions (True) or 0.5 * sum (False)
       likelihood_weighting=False,
   ))
-  c.sampling = solvers.defaults()
+  c.sampling = solvers.defaults()  # solver, steps, grid, ...: 'ode' (grid also ddim, dpm_solver*)
   c.sampling.update(dict(
       num_samples=64,
-      method='pc',              # 'pc' | 'ode' | 'ddim' | 'dpm_solver' | 'edm'
+      method='pc',              # one of jaxgen.diffusion.sampler.METHODS
       predictor='reverse_diffusion',  # pc: 'euler_maruyama' | 'reverse_diffusion' | 'ancestral' | 'none'
       corrector='langevin',     # pc: 'langevin' | 'annealed_langevin' | 'none'
       snr=0.16,
@@ -85,14 +90,20 @@ def defaults() -> ml_collections.ConfigDict:
       probability_flow=False,   # pc predictors follow the PF-ODE
       denoise=True,             # final Tweedie step at eps (pc, ode)
       eps=-1.0,                 # end time; < 0: 1e-3 for VP / sub-VP, 1e-5 for VE
-      ddim_eta=0.0,
-      dpm_order=3,              # 1, 2, 3: singlestep DPM-Solver-k; 0: DPM-Solver++(2M)
-      edm_churn=0.0,
-      likelihood_eps=1e-5,      # log_prob: PF-ODE from this time to T
-      likelihood_solver='dopri5',
-      likelihood_probes=0,      # 0: exact divergence; k: Hutchinson with k Rademacher probes
+      ddim_eta=0.0,             # ddim: 0 deterministic, 1 ancestral
+      dpm_order=3,              # dpm_solver: 1, 2, 3 (singlestep DPM-Solver-k)
+      edm_churn=0.0,            # edm: S_churn, S_tmin, S_tmax, S_noise of Karras et al.
+      edm_tmin=0.0,
+      edm_tmax=float('inf'),
+      edm_noise=1.0,
   ))
   c.sampling.steps = 1000
+  c.likelihood = solvers.defaults()  # log_prob's PF-ODE solve (SolverSpec keys)
+  c.likelihood.update(dict(
+      solver='dopri5',
+      eps=1e-5,                 # PF-ODE from this time to T
+      probes=0,                 # 0: exact divergence; k: Hutchinson with k Rademacher probes
+  ))
   return c
 
 
@@ -100,10 +111,23 @@ def choices() -> dict:
   return {
       'model.sde': ('vpsde', 'subvpsde', 'vesde'),
       'model.net': tuple(NETS),
-      'sampling.method': METHODS,
+      'sampling.method': sampler.METHODS,
       'sampling.predictor': pc.PREDICTORS,
       'sampling.corrector': pc.CORRECTORS,
-      'sampling.dpm_order': (0, 1, 2, 3),
+      'sampling.dpm_order': sampler.DPM_ORDERS,
+      'sampling.solver': SOLVER_NAMES,
+      'sampling.grid': grids.NAMES,
+      'likelihood.solver': SOLVER_NAMES,
+      'likelihood.grid': grids.NAMES,
+  }
+
+
+def ranges() -> dict:
+  return {
+      'sampling.steps': (lambda n: n >= 0, '>= 0 (steps of the sampler; 0: model.num_scales)'),
+      'likelihood.steps': (lambda n: n >= 1, '>= 1 (intervals of the fixed-step grid)'),
+      'likelihood.eps': (lambda t: 0 < t < 1, 'in (0, 1) (the data end of the PF-ODE)'),
+      'likelihood.probes': (lambda k: k >= 0, '>= 0 (0: exact divergence)'),
   }
 
 
@@ -114,6 +138,19 @@ def make_sde(model_config):
     return sde_lib.VESDE(sigma_min=mc.sigma_min, sigma_max=mc.sigma_max, N=mc.num_scales)
   cls = sde_lib.SubVPSDE if mc.sde == 'subvpsde' else sde_lib.VPSDE
   return cls(beta_min=mc.beta_min, beta_max=mc.beta_max, N=mc.num_scales)
+
+
+def _likelihood(section, base_spec=None, base_eps=1e-5, base_probes=0):
+  """``(SolverSpec, eps, probes)`` of a likelihood section / dict / SolverSpec."""
+  if isinstance(section, solvers.SolverSpec):
+    return section, base_eps, base_probes
+  fields = dataclasses.fields(solvers.SolverSpec)
+  base = {} if base_spec is None else {f.name: getattr(base_spec, f.name) for f in fields}
+  base.setdefault('solver', 'dopri5')
+  spec = solvers.SolverSpec.from_config(section, **base)
+  eps = float(section['eps']) if 'eps' in section else base_eps
+  probes = int(section['probes']) if 'probes' in section else base_probes
+  return spec, eps, probes
 
 
 def build(config, spec) -> Model:
@@ -130,6 +167,11 @@ def build(config, spec) -> Model:
   score_p = sl.make_score_fn(sde, net_fn, continuous=mc.continuous, scale_by_sigma=by_sigma)
   loss_impl = sl.get_loss(sde, continuous=mc.continuous, reduce_mean=lc.reduce_mean,
                           likelihood_weighting=lc.likelihood_weighting, eps=lc.eps)
+  run_sampling = sampler.DiffusionSampling.from_config(config.sampling)
+  run_likelihood = _likelihood(config.likelihood)
+
+  def settings(sampling):
+    return sampler.DiffusionSampling.from_config(sampling, base=run_sampling)
 
   def init(rng, x):
     # label 1.0: a valid time label and a positive sigma (Fourier embedding takes its log).
@@ -139,83 +181,43 @@ def build(config, spec) -> Model:
     value, per = loss_impl(score_p, params, batch['x'], rng, train=train)
     return value, {'loss_std': jnp.std(per)}
 
-  def score(params, x, t):
-    return score_p(params, x, t)
+  def score(params, t, x):
+    return score_p(params, t, x)
 
   def velocity(params, t, x):
-    return sde.pf_ode(lambda y, s: score_p(params, y, s))(t, x)
-
-  def end_time(sampling):
-    return float(sde.eps if sampling.eps < 0 else sampling.eps)
-
-  def pc_kwargs(sampling):
-    return dict(predictor=sampling.predictor, corrector=sampling.corrector, snr=sampling.snr,
-                n_steps_each=sampling.n_steps_each, steps=sampling.steps or sde.N,
-                eps=end_time(sampling), denoise=sampling.denoise,
-                probability_flow=sampling.probability_flow)
+    return sde.pf_ode(lambda s, y: score_p(params, s, y))(t, x)
 
   def sample(params, rng, n, sampling):
     shape = (n,) + tuple(spec.shape)
-    s_fn = lambda x, t: score_p(params, x, t)
-    eps = end_time(sampling)
-    steps = int(sampling.steps or sde.N)
-    method = sampling.method
-    if method == 'pc':
-      return pc.pc_sample(sde, s_fn, rng, shape, **pc_kwargs(sampling))
-    r0, r1 = jax.random.split(rng)
-    x_T = sde.prior_sample(r0, shape)
-    if method == 'ode':
-      x, stats = solvers.integrate(lambda t, x: velocity(params, t, x), x_T, sde.T, eps,
-                                   sampling, schedule=sde)
-      nfe = stats['nfe']
-      if sampling.denoise:
-        x, nfe = pc.denoise_step(sde, s_fn, x, eps), nfe + 1
-      return x, {'nfe': nfe}
-    if method == 'ddim':
-      from jaxgen.diffusion import ddim
-      ts = grids.make(sampling.grid, sde.T, eps, steps, rho=sampling.rho,
-                      shift_a=sampling.shift, schedule=sde)
-      return ddim.ddim(sde.noise_from_score(s_fn), x_T, ts, sde, eta=sampling.ddim_eta, rng=r1)
-    if method == 'dpm_solver':
-      from jaxgen.diffusion import dpm_solver
-      ts = grids.make('log_snr', sde.T, eps, steps, schedule=sde)
-      eps_fn = sde.noise_from_score(s_fn)
-      if sampling.dpm_order == 0:
-        return dpm_solver.dpm_solver_pp_2m(eps_fn, x_T, ts, sde)
-      return dpm_solver.dpm_solver(eps_fn, x_T, ts, sde, order=sampling.dpm_order)
-    if method == 'edm':
-      from jaxgen.diffusion import edm
-      return edm.sample_sde(sde, s_fn, rng, shape, steps, rho=sampling.rho,
-                            S_churn=sampling.edm_churn)
-    raise ValueError(f'sampling.method={method!r}; choose one of {METHODS}')
+    return sampler.sample(sde, lambda t, x: score_p(params, t, x), rng, shape, settings(sampling))
 
-  def log_prob(params, batch, rng):
-    from jaxgen.ode import likelihood
+  def log_prob(params, batch, rng, likelihood=None):
+    from jaxgen.ode import likelihood as lik
 
     x = batch_x(batch)
-    s = config.sampling
-    solver = solvers.defaults()
-    solver.solver = s.likelihood_solver
-    solver.rtol, solver.atol, solver.steps = s.rtol, s.atol, s.steps
-    solver.max_steps = s.max_steps
-    probes = int(s.likelihood_probes)
-    logp, _ = likelihood.ode_log_likelihood(
-        lambda t, y: velocity(params, t, y), x, sde.prior_logp, s.likelihood_eps, sde.T,
+    solve, eps, probes = (run_likelihood if likelihood is None
+                          else _likelihood(likelihood, *run_likelihood))
+    # ode_log_likelihood reads the solver settings by key.
+    keys = {f.name: getattr(solve, f.name) for f in dataclasses.fields(solve)}
+    logp, _ = lik.ode_log_likelihood(
+        lambda t, y: velocity(params, t, y), x, sde.prior_logp, eps, sde.T,
         rng=rng, method='hutchinson' if probes else 'exact', num_probes=max(probes, 1),
-        solver=solver)
+        solver=keys)
     return logp
 
   def inpaint(params, rng, x, mask, sampling):
-    return controllable.inpaint(sde, lambda y, t: score_p(params, y, t), rng, x, mask,
-                                **pc_kwargs(sampling))
+    return controllable.inpaint(sde, lambda t, y: score_p(params, t, y), rng, x, mask,
+                                **settings(sampling).pc_kwargs(sde))
 
   def colorize(params, rng, gray, sampling):
-    return controllable.colorize(sde, lambda y, t: score_p(params, y, t), rng, gray,
-                                 **pc_kwargs(sampling))
+    return controllable.colorize(sde, lambda t, y: score_p(params, t, y), rng, gray,
+                                 **settings(sampling).pc_kwargs(sde))
 
-  def denoise(params, x, t):
-    return pc.denoise_step(sde, lambda y, s: score_p(params, y, s), x, t)
+  def denoise(params, t, x):
+    return pc.denoise_step(sde, lambda s, y: score_p(params, s, y), x, t)
 
   return Model(init=init, loss=loss, sample=sample, log_prob=log_prob, discrete=False,
                velocity=velocity, t_span=(sde.T, float(sde.eps)),
-               extras=dict(score=score, inpaint=inpaint, colorize=colorize, denoise=denoise))
+               extras=dict(score=score, inpaint=inpaint, colorize=colorize, denoise=denoise),
+               sampling_label=lambda sampling: settings(sampling).label,
+               adaptive_ode=lambda sampling: settings(sampling).adaptive_ode)

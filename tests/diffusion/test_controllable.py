@@ -26,7 +26,7 @@ GAUSS = gmm.GaussianMixture.make([1.0], [MU], [S])
 
 
 def _score(sde, mix):
-  return lambda x, t: mix.diffuse(sde.alpha(t[0]), sde.sigma(t[0])).score(x)
+  return lambda t, x: mix.diffuse(sde.alpha(t[0]), sde.sigma(t[0])).score(x)
 
 
 def _check_conditional(sde, steps, n=2000, y0=1.0):
@@ -59,7 +59,7 @@ def test_inpainting_keeps_observed_pixels_exactly():
   sde = sde_lib.VPSDE()
   y = jax.random.uniform(jax.random.PRNGKey(1), (2, 4, 4, 3), minval=-1, maxval=1)
   mask = (jnp.arange(4)[None, :, None, None] < 2).astype(jnp.float32)  # top half observed
-  x, _ = ctl.inpaint(sde, lambda x, t: -x, jax.random.PRNGKey(2), y, mask, steps=5)
+  x, _ = ctl.inpaint(sde, lambda t, x: -x, jax.random.PRNGKey(2), y, mask, steps=5)
   np.testing.assert_array_equal(np.asarray(x[:, :2]), np.asarray(y[:, :2]))
   assert np.isfinite(np.asarray(x)).all()
   assert not np.allclose(np.asarray(x[:, 2:]), np.asarray(y[:, 2:]))
@@ -71,7 +71,7 @@ def test_colorize_keeps_grey_level():
   sde = sde_lib.VESDE()
   img = jax.random.uniform(jax.random.PRNGKey(3), (2, 4, 4, 3))
   gray = ctl.to_gray(img)
-  x, info = ctl.colorize(sde, lambda x, t: -x / (1 + sde.sigma(t[0])**2), jax.random.PRNGKey(4),
+  x, info = ctl.colorize(sde, lambda t, x: -x / (1 + sde.sigma(t[0])**2), jax.random.PRNGKey(4),
                          gray, steps=5, corrector='none')
   assert x.shape == img.shape and info['nfe'] == 6
   np.testing.assert_allclose(np.asarray(x.mean(-1)), np.asarray(gray[..., 0]), atol=1e-5)

@@ -20,7 +20,7 @@ def test_ddim_samples_the_gaussian(sde, eta):
   from the prior give mean and std at eps within 5 standard errors (n = 20000) plus an allowance
   for the O(1/steps) discretization bias: 3% for eta = 0 (ODE), 7% for eta = 1 (ancestral, whose
   point estimate x0_hat drops the posterior variance of x0: measured -5.6% on the VP std)."""
-  def eps_fn(x, t):
+  def eps_fn(t, x):
     a, s = sde.alpha(t)[:, None], sde.sigma(t)[:, None]
     return s * (x - a * MU) / (a**2 * S0**2 + s**2)
   n = 20000
@@ -39,7 +39,7 @@ def test_ddim_samples_the_gaussian(sde, eta):
 
 def test_ddim_nfe_and_eta_requires_rng():
   sde = sde_lib.VPSDE()
-  eps_fn = lambda x, t: jnp.zeros_like(x)
+  eps_fn = lambda t, x: jnp.zeros_like(x)
   x, st = ddim_lib.ddim(eps_fn, jnp.ones((2, 3)), grids.uniform(1.0, 1e-3, 7), sde)
   assert int(st['nfe']) == 7
   with pytest.raises(ValueError):

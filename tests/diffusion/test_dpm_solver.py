@@ -18,7 +18,7 @@ SDES = {'vp': sde_lib.VPSDE(), 'subvp': sde_lib.SubVPSDE()}
 
 
 def _eps_fn(sde):
-  def eps_fn(x, t):
+  def eps_fn(t, x):
     a, s = sde.alpha(t)[:, None], sde.sigma(t)[:, None]
     return s * (x - a * MU) / (a**2 * S0**2 + s**2)
   return eps_fn
@@ -73,7 +73,7 @@ def test_dpm_solver_1_is_ddim(name):
   sde = SDES[name]
   x = jax.random.normal(jax.random.PRNGKey(0), (6, 3))
   ts = grids.uniform(sde.T, sde.eps, 10)
-  eps_fn = lambda x, t: jnp.sin(x) * sde.sigma(t)[:, None]
+  eps_fn = lambda t, x: jnp.sin(x) * sde.sigma(t)[:, None]
   a, _ = dpm.dpm_solver(eps_fn, x, ts, sde, order=1)
   b, _ = ddim_lib.ddim(eps_fn, x, ts, sde)
   np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)

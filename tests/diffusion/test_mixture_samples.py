@@ -1,4 +1,5 @@
-"""Samplers driven by the EXACT score of a Gaussian mixture reproduce the mixture.
+"""Samplers of the dispatcher (`jaxgen.diffusion.sampler.sample`) driven by the EXACT score of a
+Gaussian mixture reproduce the mixture.
 
 Target: the closed-form marginal at t = eps (`GaussianMixture.diffuse`), or the mixture itself for
 EDM (which denoises to sigma = 0). Tolerances, all derived from the sample size n = 2000:
@@ -19,9 +20,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxgen.distributions import gmm
-from jaxgen.diffusion import sample as sampling
+from jaxgen.diffusion import sampler
 from jaxgen.diffusion import sde as sde_lib
+from jaxgen.distributions import gmm
 from jaxgen.metrics.sliced_wasserstein import sliced_wasserstein
 
 N = 2000
@@ -59,16 +60,15 @@ def _check(x, name, denoised=False):
 
 def _score(sde):
   mix = gmm.example_2d()
-  return lambda x, t: gmm.diffused_score(mix, sde.alpha(t), sde.sigma(t), x)
+  return lambda t, x: gmm.diffused_score(mix, sde.alpha(t), sde.sigma(t), x)
 
 
 @pytest.mark.parametrize('name', list(SDES))
 def test_pf_ode_samples(name):
   """PF-ODE (RK4, 40 uniform steps from T to eps) samples match the mixture at eps."""
   sde = SDES[name]
-  cfg = sampling.defaults()
-  cfg.method, cfg.solver, cfg.steps = 'ode', 'rk4', 40
-  x, st = jax.jit(lambda r: sampling.sample_diffusion(sde, _score(sde), r, (N, 2), cfg))(
+  cfg = dict(method='ode', solver='rk4', steps=40, denoise=False)
+  x, st = jax.jit(lambda r: sampler.sample(sde, _score(sde), r, (N, 2), cfg))(
       jax.random.PRNGKey(0))
   assert int(st['nfe']) == 160
   _check(x, name)
@@ -76,9 +76,11 @@ def test_pf_ode_samples(name):
 
 @pytest.mark.parametrize('name', list(SDES))
 def test_reverse_sde_euler_maruyama_samples(name):
-  """Reverse-SDE Euler-Maruyama (500 uniform steps) samples match the mixture at eps."""
+  """Reverse-SDE Euler-Maruyama (the PC sampler's euler_maruyama predictor, no corrector, no
+  denoising; 500 uniform steps) samples match the mixture at eps."""
   sde = SDES[name]
-  x, st = jax.jit(lambda r: sde_lib.euler_maruyama_reverse(sde, _score(sde), r, (N, 2), 500))(
+  cfg = dict(method='pc', predictor='euler_maruyama', corrector='none', denoise=False, steps=500)
+  x, st = jax.jit(lambda r: sampler.sample(sde, _score(sde), r, (N, 2), cfg))(
       jax.random.PRNGKey(1))
   assert int(st['nfe']) == 500
   _check(x, name)
@@ -86,21 +88,18 @@ def test_reverse_sde_euler_maruyama_samples(name):
 
 @pytest.mark.parametrize('method,name,extra,nfe', [
     ('ddim', 'vp', dict(steps=50), 50),
-    ('ddim', 'subvp', dict(steps=50, eta=1.0), 50),
+    ('ddim', 'subvp', dict(steps=50, ddim_eta=1.0), 50),
     ('dpm_solver', 'vp', dict(steps=8, grid='log_snr', dpm_order=3), 24),
     ('dpm_solver', 'subvp', dict(steps=24, grid='log_snr', dpm_order=2), 48),
     ('dpm_solver++2m', 'vp', dict(steps=20, grid='log_snr'), 20),
     ('edm', 'vp', dict(steps=32), 63),
-    ('edm', 've', dict(steps=48, S_churn=10.0, S_tmin=0.05, S_tmax=10.0), 95),
+    ('edm', 've', dict(steps=48, edm_churn=10.0, edm_tmin=0.05, edm_tmax=10.0), 95),
 ])
 def test_fast_samplers(method, name, extra, nfe):
   """DDIM, DPM-Solver(-2/-3, ++2M) and EDM with few steps match the mixture (EDM: at sigma = 0)."""
   sde = SDES[name]
-  cfg = sampling.defaults()
-  cfg.method = method
-  for k, v in extra.items():
-    cfg[k] = v
-  x, st = jax.jit(lambda r: sampling.sample_diffusion(sde, _score(sde), r, (N, 2), cfg))(
+  cfg = dict(method=method, **extra)
+  x, st = jax.jit(lambda r: sampler.sample(sde, _score(sde), r, (N, 2), cfg))(
       jax.random.PRNGKey(2))
   assert int(st['nfe']) == nfe
   _check(x, name, denoised=(method == 'edm'))

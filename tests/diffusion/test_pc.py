@@ -30,7 +30,7 @@ SDES = {'vp': sde_lib.VPSDE(), 'subvp': sde_lib.SubVPSDE(), 've': sde_lib.VESDE(
 
 def exact_score(sde):
   """Exact score of the diffused mixture (the samplers pass one time for the whole batch)."""
-  return lambda x, t: MIX.diffuse(sde.alpha(t[0]), sde.sigma(t[0])).score(x)
+  return lambda t, x: MIX.diffuse(sde.alpha(t[0]), sde.sigma(t[0])).score(x)
 
 
 def sliced_w1(a, b, key, nproj=256):
@@ -90,7 +90,7 @@ def test_corrector_follows_predictor_and_nfe():
   sde = SDES['vp']
   calls = []
 
-  def score(x, t):
+  def score(t, x):
     calls.append(x.shape)  # traced once per call site
     return -x
 
@@ -103,4 +103,4 @@ def test_corrector_follows_predictor_and_nfe():
 
 def test_rejects_unknown_names():
   with pytest.raises(ValueError):
-    pc.pc_sample(SDES['vp'], lambda x, t: -x, jax.random.PRNGKey(0), (2, 2), predictor='heun')
+    pc.pc_sample(SDES['vp'], lambda t, x: -x, jax.random.PRNGKey(0), (2, 2), predictor='heun')

@@ -30,9 +30,9 @@ def _data(n=N_MC, seed=0):
 
 
 def _exact_score(sde, discrete=False, scale=1.0):
-  """score_fn(params, x, t, rng, train) of the diffused Gaussian (params ignored)."""
+  """score_fn(params, t, x, rng, train) of the diffused Gaussian (params ignored)."""
 
-  def fn(params, x, t, rng=None, train=False):
+  def fn(params, t, x, rng=None, train=False):
     if discrete and isinstance(sde, sde_lib.VESDE):
       a, s = jnp.ones_like(t), sde.discrete_sigmas[sl.discrete_index(sde, t)]
     elif discrete:
@@ -123,12 +123,12 @@ def test_output_to_score_conventions():
     return jnp.full_like(x, 2.0)
 
   vp = sde_lib.VPSDE()
-  s = sl.make_score_fn(vp, net)(None, x, t)
+  s = sl.make_score_fn(vp, net)(None, t, x)
   np.testing.assert_allclose(seen['labels'], t * 999, rtol=1e-6)
   np.testing.assert_allclose(s, -2.0 / vp.sigma(t)[:, None] * x, rtol=1e-5)
   ve = sde_lib.VESDE()
-  s = sl.make_score_fn(ve, net, scale_by_sigma=True)(None, x, t)
+  s = sl.make_score_fn(ve, net, scale_by_sigma=True)(None, t, x)
   np.testing.assert_allclose(seen['labels'], ve.sigma(t), rtol=1e-5)
   np.testing.assert_allclose(s, 2.0 / ve.sigma(t)[:, None] * x, rtol=1e-5)
-  s = sl.make_score_fn(vp, net, continuous=False)(None, x, t)
+  s = sl.make_score_fn(vp, net, continuous=False)(None, t, x)
   np.testing.assert_allclose(seen['labels'], jnp.round(t * 999), rtol=1e-6)

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 import scipy.stats
 
-from jaxgen.distributions import gmm
+from jaxgen.diffusion import pc
 from jaxgen.diffusion import sde as sde_lib
+from jaxgen.distributions import gmm
 
 SDES = {'vp': sde_lib.VPSDE(), 'subvp': sde_lib.SubVPSDE(), 've': sde_lib.VESDE()}
 
@@ -84,11 +85,11 @@ def test_reverse_and_pf_ode_consistency(name):
   """reverse(pf=True) drift == pf_ode velocity == f - g^2 s / 2; reverse SDE drift = f - g^2 s."""
   sde = SDES[name]
   mix = gmm.example_2d()
-  score = lambda x, t: gmm.diffused_score(mix, sde.alpha(t), sde.sigma(t), x)
+  score = lambda t, x: gmm.diffused_score(mix, sde.alpha(t), sde.sigma(t), x)
   x = jax.random.normal(jax.random.PRNGKey(1), (6, 2))
   t = jnp.linspace(0.1, 0.9, 6)
   f, g = sde.sde(x, t)
-  s = score(x, t)
+  s = score(t, x)
   v = sde.pf_ode(score)(t, x)
   np.testing.assert_allclose(v, f - 0.5 * g[:, None]**2 * s, rtol=1e-5, atol=1e-5)
   d_pf, g_pf = sde.reverse(score, probability_flow=True).sde(x, t)
@@ -100,6 +101,28 @@ def test_reverse_and_pf_ode_consistency(name):
   fr, Gr = sde.reverse(score).discretize(x, t)
   fd, Gd = sde.discretize(x, t)
   np.testing.assert_allclose(fr, fd - Gd[:, None]**2 * s, rtol=1e-5, atol=1e-5)
+  np.testing.assert_allclose(Gr, Gd)
+
+
+@pytest.mark.parametrize('name', list(SDES))
+def test_reverse_discretize_between_two_times_is_the_exact_transition(name):
+  """discretize(x, t, s): f = (a - 1) x - G^2 score, G^2 = v with x_t = a x_s + sqrt(v) z the
+  exact forward transition (a = alpha_t / alpha_s, v = sigma_t^2 - a^2 sigma_s^2); the
+  probability-flow version halves the score term and has G = 0."""
+  sde = SDES[name]
+  mix = gmm.example_2d()
+  score = lambda t, x: gmm.diffused_score(mix, sde.alpha(t), sde.sigma(t), x)
+  x = jax.random.normal(jax.random.PRNGKey(1), (6, 2))
+  t, s = jnp.full((6,), 0.6), 0.55
+  a = sde.alpha(0.6) / sde.alpha(s)
+  v = sde.sigma(0.6)**2 - a**2 * sde.sigma(s)**2
+  sc = score(t, x)
+  f, G = sde.reverse(score).discretize(x, t, s)
+  np.testing.assert_allclose(f, (a - 1) * x - v * sc, rtol=1e-4, atol=1e-5)
+  np.testing.assert_allclose(G, np.full(6, np.sqrt(v)), rtol=1e-4)
+  f, G = sde.reverse(score, probability_flow=True).discretize(x, t, s)
+  np.testing.assert_allclose(f, (a - 1) * x - 0.5 * v * sc, rtol=1e-4, atol=1e-5)
+  assert np.all(np.asarray(G) == 0)
 
 
 @pytest.mark.parametrize('name', list(SDES))
@@ -108,7 +131,7 @@ def test_pf_ode_satisfies_continuity_equation(name):
   sde = SDES[name]
   mix = gmm.example_2d()
   logp = lambda t, x: mix.diffuse(sde.alpha(t), sde.sigma(t)).log_prob(x[None])[0]
-  score = lambda x, t: gmm.diffused_score(mix, sde.alpha(t), sde.sigma(t), x)
+  score = lambda t, x: gmm.diffused_score(mix, sde.alpha(t), sde.sigma(t), x)
   vel = sde.pf_ode(score)
   v1 = lambda t, x: vel(t, x[None])[0]
 
@@ -125,10 +148,20 @@ def test_pf_ode_satisfies_continuity_equation(name):
     np.testing.assert_allclose(r, 0.0, atol=2e-3)
 
 
-def test_euler_maruyama_reverse_runs_and_counts():
+@pytest.mark.parametrize('pf', [False, True])
+def test_euler_maruyama_predictor_is_euler_maruyama_on_the_reverse_sde(pf):
+  """One euler_maruyama step t -> s is x + [f - w g^2 score] (s - t) + g sqrt(t - s) z (w = 1;
+  probability flow: w = 1/2 and no noise), with z the step key's standard normal draw."""
   sde = sde_lib.VPSDE()
   mix = gmm.example_2d()
-  score = lambda x, t: gmm.diffused_score(mix, sde.alpha(t), sde.sigma(t), x)
-  x, info = jax.jit(lambda r: sde_lib.euler_maruyama_reverse(sde, score, r, (8, 2), 10))(
-      jax.random.PRNGKey(0))
-  assert x.shape == (8, 2) and int(info['nfe']) == 10
+  score = lambda t, x: gmm.diffused_score(mix, sde.alpha(t), sde.sigma(t), x)
+  x = jax.random.normal(jax.random.PRNGKey(1), (6, 2))
+  t, s, key = 0.6, 0.5, jax.random.PRNGKey(2)
+  tb = jnp.full((6,), t)
+  f, g = sde.sde(x, tb)
+  w = 0.5 if pf else 1.0
+  want = x + (f - w * g[:, None]**2 * score(tb, x)) * (s - t)
+  if not pf:
+    want = want + g[:, None] * np.sqrt(t - s) * jax.random.normal(key, x.shape)
+  got = pc.euler_maruyama(sde, score, x, t, s, key, probability_flow=pf)
+  np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)

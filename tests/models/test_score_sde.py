@@ -2,8 +2,9 @@
 
 Facts checked: init gives a pytree; the loss is finite with finite gradients (VP / sub-VP / VE,
 continuous and discrete); every sampling method returns ``[n, *shape]`` finite samples and its
-NFE; and ``log_prob`` through the probability-flow ODE equals a closed form when the network
-output is 0 (all parameters zeroed): then score = 0, the VP PF-ODE is linear,
+NFE, from the section, a dict or a ``DiffusionSampling``; unknown method / solver / grid names are
+refused by validation; and ``log_prob`` through the probability-flow ODE equals a closed form
+when the network output is 0 (all parameters zeroed): then score = 0, the VP PF-ODE is linear,
 ``x_T = x_eps exp(-(B(T) - B(eps)) / 2)``, so ``log p(x) = log N(x_T; 0, I) - d (B(T) - B(eps))/2``;
 for VE the velocity vanishes and ``log p(x) = log N(x; 0, sigma_max^2 I)`` (tolerance 1e-3 nats,
 the adaptive solver's rtol = atol = 1e-5 on a smooth linear ODE).
@@ -14,9 +15,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxgen.runtime import config as cfg
 from jaxgen.data import DataSpec
+from jaxgen.diffusion import sampler
 from jaxgen.models import score_sde
+from jaxgen.ode import solvers
+from jaxgen.runtime import config as cfg
 
 
 def _config(sde='vpsde', net='score_mlp', continuous=True):
@@ -67,6 +70,7 @@ def test_loss_and_grad_finite(sde, net, continuous):
 @pytest.mark.parametrize('method,extra,nfe', [
     ('pc', {}, 4 * 2 + 1), ('pc', dict(predictor='ancestral', corrector='none'), 4 + 1),
     ('ode', dict(solver='heun'), 2 * 4 + 1), ('ddim', {}, 4), ('dpm_solver', {}, 12),
+    ('dpm_solver', dict(dpm_order=2, grid='log_snr'), 8), ('dpm_solver++2m', {}, 4),
     ('edm', {}, 7)])
 def test_sample_methods(method, extra, nfe):
   config = _config('vpsde')
@@ -78,6 +82,60 @@ def test_sample_methods(method, extra, nfe):
   x, info = jax.jit(lambda p, k: model.sample(p, k, 3, sampling))(params, jax.random.PRNGKey(1))
   assert x.shape == (3, 2) and np.isfinite(np.asarray(x)).all()
   assert int(info['nfe']) == nfe
+
+
+def test_sample_accepts_a_dict_and_settings_and_labels_the_sampler():
+  """A dict of some sampling keys (the others: the run's) and a DiffusionSampling give the same
+  samples as the equivalent section; sampling_label / adaptive_ode read the method and solver."""
+  config = _config('vpsde')
+  model = score_sde.build(config, SPEC2)
+  params = model.init(jax.random.PRNGKey(0), jnp.zeros((2, 2)))
+  section = config.sampling
+  section.method, section.solver = 'ode', 'rk4'
+  rng = jax.random.PRNGKey(1)
+  want, info = model.sample(params, rng, 3, section)
+  assert int(info['nfe']) == 4 * 4 + 1
+  got, _ = model.sample(params, rng, 3, {'method': 'ode', 'solver': 'rk4'})
+  np.testing.assert_array_equal(got, want)
+  got, _ = model.sample(params, rng, 3, sampler.DiffusionSampling.from_config(section))
+  np.testing.assert_array_equal(got, want)
+  assert model.sampling_label(section) == 'rk4' and not model.adaptive_ode(section)
+  assert model.sampling_label({'method': 'ode', 'solver': 'dopri5'}) == 'dopri5'
+  assert model.adaptive_ode({'method': 'ode', 'solver': 'dopri5'})
+  assert model.sampling_label({'method': 'pc', 'solver': 'dopri5'}) == 'pc'
+  assert not model.adaptive_ode({'method': 'pc', 'solver': 'dopri5'})
+
+
+def test_sample_with_a_solver_function_and_a_grid_array():
+  """model.sample takes a solver function (SSP-RK3 from its tableau) and a grid array: 3 NFE per
+  interval of the array (+1 Tweedie), and the same samples as the named grid it spells out."""
+  config = _config('vpsde')
+  model = score_sde.build(config, SPEC2)
+  params = model.init(jax.random.PRNGKey(0), jnp.zeros((2, 2)))
+  ssp3 = solvers.explicit_rk(a=[[], [1.0], [0.25, 0.25]], b=[1 / 6, 1 / 6, 2 / 3],
+                             c=[0.0, 1.0, 0.5])
+  ssp3.__name__ = 'ssp3'  # names the sampler (sample files)
+  sd = score_sde.make_sde(config.model)
+  ts = jnp.linspace(sd.T, sd.eps, 6)
+  rng = jax.random.PRNGKey(1)
+  x, info = jax.jit(lambda p: model.sample(p, rng, 3, {'method': 'ode', 'solver': ssp3,
+                                                       'grid': ts}))(params)
+  assert int(info['nfe']) == 3 * 5 + 1
+  want, _ = model.sample(params, rng, 3, {'method': 'ode', 'solver': ssp3, 'steps': 5})
+  np.testing.assert_allclose(x, want, rtol=1e-5, atol=1e-6)
+  assert model.sampling_label({'method': 'ode', 'solver': ssp3}) == 'ssp3'
+
+
+@pytest.mark.parametrize('key,value', [
+    ('sampling.method', 'dpm'), ('sampling.solver', 'rk5'), ('sampling.grid', 'cosine'),
+    ('likelihood.solver', 'rk5'), ('likelihood.grid', 'cosine'), ('sampling.dpm_order', 0),
+    ('likelihood.probes', -1), ('likelihood.eps', 0.0)])
+def test_validation_refuses_unknown_names(key, value):
+  c = cfg.base('score_sde')
+  section, name = key.split('.')
+  c[section][name] = value
+  with pytest.raises(cfg.ConfigError, match=key):
+    cfg.validate(c)
 
 
 @pytest.mark.slow
@@ -92,20 +150,27 @@ def test_sample_image_and_extras():
   mask = jnp.zeros((8, 8, 1)).at[:4].set(1.0)
   y, _ = model.extras['inpaint'](params, jax.random.PRNGKey(3), x, mask, config.sampling)
   np.testing.assert_array_equal(np.asarray(y[:, :4]), np.asarray(x[:, :4]))
-  assert model.extras['denoise'](params, x, 0.5).shape == x.shape
-  assert model.extras['score'](params, x, jnp.full((2,), 0.5)).shape == x.shape
+  assert model.extras['denoise'](params, 0.5, x).shape == x.shape
+  assert model.extras['score'](params, jnp.full((2,), 0.5), x).shape == x.shape
 
 
-@pytest.mark.parametrize('sde', ['vpsde', 'vesde'])
-def test_log_prob_closed_form_at_zero_network(sde):
+@pytest.mark.parametrize('sde,likelihood', [
+    ('vpsde', None), ('vesde', None), ('vpsde', {'solver': 'rk4', 'steps': 64, 'eps': 1e-3}),
+    ('vpsde', solvers.SolverSpec(solver='rk4', steps=64))])
+def test_log_prob_closed_form_at_zero_network(sde, likelihood):
+  """Also with a likelihood override: a dict (its eps used) or a SolverSpec (the run's eps);
+  RK4 with 64 steps on this linear ODE is within the same 1e-3 nats."""
   config = _config(sde)
   model = score_sde.build(config, SPEC2)
   params = model.init(jax.random.PRNGKey(0), jnp.zeros((2, 2)))
   params = jax.tree_util.tree_map(jnp.zeros_like, params)
   x = jnp.array([[0.3, -1.2], [2.0, 0.5], [-0.7, 0.1]])
-  logp = np.asarray(jax.jit(model.log_prob)(params, {'x': x}, jax.random.PRNGKey(1)))
+  logp = np.asarray(jax.jit(lambda p, b, r: model.log_prob(p, b, r, likelihood))(
+      params, {'x': x}, jax.random.PRNGKey(1)))
   sd = score_sde.make_sde(config.model)
-  eps, d = config.sampling.likelihood_eps, 2
+  eps, d = config.likelihood.eps, 2
+  if isinstance(likelihood, dict):
+    eps = likelihood['eps']
   if sde == 'vpsde':
     db = float(sd.int_beta(1.0) - sd.int_beta(eps))
     z = np.asarray(x) * np.exp(-db / 2)
