@@ -87,9 +87,9 @@ def score_sde_cifar10(sde: str, deep: bool):
   c.sampling.n_steps_each = 1
   c.sampling.denoise = True
   c.sampling.num_samples = 64
-  c.sampling.likelihood_solver = 'dopri5'   # the reference's RK45, rtol = atol = 1e-5
-  c.sampling.rtol = c.sampling.atol = 1e-5
-  c.sampling.likelihood_probes = 1          # one Rademacher probe, as the reference
+  c.likelihood.solver = 'dopri5'            # the reference's RK45, rtol = atol = 1e-5
+  c.likelihood.rtol = c.likelihood.atol = 1e-5
+  c.likelihood.probes = 1                   # one Rademacher probe, as the reference
   return c
 
 

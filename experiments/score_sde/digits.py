@@ -63,8 +63,8 @@ def get_config(arg=None):
     c.model.unet.attn_resolutions = ()
     c.sampling.steps = 4
     c.eval.metrics = ('loss', 'bpd')    # PF-ODE bits/dim: Euler, 4 steps, one probe
-    c.sampling.likelihood_solver = 'euler'
-    c.sampling.likelihood_probes = 1
+    c.likelihood.solver = 'euler'
+    c.likelihood.probes = 1
 
   def ve(c):
     c.data.scale = 'unit'

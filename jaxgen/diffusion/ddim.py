@@ -30,7 +30,6 @@ from typing import Callable, Optional
 import jax
 import jax.numpy as jnp
 
-from jaxgen.diffusion.sde import bcast
 
 
 def ddim_step(eps_fn: Callable, x, t, s, sde, eta: float = 0.0, key=None):

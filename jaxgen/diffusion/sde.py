@@ -43,6 +43,8 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 
+from jaxgen.distributions import normal
+
 ScoreFn = Callable[[jax.Array, jax.Array], jax.Array]
 
 
@@ -56,12 +58,6 @@ def bcast(v: jax.Array, x: jax.Array) -> jax.Array:
 
 def _batch_t(x: jax.Array, t) -> jax.Array:
   return jnp.broadcast_to(jnp.asarray(t, jnp.float32), (x.shape[0],))
-
-
-def _standard_normal_logp(z: jax.Array, scale: float) -> jax.Array:
-  d = math.prod(z.shape[1:])
-  zz = jnp.sum(z.reshape(z.shape[0], -1)**2, axis=-1)
-  return -0.5 * d * math.log(2 * math.pi * scale**2) - 0.5 * zz / scale**2
 
 
 class _SDE:
@@ -96,7 +92,7 @@ class _SDE:
 
   def prior_logp(self, z: jax.Array) -> jax.Array:
     """``[b]`` log-density (nats) of the prior N(0, prior_std^2 I) at ``z: [b, ...]``."""
-    return _standard_normal_logp(z, self.prior_std)
+    return normal.standard_normal_logp(z, self.prior_std)
 
   # -- reverse time ----------------------------------------------------------------------------
   def reverse(self, score_fn: ScoreFn, probability_flow: bool = False) -> 'ReverseSDE':

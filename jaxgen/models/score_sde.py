@@ -197,12 +197,10 @@ def build(config, spec) -> Model:
     x = batch_x(batch)
     solve, eps, probes = (run_likelihood if likelihood is None
                           else _likelihood(likelihood, *run_likelihood))
-    # ode_log_likelihood reads the solver settings by key.
-    keys = {f.name: getattr(solve, f.name) for f in dataclasses.fields(solve)}
     logp, _ = lik.ode_log_likelihood(
         lambda t, y: velocity(params, t, y), x, sde.prior_logp, eps, sde.T,
         rng=rng, method='hutchinson' if probes else 'exact', num_probes=max(probes, 1),
-        solver=keys)
+        solver=solve)
     return logp
 
   def inpaint(params, rng, x, mask, sampling):

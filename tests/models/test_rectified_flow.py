@@ -9,7 +9,6 @@ The ODE dx/dt = v*(t, x) transports N(0, I) exactly to N(m, s^2 I).
 
 import jax
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
 import pytest
 

@@ -1,7 +1,6 @@
 """Facts about the time grids of `jaxgen.ode.grids`."""
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 

@@ -64,7 +64,7 @@ def test_hutchinson_is_unbiased(kind):
 def _mixture_setup(name):
   sde = SDES[name]
   mix = gmm.example_2d()
-  score = lambda x, t: gmm.diffused_score(mix, sde.alpha(t), sde.sigma(t), x)
+  score = lambda t, x: gmm.diffused_score(mix, sde.alpha(t), sde.sigma(t), x)
   marginal = lambda t: mix.diffuse(sde.alpha(t), sde.sigma(t))
   return sde, mix, score, marginal
 

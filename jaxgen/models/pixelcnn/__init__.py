@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import math
 
-import jax
 import jax.numpy as jnp
 import ml_collections
 
