@@ -24,7 +24,7 @@ import numpy as np
 import optax
 
 from jaxgen.runtime import config as cfg
-from jaxgen.runtime import train
+from jaxgen.runtime import run as run_lib
 
 
 def main():
@@ -35,7 +35,7 @@ def main():
 
   config = cfg.validate(cfg.override(cfg.load('experiments/rectified_flow/toy2d.py'),
                                      {'train.steps': str(args.steps)}))
-  trainer = train.Trainer(config)
+  trainer = run_lib.Run(config)
   model, tx = trainer.model, trainer.tx
 
   def bare_step(params, opt_state, batch, rng):
