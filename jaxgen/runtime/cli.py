@@ -69,3 +69,5 @@ def on_run(argv: list[str], prog: str, doc: str, work: Callable[..., Optional[in
   except Failure as e:
     print(f'error: {e}', file=sys.stderr)
     return e.code
+  except cfg_lib.ConfigError as e:  # e.g. an unknown eval.metrics name
+    return error(e)

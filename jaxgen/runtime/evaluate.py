@@ -15,6 +15,7 @@ from __future__ import annotations
 import inspect
 
 from jaxgen.runtime import compile_options
+from jaxgen.runtime import config as cfg_lib
 from jaxgen.runtime import parallel
 from jaxgen.runtime import samples as samples_lib
 from jaxgen.runtime.evaluators import family
@@ -66,7 +67,7 @@ class Evaluator:
     unknown = [m for m in own if 'metric/' + m not in model.extras]
     if unknown:
       extra = [k.split('/', 1)[1] for k in model.extras if k.startswith('metric/')]
-      raise ValueError(f'config.eval.metrics: unknown {unknown}; available: '
+      raise cfg_lib.ConfigError(f'config.eval.metrics: unknown {unknown}; available: '
                        f'{", ".join(METRICS + tuple(extra))}')
     available = inputs(run, draw)
     self._evaluators = []

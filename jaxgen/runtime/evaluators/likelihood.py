@@ -8,6 +8,7 @@ import jax
 import numpy as np
 
 from jaxgen.metrics import bpd as bpd_lib
+from jaxgen.runtime import config as cfg_lib
 from jaxgen.runtime import parallel
 
 NAMES = ('nll', 'bpd')
@@ -20,7 +21,7 @@ class Evaluator:
     """log_prob_fn: ``(params, batch, rng) -> [b]`` nats, or None (the family has none);
     log_prob_options: its ``compiler_options``; spec, discrete: as `jaxgen.metrics.bpd` takes."""
     if log_prob_fn is None:
-      raise ValueError(f'this family has no log_prob: remove {"/".join(names)} from '
+      raise cfg_lib.ConfigError(f'this family has no log_prob: remove {"/".join(names)} from '
                        'config.eval.metrics')
     rep, bat = parallel.replicated(mesh), parallel.batch_sharding(mesh)
     self._names = names
