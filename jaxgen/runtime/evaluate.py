@@ -27,13 +27,14 @@ REGISTRY = (loss, likelihood, sample_quality)   # modules with NAMES and an Eval
 METRICS = tuple(name for module in REGISTRY for name in module.NAMES)
 
 
-def inputs(run, draw=None) -> dict:
-  """What an evaluator may ask for, built once from `run` (pure functions; nothing compiled)."""
+def inputs(run, sampler=None) -> dict:
+  """What an evaluator may ask for, built once from `run` (pure functions; nothing compiled).
+  `sampler` is a `samples.sampler` to share (its jit cache); one is made otherwise."""
   config, model, mesh = run.config, run.model, run.mesh
   ec = config.eval
   n_dev = mesh.devices.size
   bs = ec.batch_size - ec.batch_size % n_dev or n_dev
-  draw = draw if draw is not None else samples_lib.sampler(model, mesh)
+  draw = sampler if sampler is not None else samples_lib.sampler(model, mesh)
 
   def batches(dequant_draw=0):
     for b in run.data.eval_batches(bs, ec.num_batches, dequant_draw):
@@ -60,7 +61,7 @@ class Evaluator:
   """The metrics of ``run.config.eval.metrics``, each evaluator built (and compiled) once;
   ``Evaluator(run)(params, rng) -> dict of floats``. Unknown names are refused here."""
 
-  def __init__(self, run, draw=None):
+  def __init__(self, run, sampler=None):
     names = tuple(run.config.eval.metrics)
     model = run.model
     own = [m for m in names if m not in METRICS]
@@ -69,7 +70,7 @@ class Evaluator:
       extra = [k.split('/', 1)[1] for k in model.extras if k.startswith('metric/')]
       raise cfg_lib.ConfigError(f'config.eval.metrics: unknown {unknown}; available: '
                        f'{", ".join(METRICS + tuple(extra))}')
-    available = inputs(run, draw)
+    available = inputs(run, sampler)
     self._evaluators = []
     for module in REGISTRY:
       chosen = tuple(m for m in module.NAMES if m in names)
