@@ -4,7 +4,7 @@
 
 Both sides train the same model (experiments/rectified_flow/toy2d.py: score MLP, batch 256) from
 the same initial state:
-  * jaxgen: `Trainer.train_step` fed by `Trainer.batch` (the deterministic host pipeline, the
+  * jaxgen: `Run.train_step` fed by `Run.batch` (the deterministic host pipeline, the
     device mesh with a sharded batch, EMA, non-finite guard, per-step fold_in keys);
   * bare: one `jax.jit` of value_and_grad + the same optax update, fed by pre-drawn numpy batches
     (no data pipeline, no EMA, no sharding annotations) — the loop a researcher would write first.
@@ -24,7 +24,7 @@ import numpy as np
 import optax
 
 from jaxgen.runtime import config as cfg
-from jaxgen.runtime import train
+from jaxgen.runtime import run as run_lib
 
 
 def main():
@@ -35,7 +35,7 @@ def main():
 
   config = cfg.validate(cfg.override(cfg.load('experiments/rectified_flow/toy2d.py'),
                                      {'train.steps': str(args.steps)}))
-  trainer = train.Trainer(config)
+  trainer = run_lib.Run(config)
   model, tx = trainer.model, trainer.tx
 
   def bare_step(params, opt_state, batch, rng):

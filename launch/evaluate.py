@@ -11,29 +11,27 @@ import json
 import os
 import sys
 
-from launch._workdir import open_run
 
-
-def main(argv=None) -> int:
-  argv = sys.argv[1:] if argv is None else argv
-  args, trainer, state = open_run(argv, 'python -m launch.evaluate', __doc__,
-                                  lambda p: p.add_argument('--out', default=''))
-  if trainer is None:
-    return 2
-
+def _evaluate(args, run) -> None:
   import jax
 
-  from jaxgen.runtime import train
+  from jaxgen.runtime import evaluate
 
-  results = train.evaluate_state(trainer, state)
-  results = {'step': int(state.step), **results}
-  out = args.out or os.path.join(args.workdir, f'eval_{int(state.step)}.json')
+  results = {'step': run.step, **evaluate.evaluate(run)}
+  out = args.out or os.path.join(args.workdir, f'eval_{run.step}.json')
   if jax.process_index() == 0:  # several processes: every one evaluates, process 0 writes
     with open(out, 'w') as f:
       json.dump(results, f, indent=2)
     print(json.dumps(results, indent=2))
     print(f'Wrote {out}')
-  return 0
+
+
+def main(argv=None) -> int:
+  from jaxgen.runtime import cli
+
+  argv = sys.argv[1:] if argv is None else argv
+  return cli.on_run(argv, 'python -m launch.evaluate', __doc__, _evaluate,
+                    lambda p: p.add_argument('--out', default=''))
 
 
 if __name__ == '__main__':

@@ -9,38 +9,33 @@ same workdir resumes from its newest checkpoint.
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 
+def _arguments(parser) -> None:
+  parser.add_argument('--config', required=True, help='experiment file[:variant]')
+  parser.add_argument('--workdir', required=True, help='output folder (resumed if it exists)')
+
+
 def main(argv=None) -> int:
+  from jaxgen.runtime import cli
   from jaxgen.runtime import config as cfg
 
   argv = sys.argv[1:] if argv is None else argv
   try:
-    rest, overrides = cfg.split_overrides(argv)
-  except cfg.ConfigError as e:
-    print(f'error: {e}', file=sys.stderr)
-    return 2
-  parser = argparse.ArgumentParser(prog='python -m launch.train', description=__doc__,
-                                   formatter_class=argparse.RawDescriptionHelpFormatter)
-  parser.add_argument('--config', required=True, help='experiment file[:variant]')
-  parser.add_argument('--workdir', required=True, help='output folder (resumed if it exists)')
-  args = parser.parse_args(rest)
-  try:
+    args, overrides = cli.parse(argv, 'python -m launch.train', __doc__, _arguments)
     config = cfg.validate(cfg.override(cfg.load(args.config), overrides))
   except (cfg.ConfigError, ValueError) as e:
-    print(f'error: {e}', file=sys.stderr)
-    return 2
+    return cli.error(e)
 
+  from jaxgen.runtime import loop
   from jaxgen.runtime import parallel
-  from jaxgen.runtime import train
 
   parallel.initialize_multihost()
   try:
-    train.run(config, args.workdir)
-  except (cfg.ConfigError, train.TrainingDiverged, FileNotFoundError, ValueError) as e:
-    print(f'error: {e}', file=sys.stderr)
+    loop.train(config, args.workdir)
+  except (cfg.ConfigError, loop.TrainingDiverged, FileNotFoundError, ValueError) as e:
+    cli.error(e)
     return 1
   return 0
 

@@ -14,7 +14,8 @@ os.environ.setdefault('JAX_PLATFORMS', 'cpu')
 import jax  # noqa: E402
 
 from jaxgen.runtime import config as cfg  # noqa: E402
-from jaxgen.runtime import parallel, train  # noqa: E402
+from jaxgen.runtime import parallel  # noqa: E402
+from jaxgen.runtime import run as run_lib  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -39,10 +40,10 @@ def tiny_config(**overrides):
 
 
 def run_steps(config, n_devices, steps, state=None):
-  trainer = train.Trainer(config, parallel.make_mesh(n_devices))
-  state = trainer.init() if state is None else state
+  run = run_lib.Run(config, parallel.make_mesh(n_devices))
+  state = run.init() if state is None else state
   for s in range(int(state.step), steps):
-    state, _ = trainer.train_step(state, trainer.batch(s))
+    state, _ = run.train_step(state, run.batch(s))
   return jax.device_get(state)
 
 

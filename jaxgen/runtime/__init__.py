@@ -1,2 +1,12 @@
-"""The runtime: config schema, runs and workdirs, the training loop, checkpoints, devices, evaluation
-driver, compile options and pictures. Only this layer (and launch/) touches files and devices."""
+"""The runtime: only this layer (and launch/) touches files and devices.
+
+    config     the schema, variants, overrides and validation
+    workdir    config.json, what a resume / an opened run may change, fingerprints, init_from
+    run        the Run record (config, data, model, mesh, train step) and open_run(workdir)
+    optim      learning-rate schedule and optimizer;  state: TrainState, the pure step, init
+    loop       train(config, workdir): the loop (writer: metrics.jsonl/TensorBoard, progress)
+    samples    draw and write sample files;  evaluate + evaluators/: the metrics
+    reflow     reflow pairs of a rectified-flow run;  inpaint: NICE inpainting pictures
+    cli        what launch/ shares: flags, overrides, one-line errors;  listing: solver names
+    checkpoint (the only Orbax importer), parallel (mesh, sharding), compile_options, viz
+"""

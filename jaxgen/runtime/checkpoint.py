@@ -57,11 +57,6 @@ class Checkpointer:
           f'{os.path.join(self.directory, str(step))} aside and run again.') from e
     return out['state']
 
-  def restore_config(self, step: Optional[int] = None) -> dict:
-    step = self.latest_step() if step is None else step
-    out = self._manager.restore(step, args=ocp.args.Composite(config=ocp.args.JsonRestore()))
-    return out['config']
-
   def wait(self) -> None:
     self._manager.wait_until_finished()
 

@@ -1,26 +1,21 @@
-"""XLA compile options for jits whose body is an adaptive ODE solve (likelihoods, dopri5 sampling).
+"""XLA compile settings the runtime applies: ODE-solve options and the scoped fast-compile flag.
 
-Why: on XLA:CPU (jaxlib 0.12), the YNNPACK library fusions that absorb the elementwise and
-reduction ops around a matmul run several times slower than plain code inside diffrax's while
-loop once the batch reaches 64 examples (at 48 they do not). Restricting YNNPACK to individual
-matmuls (``xla_cpu_experimental_ynn_fusion_type=LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT``) gave, on the
-project's 2-core CPU, medians of 5 interleaved runs (`benchmarks/likelihood_vs_scipy.py` models,
-VP PF-ODE, batch 64 / 256):
+`ode_solve()` is the ``compiler_options`` of a jit whose body is an adaptive ODE solve (ODE
+likelihoods, adaptive-solver sampling): on the CPU backend it restricts XLA:CPU's YNNPACK fusions
+to individual matmuls (``xla_cpu_experimental_ynn_fusion_type=LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT``),
+which runs diffrax's while loop several times faster at batch >= 64 and gives the same numbers up
+to float rounding (measurements: BENCHMARKS.md). The option exists only for the CPU compiler, so
+it is returned only when the default backend is the CPU and the installed jaxlib accepts it
+(checked once by compiling a trivial function); otherwise, or with the environment variable
+``JAXGEN_XLA_DEFAULTS=1``, `ode_solve()` is ``{}`` (XLA's defaults).
 
-    PF-ODE likelihood, dopri5 rtol=atol=1e-5:  MLP width 64: 3.3x / 3.4x faster; width 256: 1.5x
-    PF-ODE sampling, dopri5:                    width 64: 1.7x / 2.3x;              width 256: 1.15x
-    fixed-step Euler sampling (lax.scan):       no change (0.9-1.02x, noise)
-    training steps (5 experiments):             no consistent change (0.82-1.03x), so not used
-
-and the same numbers up to float rounding. The option only exists for the CPU compiler, so
-`ode_solve()` returns it only when the default backend is the CPU and the installed jaxlib
-accepts it (checked once by compiling a trivial function); otherwise, or with the environment
-variable ``JAXGEN_XLA_DEFAULTS=1``, it returns ``{}`` (XLA's defaults). Pass the result as
-``jax.jit(fn, compiler_options=compile_options.ode_solve())``.
+`fast_compile()` turns ``jax_disable_most_optimizations`` on for what is compiled inside it and
+restores the previous value afterwards (no global change behind the caller's back).
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import warnings
@@ -38,21 +33,25 @@ def ode_solve() -> dict:
   return dict(_accepted(jax.default_backend(), tuple(sorted(ODE_SOLVE_CPU.items()))))
 
 
-def for_sampling(sampling) -> Optional[dict]:
-  """`ode_solve()` when ``sampling.solver`` names an adaptive `jaxgen.ode.solvers` solver (aliases such
-  as ``rk45``, any case), else None (XLA's defaults).
+def sampling_options(model, sampling) -> Optional[dict]:
+  """`ode_solve()` when ``model.sample`` with `sampling` runs an adaptive ODE solve (the family
+  says so: ``model.adaptive_ode(sampling)``), else None (XLA's defaults)."""
+  return ode_solve() if model.adaptive_ode(sampling) else None
 
-  Families whose samplers are not `jaxgen.ode.solvers` solvers (PC, DDIM, autoregressive, ...) may
-  carry a ``solver`` key they do not use for sampling; such names resolve to fixed-step or unknown
-  solvers and keep XLA's defaults.
-  """
-  from jaxgen.ode import solvers
 
+@contextlib.contextmanager
+def fast_compile(enabled: bool = True):
+  """Compiles what runs inside with most XLA optimizations off (a faster start, slower steps);
+  the flag's previous value is restored on exit. ``enabled=False`` changes nothing."""
+  if not enabled:
+    yield
+    return
+  old = jax.config.read('jax_disable_most_optimizations')
+  jax.config.update('jax_disable_most_optimizations', True)
   try:
-    adaptive = solvers.get(str(sampling.get('solver', ''))).adaptive
-  except ValueError:
-    return None
-  return ode_solve() if adaptive else None
+    yield
+  finally:
+    jax.config.update('jax_disable_most_optimizations', old)
 
 
 @functools.cache

@@ -1,113 +1,95 @@
-"""Evaluation of a trained state: the metrics named in ``config.eval.metrics``.
+"""The evaluation driver: the metrics named in ``config.eval.metrics``, as ``eval/<name>`` floats.
 
-Metrics:
-  loss               mean training loss over the evaluation split (full batches only), with
-                     dropout off (``model.loss(..., train=False)``).
-  nll                mean negative log-likelihood in nats per example (``model.log_prob``).
-  bpd                mean bits/dim (`jaxgen.metrics.bpd`), averaged over ``eval.dequant_draws``
-                     dequantization draws of every example.
-  sliced_wasserstein SW_2 between ``eval.num_samples`` samples and as many evaluation examples.
-Sample-based metrics also report the sampler's NFE as ``nfe``.
+The driver builds the functions of a Run once (`inputs`: ``loss_fn``, ``log_prob_fn``,
+``sample_fn``, the evaluation batches, ...) and hands each metric module of
+`jaxgen.runtime.evaluators` the ones its ``Evaluator`` asks for by name. Adding a metric is one
+module there and one line in `REGISTRY`.
 
-Family metrics: any other name ``m`` is looked up as ``model.extras['metric/' + m]``, a pure
-``(params, rng, n, sampling) -> dict of scalars`` run (jit-compiled) on ``eval.num_samples`` draws
-with ``config.sampling`` and reported as ``eval/<key>`` (e.g. rectified flow's ``straightness``).
+Metrics (see each module): ``loss``, ``nll`` (nats per example), ``bpd`` (bits/dim),
+``sliced_wasserstein`` (with the sampler's ``nfe``), and any family metric ``m`` that the model
+declares as ``model.extras['metric/' + m]``.
 """
 
 from __future__ import annotations
 
-import jax
-import numpy as np
+import inspect
 
 from jaxgen.runtime import compile_options
+from jaxgen.runtime import config as cfg_lib
 from jaxgen.runtime import parallel
-from jaxgen.metrics import bpd as bpd_lib
-from jaxgen.metrics.sliced_wasserstein import sliced_wasserstein
+from jaxgen.runtime import samples as samples_lib
+from jaxgen.runtime.evaluators import family
+from jaxgen.runtime.evaluators import likelihood
+from jaxgen.runtime.evaluators import loss
+from jaxgen.runtime.evaluators import sample_quality
 
-METRICS = ('loss', 'nll', 'bpd', 'sliced_wasserstein')
-
-
-def _cached(trainer, key, make):
-  cache = trainer.__dict__.setdefault('_jit_cache', {})
-  if key not in cache:
-    cache[key] = make()
-  return cache[key]
+REGISTRY = (loss, likelihood, sample_quality)   # modules with NAMES and an Evaluator
+METRICS = tuple(name for module in REGISTRY for name in module.NAMES)
 
 
-def draw_samples(trainer, params, rng, n: int, sampling):
-  """``model.sample`` jit-compiled once per (n, sampling), sharded over the batch where it divides."""
-  model, mesh = trainer.model, trainer.mesh
-  key = ('sample', n, repr(sorted(sampling.to_dict().items())))
-  out = parallel.batch_sharding(mesh) if n % mesh.devices.size == 0 else parallel.replicated(mesh)
+def inputs(run, sampler=None) -> dict:
+  """What an evaluator may ask for, built once from `run` (pure functions; nothing compiled).
+  `sampler` is a `samples.sampler` to share (its jit cache); one is made otherwise."""
+  config, model, mesh = run.config, run.model, run.mesh
+  ec = config.eval
+  n_dev = mesh.devices.size
+  bs = ec.batch_size - ec.batch_size % n_dev or n_dev
+  draw = sampler if sampler is not None else samples_lib.sampler(model, mesh)
 
-  def make():
-    return jax.jit(lambda p, r: model.sample(p, r, n, sampling),
-                   out_shardings=(out, parallel.replicated(mesh)),
-                   compiler_options=compile_options.for_sampling(sampling))
+  def batches(dequant_draw=0):
+    for b in run.data.eval_batches(bs, ec.num_batches, dequant_draw):
+      yield parallel.shard_batch(b, mesh)
 
-  x, info = _cached(trainer, key, make)(params, rng)
-  return parallel.to_host(x), dict(parallel.to_host(info))  # all of x on every process
+  return dict(
+      loss_fn=lambda p, b, r: model.loss(p, b, r, train=False)[0],
+      log_prob_fn=model.log_prob,
+      # ODE likelihoods (families with a velocity) compile with the ODE-solve options.
+      log_prob_options=compile_options.ode_solve() if model.velocity is not None else None,
+      sample_fn=lambda p, r, n: draw(p, r, n, config.sampling),
+      sampling=config.sampling,
+      sampling_options=compile_options.sampling_options(model, config.sampling),
+      batches=batches, reference=run.data.eval_array, mesh=mesh, spec=run.data.spec,
+      discrete=model.discrete, num_samples=ec.num_samples, dequant_draws=ec.dequant_draws)
 
 
-def _batches(trainer, draw=0):
-  ec = trainer.config.eval
-  bs = ec.batch_size - ec.batch_size % trainer.mesh.devices.size or trainer.mesh.devices.size
-  for b in trainer.data.eval_batches(bs, ec.num_batches, draw):
-    yield parallel.shard_batch(b, trainer.mesh)
+def _make(cls, available: dict, **fixed):
+  wanted = [p for p in inspect.signature(cls.__init__).parameters if p != 'self']
+  return cls(**{p: fixed[p] if p in fixed else available[p] for p in wanted})
 
 
-def evaluate(trainer, params, rng) -> dict:
-  """Computes every metric of ``config.eval.metrics`` (a dict of floats)."""
-  config, model, mesh = trainer.config, trainer.model, trainer.mesh
-  rep, bat = parallel.replicated(mesh), parallel.batch_sharding(mesh)
-  results = {}
-  family = [m for m in config.eval.metrics if m not in METRICS]
-  unknown = [m for m in family if 'metric/' + m not in model.extras]
-  if unknown:
-    own = [k.split('/', 1)[1] for k in model.extras if k.startswith('metric/')]
-    raise ValueError(f'config.eval.metrics: unknown {unknown}; available: '
-                     f'{", ".join(METRICS + tuple(own))}')
-  if 'loss' in config.eval.metrics:
-    loss_fn = _cached(trainer, 'loss', lambda: jax.jit(
-        lambda p, b, r: model.loss(p, b, r, train=False)[0], in_shardings=(rep, bat, rep)))
-    losses = []
-    for i, batch in enumerate(_batches(trainer)):
-      mask = parallel.to_host(batch.pop('mask'))  # the global batch's, on every process
-      if mask.all() or i == 0:
-        losses.append(float(loss_fn(params, batch, jax.random.fold_in(rng, i))))
-    results['eval/loss'] = float(np.mean(losses))
-  if {'nll', 'bpd'} & set(config.eval.metrics):
-    if model.log_prob is None:
-      raise ValueError(f'{config.model.family} has no log_prob: remove nll/bpd from eval.metrics')
-    # ODE likelihoods (families with a velocity) compile with the ODE-solve options.
-    opts = compile_options.ode_solve() if model.velocity is not None else None
-    logp_fn = _cached(trainer, 'log_prob', lambda: jax.jit(
-        model.log_prob, in_shardings=(rep, bat, rep), out_shardings=bat, compiler_options=opts))
-    nll, bpd = [], []
-    for draw in range(config.eval.dequant_draws):
-      for i, batch in enumerate(_batches(trainer, draw)):
-        mask = parallel.to_host(batch.pop('mask'))
-        r = jax.random.fold_in(jax.random.fold_in(rng, 1000 + draw), i)
-        lp = parallel.to_host(logp_fn(params, batch, r))[mask]
-        nll.append(-lp)
-        bpd.append(bpd_lib.bits_per_dim(lp, trainer.data.spec, model.discrete))
-    if 'nll' in config.eval.metrics:
-      results['eval/nll'] = float(np.mean(np.concatenate(nll)))
-    if 'bpd' in config.eval.metrics:
-      results['eval/bpd'] = float(np.mean(np.concatenate(bpd)))
-  if 'sliced_wasserstein' in config.eval.metrics:
-    n = config.eval.num_samples
-    x, info = draw_samples(trainer, params, jax.random.fold_in(rng, 2), n, config.sampling)
-    ref = trainer.data.eval_array(n)
-    m = min(len(x), len(ref))
-    results['eval/sliced_wasserstein'] = float(
-        sliced_wasserstein(jax.random.fold_in(rng, 3), x[:m], ref[:m]))
-    results['eval/nfe'] = float(info['nfe'])
-  for i, m in enumerate(family):
-    n, fn = config.eval.num_samples, model.extras['metric/' + m]
-    run = _cached(trainer, 'metric/' + m, lambda fn=fn, n=n: jax.jit(
-        lambda p, r: fn(p, r, n, config.sampling),
-        compiler_options=compile_options.for_sampling(config.sampling)))
-    out = parallel.to_host(run(params, jax.random.fold_in(rng, 100 + i)))
-    results.update({f'eval/{k}': float(v) for k, v in out.items()})
-  return results
+class Evaluator:
+  """The metrics of ``run.config.eval.metrics``, each evaluator built (and compiled) once;
+  ``Evaluator(run)(params, rng) -> dict of floats``. Unknown names are refused here."""
+
+  def __init__(self, run, sampler=None):
+    names = tuple(run.config.eval.metrics)
+    model = run.model
+    own = [m for m in names if m not in METRICS]
+    unknown = [m for m in own if 'metric/' + m not in model.extras]
+    if unknown:
+      extra = [k.split('/', 1)[1] for k in model.extras if k.startswith('metric/')]
+      raise cfg_lib.ConfigError(f'config.eval.metrics: unknown {unknown}; available: '
+                       f'{", ".join(METRICS + tuple(extra))}')
+    available = inputs(run, sampler)
+    self._evaluators = []
+    for module in REGISTRY:
+      chosen = tuple(m for m in module.NAMES if m in names)
+      if chosen:
+        self._evaluators.append(_make(module.Evaluator, available, names=chosen))
+    for i, m in enumerate(own):
+      self._evaluators.append(_make(family.Evaluator, available,
+                                    metric_fn=model.extras['metric/' + m], index=i))
+
+  def __call__(self, params, rng) -> dict:
+    results = {}
+    for evaluator in self._evaluators:
+      results.update(evaluator.run(params, rng))
+    return results
+
+
+def evaluate(run, params=None, rng=None) -> dict:
+  """Every metric of ``run.config.eval.metrics`` for `params` (default ``run.params``) with the
+  key `rng` (default ``run.eval_rng()``)."""
+  params = run.params if params is None else params
+  rng = run.eval_rng() if rng is None else rng
+  return Evaluator(run)(params, rng)

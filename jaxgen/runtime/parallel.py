@@ -76,12 +76,6 @@ def shard_batch(host_batch: dict, mesh: Mesh) -> dict:
           for k, v in host_batch.items()}
 
 
-def replicate(tree, mesh: Mesh):
-  """Places a host pytree (identical on every host) replicated on the mesh."""
-  sharding = replicated(mesh)
-  return jax.tree.map(lambda x: jax.device_put(x, sharding), tree)
-
-
 def to_host(tree):
   """Numpy copies of a pytree of (global) arrays, each in full on every process.
 

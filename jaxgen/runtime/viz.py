@@ -112,26 +112,3 @@ def save_samples(path: str, x: np.ndarray, spec, reference=None, title: str = ''
     save_scatter(path, x, reference, title, lim=(spec.low, spec.high))
   else:
     save_image_grid(path, x, spec)
-
-
-def save_curves(path: str, records: list[dict], keys=('loss',)) -> None:
-  """Plots metrics.jsonl records (step on x) for the given keys (skipped without matplotlib)."""
-  try:
-    import matplotlib
-  except ImportError:
-    _notice('curves', f'matplotlib is not installed: {path} is not drawn')
-    return
-
-  matplotlib.use('Agg')
-  import matplotlib.pyplot as plt
-
-  fig, ax = plt.subplots(figsize=(5, 3.5))
-  for k in keys:
-    pts = [(r['step'], r[k]) for r in records if k in r]
-    if pts:
-      ax.plot(*zip(*pts), label=k)
-  ax.set_xlabel('step')
-  ax.legend()
-  fig.tight_layout()
-  fig.savefig(path, dpi=100)
-  plt.close(fig)

@@ -20,7 +20,7 @@ import sys
 import jax
 import numpy as np
 
-from jaxgen.runtime import train
+from jaxgen.runtime import run as run_lib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EXP = 'experiments/rectified_flow/toy2d.py:smoke'
@@ -91,8 +91,8 @@ def test_two_processes_train_like_one_and_resume(tmp_path):
   for outs in (first, second):
     assert 'Evaluation:' in outs[0] and 'Evaluation:' not in outs[1]
 
-  _, a = train.load_run(str(one))
-  _, b = train.load_run(str(two))
+  a = run_lib.open_run(str(one)).state
+  b = run_lib.open_run(str(two)).state
   assert int(a.step) == int(b.step) == 6
   a, b = jax.device_get(a), jax.device_get(b)
   for x, y in zip(jax.tree.leaves((a.params, a.ema_params)),

@@ -12,7 +12,10 @@ import pytest
 
 from jaxgen.runtime import config as cfg
 from jaxgen.runtime import parallel
-from jaxgen.runtime import train
+from jaxgen import data as data_lib
+from jaxgen.runtime import loop
+from jaxgen.runtime import reflow
+from jaxgen.runtime import run as run_lib
 from jaxgen.data import pairs
 from jaxgen.runtime import evaluate as evaluate_lib
 from launch import reflow as launch_reflow
@@ -45,7 +48,8 @@ def test_pairs_file_holds_the_runs_coupling_and_how_it_was_made(source):
   assert z0.shape == z1.shape == (10, 2) and np.all(np.isfinite(z1))
   assert (meta['solver'], meta['steps'], meta['nfe'], meta['source_step']) == ('euler', 3, 3, 4)
   assert meta['source_config']['data']['name'] == 'toy2d:moons' and meta['chunk'] == 4
-  trainer, state = train.load_run(source, {'sampling.steps': '3'})
+  trainer = run_lib.open_run(source, {'sampling.steps': '3'})
+  state = trainer.state
   key = jax.random.fold_in(jax.random.PRNGKey(0), 0)
   x, _ = trainer.model.sample(state.ema_params, key, 4, trainer.config.sampling)
   np.testing.assert_allclose(z1[:4], x, rtol=1e-5, atol=1e-6)
@@ -59,10 +63,11 @@ def test_source_run_reports_the_straightness_of_its_ema_flow(source):
   lines = [json.loads(l) for l in read(os.path.join(source, 'metrics.jsonl')).splitlines()]
   reported = [l['eval/straightness'] for l in lines if 'eval/straightness' in l]
   assert len(reported) == 1 and np.isfinite(reported[0]) and reported[0] > 0
-  trainer, state = train.load_run(source)
+  trainer = run_lib.open_run(source)
+  state = trainer.state
   c = trainer.config
   family = [m for m in c.eval.metrics if m not in evaluate_lib.METRICS]
-  key = jax.random.fold_in(jax.random.fold_in(state.rng, train.EVAL_SALT),
+  key = jax.random.fold_in(jax.random.fold_in(state.rng, run_lib.EVAL_SALT),
                            100 + family.index('straightness'))
   out = trainer.model.extras['metric/straightness'](state.ema_params, key, c.eval.num_samples,
                                                     c.sampling)
@@ -75,11 +80,12 @@ def test_source_run_reports_the_straightness_of_its_ema_flow(source):
 def test_pair_generation_is_sharded_over_the_devices(source):
   """With a chunk divisible by the devices, z0 and z1 come back split along the batch (each of the
   8 devices draws and integrates its share) and equal the unsharded sampler's output."""
-  trainer, state = train.load_run(source, {'sampling.steps': '3'})
+  trainer = run_lib.open_run(source, {'sampling.steps': '3'})
+  state = trainer.state
   n_dev = trainer.mesh.devices.size
   assert n_dev == 8
   key = jax.random.PRNGKey(3)
-  z0, z1, info = launch_reflow.pair_function(trainer, 16, trainer.config.sampling)(
+  z0, z1, info = reflow.pair_function(trainer, 16, trainer.config.sampling)(
       state.ema_params, key)
   bat = parallel.batch_sharding(trainer.mesh)
   for z in (z0, z1):
@@ -129,9 +135,9 @@ def config_2rf(source, **kw):
 
 
 def test_init_from_copies_the_sources_ema_params_into_params_and_ema(source):
-  trainer = train.Trainer(config_2rf(source))
-  state = train.init_from(trainer, trainer.init(), source)
-  _, src = train.load_run(source)
+  trainer = run_lib.Run(config_2rf(source))
+  state = run_lib.init_from(trainer, trainer.init(), source)
+  src = run_lib.open_run(source).state
   for a, b, e in zip(*(jax.tree.leaves(t) for t in (state.params, state.ema_params,
                                                      src.ema_params))):
     np.testing.assert_array_equal(a, e)
@@ -148,10 +154,10 @@ def test_init_from_takes_the_params_a_source_without_ema_evaluates_with(source, 
   config['eval']['use_ema'] = False
   with open(os.path.join(copy, 'config.json'), 'w') as f:
     json.dump(config, f)
-  trainer = train.Trainer(config_2rf(copy, **{'data.name': f'pairs:{source}/reflow/pairs.npz'}))
-  params, record = train.init_params(trainer, copy)
+  trainer = run_lib.Run(config_2rf(copy, **{'data.name': f'pairs:{source}/reflow/pairs.npz'}))
+  params, record = run_lib.init_params(trainer, copy)
   assert record == {'source': os.path.abspath(copy), 'step': 4, 'params': 'params'}
-  _, src = train.load_run(source)
+  src = run_lib.open_run(source).state
   for a, p, e in zip(*(jax.tree.leaves(t) for t in (params, src.params, src.ema_params))):
     np.testing.assert_array_equal(a, p)
   assert any(not np.array_equal(p, e) for p, e in zip(jax.tree.leaves(src.params),
@@ -164,22 +170,22 @@ def test_init_from_refuses_another_model_before_writing_anything(source, tmp_pat
   differs, and never advises moving the source's checkpoint aside."""
   w = tmp_path / 'w'
   with pytest.raises(cfg.ConfigError, match='init_from.*model.score_mlp.width'):
-    train.run(config_2rf(source, **{'model.score_mlp.width': '16'}), str(w))
+    loop.train(config_2rf(source, **{'model.score_mlp.width': '16'}), str(w))
   assert not os.path.exists(w)
   with pytest.raises(FileNotFoundError, match='holds no run'):
-    train.run(config_2rf(source, **{'train.init_from': str(tmp_path)}), str(w))
+    loop.train(config_2rf(source, **{'train.init_from': str(tmp_path)}), str(w))
   assert not os.path.exists(w)
   empty = tmp_path / 'started'   # a source that was started but never checkpointed
   os.makedirs(empty / 'checkpoints')
   shutil.copy(os.path.join(source, 'config.json'), empty / 'config.json')
   with pytest.raises(FileNotFoundError, match='has no checkpoint yet'):
-    train.run(config_2rf(source, **{'train.init_from': str(empty)}), str(w))
+    loop.train(config_2rf(source, **{'train.init_from': str(empty)}), str(w))
   assert not os.path.exists(w)
   z = np.random.default_rng(0).standard_normal((8, 3)).astype(np.float32)
   pairs.save(str(tmp_path / 'p3.npz'), z, 2 * z)   # 3-D pairs: same model.*, other shapes
   with pytest.raises(cfg.ConfigError, match=r"init_from=.*do not fit.*shape \(3,\).*"
                                             r"\['dense_in'\]\['kernel'\]: stored \(2, 32\) vs \(3, 32\)") as e:
-    train.run(config_2rf(source, **{'data.name': f'pairs:{tmp_path}/p3.npz'}), str(w))
+    loop.train(config_2rf(source, **{'data.name': f'pairs:{tmp_path}/p3.npz'}), str(w))
   assert 'aside' not in str(e.value)
   assert not os.path.exists(w)
 
@@ -193,7 +199,7 @@ def krf(source, tmp_path_factory):
   w = str(d / 'rf2')
   out = io.StringIO()
   with contextlib.redirect_stdout(out):
-    train.run(config_2rf(source, **{'data.name': 'pairs:' + os.path.relpath(d / 'p1.npz')}), w)
+    loop.train(config_2rf(source, **{'data.name': 'pairs:' + os.path.relpath(d / 'p1.npz')}), w)
   return w, str(d / 'p1.npz'), out.getvalue()
 
 
@@ -208,7 +214,7 @@ def test_a_run_with_its_own_checkpoint_resumes_whatever_init_from_says(source, k
   assert 'Initialised params and EMA from the ema_params' in printed
   assert json.loads(read(os.path.join(w, 'init_from.json'))) == {
       'source': os.path.abspath(source), 'step': 4, 'params': 'ema_params'}
-  state = train.run(krf_config(source, krf, **{'train.steps': '3',
+  state = loop.train(krf_config(source, krf, **{'train.steps': '3',
                                                'train.init_from': '/moved/elsewhere'}), w)
   out = capsys.readouterr().out
   assert 'Resumed from step 2' in out and 'Initialised' not in out and int(state.step) == 3
@@ -225,8 +231,8 @@ def test_resume_on_replaced_pairs_is_refused_before_writing(source, krf):
   old = pairs.load(p1)
   pairs.save(p1, old.z0, old.z1 + 1e-3, **old.meta)
   try:
-    with pytest.raises(cfg.ConfigError, match='now holds other pairs.*--force'):
-      train.run(krf_config(source, krf, **{'train.steps': '8'}), w)
+    with pytest.raises(cfg.ConfigError, match='pairs_digest.*now.*--force'):
+      loop.train(krf_config(source, krf, **{'train.steps': '8'}), w)
   finally:
     with open(p1, 'wb') as f:
       f.write(original)
@@ -249,17 +255,17 @@ def test_pairs_of_a_krf_run_evaluate_on_the_root_data_without_earlier_files(sour
   assert meta['digest'] == pairs.load(out).digest
   os.rename(p1, p1 + '.aside')
   try:
-    ds = train.data_lib.build(config_2rf(source, **{'data.name': 'pairs:' + out}).data, 0)
-    ref = train.data_lib.build(cfg.load(EXP).data, 0)
+    ds = data_lib.build(config_2rf(source, **{'data.name': 'pairs:' + out}).data, 0)
+    ref = data_lib.build(cfg.load(EXP).data, 0)
     np.testing.assert_array_equal(ds.eval_array(32), ref.eval_array(32))
   finally:
     os.rename(p1 + '.aside', p1)
 
 
 def test_unknown_metric_lists_the_family_metrics(source):
-  trainer, state = train.load_run(source, {'eval.metrics': "('nope',)"})
+  run = run_lib.open_run(source, {'eval.metrics': "('nope',)"})
   with pytest.raises(ValueError, match='straightness'):
-    evaluate_lib.evaluate(trainer, state.ema_params, jax.random.PRNGKey(0))
+    evaluate_lib.evaluate(run, run.state.ema_params, jax.random.PRNGKey(0))
 
 
 def test_reflow_of_a_missing_run_is_an_error_message(tmp_path, capsys):

@@ -117,23 +117,6 @@ def test_2d_density_integrates_to_one(prior):
   assert abs(total - 1.0) < 5e-3, total  # measured: 3e-4 (logistic tails), 1e-7 (Gaussian)
 
 
-def test_nats_bits_per_dim_conversion_reproduces_the_paper():
-  """The paper's MNIST 1980.50 nats on 784 dims of [0,1] data (K = 256) is 4.36 bits/dim."""
-  bpd = nice.nats_to_bits_per_dim(1980.50, 784, 256)
-  assert round(bpd, 2) == 4.36
-  np.testing.assert_allclose(bpd, 8 - 1980.50 / (784 * math.log(2)))
-  np.testing.assert_allclose(nice.bits_per_dim_to_nats(bpd, 784, 256), 1980.50)
-  assert nice.bins_per_unit(DataSpec('m', (28, 28, 1), 0.0, 1.0, 256, 10, 'unit')) == 256
-
-
-def test_conversion_agrees_with_jaxgen_metrics_bpd():
-  bpd_lib = pytest.importorskip('jaxgen.metrics.bpd')
-  spec = DataSpec('m', (28, 28, 1), 0.0, 1.0, 256, 10, 'unit')
-  got = bpd_lib.bits_per_dim(jnp.array([1980.50]), spec, False)
-  np.testing.assert_allclose(np.asarray(got).reshape(-1)[0],
-                             nice.nats_to_bits_per_dim(1980.50, 784, 256), rtol=1e-5)
-
-
 def test_loss_reductions_and_metrics():
   config, m, params, x = _model()
   lp = m.log_prob(params, {'x': x}, None)  # the batch dict of the Model contract

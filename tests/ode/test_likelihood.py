@@ -120,39 +120,6 @@ def test_nfe_equals_velocity_calls(solver, method):
   assert v.n == int(st['nfe']), (v.n, st['nfe'])
 
 
-@pytest.mark.parametrize('scale,low,high,offset', [('unit', 0.0, 1.0, 8.0),
-                                                   ('symmetric', -1.0, 1.0, 7.0)])
-@pytest.mark.parametrize('dequantized', [False, True])
-def test_bpd_offsets_and_uniform_density(scale, low, high, offset, dequantized):
-  """The uniform density on [low, high]^D scores exactly log2(K) = 8 bits/dim for 8-bit data,
-  whichever the scaling: offset +8 on [0, 1] (log p = 0) and +7 on [-1, 1] (log p = -D log 2).
-  The integer levels are recovered from both dequantized and plain data."""
-  spec = DataSpec(name='t', shape=(4, 4, 1), low=low, high=high, num_levels=256, num_classes=None,
-                  scale=scale, dequantized=dequantized)
-  ints = jax.random.randint(jax.random.PRNGKey(0), (3, 4, 4, 1), 0, 256).astype(jnp.float32)
-  if dequantized:
-    unit = (ints + jax.random.uniform(jax.random.PRNGKey(1), ints.shape)) / 256
-  else:
-    unit = ints / 255
-  x = low + (high - low) * unit
-  np.testing.assert_array_equal(lik._integers(x, spec), ints)
-  seen = []
-
-  def log_prob(xc, rng):
-    seen.append(None)
-    lvl = jnp.floor((xc - low) / (high - low) * 256)
-    # The re-dequantized draw lies in the bin of its integer level.
-    ok = jnp.all(lvl == ints)
-    return jnp.where(ok, -16 * math.log(high - low), jnp.nan) * jnp.ones((3,))
-
-  bpd, extra = lik.dequantized_bpd(log_prob, x, jax.random.PRNGKey(2), spec, num_draws=3)
-  assert extra['log_prob'].shape == (3, 3)
-  np.testing.assert_allclose(bpd, 8.0, atol=1e-5)
-  np.testing.assert_allclose(extra['bpd_iw'], 8.0, atol=1e-5)
-  from jaxgen.metrics import bpd as bpd_lib
-  assert abs(bpd_lib.offset_bits(spec) - offset) < 1e-12
-
-
 def test_per_example_steps_match_shared_steps():
   """Per-example adaptive steps (Hutchinson probes sliced with their example) give the same
   log-likelihoods as one shared step size (within the 1e-5 tolerances), and the reported nfe is

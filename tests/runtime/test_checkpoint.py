@@ -9,20 +9,21 @@ import pytest
 
 from jaxgen.runtime import checkpoint as ckpt_lib
 from jaxgen.runtime import parallel
-from jaxgen.runtime import train
+from jaxgen.runtime import loop
+from jaxgen.runtime import run as run_lib
 from tests.conftest import run_steps, tiny_config
 
 
 def test_written_on_one_device_restores_on_eight_and_back(tmp_path):
   config = tiny_config()
-  one = train.Trainer(config, parallel.make_mesh(1))
+  one = run_lib.Run(config, parallel.make_mesh(1))
   state = one.init()
   state, _ = one.train_step(state, one.batch(0))
   ck = ckpt_lib.Checkpointer(str(tmp_path / 'c1'))
   ck.save(1, state, '{}', force=True)
   ck.close()
 
-  eight = train.Trainer(config, parallel.make_mesh(8))
+  eight = run_lib.Run(config, parallel.make_mesh(8))
   ck8 = ckpt_lib.Checkpointer(str(tmp_path / 'c1'))
   restored = ck8.restore(eight.abstract_state())
   ck8.close()
@@ -45,14 +46,14 @@ def test_written_on_one_device_restores_on_eight_and_back(tmp_path):
 
 def test_damaged_checkpoint_gives_a_clear_error_and_is_left_in_place(tmp_path):
   config = tiny_config(**{'train.steps': '3'})
-  train.run(config, str(tmp_path))
+  loop.train(config, str(tmp_path))
   step_dir = tmp_path / 'checkpoints' / '3'
   victims = [os.path.join(r, f) for r, _, fs in os.walk(step_dir / 'state') for f in fs]
   assert victims
   for v in victims:
     with open(v, 'wb') as f:
       f.write(b'garbage')
-  trainer = train.Trainer(config, parallel.make_mesh(1))
+  trainer = run_lib.Run(config, parallel.make_mesh(1))
   ck = ckpt_lib.Checkpointer(str(tmp_path))
   with pytest.raises(ckpt_lib.CheckpointError, match=r'step 3 .* could not be restored.*move'):
     ck.restore(trainer.abstract_state())
@@ -61,7 +62,7 @@ def test_damaged_checkpoint_gives_a_clear_error_and_is_left_in_place(tmp_path):
 
 
 def test_no_checkpoint_error(tmp_path):
-  trainer = train.Trainer(tiny_config(), parallel.make_mesh(1))
+  trainer = run_lib.Run(tiny_config(), parallel.make_mesh(1))
   ck = ckpt_lib.Checkpointer(str(tmp_path))
   with pytest.raises(ckpt_lib.CheckpointError, match='no checkpoint'):
     ck.restore(trainer.abstract_state())

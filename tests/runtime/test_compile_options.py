@@ -1,6 +1,7 @@
 """jaxgen.runtime.compile_options: the ODE-solve XLA options are active on this CPU and change no result."""
 
 import re
+import types
 
 import jax
 import jax.numpy as jnp
@@ -75,9 +76,31 @@ def test_other_backends_get_no_cpu_options():
   assert compile_options._accepted('gpu', tuple(compile_options.ODE_SOLVE_CPU.items())) == ()
 
 
-@pytest.mark.parametrize('solver,tuned', [('dopri5', True), ('RK45', True), ('Tsit5', True),
-                                          ('euler', False), ('heun', False), ('pc', False)])
-def test_sampling_jits_are_tuned_exactly_for_adaptive_solvers(solver, tuned, monkeypatch):
+@pytest.mark.parametrize('adaptive', [True, False])
+def test_sampling_jits_are_tuned_exactly_when_the_family_says_its_sampler_is_adaptive(adaptive,
+                                                                                    monkeypatch):
+  """The runtime reads no sampling key: the family's `adaptive_ode(sampling)` decides."""
   monkeypatch.delenv('JAXGEN_XLA_DEFAULTS', raising=False)
-  opts = compile_options.for_sampling(ml_collections.ConfigDict({'solver': solver}))
-  assert opts == (compile_options.ODE_SOLVE_CPU if tuned else None)
+  model = types.SimpleNamespace(adaptive_ode=lambda sampling: adaptive)
+  opts = compile_options.sampling_options(model, ml_collections.ConfigDict({'solver': 'euler'}))
+  assert opts == (compile_options.ODE_SOLVE_CPU if adaptive else None)
+
+
+@pytest.mark.parametrize('before', [False, True])
+def test_fast_compile_is_scoped(before):
+  """fast_compile() turns jax_disable_most_optimizations on inside and restores it after, also
+  when the body raises; fast_compile(False) leaves it alone."""
+  old = jax.config.read('jax_disable_most_optimizations')
+  jax.config.update('jax_disable_most_optimizations', before)
+  try:
+    with compile_options.fast_compile():
+      assert jax.config.read('jax_disable_most_optimizations')
+    assert jax.config.read('jax_disable_most_optimizations') == before
+    with pytest.raises(RuntimeError):
+      with compile_options.fast_compile():
+        raise RuntimeError
+    assert jax.config.read('jax_disable_most_optimizations') == before
+    with compile_options.fast_compile(False):
+      assert jax.config.read('jax_disable_most_optimizations') == before
+  finally:
+    jax.config.update('jax_disable_most_optimizations', old)

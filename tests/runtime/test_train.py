@@ -10,7 +10,10 @@ import pytest
 
 from jaxgen.runtime import config as cfg
 from jaxgen.runtime import parallel
-from jaxgen.runtime import train
+from jaxgen.runtime import loop
+from jaxgen.runtime import optim
+from jaxgen.runtime import run as run_lib
+from jaxgen.runtime import workdir as workdir_lib
 from tests.conftest import run_steps, tiny_config
 
 def test_one_and_eight_devices_give_the_same_parameters():
@@ -26,9 +29,9 @@ def test_one_and_eight_devices_give_the_same_parameters():
 
 def test_resume_is_bit_identical(tmp_path):
   """6 steps straight == 3 steps, a restart from the checkpoint, 3 more (bit for bit, on CPU)."""
-  straight = train.run(tiny_config(), str(tmp_path / 'a'))
-  train.run(tiny_config(**{'train.steps': '3'}), str(tmp_path / 'b'))
-  resumed = train.run(tiny_config(), str(tmp_path / 'b'))
+  straight = loop.train(tiny_config(), str(tmp_path / 'a'))
+  loop.train(tiny_config(**{'train.steps': '3'}), str(tmp_path / 'b'))
+  resumed = loop.train(tiny_config(), str(tmp_path / 'b'))
   assert int(resumed.step) == 6
   for x, y in zip(jax.tree.leaves(jax.device_get(straight)), jax.tree.leaves(jax.device_get(resumed))):
     np.testing.assert_array_equal(x, y)
@@ -38,39 +41,39 @@ def test_resume_is_bit_identical(tmp_path):
 
 
 def test_resume_with_a_different_model_is_refused(tmp_path):
-  train.run(tiny_config(**{'train.steps': '3'}), str(tmp_path))
+  loop.train(tiny_config(**{'train.steps': '3'}), str(tmp_path))
   with pytest.raises(cfg.ConfigError, match='model.score_mlp.width'):
-    train.run(tiny_config(**{'model.score_mlp.width': '16'}), str(tmp_path))
+    loop.train(tiny_config(**{'model.score_mlp.width': '16'}), str(tmp_path))
 
 
 def test_resume_may_change_train_init_from(tmp_path):
   """A run with its own checkpoint ignores train.init_from, so changing it (the source moved) is
   accepted on resume, while a change of the data is not."""
   (tmp_path / 'config.json').write_text(cfg.to_json(tiny_config(**{'train.init_from': 'runs/a'})))
-  train._check_resume_config(str(tmp_path), tiny_config(**{'train.init_from': '/moved/a'}))
-  train._check_resume_config(str(tmp_path), tiny_config())
+  workdir_lib.check_resume(str(tmp_path), tiny_config(**{'train.init_from': '/moved/a'}))
+  workdir_lib.check_resume(str(tmp_path), tiny_config())
   with pytest.raises(cfg.ConfigError, match='data.name differ'):
-    train._check_resume_config(str(tmp_path), tiny_config(**{'data.name': 'toy2d:swissroll'}))
+    workdir_lib.check_resume(str(tmp_path), tiny_config(**{'data.name': 'toy2d:swissroll'}))
 
 
 def test_nan_loss_stops_with_a_clear_message_and_keeps_the_checkpoint(tmp_path):
   config = tiny_config(**{'train.steps': '9', 'optim.lr': '1e30', 'optim.grad_clip': '0',
                           'optim.warmup_steps': '0'})
-  with pytest.raises(train.TrainingDiverged, match='NaN/inf.*Lower optim.lr'):
-    train.run(config, str(tmp_path))
+  with pytest.raises(loop.TrainingDiverged, match='NaN/inf.*Lower optim.lr'):
+    loop.train(config, str(tmp_path))
 
 
 def test_learning_rate_warmup_and_decay():
   c = tiny_config(**{'optim.lr': '0.1', 'optim.warmup_steps': '10', 'optim.decay': 'cosine',
                      'train.steps': '100'}).optim
-  lr = train.learning_rate(c, 100)
+  lr = optim.learning_rate(c, 100)
   cos = lambda s: 0.5 * (1 + np.cos(np.pi * s / 100))
   np.testing.assert_allclose([lr(0), lr(5), lr(10), lr(100)], [0, 0.1 * 0.5 * cos(5), 0.1 * cos(10), 0], atol=1e-7)
 
 
 def test_step_metrics_and_ema():
   config = tiny_config()
-  trainer = train.Trainer(config, parallel.make_mesh(1))
+  trainer = run_lib.Run(config, parallel.make_mesh(1))
   s0 = jax.device_get(trainer.init())
   s1, m = trainer.train_step(trainer.init(), trainer.batch(0))
   s1 = jax.device_get(s1)
@@ -82,7 +85,7 @@ def test_step_metrics_and_ema():
 def test_ema_warmup_follows_the_num_updates_rule():
   """With optim.ema_warmup the rate after n updates is min(ema_rate, (1 + n) / (10 + n))."""
   config = tiny_config(**{'optim.ema_warmup': 'true', 'optim.ema_rate': '0.2'})
-  trainer = train.Trainer(config, parallel.make_mesh(1))
+  trainer = run_lib.Run(config, parallel.make_mesh(1))
   state = trainer.init()
   states = [jax.device_get(state)]  # host copies: the step donates its input state
   for step in range(3):
@@ -94,3 +97,25 @@ def test_ema_warmup_follows_the_num_updates_rule():
     want = [rate * e + (1 - rate) * p for e, p in zip(want, jax.tree.leaves(states[n].params))]
     for got, w in zip(jax.tree.leaves(states[n].ema_params), want):
       np.testing.assert_allclose(got, w, rtol=1e-5, atol=1e-6)
+
+
+def test_a_fast_compile_run_leaves_the_global_flag_as_it_was(tmp_path):
+  """train.fast_compile applies to what the run compiles, not to the process afterwards."""
+  old = jax.config.read('jax_disable_most_optimizations')
+  jax.config.update('jax_disable_most_optimizations', False)
+  try:
+    loop.train(tiny_config(**{'train.steps': '1', 'train.fast_compile': 'true',
+                              'eval.metrics': "('loss',)"}), str(tmp_path))
+    assert jax.config.read('jax_disable_most_optimizations') is False
+  finally:
+    jax.config.update('jax_disable_most_optimizations', old)
+
+
+def test_one_list_says_what_a_resume_and_an_opened_run_may_change():
+  """An opened run may change only keys that leave the trained model alone; a resume may change
+  those and the run's length and bookkeeping."""
+  assert set(workdir_lib.USE_KEYS) < set(workdir_lib.RESUME_KEYS)
+  assert 'likelihood.' in workdir_lib.USE_KEYS
+  workdir_lib.check_overrides({'sampling.steps': '3', 'likelihood.rtol': '1e-3'})
+  with pytest.raises(cfg.ConfigError, match='only sampling.*, likelihood.*, eval.*'):
+    workdir_lib.check_overrides({'train.steps': '3'})

@@ -31,8 +31,6 @@ def test_samples_are_pictures_without_matplotlib(tmp_path, monkeypatch):
   viz.save_samples(str(tmp_path / 's.png'), pts, spec, reference=pts)
   hist = np.asarray(Image.open(tmp_path / 's.png'))
   assert hist.ndim == 2 and hist.min() < 128  # the dense centre is drawn dark
-  viz.save_curves(str(tmp_path / 'c.png'), [{'step': 1, 'loss': 1.0}])
-  assert not (tmp_path / 'c.png').exists()
   img_spec = DataSpec('synthetic', (4, 4, 1), 0.0, 1.0, 256, None, 'unit')
   viz.save_samples(str(tmp_path / 'g.png'), np.full((4, 4, 4, 1), 0.5), img_spec)
   grid = np.asarray(Image.open(tmp_path / 'g.png'))

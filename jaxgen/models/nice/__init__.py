@@ -23,7 +23,7 @@ dimension on the 8-bit data (a lower bound on the discrete log-likelihood, by Je
 
     bpd = log2(K) - LL / (D ln 2),     K = bins per unit of the scaled space (256 for [0, 1]);
 
-e.g. the paper's MNIST: 8 - 1980.50 / (784 ln 2) = 4.36 bits/dim (`nats_to_bits_per_dim`).
+e.g. the paper's MNIST: 8 - 1980.50 / (784 ln 2) = 4.36 bits/dim (`jaxgen.metrics.bpd`).
 
 Loss. ``loss.reduction='per_example'`` (default, the paper's objective): the batch mean of
 -log p_X(x) in nats per example. ``'per_dim'``: the same divided by D (nats per dimension; the same
@@ -49,6 +49,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
+from jaxgen.metrics import bpd as bpd_lib
 from jaxgen.models.nice import inpaint as inpaint_lib
 from jaxgen.models.base import Model, batch_x
 from jaxgen.nets import coupling
@@ -136,24 +137,6 @@ def prior_sample(rng: jax.Array, shape: tuple[int, ...], prior: str) -> jax.Arra
   raise ValueError(f'unknown prior {prior!r}; expected one of {PRIORS}')
 
 
-def nats_to_bits_per_dim(log_lik_nats, num_dims: int, bins_per_unit: float):
-  """bpd = log2(K) - LL / (D ln 2): a log-density LL (nats per example) of data dequantized into
-  bins of width 1/K, as bits per dimension of the discrete data. MNIST: 1980.50 -> 4.36."""
-  return math.log2(bins_per_unit) - log_lik_nats / (num_dims * math.log(2))
-
-
-def bits_per_dim_to_nats(bpd, num_dims: int, bins_per_unit: float):
-  """The inverse of `nats_to_bits_per_dim`: LL = (log2(K) - bpd) D ln 2 nats per example."""
-  return (math.log2(bins_per_unit) - bpd) * num_dims * math.log(2)
-
-
-def bins_per_unit(spec) -> float | None:
-  """K for dequantized integer data: num_levels bins over [low, high]; None if continuous."""
-  if spec.num_levels is None:
-    return None
-  return spec.num_levels / (spec.high - spec.low)
-
-
 # ---------------------------------------------------------------------------------------------
 # The flow.
 
@@ -176,7 +159,6 @@ def build(config: ml_collections.ConfigDict, spec) -> Model:
   if dequantized is None:  # a spec without the field: trust the run config
     data_cfg = config.get('data', None)
     dequantized = bool(data_cfg.get('dequantize', False)) if data_cfg is not None else False
-  k_bins = bins_per_unit(spec) if dequantized else None
 
   def init(rng, x_example):
     flat = jnp.reshape(x_example, (x_example.shape[0], dim))[:1]
@@ -227,8 +209,8 @@ def build(config: ml_collections.ConfigDict, spec) -> Model:
     nll = -jnp.mean(lp)
     metrics = {'nll_nats': nll, 'nll_per_dim': nll / dim,
                'log_scale_sum': jnp.sum(log_scale(params))}
-    if k_bins is not None:
-      metrics['bpd'] = nats_to_bits_per_dim(-nll, dim, k_bins)
+    if dequantized and spec.num_levels is not None:
+      metrics['bpd'] = bpd_lib.bits_per_dim(-nll, spec, discrete=False)
     value = nll / dim if reduction == 'per_dim' else nll
     return value, metrics
 

@@ -200,4 +200,4 @@ def build(config, spec) -> Model:
   extras = {'log_prob_given': log_prob_given, 'to_int': to_int, 'from_int': from_int,
             'net': lambda: net, 'output': lambda: output}
   return Model(init=init, loss=loss, sample=sample, log_prob=log_prob,
-               discrete=True, extras=extras)
+               discrete=True, extras=extras, sampling_label=lambda sampling: sampling.method)

@@ -1,0 +1,73 @@
+"""What the launch/ commands share: flags, ``--config.*`` overrides, opening a run, one-line errors.
+
+A user mistake prints one ``error: ...`` line on stderr and exits with status 2, having written
+nothing (no traceback); a run that fails after it started (it diverged) exits with 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Callable, Optional
+
+from jaxgen.runtime import checkpoint as ckpt_lib
+from jaxgen.runtime import compile_options
+from jaxgen.runtime import config as cfg_lib
+from jaxgen.runtime import parallel
+from jaxgen.runtime import run as run_lib
+
+# What a user's mistake raises (a config key, a missing run or file, a damaged checkpoint).
+USER_ERRORS = (cfg_lib.ConfigError, ckpt_lib.CheckpointError, FileNotFoundError, ValueError)
+
+
+class Failure(Exception):
+  """A command's refusal: printed as ``error: <message>``, exit status `code`."""
+
+  def __init__(self, message: str, code: int = 2):
+    super().__init__(message)
+    self.code = code
+
+
+def error(message) -> int:
+  print(f'error: {message}', file=sys.stderr)
+  return 2
+
+
+def parse(argv: list[str], prog: str, doc: str,
+          add_arguments: Optional[Callable[[argparse.ArgumentParser], None]] = None):
+  """``(args, overrides)``: the command's flags and its ``--config.a.b=v`` overrides (a dict of
+  text values). Raises ConfigError for an override without a value."""
+  rest, overrides = cfg_lib.split_overrides(argv)
+  parser = argparse.ArgumentParser(prog=prog, description=doc,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+  if add_arguments is not None:
+    add_arguments(parser)
+  return parser.parse_args(rest), overrides
+
+
+def on_run(argv: list[str], prog: str, doc: str, work: Callable[..., Optional[int]],
+           add_arguments: Optional[Callable[[argparse.ArgumentParser], None]] = None) -> int:
+  """The body of a command on a trained run: parses ``--workdir``, ``--step``, the command's own
+  flags and the overrides, opens the run (`run.open_run`) and calls ``work(args, run)`` (its
+  return value is the exit status; None is 0) under the run's ``train.fast_compile`` setting."""
+
+  def arguments(parser):
+    parser.add_argument('--workdir', required=True)
+    parser.add_argument('--step', type=int, default=None, help='checkpoint step (default: newest)')
+    if add_arguments is not None:
+      add_arguments(parser)
+
+  try:
+    args, overrides = parse(argv, prog, doc, arguments)
+    parallel.initialize_multihost()  # one of several processes: as launch.train
+    run = run_lib.open_run(args.workdir, overrides, args.step)
+  except USER_ERRORS as e:
+    return error(e)
+  try:
+    with compile_options.fast_compile(run.config.train.fast_compile):
+      return work(args, run) or 0
+  except Failure as e:
+    print(f'error: {e}', file=sys.stderr)
+    return e.code
+  except cfg_lib.ConfigError as e:  # e.g. an unknown eval.metrics name
+    return error(e)

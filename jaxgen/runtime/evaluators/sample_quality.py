@@ -1,0 +1,28 @@
+"""``sliced_wasserstein``: SW_2 between ``eval.num_samples`` samples (key ``fold_in(rng, 2)``)
+and as many evaluation examples (projections from ``fold_in(rng, 3)``), in the data space of
+``batch['x']``; also reports the sampler's ``nfe``."""
+
+from __future__ import annotations
+
+import jax
+
+from jaxgen.metrics.sliced_wasserstein import sliced_wasserstein
+
+NAMES = ('sliced_wasserstein',)
+
+
+class Evaluator:
+
+  def __init__(self, names, sample_fn, reference, num_samples):
+    """sample_fn: ``(params, rng, n) -> (x, info)`` on the host; reference: ``n -> [n, ...]``
+    evaluation examples."""
+    del names
+    self._sample, self._n = sample_fn, num_samples
+    self._reference = reference(num_samples)
+
+  def run(self, params, rng) -> dict:
+    x, info = self._sample(params, jax.random.fold_in(rng, 2), self._n)
+    ref = self._reference
+    m = min(len(x), len(ref))
+    sw = sliced_wasserstein(jax.random.fold_in(rng, 3), x[:m], ref[:m])
+    return {'eval/sliced_wasserstein': float(sw), 'eval/nfe': float(info['nfe'])}

@@ -1,0 +1,98 @@
+"""The training state, the pure train step and the initial state.
+
+Determinism: step s uses the key ``fold_in(state.rng, s)`` (s < 2**30; `run.EVAL_SALT` and
+`run.SAMPLE_SALT` are kept apart), so the state after N steps is a pure function of the config.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import flax
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from jaxgen.models import base as models_base
+from jaxgen.runtime import compile_options
+from jaxgen.runtime import parallel
+
+
+@flax.struct.dataclass
+class TrainState:
+  """The whole training state, a plain pytree (checkpointed as is).
+
+  Attributes:
+    step: int32 scalar, the number of optimizer updates applied.
+    params: model parameters.
+    ema_params: exponential moving average of `params` (equal to params when ema_rate is 0).
+    opt_state: optax state.
+    rng: uint32[2] base key; step s uses ``fold_in(rng, s)``.
+  """
+
+  step: jax.Array
+  params: Any
+  ema_params: Any
+  opt_state: Any
+  rng: jax.Array
+
+
+def make_train_step(model: models_base.Model, tx: optax.GradientTransformation, ema_rate: float,
+                    schedule: Callable, ema_warmup: bool = False) -> Callable:
+  """The pure step ``(state, batch) -> (state, metrics)``.
+
+  EMA: ``ema <- r ema + (1 - r) params`` with ``r = ema_rate``, or with ``ema_warmup``
+  ``r = min(ema_rate, (1 + n) / (10 + n))`` where ``n = state.step + 1`` counts the updates
+  including this one.
+
+  A step whose loss or gradient norm is not finite leaves the state unchanged and reports
+  ``nonfinite = 1``; the loop stops on it (nothing bad is ever checkpointed).
+  """
+
+  def train_step(state: TrainState, batch: dict):
+    rng = jax.random.fold_in(state.rng, state.step)
+    (loss, aux), grads = jax.value_and_grad(model.loss, has_aux=True)(state.params, batch, rng)
+    grad_norm = optax.global_norm(grads)
+    updates, opt_state = tx.update(grads, state.opt_state, state.params)
+    params = optax.apply_updates(state.params, updates)
+    if ema_rate:
+      rate = ema_rate
+      if ema_warmup:
+        n = (state.step + 1).astype(jnp.float32)
+        rate = jnp.minimum(ema_rate, (1 + n) / (10 + n))
+      ema = jax.tree.map(lambda e, p: rate * e + (1 - rate) * p, state.ema_params, params)
+    else:
+      ema = params
+    ok = jnp.isfinite(loss) & jnp.isfinite(grad_norm)
+    keep = lambda new, old: jax.tree.map(lambda n, o: jnp.where(ok, n, o), new, old)
+    new_state = TrainState(step=state.step + 1, params=keep(params, state.params),
+                           ema_params=keep(ema, state.ema_params),
+                           opt_state=keep(opt_state, state.opt_state), rng=state.rng)
+    metrics = {'loss': loss, 'grad_norm': grad_norm, 'lr': schedule(state.step),
+               'nonfinite': (~ok).astype(jnp.float32), **aux}
+    return new_state, metrics
+
+  return train_step
+
+
+def init_state(model: models_base.Model, tx: optax.GradientTransformation, seed: int,
+               example_x: np.ndarray, mesh) -> TrainState:
+  """Initial state, replicated on the mesh: ``PRNGKey(seed)`` is the base key, its
+  ``fold_in(., 0)`` initialises the parameters."""
+
+  def init(x):
+    rng = jax.random.PRNGKey(seed)
+    params = model.init(jax.random.fold_in(rng, 0), x)
+    return TrainState(step=jnp.zeros((), jnp.int32), params=params, ema_params=params,
+                      opt_state=tx.init(params), rng=rng)
+
+  # Initialisation runs once: compiled with XLA's optimizations off (same values, less compile
+  # time; see BENCHMARKS.md).
+  with compile_options.fast_compile():
+    return jax.jit(init, out_shardings=parallel.replicated(mesh))(example_x)
+
+
+def start_from(state: TrainState, params) -> TrainState:
+  """`state` with params and ema_params both set to (copies of) `params`."""
+  return state.replace(params=params, ema_params=jax.tree.map(jnp.copy, params))

@@ -1,0 +1,131 @@
+"""The rules of a run's folder: its config.json, what a resume or an opened run may change, the
+data fingerprint, the train.init_from source, the newest checkpoint.
+
+    workdir/config.json   the validated config (written atomically by process 0)
+    workdir/data.json     the training data's fingerprint (`Dataset.fingerprint`), checked on resume
+    workdir/init_from.json with train.init_from: the source, step and params the run started from
+
+Every check here reads only: it runs before the caller writes anything.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Optional
+
+from jaxgen.runtime import checkpoint as ckpt_lib
+from jaxgen.runtime import config as cfg_lib
+
+CONFIG = 'config.json'
+DATA_FINGERPRINT = 'data.json'
+INIT_FROM = 'init_from.json'
+
+# Keys that do not alter the trained model: how it is sampled and evaluated, and on how many
+# devices (the result does not depend on it). An opened run (launch.sample/evaluate) may override
+# exactly these.
+USE_KEYS = ('sampling.', 'likelihood.', 'eval.', 'train.num_devices')
+# A resume may change these too: the run's length, its bookkeeping and its (ignored) init source.
+RESUME_KEYS = USE_KEYS + ('train.steps', 'train.log_every', 'train.checkpoint_every',
+                          'train.eval_every', 'train.sample_every', 'train.progress',
+                          'train.keep_checkpoints', 'train.init_from')
+
+
+def _names(keys) -> str:
+  return ', '.join(k + '*' if k.endswith('.') else k for k in keys)
+
+
+def write_atomic(path: str, text: str) -> None:
+  """Writes `text` to `path` through a temporary file and a rename (never seen half-written)."""
+  tmp = f'{path}.tmp{os.getpid()}'
+  with open(tmp, 'w') as f:
+    f.write(text)
+  os.replace(tmp, path)
+
+
+def read_config(workdir: str, what: str = '--workdir'):
+  """The validated config.json of the run in `workdir`; `what` names the flag or key in the
+  error for a folder without one."""
+  path = os.path.join(workdir, CONFIG)
+  if not os.path.exists(path):
+    raise FileNotFoundError(f'{what}={workdir} holds no run (no {CONFIG}); train one with '
+                            'python -m launch.train --config FILE --workdir DIR')
+  with open(path) as f:
+    return cfg_lib.from_json(f.read())
+
+
+def write_config(workdir: str, config) -> None:
+  write_atomic(os.path.join(workdir, CONFIG), cfg_lib.to_json(config))
+
+
+def check_resume(workdir: str, config) -> None:
+  """Refuses a `config` that differs from `workdir`'s run in keys outside `RESUME_KEYS`."""
+  if not os.path.exists(os.path.join(workdir, CONFIG)):
+    return
+  old = read_config(workdir)
+  changed = [k for k in cfg_lib.diff(old, config) if not k.startswith(RESUME_KEYS)]
+  if changed:
+    raise cfg_lib.ConfigError(
+        f'{workdir} holds a run with a different config ({", ".join(changed)} differ). '
+        f'Resume it with the same config (only {_names(RESUME_KEYS)} may change), or choose a '
+        'new --workdir.')
+
+
+def check_overrides(overrides) -> None:
+  """Refuses overrides of an opened run outside `USE_KEYS` (they would alter the trained model)."""
+  bad = [k for k in overrides if not k.startswith(USE_KEYS)]
+  if bad:
+    raise cfg_lib.ConfigError(f'only {_names(USE_KEYS)} can be overridden on a trained run, not '
+                              f'{", ".join(bad)}')
+
+
+def check_data_fingerprint(workdir: str, data, resuming: bool) -> None:
+  """Refuses to resume a run whose recorded data fingerprint differs from the source's now."""
+  path = os.path.join(workdir, DATA_FINGERPRINT)
+  new = data.fingerprint
+  if not (resuming and new and os.path.exists(path)):
+    return
+  with open(path) as f:
+    old = json.load(f)
+  if old != new:
+    changed = ', '.join(f'{k}: {str(old.get(k))[:24]} then, {str(new.get(k))[:24]} now'
+                        for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k))
+    raise cfg_lib.ConfigError(
+        f'{workdir} was trained on other data than config.data.name={data.spec.name} now holds '
+        f'({changed}): the data was replaced (a pairs file by launch.reflow --force?). Put the '
+        'original data back to resume, or train on the new data in a new --workdir.')
+
+
+def write_data_fingerprint(workdir: str, data, resuming: bool) -> None:
+  """Records the data's fingerprint for a fresh run (or a resumed one that has none yet)."""
+  path = os.path.join(workdir, DATA_FINGERPRINT)
+  if data.fingerprint and (not resuming or not os.path.exists(path)):
+    write_atomic(path, json.dumps(data.fingerprint, indent=2))
+
+
+def latest_step(workdir: str) -> Optional[int]:
+  """The newest checkpoint step in `workdir`, or None; creates nothing."""
+  if not os.path.isdir(os.path.join(workdir, 'checkpoints')):
+    return None
+  checkpointer = ckpt_lib.Checkpointer(workdir)
+  try:
+    return checkpointer.latest_step()
+  finally:
+    checkpointer.close()
+
+
+def check_init_from(source: str, config):
+  """``(config, newest step)`` of the run `source`, after checking that its model.* config is
+  `config`'s and that it has a checkpoint."""
+  old = read_config(source, 'train.init_from')
+  changed = [k for k in cfg_lib.diff(old, config) if k.startswith('model.')]
+  if changed:
+    raise cfg_lib.ConfigError(
+        f'train.init_from={source} holds a run with a different model ({", ".join(changed)} '
+        'differ). Initialise from a run with the same model.* config, or set '
+        "train.init_from=''.")
+  step = latest_step(source)
+  if step is None:
+    raise FileNotFoundError(f'train.init_from={source} has no checkpoint yet; train it first, '
+                            "or set train.init_from=''")
+  return old, step
