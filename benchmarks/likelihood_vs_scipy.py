@@ -123,7 +123,7 @@ def compare(args, hidden: int, data, opts: dict) -> dict:
   b = x.shape[0]
   d = int(np.prod(x.shape[1:]))
   offset = math.log2(LEVELS / 2.0)
-  score = sde.score_from_noise(lambda y, t: net.apply(params, y, t))
+  score = sde.score_from_noise(lambda t, y: net.apply(params, y, t))
   velocity = sde.pf_ode(score)
   probe_key = jax.random.PRNGKey(42)
   probes = lik.make_probes(probe_key, x, 1, 'rademacher')

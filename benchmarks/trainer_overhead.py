@@ -20,7 +20,6 @@ import statistics
 import time
 
 import jax
-import numpy as np
 import optax
 
 from jaxgen.runtime import config as cfg

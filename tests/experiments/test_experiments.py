@@ -17,7 +17,7 @@ import sys
 import pytest
 
 from jaxgen.runtime import config as cfg
-from jaxgen.runtime import train
+from jaxgen.runtime import loop
 from launch import train as launch_train
 from tests.conftest import ROOT
 
@@ -151,7 +151,7 @@ def test_reflow_variant_smoke_runs_on_pairs_from_a_smoke_run(spec, reflow_source
   config = cfg.validate(cfg.override(config, {
       'data.name': f'pairs:{reflow_source}/reflow/pairs.npz', 'train.init_from': reflow_source,
       'train.progress': 'false'}))
-  state = train.run(config, str(tmp_path))
+  state = loop.train(config, str(tmp_path))
   assert int(state.step) == config.train.steps
   assert glob.glob(str(tmp_path / 'samples' / '*.png'))
   assert os.path.getsize(tmp_path / 'metrics.jsonl') > 0

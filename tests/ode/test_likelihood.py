@@ -11,7 +11,6 @@ import pytest
 from jaxgen.distributions import gmm
 from jaxgen.ode import likelihood as lik
 from jaxgen.diffusion import sde as sde_lib
-from jaxgen.data import DataSpec
 from tests.conftest import Counter
 
 SDES = {'vp': sde_lib.VPSDE(), 'subvp': sde_lib.SubVPSDE(), 've': sde_lib.VESDE()}

@@ -1,7 +1,6 @@
 """Orbax checkpoints: round trips across device counts and clear errors for damaged ones."""
 
 import os
-import shutil
 
 import jax
 import numpy as np
@@ -11,7 +10,7 @@ from jaxgen.runtime import checkpoint as ckpt_lib
 from jaxgen.runtime import parallel
 from jaxgen.runtime import loop
 from jaxgen.runtime import run as run_lib
-from tests.conftest import run_steps, tiny_config
+from tests.conftest import tiny_config
 
 
 def test_written_on_one_device_restores_on_eight_and_back(tmp_path):

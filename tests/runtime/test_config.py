@@ -119,7 +119,7 @@ def test_ode_sampling_keys_are_checked_by_validation():
   """sampling.solver / likelihood_solver must name a jaxgen.ode.solvers solver (or alias), a fixed
   grid has >= 1 interval and the ODE starts in [0, 1): checked before any ODE is built."""
   for key, value, msg in [('sampling.solver', 'dopri', r"solver='dopri' is not allowed.*'dopri5'"),
-                          ('sampling.likelihood_solver', 'rk5', 'not allowed'),
+                          ('likelihood.solver', 'rk5', 'not allowed'),
                           ('sampling.steps', '0', r'steps=0 is out of range: must be >= 1'),
                           ('sampling.t_start', '1.0', r't_start=1\.0 is out of range')]:
     with pytest.raises(cfg.ConfigError, match=msg):
