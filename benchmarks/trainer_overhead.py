@@ -23,6 +23,7 @@ import jax
 import optax
 
 from jaxgen.runtime import config as cfg
+from jaxgen.runtime import overrides as overrides_lib
 from jaxgen.runtime import run as run_lib
 
 
@@ -32,7 +33,7 @@ def main():
   parser.add_argument('--repeats', type=int, default=5)
   args = parser.parse_args()
 
-  config = cfg.validate(cfg.override(cfg.load('experiments/rectified_flow/toy2d.py'),
+  config = cfg.validate(overrides_lib.apply(cfg.load('experiments/rectified_flow/toy2d.py'),
                                      {'train.steps': str(args.steps)}))
   trainer = run_lib.Run(config)
   model, tx = trainer.model, trainer.tx

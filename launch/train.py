@@ -20,11 +20,12 @@ def _arguments(parser) -> None:
 def main(argv=None) -> int:
   from jaxgen.runtime import cli
   from jaxgen.runtime import config as cfg
+  from jaxgen.runtime import overrides as overrides_lib
 
   argv = sys.argv[1:] if argv is None else argv
   try:
     args, overrides = cli.parse(argv, 'python -m launch.train', __doc__, _arguments)
-    config = cfg.validate(cfg.override(cfg.load(args.config), overrides))
+    config = cfg.validate(overrides_lib.apply(cfg.load(args.config), overrides))
   except (cfg.ConfigError, ValueError) as e:
     return cli.error(e)
 

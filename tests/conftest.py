@@ -14,6 +14,7 @@ os.environ.setdefault('JAX_PLATFORMS', 'cpu')
 import jax  # noqa: E402
 
 from jaxgen.runtime import config as cfg  # noqa: E402
+from jaxgen.runtime import overrides as overrides_lib  # noqa: E402
 from jaxgen.runtime import parallel  # noqa: E402
 from jaxgen.runtime import run as run_lib  # noqa: E402
 
@@ -36,7 +37,7 @@ def tiny_config(**overrides):
           'train.checkpoint_every': '3', 'train.progress': 'false', 'optim.ema_rate': '0.9',
           'optim.warmup_steps': '2'}
   base.update(overrides)
-  return cfg.validate(cfg.override(c, base))
+  return cfg.validate(overrides_lib.apply(c, base))
 
 
 def run_steps(config, n_devices, steps, state=None):

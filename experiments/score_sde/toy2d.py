@@ -12,7 +12,7 @@ Runtime (2-core CPU shared with other jobs, jax 0.12): measured 4.6 minutes wall
 evaluation and 1024 samples.
 Expected result: samples/step_4000.png shows the 8 squares of the checkerboard, with
 soft edges and some mass between squares; train loss plateaus at ~0.39 (the DSM loss does not go
-to 0: it keeps the irreducible term of tests/test_score_losses.py). Measured eval/sliced_wasserstein
+to 0: it keeps the irreducible term of tests/diffusion/test_score_losses.py). Measured eval/sliced_wasserstein
 0.161 with the PC sampler (NFE 1001) and 0.238 with the PF-ODE (dopri5, NFE 338); the metric's
 floor, two independent 1024-point draws of the data, is ~0.12 (median of 5: 0.117).
 Model: score_mlp (3 residual blocks of width 256), VP SDE (beta 0.1 -> 20), DSM with

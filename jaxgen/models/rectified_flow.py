@@ -45,7 +45,6 @@ import ml_collections
 
 from jaxgen.distributions.normal import standard_normal_logp
 from jaxgen.models.base import Model, batch_x
-from jaxgen.ode import grids
 from jaxgen.ode import likelihood as likelihood_lib
 from jaxgen.ode import solvers
 from jaxgen.ode import straightness as straightness_lib
@@ -81,14 +80,11 @@ def defaults() -> ml_collections.ConfigDict:
 
 
 def choices() -> dict:
-  names = tuple(solvers.names()) + tuple(solvers.ALIASES)
   return {
       'model.net': tuple(NETS),
       'loss.time_sampling': ('uniform', 'logit_normal', 'distill'),
-      'sampling.solver': names,
-      'sampling.grid': grids.NAMES,
-      'likelihood.solver': names,
-      'likelihood.grid': grids.NAMES,
+      **solvers.choices('sampling'),
+      **solvers.choices('likelihood'),
   }
 
 

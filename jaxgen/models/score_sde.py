@@ -53,10 +53,9 @@ from jaxgen.diffusion import score_losses as sl
 from jaxgen.diffusion import sde as sde_lib
 from jaxgen.models.base import Model, batch_x
 from jaxgen.nets import score_mlp, unet
-from jaxgen.ode import grids, solvers
+from jaxgen.ode import solvers
 
 NETS = {'unet': unet, 'score_mlp': score_mlp}
-SOLVER_NAMES = tuple(solvers.names()) + tuple(solvers.ALIASES)
 
 
 def defaults() -> ml_collections.ConfigDict:
@@ -115,10 +114,8 @@ def choices() -> dict:
       'sampling.predictor': pc.PREDICTORS,
       'sampling.corrector': pc.CORRECTORS,
       'sampling.dpm_order': sampler.DPM_ORDERS,
-      'sampling.solver': SOLVER_NAMES,
-      'sampling.grid': grids.NAMES,
-      'likelihood.solver': SOLVER_NAMES,
-      'likelihood.grid': grids.NAMES,
+      **solvers.choices('sampling'),
+      **solvers.choices('likelihood'),
   }
 
 

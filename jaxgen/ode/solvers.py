@@ -343,6 +343,12 @@ def defaults() -> ml_collections.ConfigDict:
   return ml_collections.ConfigDict({f.name: f.default for f in dataclasses.fields(SolverSpec)})
 
 
+def choices(section: str) -> dict:
+  """The config checks of a section holding `defaults()`: ``{'<section>.solver': the names and
+  aliases, '<section>.grid': the grid names}`` (a family's ``choices()`` merges them in)."""
+  return {f'{section}.solver': tuple(names()) + tuple(ALIASES), f'{section}.grid': grids.NAMES}
+
+
 def integrate(f: Fn, x0, t0, t1, spec=None, *, schedule=None):
   """Integrates ``dx/dt = f(t, x)`` from ``t0`` to ``t1`` with the solve ``spec``.
 

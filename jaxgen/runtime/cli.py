@@ -13,6 +13,7 @@ from typing import Callable, Optional
 from jaxgen.runtime import checkpoint as ckpt_lib
 from jaxgen.runtime import compile_options
 from jaxgen.runtime import config as cfg_lib
+from jaxgen.runtime import overrides as overrides_lib
 from jaxgen.runtime import parallel
 from jaxgen.runtime import run as run_lib
 
@@ -37,7 +38,7 @@ def parse(argv: list[str], prog: str, doc: str,
           add_arguments: Optional[Callable[[argparse.ArgumentParser], None]] = None):
   """``(args, overrides)``: the command's flags and its ``--config.a.b=v`` overrides (a dict of
   text values). Raises ConfigError for an override without a value."""
-  rest, overrides = cfg_lib.split_overrides(argv)
+  rest, overrides = overrides_lib.split(argv)
   parser = argparse.ArgumentParser(prog=prog, description=doc,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
   if add_arguments is not None:

@@ -1,4 +1,4 @@
-"""Run configs: the common schema, a family's schema, variants, overrides and validation.
+"""Run configs: the common schema, a family's schema, variants, loading experiment files, validation.
 
 An experiment file builds its config from the schema and only *sets* values:
 
@@ -13,11 +13,11 @@ An experiment file builds its config from the schema and only *sets* values:
 every value must have the schema's type, and a few keys have a closed set of values or a range;
 a family may add rules across sections (``cross_checks``, e.g. a loss that needs a data source).
 Errors name the key and say what is allowed; they are raised before anything is written.
+Command-line overrides (``--config.a.b=v``) are `jaxgen.runtime.overrides`.
 """
 
 from __future__ import annotations
 
-import ast
 import difflib
 import importlib.util
 import json
@@ -291,72 +291,6 @@ def _cross_checks(family: str, config: ConfigDict) -> None:
   problems = module.cross_checks(config) if hasattr(module, 'cross_checks') else []
   if problems:
     raise ConfigError('; '.join(problems))
-
-
-def parse_value(text: str, default: Any) -> Any:
-  """Parses a command-line override value using the schema default's type."""
-  if isinstance(default, str):
-    return text
-  if isinstance(default, bool):
-    low = text.lower()
-    if low in ('true', '1', 'yes'):
-      return True
-    if low in ('false', '0', 'no'):
-      return False
-    return text  # validation reports the type error
-  try:
-    return ast.literal_eval(text)
-  except (ValueError, SyntaxError):
-    return text
-
-
-def override(config: ConfigDict, overrides: Mapping[str, str]) -> ConfigDict:
-  """Applies ``{'optim.lr': '1e-4'}`` style overrides (dotted keys, text values)."""
-  schema = base(config.model.family) if 'model' in config else common()
-  for dotted, text in overrides.items():
-    node, sch = config, schema
-    parts = dotted.split('.')
-    for i, part in enumerate(parts):
-      path = '.'.join(parts[:i + 1])
-      if part not in sch:
-        allowed = sorted(sch.keys()) if isinstance(sch, ConfigDict) else []
-        close = difflib.get_close_matches(part, allowed, n=1)
-        hint = f' Did you mean {close[0]!r}?' if close else ''
-        raise ConfigError(f'--config.{dotted}: unknown key config.{path}.{hint} '
-                          f'Allowed here: {", ".join(allowed)}')
-      if i < len(parts) - 1:
-        if not isinstance(sch[part], ConfigDict):
-          raise ConfigError(f'--config.{dotted}: config.{path} is a value, not a section')
-        node, sch = node[part], sch[part]
-    leaf = parts[-1]
-    if isinstance(sch[leaf], ConfigDict):
-      raise ConfigError(f'--config.{dotted}: config.{dotted} is a section; set one of its keys')
-    value = parse_value(text, sch[leaf])
-    with node.ignore_type():
-      node[leaf] = value
-  return config
-
-
-def split_overrides(argv: list[str]) -> tuple[list[str], dict[str, str]]:
-  """Separates ``--config.a.b=v`` (or ``--config.a.b v``) arguments from the others."""
-  rest, overrides = [], {}
-  i = 0
-  while i < len(argv):
-    arg = argv[i]
-    if arg.startswith('--config.'):
-      key = arg[len('--config.'):]
-      if '=' in key:
-        key, value = key.split('=', 1)
-      elif i + 1 < len(argv):
-        value = argv[i + 1]
-        i += 1
-      else:
-        raise ConfigError(f'{arg} needs a value: {arg}=VALUE')
-      overrides[key] = value
-    else:
-      rest.append(arg)
-    i += 1
-  return rest, overrides
 
 
 def to_json(config: ConfigDict) -> str:

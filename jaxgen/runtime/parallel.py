@@ -17,7 +17,7 @@ Several processes on one machine (e.g. to test multi-host code on CPU, 2 process
           --workdir runs/mh &
     done; wait
 
-(tests/test_multihost.py checks that this trains the parameters of 1 process x 4 devices.)
+(tests/launch/test_multihost.py checks that this trains the parameters of 1 process x 4 devices.)
 """
 
 from __future__ import annotations

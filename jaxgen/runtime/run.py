@@ -22,6 +22,7 @@ from jaxgen import data as data_lib
 from jaxgen.models import base as models_base
 from jaxgen.runtime import checkpoint as ckpt_lib
 from jaxgen.runtime import config as cfg_lib
+from jaxgen.runtime import overrides as overrides_lib
 from jaxgen.runtime import optim
 from jaxgen.runtime import parallel
 from jaxgen.runtime import state as state_lib
@@ -97,7 +98,7 @@ def open_run(workdir: str, overrides=None, step: Optional[int] = None) -> Run:
   config = workdir_lib.read_config(workdir)
   if overrides:
     workdir_lib.check_overrides(overrides)
-    config = cfg_lib.validate(cfg_lib.override(config, overrides))
+    config = cfg_lib.validate(overrides_lib.apply(config, overrides))
   run = Run(config)
   checkpointer = ckpt_lib.Checkpointer(workdir, keep=config.train.keep_checkpoints)
   try:

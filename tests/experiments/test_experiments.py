@@ -17,6 +17,7 @@ import sys
 import pytest
 
 from jaxgen.runtime import config as cfg
+from jaxgen.runtime import overrides as overrides_lib
 from jaxgen.runtime import loop
 from launch import train as launch_train
 from tests.conftest import ROOT
@@ -148,7 +149,7 @@ def reflow_source(tmp_path_factory):
 def test_reflow_variant_smoke_runs_on_pairs_from_a_smoke_run(spec, reflow_source, tmp_path):
   config = cfg.load(os.path.join(ROOT, spec) + ',smoke')
   assert config.data.name.startswith('pairs:runs/') and config.train.init_from.startswith('runs/')
-  config = cfg.validate(cfg.override(config, {
+  config = cfg.validate(overrides_lib.apply(config, {
       'data.name': f'pairs:{reflow_source}/reflow/pairs.npz', 'train.init_from': reflow_source,
       'train.progress': 'false'}))
   state = loop.train(config, str(tmp_path))

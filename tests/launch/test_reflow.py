@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from jaxgen.runtime import config as cfg
+from jaxgen.runtime import overrides as overrides_lib
 from jaxgen.runtime import parallel
 from jaxgen import data as data_lib
 from jaxgen.runtime import loop
@@ -131,7 +132,7 @@ def config_2rf(source, **kw):
   over = {'data.name': f'pairs:{source}/reflow/pairs.npz', 'train.init_from': source,
           'train.progress': 'false', 'train.steps': '2'}
   over.update(kw)
-  return cfg.validate(cfg.override(c, over))
+  return cfg.validate(overrides_lib.apply(c, over))
 
 
 def test_init_from_copies_the_sources_ema_params_into_params_and_ema(source):

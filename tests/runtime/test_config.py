@@ -5,6 +5,7 @@ import os
 import pytest
 
 from jaxgen.runtime import config as cfg
+from jaxgen.runtime import overrides as overrides_lib
 
 EXP = 'experiments/rectified_flow/toy2d.py'
 
@@ -26,7 +27,7 @@ def test_unknown_key_in_experiment_names_key_and_suggests():
 def test_unknown_override_key():
   c = cfg.load(EXP)
   with pytest.raises(cfg.ConfigError, match=r'config\.train\.stepz'):
-    cfg.override(c, {'train.stepz': '10'})
+    overrides_lib.apply(c, {'train.stepz': '10'})
 
 
 def test_wrong_type_names_key_and_expected_type():
@@ -38,29 +39,29 @@ def test_wrong_type_names_key_and_expected_type():
   with pytest.raises(cfg.ConfigError, match=r'config\.train\.steps: expected int'):
     cfg.validate(c)
   c = cfg.load(EXP)
-  cfg.override(c, {'train.batch_size': '3.5'})
+  overrides_lib.apply(c, {'train.batch_size': '3.5'})
   with pytest.raises(cfg.ConfigError, match=r'config\.train\.batch_size: expected int'):
     cfg.validate(c)
 
 
 def test_invalid_choice_and_range():
-  c = cfg.override(cfg.load(EXP), {'optim.optimizer': 'sgd'})
+  c = overrides_lib.apply(cfg.load(EXP), {'optim.optimizer': 'sgd'})
   with pytest.raises(cfg.ConfigError, match=r"config\.optim\.optimizer='sgd' is not allowed"):
     cfg.validate(c)
-  c = cfg.override(cfg.load(EXP), {'optim.ema_rate': '1.5'})
+  c = overrides_lib.apply(cfg.load(EXP), {'optim.ema_rate': '1.5'})
   with pytest.raises(cfg.ConfigError, match=r'config\.optim\.ema_rate=1\.5 is out of range'):
     cfg.validate(c)
 
 
 def test_overrides_are_typed_by_the_schema():
-  c = cfg.validate(cfg.override(cfg.load(EXP), {
+  c = cfg.validate(overrides_lib.apply(cfg.load(EXP), {
       'optim.lr': '1e-4', 'train.steps': '7', 'eval.metrics': "('loss',)", 'train.progress': 'false'}))
   assert c.optim.lr == 1e-4 and c.train.steps == 7 and c.eval.metrics == ('loss',)
   assert c.train.progress is False
 
 
 def test_int_is_accepted_for_float():
-  c = cfg.override(cfg.load(EXP), {'optim.lr': '1'})
+  c = overrides_lib.apply(cfg.load(EXP), {'optim.lr': '1'})
   assert cfg.validate(c).optim.lr == 1.0
 
 
@@ -75,7 +76,7 @@ def test_unknown_family():
 
 
 def test_split_overrides():
-  rest, ov = cfg.split_overrides(['--workdir', 'w', '--config.optim.lr=1e-3', '--config.seed', '3'])
+  rest, ov = overrides_lib.split(['--workdir', 'w', '--config.optim.lr=1e-3', '--config.seed', '3'])
   assert rest == ['--workdir', 'w'] and ov == {'optim.lr': '1e-3', 'seed': '3'}
 
 
@@ -100,11 +101,11 @@ def test_distillation_needs_pairs_and_no_eval_loss_before_anything_is_written(tm
   eval.metrics. Both are refused by validation, so launch.train writes no workdir."""
   from launch import train as launch_train
 
-  c = cfg.override(cfg.load(EXP), {'loss.time_sampling': 'distill'})
+  c = overrides_lib.apply(cfg.load(EXP), {'loss.time_sampling': 'distill'})
   with pytest.raises(cfg.ConfigError, match=r"distill.*data\.name='toy2d:moons' has no x0.*"
                                             r"leave 'loss' out of config\.eval\.metrics"):
     cfg.validate(c)
-  c = cfg.override(cfg.load(EXP + ':distill'), {'eval.metrics': "('loss',)"})
+  c = overrides_lib.apply(cfg.load(EXP + ':distill'), {'eval.metrics': "('loss',)"})
   with pytest.raises(cfg.ConfigError, match=r"no evaluation loss") as e:
     cfg.validate(c)
   assert 'has no x0' not in str(e.value)   # the pairs: source is fine
@@ -123,5 +124,5 @@ def test_ode_sampling_keys_are_checked_by_validation():
                           ('sampling.steps', '0', r'steps=0 is out of range: must be >= 1'),
                           ('sampling.t_start', '1.0', r't_start=1\.0 is out of range')]:
     with pytest.raises(cfg.ConfigError, match=msg):
-      cfg.validate(cfg.override(cfg.load(EXP), {key: value}))
-  cfg.validate(cfg.override(cfg.load(EXP), {'sampling.solver': 'rk45'}))
+      cfg.validate(overrides_lib.apply(cfg.load(EXP), {key: value}))
+  cfg.validate(overrides_lib.apply(cfg.load(EXP), {'sampling.solver': 'rk45'}))
