@@ -44,9 +44,11 @@ DPM_ORDERS = (1, 2, 3)
 
 @dataclasses.dataclass(frozen=True)
 class DiffusionSampling:
-  """Settings of `sample` (module docstring); ``ode`` holds steps, solver and grid."""
+  """Settings of `sample` (module docstring). ``steps`` (0: the SDE's ``N``) is resolved per SDE;
+  ``ode`` holds the solver, grid and tolerances (its own ``steps`` is replaced by ``steps``)."""
 
   method: str = 'pc'
+  steps: int = 100
   ode: solvers.SolverSpec = solvers.SolverSpec()
   eps: float = -1.0
   denoise: bool = True
@@ -87,8 +89,9 @@ class DiffusionSampling:
     section = {} if section is None else section
     values = {f.name: (section[f.name] if f.name in section else getattr(base, f.name))
               for f in dataclasses.fields(cls) if f.name != 'ode'}
-    ode = {f.name: getattr(base.ode, f.name) for f in dataclasses.fields(solvers.SolverSpec)}
-    return cls(ode=solvers.SolverSpec.from_config(section, **ode), **values)
+    ode = {f.name: (section[f.name] if f.name in section else getattr(base.ode, f.name))
+           for f in dataclasses.fields(solvers.SolverSpec) if f.name != 'steps'}
+    return cls(ode=solvers.SolverSpec(**ode), **values)
 
   @property
   def label(self) -> str:
@@ -106,7 +109,7 @@ class DiffusionSampling:
 
   def steps_for(self, sde) -> int:
     """``steps``, 0 meaning the SDE's ``N``."""
-    return int(self.ode.steps or sde.N)
+    return int(self.steps or sde.N)
 
   def end_time(self, sde) -> float:
     """``eps``, negative meaning the SDE's own (the paper's)."""

@@ -70,12 +70,12 @@ def test_ode_with_a_solver_function_and_a_grid_array():
 def test_settings_from_config_and_labels():
   """Keys a section lacks come from base; labels name the method (or the ODE solver)."""
   base = sampler.DiffusionSampling.from_config(dict(method='ode', solver='dopri5', steps=9))
-  assert base.label == 'dopri5' and base.adaptive_ode and base.ode.steps == 9
+  assert base.label == 'dopri5' and base.adaptive_ode and base.steps == 9
   s = sampler.DiffusionSampling.from_config({'method': 'ddim'}, base=base)
-  assert s.label == 'ddim' and not s.adaptive_ode and s.ode.steps == 9
+  assert s.label == 'ddim' and not s.adaptive_ode and s.steps == 9
   assert sampler.DiffusionSampling.from_config(s) is s
   assert s.steps_for(SDE) == 9 and s.end_time(SDE) == SDE.eps
-  assert sampler.DiffusionSampling(ode=solvers.SolverSpec(steps=0)).steps_for(SDE) == SDE.N
+  assert sampler.DiffusionSampling(steps=0).steps_for(SDE) == SDE.N
 
 
 @pytest.mark.parametrize('keys,message', [

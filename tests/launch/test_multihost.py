@@ -21,8 +21,8 @@ import jax
 import numpy as np
 
 from jaxgen.runtime import run as run_lib
+from tests.conftest import ROOT
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EXP = 'experiments/rectified_flow/toy2d.py:smoke'
 FLAGS = ['--config.train.checkpoint_every=3', '--config.train.log_every=3',
          '--config.train.progress=false', '--config.optim.warmup_steps=2',

@@ -13,6 +13,8 @@ import os
 import subprocess
 import sys
 
+from tests.conftest import ROOT
+
 HIDDEN = ('tqdm', 'tensorboardX', 'matplotlib', 'PIL', 'sklearn', 'tensorflow')
 
 RUNNER = """
@@ -21,13 +23,14 @@ for name in {hidden!r}:
   sys.modules[name] = None
 from launch import train
 sys.exit(train.main(['--config', 'experiments/rectified_flow/toy2d.py:smoke', '--workdir', {w!r},
-                     '--config.train.steps=20', '--config.train.log_every=10']))
+                     '--config.train.steps=20', '--config.train.log_every=10',
+                     '--config.train.progress=true']))
 """
 
 
 def test_default_experiment_runs_without_optional_packages(tmp_path):
   w = str(tmp_path / 'run')
-  root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+  root = ROOT
   env = dict(os.environ, JAX_PLATFORMS='cpu', PYTHONPATH=root)
   proc = subprocess.run([sys.executable, '-c', RUNNER.format(hidden=HIDDEN, w=w)], cwd=root,
                         env=env, capture_output=True, text=True, timeout=600)
