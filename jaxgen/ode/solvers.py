@@ -10,18 +10,9 @@ Conventions
   interval of it, adaptive solvers only read ``ts[0]`` and ``ts[-1]``.
 * ``stats['nfe']`` is the exact number of calls of ``f`` made by the (batched) computation, an
   int32 array counted in-graph: fixed-step solvers add the number of calls traced in one step
-  body at every step; adaptive solvers derive it from diffrax's count ``n`` of attempted steps
-  and the tableau's ``s`` stages: ``(s - 1) n + 1`` for FSAL tableaus (Dopri5 / Tsit5: ``6 n +
-  1``), ``s n`` otherwise (tests/ode/test_solvers.py checks this against the calls made).
-* Adaptive solvers wrap ``diffrax.diffeqsolve`` with a ``PIDController(rtol, atol)`` and an
-  automatically chosen initial step. ``per_example=False`` takes one step size for the whole batch
-  (error norm over all of it); ``per_example=True`` vmaps the solve over the leading axis, so each
-  example gets its own steps (``f`` then sees ``x`` with a leading batch axis of 1). Per-example
-  stats add ``nfe_per_example: int32[b]``; ``nfe`` is then what the vmapped loop really costs,
-  ``max_i nfe_i`` batched calls, since it runs until the slowest example is done.
-  Caveat: with ``per_example=True``, ``f`` must not close over per-example arrays (labels,
-  Hutchinson probes): they are not sliced with their example. Carry them in the state, or vmap
-  single-example solves yourself (as `jaxgen.ode.likelihood` does).
+  body at every step; adaptive solvers count it from their tableau (`jaxgen.ode.adaptive`).
+* Adaptive solvers (`jaxgen.ode.adaptive`, diffrax with a PID step-size controller) take
+  ``rtol, atol, per_example, max_steps``; see that module for their NFE and per-example solves.
 
 All solvers are jit-compatible (``lax.scan`` / diffrax ``while_loop``), do no host round trips and
 work on batches sharded along their leading axis.
@@ -29,8 +20,8 @@ work on batches sharded along their leading axis.
 Solvers are values. A solver is any function ``solver(f, x0, ts) -> (x, stats)`` with
 ``stats['nfe']``; an adaptive one carries the attribute ``solver.adaptive = True`` and also takes
 the keywords ``rtol, atol, per_example, max_steps``. `explicit_rk(a, b, c)` makes a fixed-step
-solver from a Butcher tableau and `from_diffrax(diffrax.Bosh3)` wraps a diffrax solver into an
-adaptive one; pass either where a config would name a solver. The named solvers (`SOLVERS`,
+solver from a Butcher tableau and `adaptive.from_diffrax(diffrax.Bosh3)` wraps a diffrax solver
+into an adaptive one; pass either where a config would name a solver. The named solvers (`SOLVERS`,
 `names()`, alias ``'rk45'``) are built the same way. The settings of one solve are a frozen,
 hashable `SolverSpec` (solver name or function, steps, grid name or array, tolerances), built
 once from a config section with ``SolverSpec.from_config(section)``:
@@ -44,12 +35,11 @@ import dataclasses
 import numbers
 from typing import Any, Callable, Optional
 
-import diffrax
 import jax
 import jax.numpy as jnp
 import ml_collections
 
-from jaxgen.ode import grids
+from jaxgen.ode import adaptive, grids
 
 Fn = Callable[[jax.Array, Any], Any]
 
@@ -125,63 +115,6 @@ rk4 = explicit_rk(a=[[], [0.5], [0.0, 0.5], [0.0, 0.0, 1.0]],
 rk4.__doc__ = 'Classical Runge-Kutta: 4 NFE per step, order 4.'
 
 
-def _diffrax_solve(solver, stages, fsal, f, x0, t0, t1, rtol, atol, max_steps):
-  term = diffrax.ODETerm(lambda t, y, args: f(jnp.asarray(t, jnp.float32), y))
-  # diffrax's default adjoint: a checkpointed loop, differentiable in reverse mode.
-  sol = diffrax.diffeqsolve(
-      term, solver, t0, t1, None, x0,
-      stepsize_controller=diffrax.PIDController(rtol=rtol, atol=atol),
-      saveat=diffrax.SaveAt(t1=True), max_steps=max_steps)
-  x = _tmap(lambda y: y[0], sol.ys)
-  n = jnp.asarray(sol.stats['num_steps'], jnp.int32)
-  nfe = (stages - 1) * n + 1 if fsal else stages * n
-  stats = {'nfe': nfe, 'num_steps': n,
-           'num_accepted_steps': jnp.asarray(sol.stats['num_accepted_steps'], jnp.int32),
-           'num_rejected_steps': jnp.asarray(sol.stats['num_rejected_steps'], jnp.int32)}
-  return x, stats
-
-
-def from_diffrax(make_solver) -> 'Solver':
-  """Wraps a diffrax adaptive explicit Runge-Kutta solver class (or a zero-argument factory), e.g.
-  ``diffrax.Tsit5`` or ``diffrax.Bosh3``, into an adaptive ``solver(f, x0, ts, *, rtol, atol,
-  per_example, max_steps)`` that reads ``ts[0]`` and ``ts[-1]`` only (PID step-size control; see
-  the module docstring). Implicit and fixed-step diffrax solvers are refused: their NFE is not a
-  function of the step count."""
-  solver = make_solver()  # an immutable equinox module, shared by every solve
-  if not (isinstance(solver, diffrax.AbstractERK) and
-          isinstance(solver, diffrax.AbstractAdaptiveSolver)):
-    raise ValueError(f'from_diffrax needs an adaptive explicit Runge-Kutta diffrax solver (e.g. '
-                     f'diffrax.Tsit5, Dopri5, Bosh3, Heun), got {type(solver).__name__}')
-  stages, fsal = len(solver.tableau.c) + 1, bool(solver.tableau.fsal)
-
-  def solve(f, x0, ts, *, rtol: float = 1e-5, atol: float = 1e-5, per_example: bool = False,
-            max_steps: int = 4096):
-    ts = jnp.asarray(ts, jnp.float32)
-    t0, t1 = ts[0], ts[-1]
-    run = lambda f, x0: _diffrax_solve(solver, stages, fsal, f, x0, t0, t1, rtol, atol, max_steps)
-    if not per_example:
-      return run(f, x0)
-
-    def one(xi):
-      return run(lambda t, y: _tmap(lambda v: v[0], f(t, _tmap(lambda v: v[None], y))), xi)
-
-    x, st = jax.vmap(one)(x0)
-    stats = {k: jnp.max(v) for k, v in st.items()}
-    stats['nfe_per_example'] = st['nfe']
-    return x, stats
-
-  solve.adaptive = True
-  solve.__doc__ = f'Adaptive {type(solver).__name__} (diffrax), {stages} stages' + (
-      ', FSAL.' if fsal else '.')
-  return solve
-
-
-dopri5 = from_diffrax(diffrax.Dopri5)
-dopri5.__doc__ = 'Adaptive Dormand-Prince 5(4) (diffrax.Dopri5, = scipy RK45), 6 NFE per step.'
-tsit5 = from_diffrax(diffrax.Tsit5)
-tsit5.__doc__ = 'Adaptive Tsitouras 5(4) (diffrax.Tsit5), 6 NFE per step.'
-
-
 @dataclasses.dataclass(frozen=True)
 class SolverInfo:
   """A named solver: its function, order and one-line description (``launch.solvers`` lists
@@ -201,10 +134,10 @@ SOLVERS = {
     'midpoint': SolverInfo(midpoint, 2,
                            'explicit midpoint, 2 NFE/step, order 2 (fixed grid)'),
     'rk4': SolverInfo(rk4, 4, 'classical Runge-Kutta, 4 NFE/step, order 4 (fixed grid)'),
-    'dopri5': SolverInfo(dopri5, 5, 'adaptive Dormand-Prince 5(4) via diffrax (scipy RK45), '
-                         'rtol/atol, shared or per-example steps'),
-    'tsit5': SolverInfo(tsit5, 5, 'adaptive Tsitouras 5(4) via diffrax, rtol/atol, shared '
-                        'or per-example steps'),
+    'dopri5': SolverInfo(adaptive.dopri5, 5, 'adaptive Dormand-Prince 5(4) via diffrax (scipy '
+                         'RK45), rtol/atol, shared or per-example steps'),
+    'tsit5': SolverInfo(adaptive.tsit5, 5, 'adaptive Tsitouras 5(4) via diffrax, rtol/atol, '
+                        'shared or per-example steps'),
 }
 ALIASES = {'rk45': 'dopri5'}
 
@@ -222,7 +155,7 @@ def get(name: str) -> SolverInfo:
   key = ALIASES.get(name.lower(), name.lower())
   if key not in SOLVERS:
     raise ValueError(f'unknown solver {name!r}; available: {", ".join(names() + list(ALIASES))}, '
-                     'or pass a solver function (explicit_rk(a, b, c), from_diffrax(...))')
+                     'or pass a solver function (explicit_rk(a, b, c), adaptive.from_diffrax(...))')
   return SOLVERS[key]
 
 
@@ -241,8 +174,8 @@ class SolverSpec:
 
   Attributes:
     solver: a name of ``names()`` (or an alias) or a solver function ``solver(f, x0, ts)``
-      (e.g. ``explicit_rk(...)``, ``from_diffrax(...)``); a function is adaptive iff it has the
-      attribute ``adaptive = True`` (it then receives rtol/atol/per_example/max_steps keywords).
+      (e.g. ``explicit_rk(...)``, ``adaptive.from_diffrax(...)``); a function is adaptive iff it
+      has the attribute ``adaptive = True`` (it then receives rtol/atol/per_example/max_steps).
     steps: intervals of the fixed-step grid when ``grid`` is a name.
     grid: a grid name of `jaxgen.ode.grids` (``grids.NAMES``) or a 1-D monotone array of times
       from the start to the end of the integration (then ``steps`` is ignored; a concrete

@@ -8,7 +8,7 @@ import pytest
 import scipy.linalg
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
-from jaxgen.ode import solvers
+from jaxgen.ode import adaptive, solvers
 from tests.conftest import Counter
 
 # dx/dt = A x, a damped rotation: x(t) = expm(A t) x0 (known solution, smooth, non-trivial).
@@ -164,7 +164,7 @@ def test_bad_tableau_raises(a, b, c, match):
 def test_from_diffrax_integrates_to_tolerance_with_exact_nfe(cls):
   """A wrapped diffrax solver is adaptive, reaches the linear ODE's solution within 1e-4 at
   rtol = atol = 1e-6, and its nfe (FSAL Bosh3: 3 n + 1; Heun: 2 n) equals the calls made."""
-  fn = solvers.from_diffrax(cls)
+  fn = adaptive.from_diffrax(cls)
   spec = solvers.SolverSpec(solver=fn, rtol=1e-6, atol=1e-6, max_steps=100000)
   assert spec.adaptive and spec.label == 'custom'
   f = Counter(f_linear)
@@ -178,7 +178,7 @@ def test_from_diffrax_integrates_to_tolerance_with_exact_nfe(cls):
 def test_from_diffrax_refuses_non_adaptive_or_implicit_solvers():
   for cls in (diffrax.Euler, diffrax.Kvaerno3):
     with pytest.raises(ValueError, match='adaptive explicit Runge-Kutta'):
-      solvers.from_diffrax(cls)
+      adaptive.from_diffrax(cls)
 
 
 def test_a_grid_array_is_what_the_solver_steps_through():
