@@ -79,28 +79,36 @@ def check_overrides(overrides) -> None:
                               f'{", ".join(bad)}')
 
 
+def _describe(fingerprint) -> str:
+  if not fingerprint:
+    return 'the data set itself (no fingerprint)'
+  return ', '.join(f'{k}={str(v)[:24]}' for k, v in sorted(fingerprint.items()))
+
+
 def check_data_fingerprint(workdir: str, data, resuming: bool) -> None:
-  """Refuses to resume a run whose recorded data fingerprint differs from the source's now."""
-  path = os.path.join(workdir, DATA_FINGERPRINT)
-  new = data.fingerprint
-  if not (resuming and new and os.path.exists(path)):
+  """Refuses to resume a run whose recorded data fingerprint (none where ``data.json`` is absent)
+  differs from the source's now: replaced pairs, or a stand-in where the real set was (or the
+  reverse)."""
+  if not resuming:
     return
-  with open(path) as f:
-    old = json.load(f)
+  path = os.path.join(workdir, DATA_FINGERPRINT)
+  old = None
+  if os.path.exists(path):
+    with open(path) as f:
+      old = json.load(f)
+  new = data.fingerprint or None
   if old != new:
-    changed = ', '.join(f'{k}: {str(old.get(k))[:24]} then, {str(new.get(k))[:24]} now'
-                        for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k))
     raise cfg_lib.ConfigError(
-        f'{workdir} was trained on other data than config.data.name={data.spec.name} now holds '
-        f'({changed}): the data was replaced (a pairs file by launch.reflow --force?). Put the '
-        'original data back to resume, or train on the new data in a new --workdir.')
+        f'{workdir} was trained on {_describe(old)}, but config.data.name={data.spec.name} now '
+        f'gives {_describe(new)}: the data changed (a pairs file replaced by launch.reflow --force, '
+        'or a stand-in where the real set was). Put the original data back to resume, or train '
+        'on this data in a new --workdir.')
 
 
 def write_data_fingerprint(workdir: str, data, resuming: bool) -> None:
-  """Records the data's fingerprint for a fresh run (or a resumed one that has none yet)."""
-  path = os.path.join(workdir, DATA_FINGERPRINT)
-  if data.fingerprint and (not resuming or not os.path.exists(path)):
-    write_atomic(path, json.dumps(data.fingerprint, indent=2))
+  """Records the data's fingerprint (where it has one) for a fresh run."""
+  if data.fingerprint and not resuming:
+    write_atomic(os.path.join(workdir, DATA_FINGERPRINT), json.dumps(data.fingerprint, indent=2))
 
 
 def latest_step(workdir: str) -> Optional[int]:
