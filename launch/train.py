@@ -4,7 +4,8 @@
         [--config.optim.lr=1e-4 ...]
 
 The config is loaded, overridden and validated before anything is written; running again on the
-same workdir resumes from its newest checkpoint.
+same workdir resumes from its newest checkpoint. A mistake in the command, the config or the
+workdir prints one ``error:`` line and exits with 2 (nothing written); a diverged run exits with 1.
 """
 
 from __future__ import annotations
@@ -35,9 +36,11 @@ def main(argv=None) -> int:
   parallel.initialize_multihost()
   try:
     loop.train(config, args.workdir)
-  except (cfg.ConfigError, loop.TrainingDiverged, FileNotFoundError, ValueError) as e:
+  except loop.TrainingDiverged as e:  # not a user mistake: the last checkpoint is intact
     cli.error(e)
     return 1
+  except (cfg.ConfigError, FileNotFoundError, ValueError) as e:
+    return cli.error(e)
   return 0
 
 

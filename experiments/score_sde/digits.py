@@ -64,6 +64,7 @@ def get_config(arg=None):
     c.sampling.steps = 4
     c.eval.metrics = ('loss', 'bpd')    # PF-ODE bits/dim: Euler, 4 steps, one probe
     c.likelihood.solver = 'euler'
+    c.likelihood.steps = 4
     c.likelihood.probes = 1
 
   def ve(c):

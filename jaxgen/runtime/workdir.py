@@ -2,7 +2,7 @@
 data fingerprint, the train.init_from source, the newest checkpoint.
 
     workdir/config.json   the validated config (written atomically by process 0)
-    workdir/data.json     the training data's fingerprint (`Dataset.fingerprint`), checked on resume
+    workdir/data.json     the training data's fingerprint (`Source.fingerprint`), checked on resume
     workdir/init_from.json with train.init_from: the source, step and params the run started from
 
 Every check here reads only: it runs before the caller writes anything.
@@ -51,7 +51,32 @@ def read_config(workdir: str, what: str = '--workdir'):
     raise FileNotFoundError(f'{what}={workdir} holds no run (no {CONFIG}); train one with '
                             'python -m launch.train --config FILE --workdir DIR')
   with open(path) as f:
-    return cfg_lib.from_json(f.read())
+    return cfg_lib.from_json(json.dumps(upgrade(json.load(f))))
+
+
+def upgrade(config: dict) -> dict:
+  """A config.json dict written by an older jaxgen, in today's keys (a no-op on a current one):
+  ``sampling.likelihood_{solver,probes,eps}`` become the ``likelihood`` section, with the
+  tolerances and steps the likelihood then shared with ``sampling``; a score SDE's
+  ``sampling.dpm_order=0`` becomes ``method='dpm_solver++2m'`` and its ``grid='uniform'`` the
+  methods' own grids (``'default'``: DPM-Solver then always ran on log-SNR)."""
+  s = config.get('sampling', {})
+  if 'likelihood' in config or not any(k.startswith('likelihood_') for k in s):
+    return config
+  lik = config['likelihood'] = {k: s[k] for k in ('rtol', 'atol', 'max_steps') if k in s}
+  if s.get('steps', 0) >= 1:
+    lik['steps'] = s['steps']
+  for k in ('solver', 'probes', 'eps'):
+    if f'likelihood_{k}' in s:
+      lik[k] = s.pop(f'likelihood_{k}')
+  if config.get('model', {}).get('family') == 'score_sde':
+    if s.get('dpm_order') == 0:
+      s['dpm_order'] = 3
+      if s.get('method') == 'dpm_solver':
+        s['method'] = 'dpm_solver++2m'
+    if s.get('grid') == 'uniform':
+      s['grid'] = 'default'
+  return config
 
 
 def write_config(workdir: str, config) -> None:
