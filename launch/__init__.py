@@ -1,1 +1,2 @@
-"""Command-line entry points: python -m launch.train | sample | evaluate."""
+"""Command-line entry points, each a thin layer over `jaxgen.runtime`: python -m launch.train |
+sample | evaluate | reflow | nice_inpaint | solvers."""

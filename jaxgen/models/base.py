@@ -1,9 +1,10 @@
 """The one interface every generative family builds.
 
-The trainer, the evaluator, `launch.sample` and the table harness only ever see a `Model`: a record
-of pure functions of `(params, inputs, rng)`. A family module `jaxgen/models/<family>.py` exposes
+The training loop, the evaluator and `launch.sample` only ever see a `Model`: a record of pure
+functions of `(params, inputs, rng)`. A family module or package `jaxgen.models.<family>` exposes
 
-    defaults() -> ConfigDict     # schema + defaults of the family's `model`, `loss` and `sampling`
+    defaults() -> ConfigDict     # schema + defaults of the family's `model`, `loss`, `sampling`
+                                 # (and `likelihood` for ODE likelihoods)
     build(config, spec) -> Model # config: the whole validated run config; spec: the data's DataSpec
 
 and is found by name (`config.model.family`), so adding a family never edits a central list.
@@ -46,9 +47,12 @@ class Model:
       evaluator's ``eval/loss``); the rest of the randomness (times, noise) still comes from
       ``rng``. Must be jit- and grad-compatible.
     sample: ``(params, rng, n, sampling) -> (x, info)`` with ``sampling`` the (static) sampling
-      ConfigDict section; jit-compatible for static ``n`` and ``sampling``.
+      settings: the config section, a dict of some of its keys (the others from the run's), or the
+      family's typed value (a `jaxgen.ode.solvers.SolverSpec` for the ODE families);
+      jit-compatible for static ``n`` and ``sampling``.
     log_prob: ``(params, batch, rng) -> [b]`` log-likelihood in nats of ``batch['x']``, or None if
-      the family has none.
+      the family has none. ODE families take ``likelihood=None`` too: the solve settings (section,
+      dict or `SolverSpec`; None: the run's ``likelihood`` section).
     discrete: whether ``log_prob`` is a probability mass over integer data (see module doc).
     velocity: ``(params, t, x) -> dx/dt`` for families defined by an ODE (rectified flow, the
       probability-flow ODE of a score SDE), with the family's time convention; else None.

@@ -102,4 +102,11 @@ def make(name: str, t0, t1, steps: int, *, rho: float = 7.0, shift_a: float = 1.
   raise ValueError(f'unknown grid {name!r}; use one of {", ".join(NAMES)}')
 
 
-NAMES = ('uniform', 'edm', 'log_snr', 'shift')
+# The grid names a config may give, with what each does (``python -m launch.solvers`` prints it).
+DESCRIPTIONS = {
+    'uniform': 'equally spaced in t',
+    'edm': 'Karras et al. rho schedule (rho, default 7), steps crowd near t1',
+    'log_snr': 'uniform in log-SNR (needs a schedule, e.g. a jaxgen.diffusion.sde SDE)',
+    'shift': "SD3 shift t' = a t / (1 + (a - 1) t) with a = shift",
+}
+NAMES = tuple(DESCRIPTIONS)

@@ -5,11 +5,6 @@ from __future__ import annotations
 from jaxgen.ode import grids
 from jaxgen.ode import solvers
 
-GRIDS = {'uniform': 'equally spaced in t',
-         'edm': 'Karras et al. rho schedule (sampling.rho, default 7), steps crowd near t1',
-         'log_snr': 'uniform in log-SNR (needs a schedule, e.g. a jaxgen.diffusion.sde SDE)',
-         'shift': "SD3 shift t' = a t / (1 + (a - 1) t) with a = sampling.shift"}
-
 
 def solvers_text() -> str:
   """One line per solver (its description), alias and grid, then the SolverSpec defaults."""
@@ -17,6 +12,6 @@ def solvers_text() -> str:
   lines += [f'  {name:<10s} {solvers.SOLVERS[name].description}' for name in solvers.names()]
   lines += [f'  {alias:<10s} alias of {target}' for alias, target in solvers.ALIASES.items()]
   lines.append('grids (sampling.grid, fixed-step solvers):')
-  lines += [f'  {name:<10s} {GRIDS.get(name, "")}'.rstrip() for name in grids.NAMES]
+  lines += [f'  {name:<10s} {text}' for name, text in grids.DESCRIPTIONS.items()]
   lines.append(f'defaults: {dict(solvers.defaults())}')
   return '\n'.join(lines)

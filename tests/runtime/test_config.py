@@ -117,7 +117,7 @@ def test_distillation_needs_pairs_and_no_eval_loss_before_anything_is_written(tm
 
 
 def test_ode_sampling_keys_are_checked_by_validation():
-  """sampling.solver / likelihood_solver must name a jaxgen.ode.solvers solver (or alias), a fixed
+  """sampling.solver / likelihood.solver must name a jaxgen.ode.solvers solver (or alias), a fixed
   grid has >= 1 interval and the ODE starts in [0, 1): checked before any ODE is built."""
   for key, value, msg in [('sampling.solver', 'dopri', r"solver='dopri' is not allowed.*'dopri5'"),
                           ('likelihood.solver', 'rk5', 'not allowed'),

@@ -37,12 +37,11 @@ the plain sampler spends a full-image network evaluation on each, the fast one a
 
 from __future__ import annotations
 
-import math
-
 import jax.numpy as jnp
 import ml_collections
 
 from jaxgen.distributions.discretized_logistic import PixelOutput
+from jaxgen.metrics import bpd as bpd_lib
 from jaxgen.models.base import Model, batch_x
 from jaxgen.nets.pixelcnn import GatedPixelCNN, PixelCNN
 from jaxgen.nets.pixelcnn_pp import PixelCNNPP
@@ -179,7 +178,7 @@ def build(config, spec) -> Model:
     lp = _log_prob(params, x, labels_of(batch, x.shape[0]), rng, train)
     nll = -lp.mean()
     value = nll / dim if config.loss.reduction == 'per_dim' else nll
-    return value, {'nll_nats': nll, 'bpd': nll / (dim * math.log(2.0))}
+    return value, {'nll_nats': nll, 'bpd': jnp.mean(bpd_lib.bits_per_dim(lp, spec, discrete=True))}
 
   def sample(params, rng, n, sampling):
     label = None
