@@ -198,6 +198,12 @@ def load(spec: str) -> ConfigDict:
     raise ConfigError(f'{path}: {e}') from e
 
 
+def did_you_mean(key: str, section) -> str:
+  """`` Did you mean 'k'?`` for the key of `section` closest to a misspelt `key`, or ''."""
+  close = difflib.get_close_matches(key, sorted(section.keys()), n=1)
+  return f' Did you mean {close[0]!r}?' if close else ''
+
+
 def _type_name(v) -> str:
   return type(v).__name__
 
@@ -253,12 +259,9 @@ def validate(config: ConfigDict) -> ConfigDict:
     for key in cfg.keys():
       path = prefix + key
       if key not in sch:
-        allowed = sorted(sch.keys())
-        close = difflib.get_close_matches(key, allowed, n=1)
-        hint = f' Did you mean {close[0]!r}?' if close else ''
         where = 'config.' + prefix[:-1] if prefix else 'config'
-        raise ConfigError(f'config.{path}: unknown key.{hint} Keys allowed in {where}: '
-                          f'{", ".join(allowed)}')
+        raise ConfigError(f'config.{path}: unknown key.{did_you_mean(key, sch)} Keys allowed in '
+                          f'{where}: {", ".join(sorted(sch.keys()))}')
       value, default = cfg[key], sch[key]
       if isinstance(default, ConfigDict):
         if not isinstance(value, (ConfigDict, dict)):

@@ -9,7 +9,6 @@ the flag and what is allowed; the value's type and range are checked later by `c
 from __future__ import annotations
 
 import ast
-import difflib
 from typing import Any, Mapping
 
 from ml_collections import ConfigDict
@@ -43,11 +42,9 @@ def apply(config: ConfigDict, overrides: Mapping[str, str]) -> ConfigDict:
     for i, part in enumerate(parts):
       path = '.'.join(parts[:i + 1])
       if part not in sch:
-        allowed = sorted(sch.keys()) if isinstance(sch, ConfigDict) else []
-        close = difflib.get_close_matches(part, allowed, n=1)
-        hint = f' Did you mean {close[0]!r}?' if close else ''
-        raise config_lib.ConfigError(f'--config.{dotted}: unknown key config.{path}.{hint} '
-                          f'Allowed here: {", ".join(allowed)}')
+        raise config_lib.ConfigError(
+            f'--config.{dotted}: unknown key config.{path}.{config_lib.did_you_mean(part, sch)} '
+            f'Allowed here: {", ".join(sorted(sch.keys()))}')
       if i < len(parts) - 1:
         if not isinstance(sch[part], ConfigDict):
           raise config_lib.ConfigError(f'--config.{dotted}: config.{path} is a value, not a section')
