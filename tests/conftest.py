@@ -13,6 +13,7 @@ os.environ.setdefault('JAX_PLATFORMS', 'cpu')
 
 import jax  # noqa: E402
 
+from jaxgen import data as data_lib  # noqa: E402
 from jaxgen.runtime import config as cfg  # noqa: E402
 from jaxgen.runtime import overrides as overrides_lib  # noqa: E402
 from jaxgen.runtime import parallel  # noqa: E402
@@ -61,3 +62,11 @@ class Counter:
   def __call__(self, t, x):
     jax.debug.callback(self._inc)
     return self.f(t, x)
+
+
+def data_cfg(**kw):
+  """The ``data`` section of the schema with `kw` set (data-source tests)."""
+  c = data_lib.defaults()
+  for k, v in kw.items():
+    c[k] = v
+  return c

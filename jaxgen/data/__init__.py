@@ -19,7 +19,7 @@ import ml_collections
 # Importing a source module registers it.
 from jaxgen.data import images, pairs, toy2d  # noqa: F401
 from jaxgen.data.source import DataSpec, Source, available, build, register  # noqa: F401
-from jaxgen.data.sources import DataNotFoundError  # noqa: F401
+from jaxgen.data.loaders import DataNotFoundError  # noqa: F401
 
 
 def defaults() -> ml_collections.ConfigDict:

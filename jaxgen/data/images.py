@@ -1,4 +1,4 @@
-"""The image source: an in-memory set of integer images (`jaxgen.data.sources`) through the
+"""The image source: an in-memory set of integer images (`jaxgen.data.loaders`) through the
 transforms (`jaxgen.data.transforms`), registered as ``digits``, ``fashion_mnist`` and
 ``tfds:<name>``.
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Callable, Optional
 
-from jaxgen.data import source, sources, standin, transforms
-from jaxgen.data.sources import DataNotFoundError, Images
+from jaxgen.data import loaders, source, standin, transforms
+from jaxgen.data.loaders import DataNotFoundError, Images
 
 
 def _first(data: Images, n: int) -> Images:
@@ -103,8 +103,8 @@ def _factory(load_of: Callable) -> Callable[..., ImageSource]:
   return make
 
 
-source.register('digits', _factory(lambda cfg: sources.digits))
+source.register('digits', _factory(lambda cfg: loaders.digits))
 source.register('fashion_mnist',
-                _factory(lambda cfg: lambda split: sources.fashion_mnist(split, cfg.dir)))
+                _factory(lambda cfg: lambda split: loaders.fashion_mnist(split, cfg.dir)))
 source.register('tfds:', _factory(
-    lambda cfg: lambda split: sources.tfds_images(cfg.name[len('tfds:'):], split, cfg.dir)))
+    lambda cfg: lambda split: loaders.tfds_images(cfg.name[len('tfds:'):], split, cfg.dir)))

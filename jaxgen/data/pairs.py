@@ -33,7 +33,7 @@ import ml_collections
 import numpy as np
 
 from jaxgen.data import source
-from jaxgen.data.sources import DataNotFoundError
+from jaxgen.data.loaders import DataNotFoundError
 
 PREFIX = 'pairs:'
 HOW = ('Make one from a trained rectified-flow run with `python -m launch.reflow --workdir RUN '

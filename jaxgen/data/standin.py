@@ -15,7 +15,7 @@ from typing import Optional
 
 import numpy as np
 
-from jaxgen.data.sources import Images
+from jaxgen.data.loaders import Images
 
 # config.data.name -> (example shape, number of levels, number of classes)
 SETS = {

@@ -5,16 +5,9 @@ import os
 import numpy as np
 import pytest
 
-from jaxgen.runtime import config as cfg
 from jaxgen import data as data_lib
-from jaxgen.data import sources, toy2d, transforms
-
-
-def data_cfg(**kw):
-  c = cfg.common().data
-  for k, v in kw.items():
-    c[k] = v
-  return c
+from jaxgen.data import loaders, toy2d, transforms
+from tests.conftest import data_cfg
 
 
 @pytest.mark.parametrize('name', sorted(toy2d.SAMPLERS))
@@ -60,7 +53,7 @@ def test_digits_spec_and_values():
 def test_dequantization_bins_are_exactly_one_over_k():
   """(x + u)/K lands in bin [x/K, (x+1)/K): flooring K*y recovers the integer exactly."""
   c = data_cfg(name='digits', scale='unit', dequantize=True)
-  raw = sources.digits('train').images[:200]
+  raw = loaders.digits('train').images[:200]
   y = transforms.apply(raw, np.random.default_rng(0), c, 17, train=False)
   np.testing.assert_array_equal(np.floor(y * 17).astype(np.uint8), raw)
   sym = transforms.apply(raw, np.random.default_rng(0), data_cfg(name='digits', scale='symmetric', dequantize=True), 17, False)
@@ -89,7 +82,7 @@ def test_binarization_fixed_and_resampled():
 
 
 def test_flip_mirrors_whole_images():
-  raw = sources.digits('train').images[:64]
+  raw = loaders.digits('train').images[:64]
   y = transforms.apply(raw, np.random.default_rng(0), data_cfg(scale='levels', flip=True), 17, True)
   same = np.all(y == raw, axis=(1, 2, 3))
   mirrored = np.all(y == raw[:, :, ::-1], axis=(1, 2, 3))
@@ -101,7 +94,7 @@ def test_batches_are_a_function_of_seed_and_step_and_cover_each_epoch():
   again = data_lib.build(data_cfg(name='digits', scale='levels'), seed=1)
   np.testing.assert_array_equal(ds.train_batch(123, 50, 0, 1)['x'], again.train_batch(123, 50, 0, 1)['x'])
   labels = np.concatenate([ds.train_batch(s, 100, 0, 1)['label'] for s in range(15)])  # one epoch
-  np.testing.assert_array_equal(np.sort(labels), np.sort(sources.digits('train').labels))
+  np.testing.assert_array_equal(np.sort(labels), np.sort(loaders.digits('train').labels))
 
 
 def test_each_host_reads_its_contiguous_share_of_the_global_batch():
@@ -120,23 +113,23 @@ def test_eval_batches_cover_the_split_once_with_a_mask():
   mask = np.concatenate([b['mask'] for b in batches])
   assert mask.sum() == 297 and len(mask) == 384
   labels = np.concatenate([b['label'] for b in batches])[mask]
-  np.testing.assert_array_equal(labels, sources.digits('test').labels)
+  np.testing.assert_array_equal(labels, loaders.digits('test').labels)
 
 
-FASHION = sources.FASHION_MNIST_DIR
+FASHION = loaders.FASHION_MNIST_DIR
 
 
 @pytest.mark.skipif(not os.path.isdir(FASHION), reason='apt-get install dataset-fashion-mnist (.ci/run does)')
 def test_fashion_mnist_sizes_and_levels():
-  train, test = sources.fashion_mnist('train'), sources.fashion_mnist('test')
+  train, test = loaders.fashion_mnist('train'), loaders.fashion_mnist('test')
   assert train.images.shape == (60000, 28, 28, 1) and test.images.shape == (10000, 28, 28, 1)
   assert train.images.dtype == np.uint8 and train.images.max() == 255
   assert set(np.unique(train.labels)) == set(range(10))
 
 
 def test_fashion_mnist_missing_says_how_to_get_it(tmp_path):
-  with pytest.raises(sources.DataNotFoundError, match='apt-get install -y dataset-fashion-mnist'):
-    sources.fashion_mnist('train', str(tmp_path))
+  with pytest.raises(loaders.DataNotFoundError, match='apt-get install -y dataset-fashion-mnist'):
+    loaders.fashion_mnist('train', str(tmp_path))
 
 
 def test_fashion_mnist_truncated_file_is_reported(tmp_path):
@@ -148,7 +141,7 @@ def test_fashion_mnist_truncated_file_is_reported(tmp_path):
   with gzip.open(tmp_path / 'train-labels-idx1-ubyte.gz', 'wb') as f:
     f.write((2049).to_bytes(4, 'big') + (60000).to_bytes(4, 'big') + bytes(60000))
   with pytest.raises(ValueError, match='damaged'):
-    sources.fashion_mnist('train', str(tmp_path))
+    loaders.fashion_mnist('train', str(tmp_path))
 
 
 def test_tfds_source_with_mock_data():

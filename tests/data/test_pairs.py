@@ -8,13 +8,7 @@ import pytest
 from jaxgen.runtime import config as cfg
 from jaxgen import data as data_lib
 from jaxgen.data import pairs
-
-
-def data_cfg(**kw):
-  c = cfg.common().data
-  for k, v in kw.items():
-    c[k] = v
-  return c
+from tests.conftest import data_cfg
 
 
 @pytest.fixture

@@ -7,14 +7,7 @@ import pytest
 
 from jaxgen import data as data_lib
 from jaxgen.data import pairs, source
-from jaxgen.runtime import config as cfg
-
-
-def data_cfg(**kw):
-  c = cfg.common().data
-  for k, v in kw.items():
-    c[k] = v
-  return c
+from tests.conftest import data_cfg
 
 
 # One buildable example per registered name; a new source adds its own here.

@@ -6,14 +6,7 @@ import pytest
 
 from jaxgen import data as data_lib
 from jaxgen.data import standin
-from jaxgen.runtime import config as cfg
-
-
-def data_cfg(**kw):
-  c = cfg.common().data
-  for k, v in kw.items():
-    c[k] = v
-  return c
+from tests.conftest import data_cfg
 
 
 @pytest.mark.parametrize('name', sorted(standin.SETS))

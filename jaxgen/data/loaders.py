@@ -1,6 +1,6 @@
 """Loaders of finite image sets held in memory: `digits`, `fashion_mnist` (IDX files), `tfds:<name>`.
 
-Every source returns integer-valued images ``uint8 [n, H, W, C]`` with ``num_levels`` levels
+Every loader returns integer-valued images ``uint8 [n, H, W, C]`` with ``num_levels`` levels
 (0..K-1) and optional int32 labels; `jaxgen.data.transforms` turns them into model inputs.
 """
 
