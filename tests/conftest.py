@@ -5,6 +5,7 @@ test session. `jax_disable_most_optimizations` trades run time for compile time,
 the small shapes used in tests.
 """
 
+import math
 import os
 
 os.environ['XLA_FLAGS'] = (os.environ.get('XLA_FLAGS', '') +
@@ -70,3 +71,12 @@ def data_cfg(**kw):
   for k, v in kw.items():
     c[k] = v
   return c
+
+
+def param_count(net, x_shape) -> int:
+  """Parameters of a time-conditioned flax network ``net(x, t)`` for inputs of `x_shape`, counted
+  through jax.eval_shape (allocates nothing)."""
+  x = jax.ShapeDtypeStruct(x_shape, jax.numpy.float32)
+  t = jax.ShapeDtypeStruct(x_shape[:1], jax.numpy.float32)
+  variables = jax.eval_shape(lambda x, t: net.init(jax.random.PRNGKey(0), x, t), x, t)
+  return sum(math.prod(v.shape) for v in jax.tree_util.tree_leaves(variables['params']))

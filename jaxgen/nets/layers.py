@@ -221,15 +221,6 @@ class AttnBlock(nn.Module):
     return out / np.sqrt(2.).astype(out.dtype) if self.skip_rescale else out
 
 
-def naive_attention(q, k, v):
-  """Reference softmax attention for tests: q, k, v [b, T, N, D] -> [b, T, N, D]."""
-  logits = jnp.einsum('btnd,bsnd->bnts', q, k) / np.sqrt(q.shape[-1])
-  return jnp.einsum('bnts,bsnd->btnd', jax.nn.softmax(logits, axis=-1), v)
-
-
-# ----------------------------------------------------------------------------- residual blocks
-
-
 class ResBlockDDPM(nn.Module):
   """DDPM residual block (GN, swish, conv, +Dense(temb), GN, swish, dropout, conv) + 1x1 skip."""
   features: Optional[int] = None

@@ -17,10 +17,8 @@ the output layer is LayerNorm, swish, Dense(d) initialised at ``init_scale`` (0 
 from __future__ import annotations
 
 import flax.linen as nn
-import jax
 import jax.numpy as jnp
 import ml_collections
-import numpy as np
 
 from jaxgen.nets import layers
 
@@ -104,12 +102,3 @@ class ScoreMLP(nn.Module):
     h = nn.swish(nn.LayerNorm(dtype=cdt, name='norm_out')(h))
     out = layers.dense(d, self.init_scale, dtype=cdt, name='dense_out')(h)
     return out.astype(jnp.float32)
-
-
-def param_count(cfg: ml_collections.ConfigDict, dim: int = 2) -> int:
-  net = build(cfg)
-  x = jax.ShapeDtypeStruct((1, dim), jnp.float32)
-  t = jax.ShapeDtypeStruct((1,), jnp.float32)
-  y = jax.ShapeDtypeStruct((1,), jnp.int32) if cfg.num_classes else None
-  v = jax.eval_shape(lambda x, t, y: net.init(jax.random.PRNGKey(0), x, t, y=y), x, t, y)
-  return sum(int(np.prod(a.shape)) for a in jax.tree_util.tree_leaves(v['params']))

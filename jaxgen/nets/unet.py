@@ -37,7 +37,6 @@ import functools
 from typing import Optional
 
 import flax.linen as nn
-import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
@@ -288,14 +287,3 @@ class UNet(nn.Module):
       h = act(layers.group_norm(h.shape[-1], cdt, name='norm_out')(h))
       h = layers.conv3x3(channels, self.init_scale, dtype=cdt, name='conv_out')(h)
     return h.astype(jnp.float32)
-
-
-def param_count(cfg: ml_collections.ConfigDict, shape=(1, 32, 32, 3)) -> int:
-  """Number of parameters for an input shape, via jax.eval_shape (allocates nothing)."""
-  net = build(cfg)
-  x = jax.ShapeDtypeStruct(shape, jnp.float32)
-  t = jax.ShapeDtypeStruct(shape[:1], jnp.float32)
-  y = jax.ShapeDtypeStruct(shape[:1], jnp.int32) if cfg.num_classes else None
-  variables = jax.eval_shape(
-      lambda x, t, y: net.init(jax.random.PRNGKey(0), x, t, y=y), x, t, y)
-  return sum(int(np.prod(v.shape)) for v in jax.tree_util.tree_leaves(variables['params']))

@@ -18,6 +18,15 @@ def _rand(seed, shape):
 # ----------------------------------------------------------------------------- time embeddings
 
 
+def naive_attention(q, k, v):
+  """Reference softmax attention: q, k, v [b, T, N, D] -> [b, T, N, D]."""
+  logits = jnp.einsum('btnd,bsnd->bnts', q, k) / np.sqrt(q.shape[-1])
+  return jnp.einsum('bnts,bsnd->btnd', jax.nn.softmax(logits, axis=-1), v)
+
+
+# ----------------------------------------------------------------------------- residual blocks
+
+
 def test_positional_embedding_matches_closed_form():
   """emb[:, i] = sin(t w_i), emb[:, half+i] = cos(t w_i), w_i = 10000^(-i/(half-1))."""
   t = np.array([0., 1., 17.5, 999.], np.float32)
@@ -102,7 +111,7 @@ def test_fused_fir_conv_with_identity_kernel_is_plain_fir_resampling(up):
 def test_dot_product_attention_matches_naive_softmax():
   """jax.nn.dot_product_attention = softmax(q k^T / sqrt(D)) v."""
   q, k, v = _rand(4, (2, 16, 1, 8)), _rand(5, (2, 16, 1, 8)), _rand(6, (2, 16, 1, 8))
-  np.testing.assert_allclose(jax.nn.dot_product_attention(q, k, v), L.naive_attention(q, k, v),
+  np.testing.assert_allclose(jax.nn.dot_product_attention(q, k, v), naive_attention(q, k, v),
                              rtol=1e-5, atol=1e-5)
 
 
@@ -114,7 +123,7 @@ def test_attn_block_matches_naive_implementation():
   out = blk.apply({'params': p}, x)
   h = L.group_norm(8).apply({'params': p['GroupNorm_0']}, x).reshape(2, 16, 1, 8)
   proj = lambda n, a: a @ p[n]['kernel'] + p[n]['bias']
-  a = L.naive_attention(proj('NIN_0', h), proj('NIN_1', h), proj('NIN_2', h))
+  a = naive_attention(proj('NIN_0', h), proj('NIN_1', h), proj('NIN_2', h))
   ref = (x + proj('NIN_3', a).reshape(2, 4, 4, 8)) / math.sqrt(2.)
   np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-5)
 

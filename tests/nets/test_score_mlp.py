@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from jaxgen.nets import score_mlp
+from tests.conftest import param_count
 
 
 def _cfg(**kw):
@@ -25,7 +26,7 @@ def _init(cfg, b=4, d=2):
 
 def test_default_param_count():
   """Default MLP (width 256, 3 residual blocks, 64 time features) at d=2: 480,514 params."""
-  assert score_mlp.param_count(score_mlp.defaults(), dim=2) == 480_514
+  assert param_count(score_mlp.build(score_mlp.defaults()), (1, 2)) == 480_514
 
 
 @pytest.mark.parametrize('emb', ['positional', 'fourier'])

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from jaxgen.nets import unet
+from tests.conftest import param_count
 
 
 def _tiny(**kw):
@@ -57,7 +58,7 @@ _CIFAR = {
 @pytest.mark.parametrize('name', sorted(_CIFAR))
 def test_cifar10_parameter_counts(name):
   """Parameter counts of the four score_sde CIFAR-10 networks (32x32x3)."""
-  n = unet.param_count(_CIFAR[name](), (1, 32, 32, 3))
+  n = param_count(unet.build(_CIFAR[name]()), (1, 32, 32, 3))
   assert n == EXPECTED_PARAMS[name]
 
 
@@ -91,8 +92,8 @@ def test_small_config_shapes(shape):
 
 def test_small_config_param_count():
   """The small preset has ~1.26M parameters at 1 channel (28x28 and 8x8 alike)."""
-  assert unet.param_count(unet.small(), (1, 28, 28, 1)) == 1_259_393
-  assert unet.param_count(unet.small(), (1, 8, 8, 1)) == 1_259_393
+  assert param_count(unet.build(unet.small()), (1, 28, 28, 1)) == 1_259_393
+  assert param_count(unet.build(unet.small()), (1, 8, 8, 1)) == 1_259_393
 
 
 def test_bad_resolution_raises():
