@@ -85,9 +85,7 @@ def denoiser_from_score(sde, score_fn: Callable) -> Callable:
 
   def denoiser(sigma, x):
     t = sde.t_from_log_snr(-2.0 * jnp.log(sigma))
-    a, s = sde.alpha(t), sde.sigma(t)
-    xt = bcast(a, x) * x
-    return (xt + bcast(s**2, x) * score_fn(t, xt)) / bcast(a, x)
+    return sde.tweedie(score_fn, t, bcast(sde.alpha(t), x) * x)
 
   return denoiser
 
