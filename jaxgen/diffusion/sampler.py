@@ -125,8 +125,8 @@ class DiffusionSampling:
     section = {} if section is None else section
     values = solvers.merged_fields(cls, section, base)
     values.pop('ode')
-    # The ODE spec: the section's solver keys over the run's; ``steps`` is this class's own and
-    # the grid is resolved in __post_init__ (the spec here gets the base's resolved one).
+    # The ODE spec: the section's solver keys over the run's; ``steps`` and ``grid`` are this
+    # class's own (a placeholder grid here; __post_init__ sets ``grid`` resolved for the method).
     ode_keys = {k: section[k] for k in section.keys() if k not in ('steps', 'grid')}
     ode = solvers.SolverSpec.from_config(ode_keys, base=base.ode.replace(grid='uniform'))
     return cls(ode=ode, **values)
