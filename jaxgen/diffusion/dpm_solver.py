@@ -43,13 +43,14 @@ def _t(sde, h):
   return sde.t_from_log_snr(2.0 * h)
 
 
-def _eps(eps_fn, x, t):
+def _eps(eps_fn, t, x):
+  """``eps_fn`` at the scalar time ``t`` broadcast to the batch."""
   return eps_fn(jnp.full((x.shape[0],), t, jnp.float32), x)
 
 
 def dpm_solver_1_step(eps_fn, x, s, t, sde, eps_s=None):
-  """DPM-Solver-1 from ``s`` to ``t < s``: ``x_t = (a_t/a_s) x - sigma_t (e^h - 1) eps(x, s)``."""
-  eps_s = _eps(eps_fn, x, s) if eps_s is None else eps_s
+  """DPM-Solver-1 from ``s`` to ``t < s``: ``x_t = (a_t/a_s) x - sigma_t (e^h - 1) eps(s, x)``."""
+  eps_s = _eps(eps_fn, s, x) if eps_s is None else eps_s
   h = _h(sde, t) - _h(sde, s)
   return sde.alpha(t) / sde.alpha(s) * x - sde.sigma(t) * jnp.expm1(h) * eps_s
 
@@ -59,10 +60,10 @@ def dpm_solver_2_step(eps_fn, x, s, t, sde, r1: float = 0.5):
   ls, lt = _h(sde, s), _h(sde, t)
   h = lt - ls
   s1 = _t(sde, ls + r1 * h)
-  eps_s = _eps(eps_fn, x, s)
+  eps_s = _eps(eps_fn, s, x)
   a_s = sde.alpha(s)
   u = sde.alpha(s1) / a_s * x - sde.sigma(s1) * jnp.expm1(r1 * h) * eps_s
-  eps_1 = _eps(eps_fn, u, s1)
+  eps_1 = _eps(eps_fn, s1, u)
   return (sde.alpha(t) / a_s * x - sde.sigma(t) * jnp.expm1(h) * eps_s
           - sde.sigma(t) / (2.0 * r1) * jnp.expm1(h) * (eps_1 - eps_s))
 
@@ -73,13 +74,13 @@ def dpm_solver_3_step(eps_fn, x, s, t, sde, r1: float = 1.0 / 3.0, r2: float = 2
   h = lt - ls
   s1, s2 = _t(sde, ls + r1 * h), _t(sde, ls + r2 * h)
   a_s = sde.alpha(s)
-  eps_s = _eps(eps_fn, x, s)
+  eps_s = _eps(eps_fn, s, x)
   u1 = sde.alpha(s1) / a_s * x - sde.sigma(s1) * jnp.expm1(r1 * h) * eps_s
-  d1 = _eps(eps_fn, u1, s1) - eps_s
+  d1 = _eps(eps_fn, s1, u1) - eps_s
   phi2 = jnp.expm1(r2 * h)
   u2 = (sde.alpha(s2) / a_s * x - sde.sigma(s2) * phi2 * eps_s
         - sde.sigma(s2) * r2 / r1 * (phi2 / (r2 * h) - 1.0) * d1)
-  d2 = _eps(eps_fn, u2, s2) - eps_s
+  d2 = _eps(eps_fn, s2, u2) - eps_s
   phi = jnp.expm1(h)
   return (sde.alpha(t) / a_s * x - sde.sigma(t) * phi * eps_s
           - sde.sigma(t) / r2 * (phi / h - 1.0) * d2)
@@ -110,13 +111,13 @@ def dpm_solver_pp_2m(eps_fn: Callable, x: jax.Array, ts: jax.Array, sde, *,
   ts = jnp.asarray(ts, jnp.float32)
   m = ts.shape[0] - 1
 
-  def x0_fn(x, t):
-    return (x - sde.sigma(t) * _eps(eps_fn, x, t)) / sde.alpha(t)
+  def x0_fn(t, x):
+    return (x - sde.sigma(t) * _eps(eps_fn, t, x)) / sde.alpha(t)
 
   def body(carry, inp):
     x, x0_prev, h_prev = carry
     i, s, t = inp
-    x0 = x0_fn(x, s)
+    x0 = x0_fn(s, x)
     hs, ht = _h(sde, s), _h(sde, t)
     h = ht - hs
     first = i == 0

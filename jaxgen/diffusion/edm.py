@@ -52,7 +52,7 @@ def edm_sampler(denoiser: Callable, x: jax.Array, sigmas: jax.Array, *,
   keys = jax.random.split(rng if rng is not None else jax.random.PRNGKey(0), n)
   b = x.shape[0]
 
-  def d_of(x, s):
+  def d_of(s, x):
     return (x - denoiser(jnp.full((b,), s, jnp.float32), x)) / s
 
   def body(carry, inp):
@@ -65,11 +65,11 @@ def edm_sampler(denoiser: Callable, x: jax.Array, sigmas: jax.Array, *,
       x = x + jnp.sqrt(jnp.maximum(s_hat**2 - s**2, 0.0)) * S_noise * z
     else:
       s_hat = s
-    d = d_of(x, s_hat)
+    d = d_of(s_hat, x)
     x_euler = x + (s_next - s_hat) * d
 
     def heun(_):
-      d2 = d_of(x_euler, s_next)
+      d2 = d_of(s_next, x_euler)
       return x + (s_next - s_hat) * 0.5 * (d + d2)
 
     last = s_next <= 0.0
@@ -85,9 +85,7 @@ def denoiser_from_score(sde, score_fn: Callable) -> Callable:
 
   def denoiser(sigma, x):
     t = sde.t_from_log_snr(-2.0 * jnp.log(sigma))
-    a, s = sde.alpha(t), sde.sigma(t)
-    xt = bcast(a, x) * x
-    return (xt + bcast(s**2, x) * score_fn(t, xt)) / bcast(a, x)
+    return sde.tweedie(score_fn, t, bcast(sde.alpha(t), x) * x)
 
   return denoiser
 

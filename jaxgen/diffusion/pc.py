@@ -82,11 +82,10 @@ def reverse_diffusion(sde, score_fn, x, t, s, key, probability_flow=False):
 def ancestral(sde, score_fn, x, t, s, key, probability_flow=False):
   if probability_flow:
     raise ValueError('the ancestral predictor has no probability-flow version')
-  tb = _bt(x, t)
   t, s = jnp.float32(t), jnp.float32(s)
   a, v = sde.transition(s, t)
-  at, st2, as_, ss2 = sde.alpha(t), sde.sigma(t)**2, sde.alpha(s), sde.sigma(s)**2
-  x0_hat = (x + st2 * score_fn(tb, x)) / at
+  st2, as_, ss2 = sde.sigma(t)**2, sde.alpha(s), sde.sigma(s)**2
+  x0_hat = sde.tweedie(score_fn, t, x)
   mean = (a * ss2 * x + as_ * v * x0_hat) / st2
   std = jnp.sqrt(v * ss2 / st2)
   return mean + std * jax.random.normal(key, x.shape, x.dtype)
@@ -147,10 +146,8 @@ def nfe(steps: int, predictor: str, corrector: str, n_steps_each: int, denoise: 
 
 
 def denoise_step(sde, score_fn, x, t):
-  """Tweedie: ``E[x_0 | x_t] = (x + sigma(t)^2 score(t, x)) / alpha(t)``."""
-  tb = _bt(x, t)
-  t = jnp.float32(t)
-  return (x + sde.sigma(t)**2 * score_fn(tb, x)) / sde.alpha(t)
+  """Tweedie: ``E[x_0 | x_t] = (x + sigma(t)^2 score(t, x)) / alpha(t)`` (`sde.tweedie`)."""
+  return sde.tweedie(score_fn, t, x)
 
 
 def pc_sample(sde, score_fn: Callable, rng: jax.Array, shape, *, predictor='reverse_diffusion',

@@ -27,6 +27,8 @@ Conventions (the score-SDE convention, opposite to rectified flow's):
   ``dx = [f - g^2 score (x 1/2 if probability_flow)] dt + g dW_bar`` (g = 0 if probability_flow),
   to be integrated with NEGATIVE dt (from T to 0); its ``discretize`` gives the reverse-diffusion
   step ``x_s = x_t - f_rev + G_rev z``. The PC predictors (`jaxgen.diffusion.pc`) are written on it.
+* ``tweedie(score_fn, t, x)`` is the posterior mean ``E[x_0 | x_t]`` (the denoising step of the
+  samplers).
 * ``pf_ode(score_fn)`` returns ``velocity(t, x) = f - g^2 score / 2`` (dx/dt of the probability-flow
   ODE in forward time): integrate it from T to eps to sample, from eps to T for likelihoods.
 
@@ -116,6 +118,12 @@ class _SDE:
       t = _batch_t(x, t)
       return -bcast(self.sigma(t), x) * score_fn(t, x)
     return eps_fn
+
+  def tweedie(self, score_fn: ScoreFn, t, x: jax.Array) -> jax.Array:
+    """Tweedie's denoiser ``E[x_0 | x_t = x] = (x + sigma(t)^2 score(t, x)) / alpha(t)``; ``t``
+    scalar or ``[b]`` (one score evaluation)."""
+    t = _batch_t(x, t)
+    return (x + bcast(self.sigma(t)**2, x) * score_fn(t, x)) / bcast(self.alpha(t), x)
 
   def transition(self, s, t) -> tuple[jax.Array, jax.Array]:
     """``(a, v)`` with ``x_t = a x_s + sqrt(v) z``: the exact forward transition from ``s`` to

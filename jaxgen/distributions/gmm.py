@@ -170,7 +170,7 @@ def diffused_score(mix: GaussianMixture, alpha: jax.Array, sigma: jax.Array,
   """Exact score of the diffused mixture with PER-EXAMPLE ``alpha, sigma: [b]`` at ``x: [b, ...]``.
 
   Closed form ``-sum_j r_j(x) (alpha^2 S_j + sigma^2 I)^{-1} (x - alpha mu_j)`` with
-  responsibilities ``r_j``. Wrap it as a ``score_fn(x, t)`` (t: [b]) with the SDE's alpha(t),
+  responsibilities ``r_j``. Wrap it as a ``score_fn(t, x)`` (t: [b]) with the SDE's alpha(t),
   sigma(t).
   """
   comp, w, u = _diffused_parts(mix, alpha, sigma, x)

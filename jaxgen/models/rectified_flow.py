@@ -23,12 +23,13 @@ prior at t = 0 with the divergence (`jaxgen.ode.likelihood`), in nats of the dat
 ``likelihood`` section's solver (default dopri5, rtol = atol = 1e-5) and ``likelihood.probes``
 (0: exact trace; k: k Hutchinson Rademacher probes).
 
-``model.sample(params, rng, n, sampling)`` takes the ``sampling`` section, a dict of its keys or a
-`jaxgen.ode.solvers.SolverSpec` (a solver function, e.g. ``explicit_rk(a, b, c)``, and a grid
+``model.sample(params, rng, n, sampling)`` takes the ``sampling`` section, a dict of some of its
+keys (the others: the run's) or a `jaxgen.ode.solvers.SolverSpec` (a solver function, e.g. ``explicit_rk(a, b, c)``, and a grid
 array of times from ``t_start`` to 1 then reach the solver; ``t_start`` is 0 for a bare spec).
 ``model.log_prob(params, batch, rng, likelihood=None)`` takes the same kinds of value for the
-likelihood solve (None: the run's ``likelihood`` section; with a bare spec, or a dict without
-``probes``, the divergence estimator stays the run's ``likelihood.probes``); a grid array there
+likelihood solve (None: the run's ``likelihood`` section; a dict's missing keys are the run's;
+with a bare spec, or a dict without ``probes``, the divergence estimator stays the run's
+``likelihood.probes``); a grid array there
 runs from 1 to 0.
 
 ``extras``: ``'coupling'(params, rng, n, sampling) -> (z0, z1, info)``, the noise and the sample
@@ -147,21 +148,26 @@ def flow_loss(v, x1, rng, lc, x0=None) -> jax.Array:
   return jnp.mean(((x1 - x0) - v(t, xt)) ** 2, axis=tuple(range(1, x1.ndim)))
 
 
-def sampling_spec(sampling) -> tuple[solvers.SolverSpec, float]:
-  """``(SolverSpec, t_start)`` of a ``sampling`` section, a dict of its keys or a bare spec
-  (``t_start`` 0: the ODE starts at the noise)."""
+def sampling_spec(sampling, base: solvers.SolverSpec | None = None,
+                  t_start: float = 0.0) -> tuple[solvers.SolverSpec, float]:
+  """``(SolverSpec, t_start)`` of a ``sampling`` section or a dict of its keys (keys it lacks:
+  ``base``, the run's spec, and the given ``t_start``; without ``base``, the class defaults), or
+  of a bare spec (``t_start`` 0: the ODE starts at the noise)."""
   if isinstance(sampling, solvers.SolverSpec):
     return sampling, 0.0
-  return solvers.SolverSpec.from_config(sampling), float(sampling.get('t_start', 0.0))
+  return (solvers.SolverSpec.from_config(sampling, base=base),
+          float(sampling['t_start'] if 't_start' in sampling else t_start))
 
 
-def likelihood_spec(likelihood, probes: int = 0) -> tuple[solvers.SolverSpec, int]:
-  """``(SolverSpec, probes)`` of a ``likelihood`` section, a dict of its keys (dopri5 where it
-  names no solver) or a bare spec (with the given ``probes``)."""
+def likelihood_spec(likelihood, probes: int = 0, base: solvers.SolverSpec | None = None
+                    ) -> tuple[solvers.SolverSpec, int]:
+  """``(SolverSpec, probes)`` of a ``likelihood`` section or a dict of its keys (keys it lacks:
+  ``base``, the run's spec, and the given ``probes``; without ``base``, the class defaults with
+  dopri5), or of a bare spec (with the given ``probes``)."""
   if isinstance(likelihood, solvers.SolverSpec):
     return likelihood, int(probes)
-  return (solvers.SolverSpec.from_config(likelihood, solver='dopri5'),
-          int(likelihood.get('probes', probes)))
+  return (solvers.SolverSpec.from_config(likelihood, base=base, solver='dopri5'),
+          int(likelihood['probes'] if 'probes' in likelihood else probes))
 
 
 def sample_flow(v, rng, n: int, shape, spec: solvers.SolverSpec, t_start: float = 0.0):
@@ -216,28 +222,33 @@ def build(config, spec) -> Model:
   def velocity(params, t, x):
     return apply(params, t, x)
 
-  default_likelihood = likelihood_spec(config.likelihood)
+  run_sampling = sampling_spec(config.sampling)
+  run_likelihood = likelihood_spec(config.likelihood)
+
+  def settings(sampling):
+    """The run's sampling with ``sampling`` (a section, a dict, a spec) over it."""
+    return sampling_spec(sampling, *run_sampling)
 
   def sample(params, rng, n, sampling):
     return sample_flow(lambda t, x: velocity(params, t, x), rng, n, spec.shape,
-                       *sampling_spec(sampling))
+                       *settings(sampling))
 
   def log_prob(params, batch, rng, likelihood=None):
-    lspec, probes = (default_likelihood if likelihood is None else
-                     likelihood_spec(likelihood, default_likelihood[1]))
+    lspec, probes = (run_likelihood if likelihood is None else
+                     likelihood_spec(likelihood, run_likelihood[1], run_likelihood[0]))
     return flow_log_prob(lambda t, x: velocity(params, t, x), batch_x(batch), rng, lspec, probes)
 
   def coupling(params, rng, n, sampling):
     return sample_coupling(lambda t, x: velocity(params, t, x), rng, n, spec.shape,
-                           *sampling_spec(sampling))
+                           *settings(sampling))
 
   def straightness(params, rng, n, sampling):
     s = flow_straightness(lambda t, x: velocity(params, t, x), rng, n, spec.shape,
-                          *sampling_spec(sampling))
+                          *settings(sampling))
     return {'straightness': jnp.mean(s)}
 
   return Model(init=init, loss=loss, sample=sample, log_prob=log_prob, velocity=velocity,
                t_span=(0.0, 1.0),
                extras={'coupling': coupling, 'metric/straightness': straightness},
-               sampling_label=lambda sampling: sampling_spec(sampling)[0].label,
-               adaptive_ode=lambda sampling: sampling_spec(sampling)[0].adaptive)
+               sampling_label=lambda sampling: settings(sampling)[0].label,
+               adaptive_ode=lambda sampling: settings(sampling)[0].adaptive)

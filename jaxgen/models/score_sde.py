@@ -21,17 +21,21 @@ Conventions
   + Langevin, as the paper), 'ode' (probability-flow ODE with any `jaxgen.ode.solvers` solver and
   grid; 'dopri5' at rtol = atol = 1e-5 is the paper's RK45 row), 'ddim' (``ddim_eta``),
   'dpm_solver' (``dpm_order`` 1-3), 'dpm_solver++2m', 'edm' (``edm_churn`` ...). ``steps`` is the
-  number of steps of each method (0 -> ``num_scales``); ``grid`` (default 'uniform') is honoured
-  by 'ode', 'ddim' and both DPM-Solvers, which are best on ``grid='log_snr'`` (the paper's);
-  ``eps < 0`` means the paper's end time: 1e-3 for VP / sub-VP, 1e-5 for VE. ``denoise`` ends
-  'pc' and 'ode' with a Tweedie step at eps (+1 NFE). ``sample(params, rng, n, sampling)`` takes
-  the section, a dict of some of its keys (the others: the run's) or a ``DiffusionSampling``.
+  number of steps of each method (0 -> ``num_scales``); ``grid`` is read by 'ode', 'ddim' and
+  both DPM-Solvers: 'default' (each method's own: 'log_snr', the paper's, for the DPM-Solvers;
+  'uniform' for 'ode' and 'ddim'), or a grid name used as given; ``eps < 0`` means the paper's
+  end time: 1e-3 for VP / sub-VP, 1e-5 for VE. ``denoise`` ends 'pc' and 'ode' with a Tweedie
+  step at eps (+1 NFE). ``sample(params, rng, n, sampling)`` takes the section, a dict of some of
+  its keys (the others: the run's), a ``DiffusionSampling``, or a bare
+  `jaxgen.ode.solvers.SolverSpec` (the PF-ODE, method 'ode', with that solver, steps and grid;
+  the other keys: the run's).
 * ``log_prob(params, batch, rng, likelihood=None)`` (the log-density of ``batch['x']``)
   integrates the probability-flow ODE from ``likelihood.eps`` (1e-5, as the reference) to T with
   the ``likelihood`` section's solver (the `jaxgen.ode.solvers.SolverSpec` keys; default dopri5,
   rtol = atol = 1e-5) and the exact divergence (``likelihood.probes = 0``) or Hutchinson with that
   many Rademacher probes; nats in the transformed data space (`jaxgen.metrics.bpd` turns it into
-  bits/dim). ``likelihood`` overrides the run's section (a section, a dict or a ``SolverSpec``).
+  bits/dim). ``likelihood`` overrides the run's section: a section or a dict (keys it lacks: the
+  run's) or a ``SolverSpec`` (with the run's eps and probes).
 * ``velocity(params, t, x)`` is the PF-ODE ``dx/dt`` in forward time; ``t_span = (T, eps)``.
 * The network is adapted once (`jaxgen.diffusion.score_losses.make_score_fn`) to the ``(t, x)``
   order of `jaxgen.diffusion`. ``extras``: 'score' ``(params, t, x) -> score``; 'inpaint'
@@ -41,9 +45,6 @@ Conventions
 """
 
 from __future__ import annotations
-
-
-import dataclasses
 
 import jax.numpy as jnp
 import ml_collections
@@ -78,24 +79,8 @@ def defaults() -> ml_collections.ConfigDict:
       reduce_mean=False,        # mean over dimensions (True) or 0.5 * sum (False)
       likelihood_weighting=False,
   ))
-  c.sampling = solvers.defaults()  # solver, steps, grid, ...: 'ode' (grid also ddim, dpm_solver*)
-  c.sampling.update(dict(
-      num_samples=64,
-      method='pc',              # one of jaxgen.diffusion.sampler.METHODS
-      predictor='reverse_diffusion',  # pc: 'euler_maruyama' | 'reverse_diffusion' | 'ancestral' | 'none'
-      corrector='langevin',     # pc: 'langevin' | 'annealed_langevin' | 'none'
-      snr=0.16,
-      n_steps_each=1,
-      probability_flow=False,   # pc predictors follow the PF-ODE
-      denoise=True,             # final Tweedie step at eps (pc, ode)
-      eps=-1.0,                 # end time; < 0: 1e-3 for VP / sub-VP, 1e-5 for VE
-      ddim_eta=0.0,             # ddim: 0 deterministic, 1 ancestral
-      dpm_order=3,              # dpm_solver: 1, 2, 3 (singlestep DPM-Solver-k)
-      edm_churn=0.0,            # edm: S_churn, S_tmin, S_tmax, S_noise of Karras et al.
-      edm_tmin=0.0,
-      edm_tmax=float('inf'),
-      edm_noise=1.0,
-  ))
+  c.sampling = sampler.defaults()  # the DiffusionSampling keys (method 'pc', grid 'default', ...)
+  c.sampling.num_samples = 64
   c.sampling.steps = 1000
   c.likelihood = solvers.defaults()  # log_prob's PF-ODE solve (SolverSpec keys)
   c.likelihood.update(dict(
@@ -110,11 +95,7 @@ def choices() -> dict:
   return {
       'model.sde': ('vpsde', 'subvpsde', 'vesde'),
       'model.net': tuple(NETS),
-      'sampling.method': sampler.METHODS,
-      'sampling.predictor': pc.PREDICTORS,
-      'sampling.corrector': pc.CORRECTORS,
-      'sampling.dpm_order': sampler.DPM_ORDERS,
-      **solvers.choices('sampling'),
+      **sampler.choices('sampling'),
       **solvers.choices('likelihood'),
   }
 
@@ -138,13 +119,11 @@ def make_sde(model_config):
 
 
 def _likelihood(section, base_spec=None, base_eps=1e-5, base_probes=0):
-  """``(SolverSpec, eps, probes)`` of a likelihood section / dict / SolverSpec."""
+  """``(SolverSpec, eps, probes)`` of a likelihood section / dict / SolverSpec; keys a dict lacks
+  come from ``base_spec`` (the run's), else the class defaults with dopri5."""
   if isinstance(section, solvers.SolverSpec):
     return section, base_eps, base_probes
-  fields = dataclasses.fields(solvers.SolverSpec)
-  base = {} if base_spec is None else {f.name: getattr(base_spec, f.name) for f in fields}
-  base.setdefault('solver', 'dopri5')
-  spec = solvers.SolverSpec.from_config(section, **base)
+  spec = solvers.SolverSpec.from_config(section, base=base_spec, solver='dopri5')
   eps = float(section['eps']) if 'eps' in section else base_eps
   probes = int(section['probes']) if 'probes' in section else base_probes
   return spec, eps, probes

@@ -75,10 +75,13 @@ def from_diffrax(make_solver):
   solve.adaptive = True
   solve.__doc__ = f'Adaptive {type(solver).__name__} (diffrax), {stages} stages' + (
       ', FSAL.' if fsal else '.')
+  solve.__name__ = solve.__qualname__ = f'<from_diffrax({type(solver).__name__})>'  # 'custom'
   return solve
 
 
 dopri5 = from_diffrax(diffrax.Dopri5)
 dopri5.__doc__ = 'Adaptive Dormand-Prince 5(4) (diffrax.Dopri5, = scipy RK45), 6 NFE per step.'
+dopri5.__name__ = 'dopri5'
 tsit5 = from_diffrax(diffrax.Tsit5)
 tsit5.__doc__ = 'Adaptive Tsitouras 5(4) (diffrax.Tsit5), 6 NFE per step.'
+tsit5.__name__ = 'tsit5'

@@ -101,18 +101,23 @@ def explicit_rk(a, b, c) -> 'Solver':
     (x, nfe), _ = jax.lax.scan(body, (x0, jnp.zeros((), jnp.int32)), (ts[:-1], ts[1:]))
     return x, {'nfe': nfe}
 
+  solve.__name__ = solve.__qualname__ = '<explicit_rk>'  # unnamed: labelled 'custom'
   return solve
 
 
 euler = explicit_rk(a=[[]], b=[1.0], c=[0.0])
 euler.__doc__ = 'Explicit Euler: 1 NFE per step, order 1.'
+euler.__name__ = 'euler'
 heun = explicit_rk(a=[[], [1.0]], b=[0.5, 0.5], c=[0.0, 1.0])
 heun.__doc__ = "Heun's method (explicit trapezoid): 2 NFE per step, order 2."
+heun.__name__ = 'heun'
 midpoint = explicit_rk(a=[[], [0.5]], b=[0.0, 1.0], c=[0.0, 0.5])
 midpoint.__doc__ = 'Explicit midpoint: 2 NFE per step, order 2.'
+midpoint.__name__ = 'midpoint'
 rk4 = explicit_rk(a=[[], [0.5], [0.0, 0.5], [0.0, 0.0, 1.0]],
                    b=[1 / 6, 1 / 3, 1 / 3, 1 / 6], c=[0.0, 0.5, 0.5, 1.0])
 rk4.__doc__ = 'Classical Runge-Kutta: 4 NFE per step, order 4.'
+rk4.__name__ = 'rk4'
 
 
 @dataclasses.dataclass(frozen=True)
@@ -167,6 +172,24 @@ def _concrete(v) -> Optional[float]:
     return None
 
 
+def merged_fields(cls, section=None, base=None, **defaults) -> dict:
+  """The field values of the dataclass ``cls`` read from a config section (ConfigDict or dict):
+  the section's value where it has the key, else ``base``'s (an instance of ``cls``) when given,
+  else ``defaults``' (other fields keep the class defaults); other keys of the section are
+  ignored. The one loop that merges a section over settings (`SolverSpec.from_config`,
+  `jaxgen.diffusion.sampler.DiffusionSampling.from_config`)."""
+  section = {} if section is None else section
+  values = {}
+  for f in dataclasses.fields(cls):
+    if f.name in section:
+      values[f.name] = section[f.name]
+    elif base is not None:
+      values[f.name] = getattr(base, f.name)
+    elif f.name in defaults:
+      values[f.name] = defaults[f.name]
+  return values
+
+
 @dataclasses.dataclass(frozen=True)
 class SolverSpec:
   """The settings of one ODE solve, built once (from a config section or by hand); hashable, so
@@ -215,24 +238,24 @@ class SolverSpec:
           raise ValueError(f'a grid array must be monotone from its start to a different end '
                            f'time, got {g}')
         object.__setattr__(self, 'grid', g)
+    if not isinstance(self.grid, str) and self.adaptive:
+      raise ValueError(f'grid: an adaptive solver ({self.label}) picks its own steps and would '
+                       'drop the grid array; pass a fixed-step solver (euler, heun, midpoint, rk4, '
+                       'explicit_rk(...)) with the array, or a grid name')
     if isinstance(self.steps, bool) or not isinstance(self.steps, numbers.Integral) or \
         self.steps < 1:
       raise ValueError(f'steps must be an int >= 1 (intervals of the grid), got {self.steps!r}')
     object.__setattr__(self, 'steps', int(self.steps))
 
   @classmethod
-  def from_config(cls, section=None, **defaults) -> 'SolverSpec':
+  def from_config(cls, section=None, base: 'SolverSpec | None' = None, **defaults) -> 'SolverSpec':
     """The spec of a config section (ConfigDict or dict) holding some of this class's fields;
-    keys it lacks take ``defaults`` then the class defaults; other keys are ignored. A
-    `SolverSpec` is returned as is."""
+    keys it lacks come from ``base`` (a `SolverSpec`, e.g. the run's) when given, else from
+    ``defaults`` then the class defaults; other keys are ignored. A `SolverSpec` is returned as
+    is."""
     if isinstance(section, SolverSpec):
       return section
-    values = dict(defaults)
-    if section is not None:
-      for f in dataclasses.fields(cls):
-        if f.name in section:
-          values[f.name] = section[f.name]
-    return cls(**values)
+    return cls(**merged_fields(cls, section, base, **defaults))
 
   @property
   def adaptive(self) -> bool:
@@ -244,10 +267,14 @@ class SolverSpec:
 
   @property
   def label(self) -> str:
-    """The solver's canonical name (``'rk45'`` -> ``'dopri5'``), or ``'custom'`` for a function."""
+    """The solver's name: a name's canonical name (``'rk45'`` -> ``'dopri5'``); a function's
+    ``__name__`` if it is a Python identifier (set it to name a user-written solver), else
+    ``'custom'`` (lambdas and the unnamed results of `explicit_rk` and
+    `jaxgen.ode.adaptive.from_diffrax`)."""
     if isinstance(self.solver, str):
       return ALIASES.get(self.solver.lower(), self.solver.lower())
-    return 'custom'
+    name = getattr(self.solver, '__name__', '')
+    return name if isinstance(name, str) and name.isidentifier() else 'custom'
 
   def time_grid(self, t0, t1, schedule=None) -> jax.Array:
     """The fixed-step grid from ``t0`` to ``t1``: ``grid`` by name, or the given array, whose end

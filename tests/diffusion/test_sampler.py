@@ -86,3 +86,80 @@ def test_settings_from_config_and_labels():
 def test_unknown_names_are_refused(keys, message):
   with pytest.raises(ValueError, match=message):
     sampler.DiffusionSampling.from_config(keys)
+
+
+@pytest.mark.parametrize('method,own', [('dpm_solver', 'log_snr'), ('dpm_solver++2m', 'log_snr'),
+                                        ('ode', 'uniform'), ('ddim', 'uniform')])
+def test_the_default_grid_is_each_methods_own(method, own):
+  """grid='default' (the default) gives the DPM-Solvers the papers' log-SNR grid and 'ode' /
+  'ddim' the uniform one: the same samples, bit for bit, as naming that grid; an override of the
+  method alone over a run's default grid follows the new method."""
+  rng = jax.random.PRNGKey(0)
+  keys = dict(method=method, steps=6, dpm_order=2, denoise=False)
+  s = sampler.DiffusionSampling.from_config(keys)
+  assert s.grid == 'default' and s.ode.grid == own
+  run = lambda settings: np.asarray(sampler.sample(SDE, score, rng, (5, 1), settings)[0])
+  np.testing.assert_array_equal(run(keys), run(dict(keys, grid=own)))
+  base = sampler.DiffusionSampling.from_config(dict(method='pc'))
+  assert sampler.DiffusionSampling.from_config({'method': method}, base=base).ode.grid == own
+  named = sampler.DiffusionSampling.from_config(dict(method='pc', grid='edm'))
+  assert sampler.DiffusionSampling.from_config({'method': method}, base=named).ode.grid == 'edm'
+
+
+def test_a_bare_solver_spec_is_the_probability_flow_ode():
+  """A SolverSpec as the settings: method 'ode' with that spec's solver, steps and grid, the
+  other settings from the base (here denoise=False); the same samples as the equivalent dict."""
+  spec = solvers.SolverSpec(solver='heun', steps=5, grid='log_snr')
+  base = sampler.DiffusionSampling.from_config(dict(method='pc', denoise=False, steps=50))
+  s = sampler.DiffusionSampling.from_config(spec, base=base)
+  assert (s.method, s.steps, s.ode, s.denoise, s.label) == ('ode', 5, spec, False, 'heun')
+  rng = jax.random.PRNGKey(2)
+  x, st = sampler.sample(SDE, score, rng, (5, 1), spec)
+  want, _ = sampler.sample(SDE, score, rng, (5, 1), dict(method='ode', solver='heun', steps=5,
+                                                          grid='log_snr'))
+  assert int(st['nfe']) == 2 * 5 + 1
+  np.testing.assert_array_equal(x, want)
+
+
+def _ssp3():
+  return solvers.explicit_rk(a=[[], [1.0], [0.25, 0.25]], b=[1 / 6, 1 / 6, 2 / 3],
+                             c=[0.0, 1.0, 0.5])
+
+
+@pytest.mark.parametrize('method', ['pc', 'edm', 'ddim', 'dpm_solver', 'dpm_solver++2m'])
+def test_a_solver_function_is_refused_where_no_solver_is_read(method):
+  with pytest.raises(ValueError, match=r"^sampling\.solver: a solver function is read by "
+                                       r"method='ode' only"):
+    sampler.DiffusionSampling.from_config(dict(method=method, solver=_ssp3()))
+
+
+@pytest.mark.parametrize('method', ['pc', 'edm'])
+def test_a_grid_array_is_refused_where_no_grid_is_read(method):
+  with pytest.raises(ValueError, match=r'^sampling\.grid: a grid array is read by method'):
+    sampler.DiffusionSampling.from_config(dict(method=method, grid=[1.0, 0.5, 1e-3]))
+
+
+def test_labels_follow_the_solver_spec_rule():
+  """'ode' labels as SolverSpec.label: a name's canonical name, a function's identifier name,
+  'custom' for a lambda or an unnamed explicit_rk result; other methods label as the method."""
+  label = lambda **kw: sampler.DiffusionSampling.from_config(dict(method='ode', **kw)).label
+  fn = _ssp3()
+  assert label(solver='RK45') == 'dopri5' and label(solver=fn) == 'custom'
+  fn.__name__ = 'ssp3'
+  assert label(solver=fn) == 'ssp3'
+  assert label(solver=lambda f, x0, ts: fn(f, x0, ts)) == 'custom'
+  assert sampler.DiffusionSampling.from_config(dict(method='ddim')).label == 'ddim'
+
+
+def test_defaults_and_choices_are_the_settings_own():
+  """sampler.defaults() builds the class defaults (grid 'default'); choices() lists the names
+  the settings accept, 'default' among the grids."""
+  d = sampler.defaults()
+  assert sampler.DiffusionSampling.from_config(d) == sampler.DiffusionSampling()
+  assert d.grid == 'default' and d.method == 'pc' and d.steps == 100
+  c = sampler.choices('sampling')
+  assert c['sampling.method'] == sampler.METHODS and 'default' in c['sampling.grid']
+  assert set(c) == {'sampling.method', 'sampling.predictor', 'sampling.corrector',
+                    'sampling.dpm_order', 'sampling.solver', 'sampling.grid'}
+  for g in c['sampling.grid']:
+    sampler.DiffusionSampling.from_config(dict(method='ddim', grid=g))

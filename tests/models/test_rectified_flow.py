@@ -152,3 +152,27 @@ def test_a_solver_function_reaches_the_likelihood():
   grid = np.asarray(solvers.SolverSpec(steps=200).time_grid(1.0, 0.0))
   arr = model.log_prob(params, {'x': x}, rng, {'solver': SSPRK3, 'grid': grid})
   np.testing.assert_allclose(arr, rk3, rtol=1e-6, atol=1e-6)
+
+
+def test_a_partial_dict_merges_over_the_runs_sampling_and_likelihood():
+  """On a run with sampling.solver='heun', model.sample(..., {'steps': 5}) still uses heun
+  (nfe = 2 x 5); a likelihood dict {'probes': 1} keeps the run's solver, rtol and atol (the same
+  values as the run's whole section with probes = 1)."""
+  from jaxgen.runtime import config as cfg
+  from jaxgen.data import DataSpec
+
+  c = cfg.load('experiments/rectified_flow/toy2d.py:smoke')
+  c.sampling.solver = 'heun'
+  c.likelihood.update(dict(solver='tsit5', rtol=1e-3, atol=1e-3))
+  c = cfg.validate(c)
+  model = rf.build(c, DataSpec('toy2d:moons', (2,), -4.5, 4.5, None, None, 'none'))
+  params = model.init(jax.random.PRNGKey(1), jnp.zeros((8, 2)))
+  _, info = model.sample(params, jax.random.PRNGKey(3), 4, {'steps': 5})
+  assert int(info['nfe']) == 10 and model.sampling_label({'steps': 5}) == 'heun'
+  x = jax.random.normal(jax.random.PRNGKey(0), (8, 2))
+  rng = jax.random.PRNGKey(4)
+  got = model.log_prob(params, {'x': x}, rng, {'probes': 1})
+  want = model.log_prob(params, {'x': x}, rng, dict(c.likelihood.to_dict(), probes=1))
+  np.testing.assert_array_equal(got, want)
+  spec, probes = rf.likelihood_spec({'probes': 1}, 0, rf.likelihood_spec(c.likelihood)[0])
+  assert (spec.solver, spec.rtol, spec.atol, probes) == ('tsit5', 1e-3, 1e-3, 1)

@@ -179,3 +179,39 @@ def test_log_prob_closed_form_at_zero_network(sde, likelihood):
     s = config.model.sigma_max
     expected = -0.5 * (np.asarray(x)**2).sum(1) / s**2 - d / 2 * np.log(2 * np.pi * s**2)
   np.testing.assert_allclose(logp, expected, atol=1e-3)
+
+
+def test_sample_with_a_bare_solver_spec_is_the_probability_flow_ode():
+  """model.sample(params, rng, n, SolverSpec(SSP-RK3 function, grid array)): the PF-ODE on that
+  array (3 NFE per interval + 1 Tweedie, the run's denoise), the same samples as the dict naming
+  method 'ode' with the same solver and grid."""
+  config = _config('vpsde')
+  model = score_sde.build(config, SPEC2)
+  params = model.init(jax.random.PRNGKey(0), jnp.zeros((2, 2)))
+  ssp3 = solvers.explicit_rk(a=[[], [1.0], [0.25, 0.25]], b=[1 / 6, 1 / 6, 2 / 3],
+                             c=[0.0, 1.0, 0.5])
+  sd = score_sde.make_sde(config.model)
+  spec = solvers.SolverSpec(solver=ssp3, grid=np.linspace(sd.T, sd.eps, 6))
+  rng = jax.random.PRNGKey(1)
+  x, info = jax.jit(lambda p: model.sample(p, rng, 3, spec))(params)
+  assert int(info['nfe']) == 3 * 5 + 1
+  want, _ = model.sample(params, rng, 3, {'method': 'ode', 'solver': ssp3, 'grid': spec.grid})
+  np.testing.assert_allclose(x, want, rtol=1e-6, atol=1e-6)
+  assert model.sampling_label(spec) == 'custom' and not model.adaptive_ode(spec)
+
+
+def test_the_family_default_grid_is_each_methods_own():
+  """The run's sampling.grid is 'default' (validated): dpm_solver runs on log_snr (the same
+  samples as grid='log_snr'), ddim and ode on uniform."""
+  config = _config('vpsde')
+  assert config.sampling.grid == 'default'
+  model = score_sde.build(config, SPEC2)
+  params = model.init(jax.random.PRNGKey(0), jnp.zeros((2, 2)))
+  rng = jax.random.PRNGKey(1)
+  for method, own in [('dpm_solver', 'log_snr'), ('ddim', 'uniform'), ('ode', 'uniform')]:
+    got, _ = model.sample(params, rng, 3, {'method': method})
+    want, _ = model.sample(params, rng, 3, {'method': method, 'grid': own})
+    np.testing.assert_array_equal(got, want)
+  other, _ = model.sample(params, rng, 3, {'method': 'dpm_solver', 'grid': 'uniform'})
+  assert float(jnp.max(jnp.abs(other - model.sample(params, rng, 3, {'method': 'dpm_solver'})[0]))
+               ) > 0

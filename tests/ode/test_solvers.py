@@ -219,3 +219,31 @@ def test_from_config_and_labels():
   assert (s.solver, s.steps, s.rtol, s.label, s.adaptive) == ('RK45', 7, 1e-3, 'dopri5', True)
   assert solvers.SolverSpec.from_config(s) is s
   assert solvers.SolverSpec.from_config(solvers.defaults()) == solvers.SolverSpec()
+
+
+def test_a_grid_array_with_an_adaptive_solver_is_refused():
+  """An adaptive solver reads only the end points: the array would be dropped, so it is refused."""
+  with pytest.raises(ValueError, match='^grid: an adaptive solver \\(dopri5\\) picks its own steps'):
+    solvers.SolverSpec(solver='dopri5', grid=[0.0, 0.5, 1.0])
+  with pytest.raises(ValueError, match='^grid: an adaptive solver'):
+    solvers.SolverSpec(solver=adaptive.from_diffrax(diffrax.Bosh3), grid=[0.0, 1.0])
+
+
+def test_from_config_with_a_base_takes_the_keys_a_section_lacks_from_it():
+  """base= fills the keys the section lacks (over defaults and the class defaults)."""
+  base = solvers.SolverSpec(solver='tsit5', steps=7, rtol=1e-3, atol=1e-4, grid='edm')
+  s = solvers.SolverSpec.from_config({'max_steps': 10, 'other': 1}, base=base, rtol=0.5)
+  assert s == base.replace(max_steps=10)
+  assert solvers.SolverSpec.from_config({}, solver='heun') == solvers.SolverSpec(solver='heun')
+
+
+def test_labels_of_named_and_user_functions():
+  """A function's identifier __name__ is its label, else 'custom'; the named solvers' functions
+  label as their names."""
+  fn = solvers.explicit_rk(a=[[]], b=[1.0], c=[0.0])
+  assert solvers.SolverSpec(solver=fn).label == 'custom'
+  fn.__name__ = 'my_euler'
+  assert solvers.SolverSpec(solver=fn).label == 'my_euler'
+  assert solvers.SolverSpec(solver=lambda f, x0, ts: fn(f, x0, ts)).label == 'custom'
+  for name in solvers.names():
+    assert solvers.SolverSpec(solver=solvers.get(name).fn).label == name
