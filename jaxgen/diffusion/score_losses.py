@@ -171,15 +171,3 @@ def get_loss(sde, *, continuous: bool, reduce_mean: bool, likelihood_weighting: 
   else:
     raise ValueError(f'no discrete loss for {kind}')
   return loss
-
-
-def gaussian_dsm_minimum(sde, s0: float, t: jax.Array) -> jax.Array:
-  """Per-dimension ``E|| s* sigma + z ||^2`` at time ``t`` for data ``N(m, s0^2 I)`` (exact score).
-
-  With ``x_t = alpha x0 + sigma z`` the optimal score is ``-(x_t - alpha m) / v``,
-  ``v = alpha^2 s0^2 + sigma^2``; then ``s* sigma + z = (alpha^2 s0^2 z - sigma alpha s0 e) / v``
-  with ``e, z`` independent standard normals, whose variance is ``alpha^2 s0^2 / v``.
-  """
-  a, s = sde.alpha(t), sde.sigma(t)
-  return a**2 * s0**2 / (a**2 * s0**2 + s**2)
-

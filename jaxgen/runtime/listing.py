@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from jaxgen.diffusion import sampler
 from jaxgen.ode import grids
 from jaxgen.ode import solvers
 
@@ -13,5 +14,7 @@ def solvers_text() -> str:
   lines += [f'  {alias:<10s} alias of {target}' for alias, target in solvers.ALIASES.items()]
   lines.append('grids (sampling.grid, fixed-step solvers):')
   lines += [f'  {name:<10s} {text}' for name, text in grids.DESCRIPTIONS.items()]
+  own = ', '.join(f'{m}: {g}' for m, g in sampler.DEFAULT_GRIDS.items())
+  lines.append(f"  {'default':<10s} score SDEs only: each method's own grid ({own}; else uniform)")
   lines.append(f'defaults: {dict(solvers.defaults())}')
   return '\n'.join(lines)
