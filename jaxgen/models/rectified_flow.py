@@ -196,8 +196,8 @@ def flow_log_prob(v, x, rng, spec: solvers.SolverSpec, probes: int = 0):
   """log p_1(x) in nats: the ODE from the data (t = 1) back to the N(0, I) prior (t = 0) with the
   solve ``spec``; ``probes`` 0 takes the exact divergence, k > 0 k Hutchinson probes."""
   logp, _ = likelihood_lib.ode_log_likelihood(
-      v, x, standard_normal_logp, 1.0, 0.0, rng=rng, method='hutchinson' if probes else 'exact',
-      num_probes=max(probes, 1), solver=spec)
+      v, x, standard_normal_logp, 1.0, 0.0, rng=rng, solver=spec,
+      **likelihood_lib.estimator(probes))
   return logp
 
 

@@ -175,8 +175,7 @@ def build(config, spec) -> Model:
                           else _likelihood(likelihood, *run_likelihood))
     logp, _ = lik.ode_log_likelihood(
         lambda t, y: velocity(params, t, y), x, sde.prior_logp, eps, sde.T,
-        rng=rng, method='hutchinson' if probes else 'exact', num_probes=max(probes, 1),
-        solver=solve)
+        rng=rng, solver=solve, **lik.estimator(probes))
     return logp
 
   def inpaint(params, rng, x, mask, sampling):

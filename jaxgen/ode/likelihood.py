@@ -50,6 +50,12 @@ from jaxgen.ode import solvers
 Velocity = Callable[[jax.Array, jax.Array], jax.Array]
 
 
+def estimator(probes: int) -> dict:
+  """The divergence keywords of `ode_log_likelihood` for a config's ``likelihood.probes``: 0 is the
+  exact trace, k > 0 Hutchinson with k Rademacher probes."""
+  return dict(method='hutchinson' if probes else 'exact', num_probes=max(int(probes), 1))
+
+
 def make_probes(rng: jax.Array, x: jax.Array, num_probes: int = 1,
                 kind: str = 'rademacher') -> jax.Array:
   """``[num_probes, *x.shape]`` Rademacher (+-1) or standard Gaussian probes."""

@@ -68,7 +68,7 @@ def on_run(argv: list[str], prog: str, doc: str, work: Callable[..., Optional[in
     with compile_options.fast_compile(run.config.train.fast_compile):
       return work(args, run) or 0
   except Failure as e:
-    print(f'error: {e}', file=sys.stderr)
+    error(e)
     return e.code
   except cfg_lib.ConfigError as e:  # e.g. an unknown eval.metrics name
     return error(e)
