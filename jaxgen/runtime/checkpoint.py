@@ -1,68 +1,461 @@
 """The thin Orbax layer: the only module that imports orbax.
 
-A checkpoint holds the whole `TrainState` (step, params, EMA, optimizer state, RNG) and the run's
-config (JSON). Saves are asynchronous and atomic (Orbax writes to a temporary folder and renames it
-on commit), the newest `keep` are kept. Restoring takes the *target* shardings, so a checkpoint
-written on one device restores onto eight and back.
+A checkpoint ``checkpoints/<step>/`` holds three items: ``state`` (the whole `TrainState`: step,
+params, EMA, optimizer state, RNG), ``config`` (the run's config as JSON) and ``digest`` (JSON:
+a SHA-256 of each state leaf's host bytes, dtype and shape, and of the config). Saves are
+asynchronous and atomic (Orbax writes to a temporary folder and renames it on commit); the
+digest is computed in Orbax's background save thread, so the folder is committed only with it.
+Restoring takes the *target* shardings, so a checkpoint written on one device restores onto
+eight and back, and recomputes the digest: a flipped byte is never restored silently.
+
+Damage is never repaired by deleting: `restore()` without a step walks down from the newest
+step folder, skips each one that is empty, incomplete, unreadable or fails its digest, prints
+one line naming the skipped steps and the step restored, and raises `CheckpointError` (naming
+every step tried) when none is good. Retention (the newest `keep`) counts only checkpoints that
+look good, and deletes an old one only after a newer save has committed, so broken folders
+never push good ones out. A failed save (a full disk) is one `CheckpointError` naming the step,
+the folder and the cause, raised at the next `save`, `wait`, `check` or `close`; its temporary
+folder is removed and the earlier checkpoints are untouched.
 """
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+import errno
+import hashlib
 import json
+import logging
 import os
+import re
+import shutil
+import time
 from typing import Any, Optional
 
 import jax
+import numpy as np
 import orbax.checkpoint as ocp
+from orbax.checkpoint import checkpoint_args as ocp_args
+from orbax.checkpoint.handlers import JsonCheckpointHandler
+
+STATE, CONFIG, DIGEST = 'state', 'config', 'digest'
+# Files a committed checkpoint cannot be read without (Orbax 0.12 layout, OCDBT storage).
+_REQUIRED = (f'{STATE}/_METADATA', f'{STATE}/manifest.ocdbt', f'{CONFIG}/metadata')
 
 
 class CheckpointError(RuntimeError):
-  """A checkpoint could not be read; the message says which and what to do."""
+  """A checkpoint could not be read or written; the message says which and what to do."""
 
+
+# --- digests -----------------------------------------------------------------------------------
+
+def path_str(path) -> str:
+  """``'opt_state/0/nu/Dense_0/kernel'`` for a jax key path (attribute, dict and index keys)."""
+  parts = []
+  for k in path:
+    for attr in ('key', 'name', 'idx'):
+      if hasattr(k, attr):
+        parts.append(str(getattr(k, attr)))
+        break
+    else:
+      parts.append(str(k))
+  return '/'.join(parts)
+
+
+def leaf_digest(x) -> Optional[str]:
+  """SHA-256 (hex) of a leaf's dtype, shape and host bytes; None for an array this process does
+  not hold whole (multi-process sharded leaves are left unverified)."""
+  if isinstance(x, jax.Array):
+    if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
+      x = jax.random.key_data(x)
+    if not x.is_fully_addressable:
+      return None
+  x = np.ascontiguousarray(np.asarray(x))
+  h = hashlib.sha256(f'{x.dtype.str}{x.shape}'.encode())
+  h.update(x.reshape(-1).view(np.uint8).data)  # hashlib releases the GIL on large buffers
+  return h.hexdigest()
+
+
+def tree_digest(tree) -> dict[str, Optional[str]]:
+  """``{leaf path: leaf_digest}`` of a pytree (host arrays or jax Arrays)."""
+  return {path_str(p): leaf_digest(x) for p, x in jax.tree_util.tree_flatten_with_path(tree)[0]}
+
+
+def config_digest(config: Any) -> str:
+  """SHA-256 of a JSON value in canonical form (sorted keys), so key order does not matter."""
+  return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()
+
+
+class _PendingDigest:
+  """The digest of a host copy of the state, computed when Orbax's save thread asks for it."""
+
+  def __init__(self, host_state, config):
+    self.host_state, self.config = host_state, config
+    self.seconds: Optional[float] = None
+
+  def compute(self) -> dict:
+    t = time.perf_counter()
+    out = {'leaves': tree_digest(self.host_state), 'config': config_digest(self.config),
+           'algorithm': 'sha256(dtype.str + shape + bytes)'}
+    self.host_state = None  # let the host copy go as soon as it is hashed
+    self.seconds = time.perf_counter() - t
+    return out
+
+
+class _DigestHandler(JsonCheckpointHandler):
+  """A JSON item whose content (the digest) is computed in the background save thread."""
+
+  async def _save_fn(self, x, directory):
+    if isinstance(x, _PendingDigest):
+      if not jax.process_index() == 0:
+        return
+      x = await asyncio.to_thread(x.compute)
+    await super()._save_fn(x, directory)
+
+
+@ocp_args.register_with_handler(_DigestHandler, for_save=True)
+@dataclasses.dataclass
+class _DigestSave(ocp_args.CheckpointArgs):
+  item: Any
+
+
+@ocp_args.register_with_handler(_DigestHandler, for_restore=True)
+@dataclasses.dataclass
+class _DigestRestore(ocp_args.CheckpointArgs):
+  item: Any = None
+
+
+# Orbax logs each failure of a background save as a traceback (from several threads); the
+# Checkpointer raises the same failure as one CheckpointError line, so those are dropped.
+class _DropOrbaxTracebacks(logging.Filter):
+  def filter(self, record):
+    return not (record.exc_info and f'{os.sep}orbax{os.sep}' in (record.pathname or ''))
+
+
+_FILTER = _DropOrbaxTracebacks()
+for _name in ('absl', ''):
+  logging.getLogger(_name).addFilter(_FILTER)
+
+
+def _cause(e: BaseException) -> str:
+  """'No space left on device' for a full disk anywhere in the exception chain, else the first
+  line of the innermost message."""
+  seen, chain = set(), []
+  while e is not None and id(e) not in seen:
+    seen.add(id(e))
+    chain.append(e)
+    e = e.__cause__ or e.__context__
+  for x in chain:
+    if getattr(x, 'errno', None) == errno.ENOSPC or 'No space left on device' in str(x) \
+        or "os_error_code='28'" in str(x):
+      return 'No space left on device'
+  x = chain[-1]
+  first = (str(x).strip().splitlines() or [''])[0]
+  return f'{type(x).__name__}: {first[:200]}'
+
+
+class _Damaged(Exception):
+  """A step folder that cannot be trusted; str() is the reason."""
+
+
+# --- the checkpointer --------------------------------------------------------------------------
 
 class Checkpointer:
-  """Saves and restores train states under ``<workdir>/checkpoints``."""
+  """Saves and restores train states under ``<workdir>/checkpoints``.
+
+  `latest_step()` is the newest step folder that looks complete (cheap: files only); a damaged
+  array file or a digest mismatch is found by `restore()`, which then falls back. After a
+  restore, ``restored_step`` and ``restored_config`` (the config dict stored in that checkpoint)
+  are set, and `latest_step()` no longer names the steps found damaged. Creates the directory
+  only when it first saves.
+  """
 
   def __init__(self, workdir: str, keep: int = 3, async_save: bool = True):
     self.directory = os.path.abspath(os.path.join(workdir, 'checkpoints'))
-    options = ocp.CheckpointManagerOptions(
-        max_to_keep=keep, create=True, enable_async_checkpointing=async_save)
-    self._manager = ocp.CheckpointManager(
-        self.directory, options=options, item_names=('state', 'config'))
+    self.keep = keep
+    self._async = async_save
+    self._manager_obj = None
+    self._damaged: dict[int, str] = {}   # step -> reason, found in this process
+    self._pending: Optional[tuple[int, _PendingDigest]] = None  # async save not yet confirmed
+    self.restored_step: Optional[int] = None
+    self.restored_config: Optional[dict] = None
+    self.last_digest_seconds: Optional[float] = None  # of the newest confirmed save
 
-  def latest_step(self) -> Optional[int]:
-    return self._manager.latest_step()
+  @property
+  def _manager(self) -> ocp.CheckpointManager:
+    if self._manager_obj is None:
+      # max_to_keep=None: Orbax deletes nothing; `_retain` keeps the newest `keep` good ones.
+      options = ocp.CheckpointManagerOptions(
+          max_to_keep=None, create=True, enable_async_checkpointing=self._async)
+      self._manager_obj = ocp.CheckpointManager(
+          self.directory, options=options,
+          item_handlers={STATE: ocp.StandardCheckpointHandler(), CONFIG: JsonCheckpointHandler(),
+                         DIGEST: _DigestHandler()})
+    return self._manager_obj
+
+  # --- which steps exist and which look good ---------------------------------------------------
 
   def all_steps(self) -> list[int]:
-    return list(self._manager.all_steps())
+    """Every committed step folder (``checkpoints/<int>``), damaged or not, ascending."""
+    if not os.path.isdir(self.directory):
+      return []
+    return sorted(int(n) for n in os.listdir(self.directory)
+                  if n.isdigit() and os.path.isdir(os.path.join(self.directory, n)))
 
-  def save(self, step: int, state: Any, config_json: str, force: bool = False) -> None:
-    self._manager.save(step, args=ocp.args.Composite(
-        state=ocp.args.StandardSave(state),
-        config=ocp.args.JsonSave(json.loads(config_json))), force=force)
+  def problem(self, step: int) -> Optional[str]:
+    """Why `step` cannot be restored, found from its files alone (or by an earlier restore in
+    this process); None if it looks complete."""
+    if step in self._damaged:
+      return self._damaged[step]
+    path = os.path.join(self.directory, str(step))
+    if not os.path.isdir(path):
+      return 'no such folder'
+    if not os.listdir(path):
+      return 'empty folder'
+    missing = [f for f in _REQUIRED if not os.path.isfile(os.path.join(path, f))]
+    state = os.path.join(path, STATE)
+    if os.path.isdir(state):
+      missing += [os.path.join(STATE, d, 'manifest.ocdbt') for d in sorted(os.listdir(state))
+                  if d.startswith('ocdbt.process_')
+                  and not os.path.isfile(os.path.join(state, d, 'manifest.ocdbt'))]
+    if os.path.isdir(os.path.join(path, DIGEST)) and \
+        not os.path.isfile(os.path.join(path, DIGEST, 'metadata')):
+      missing.append(f'{DIGEST}/metadata')
+    if missing:
+      return f'{", ".join(missing)} missing'
+    return None
 
-  def restore(self, abstract_state: Any, step: Optional[int] = None) -> Any:
-    """Restores the state at `step` (latest if None) with the shardings of `abstract_state`."""
+  def good_steps(self) -> list[int]:
+    """Steps that look complete and were not found damaged, ascending."""
+    return [s for s in self.all_steps() if self.problem(s) is None]
+
+  def latest_step(self) -> Optional[int]:
+    """The newest step that looks complete; None if there is no step folder at all. Raises
+    CheckpointError when step folders exist but none looks complete (rather than let a caller
+    start afresh over them)."""
+    steps = self.all_steps()
+    if not steps:
+      return None
+    good = self.good_steps()
+    if not good:
+      raise self._none_good([(s, self.problem(s)) for s in reversed(steps)])
+    return good[-1]
+
+  def _none_good(self, tried) -> CheckpointError:
+    return CheckpointError(
+        f'no good checkpoint in {self.directory}: '
+        + '; '.join(f'step {s}: {r}' for s, r in tried)
+        + '. Nothing was changed; move those folders aside to start afresh, or restore them.')
+
+  # --- saving ----------------------------------------------------------------------------------
+
+  def save(self, step: int, state: Any, config_json: str, force: bool = False) -> bool:
+    """Starts saving `state` as `step` (asynchronously when async_save). Returns False (with one
+    printed line) if a damaged folder ``checkpoints/<step>`` is in the way: it is never
+    overwritten; with `force` (a save that must happen) that is a CheckpointError instead.
+    A previous save that failed raises CheckpointError here."""
+    self._confirm_pending()
+    path = os.path.join(self.directory, str(step))
+    if os.path.exists(path):
+      reason = self.problem(step)
+      if reason is None:  # this very step is already saved
+        return False
+      msg = (f'checkpoint step {step} not saved: {path} already exists and is damaged ({reason}); '
+             'it is left in place; move it aside to let the run save this step.')
+      if force:
+        raise CheckpointError(msg)
+      if jax.process_index() == 0:
+        print(msg, flush=True)
+      return False
+    config = json.loads(config_json)
+    pending = _PendingDigest(jax.device_get(state), config)  # the host copy the digest reads
+    try:
+      self._manager.save(step, args=ocp.args.Composite(**{
+          STATE: ocp.args.StandardSave(state), CONFIG: ocp.args.JsonSave(config),
+          DIGEST: _DigestSave(pending)}), force=True)
+    except Exception as e:
+      raise self._save_failed(step, e) from e
+    self._pending = (step, pending)
+    if not self._async:
+      self._confirm_pending()
+    return True
+
+  def check(self) -> None:
+    """Raises CheckpointError now if the last asynchronous save has already failed; never
+    blocks (cheap enough to call every step)."""
+    if self._pending is not None and not self._manager.is_saving_in_progress():
+      self._confirm_pending()
+
+  def _confirm_pending(self) -> None:
+    """Waits for the pending save; on success applies retention, on failure raises."""
+    if self._pending is None:
+      return
+    step, pending = self._pending
+    self._pending = None
+    try:
+      self._manager.wait_until_finished()
+      self._manager.check_for_errors()
+      if not os.path.isdir(os.path.join(self.directory, str(step))):
+        raise CheckpointError('the checkpoint folder was not committed')
+    except Exception as e:
+      raise self._save_failed(step, e) from e
+    self.last_digest_seconds = pending.seconds
+    self._damaged.pop(step, None)
+    self._retain()
+
+  def _save_failed(self, step: int, e: BaseException) -> CheckpointError:
+    self._remove_tmp(step)
+    try:
+      good = self.good_steps()
+    except OSError:
+      good = []
+    kept = (f'the earlier checkpoints are intact (newest: step {good[-1]}), resume runs from it'
+            if good else 'there is no earlier checkpoint')
+    return CheckpointError(
+        f'could not save checkpoint step {step} to {os.path.join(self.directory, str(step))}: '
+        f'{_cause(e)}; {kept}. Free space (or fix the cause) and run again.')
+
+  def _remove_tmp(self, step: int) -> None:
+    """Removes this process's uncommitted ``<step>.orbax-checkpoint-tmp*`` folder of a failed
+    save (a partial write, never a checkpoint)."""
+    if jax.process_index() != 0 or not os.path.isdir(self.directory):
+      return
+    pattern = re.compile(rf'^{step}\.orbax-checkpoint-tmp')
+    for name in os.listdir(self.directory):
+      if pattern.match(name):
+        shutil.rmtree(os.path.join(self.directory, name), ignore_errors=True)
+
+  def _retain(self) -> None:
+    """Deletes good checkpoints older than the newest `keep` good ones. Damaged folders are
+    neither counted nor deleted."""
+    if not self.keep or self.keep <= 0:
+      return
+    good = self.good_steps()
+    old = good[:-self.keep]
+    if old:
+      self._manager.reload()
+      for s in old:
+        if s in self._manager.all_steps():
+          self._manager.delete(s)
+
+  # --- restoring -------------------------------------------------------------------------------
+
+  def stored_config(self, step: Optional[int] = None) -> dict:
+    """The config dict stored in checkpoint `step` (default: `latest_step()`), read alone."""
     step = self.latest_step() if step is None else step
     if step is None:
       raise CheckpointError(f'no checkpoint in {self.directory}')
+    path = os.path.join(self.directory, str(step), CONFIG, 'metadata')
     try:
-      out = self._manager.restore(step, args=ocp.args.Composite(
-          state=ocp.args.StandardRestore(abstract_state)))
-    except Exception as e:
+      with open(path) as f:
+        return json.load(f)
+    except (OSError, ValueError) as e:
+      raise CheckpointError(f'the config stored in checkpoint step {step} ({path}) could not be '
+                            f'read ({_cause(e)})') from e
+
+  def restore(self, abstract_state: Any, step: Optional[int] = None, *,
+              verify: bool = True) -> Any:
+    """The state at `step`, verified against its digest, with the shardings of
+    `abstract_state`. With step=None: the newest good step, skipping (with one printed line)
+    every newer one that is damaged; CheckpointError if none is good. An explicit `step` that
+    is damaged is a CheckpointError (no fallback). verify=False skips the digest check (to
+    inspect a damaged checkpoint; never for resuming)."""
+    steps = self.all_steps() if step is None else [step]
+    if not steps or (step is not None and not os.path.isdir(
+        os.path.join(self.directory, str(step)))):
       raise CheckpointError(
-          f'the checkpoint at step {step} in {self.directory} could not be restored '
-          f'({type(e).__name__}: {str(e)[:300]}). It may be damaged or from a different model. '
-          f'Steps present: {self.all_steps()}. Nothing was changed; to fall back, move '
-          f'{os.path.join(self.directory, str(step))} aside and run again.') from e
-    return out['state']
+          f'no checkpoint {"" if step is None else f"at step {step} "}in {self.directory}'
+          + (f' (steps present: {self.all_steps()})' if step is not None else ''))
+    skipped = []
+    for s in reversed(steps):
+      reason = self.problem(s) if verify else None
+      if reason is None:
+        try:
+          state = self._restore_verified(s, abstract_state, verify)
+        except _Damaged as e:
+          reason = str(e)
+        else:
+          break
+      self._damaged[s] = reason
+      skipped.append((s, reason))
+    else:
+      if step is not None:
+        raise CheckpointError(
+            f'checkpoint step {step} in {self.directory} is damaged ({skipped[0][1]}); nothing '
+            f'was changed. Restore another step (present: {self.all_steps()}).')
+      raise self._none_good(skipped)
+    if skipped and jax.process_index() == 0:
+      print('Checkpoint: skipped ' + '; '.join(f'step {t} ({r})' for t, r in skipped)
+            + f'; restored step {s} from {self.directory}. The skipped folders are left in place'
+            ' (the run will not save over them).', flush=True)
+    self.restored_step = s
+    return state
+
+  def _restore_verified(self, step: int, abstract_state: Any, verify: bool = True) -> Any:
+    """Restores `step` and checks its digest; _Damaged if it cannot be trusted, CheckpointError
+    if it holds another model."""
+    self._check_same_model(step, abstract_state)
+    has_digest = os.path.isdir(os.path.join(self.directory, str(step), DIGEST))
+    items = {STATE: ocp.args.StandardRestore(abstract_state), CONFIG: ocp.args.JsonRestore()}
+    if has_digest:
+      items[DIGEST] = _DigestRestore()
+    try:
+      out = self._manager.restore(step, args=ocp.args.Composite(**items))
+    except Exception as e:  # an unreadable or truncated file: tensorstore / json errors
+      raise _Damaged(f'unreadable: {_cause(e)}') from e
+    state, config = out[STATE], out[CONFIG]
+    if not verify:
+      pass
+    elif not has_digest:
+      if jax.process_index() == 0:
+        print(f'Checkpoint step {step} in {self.directory} has no digest (saved before digests '
+              'were recorded): restored unverified.', flush=True)
+    else:
+      stored = out[DIGEST]
+      got = tree_digest(state)
+      want = stored.get('leaves', {})
+      bad = sorted(k for k in set(got) | set(want)
+                   if got.get(k) is not None and want.get(k) is not None and got[k] != want[k]
+                   or (k in got) != (k in want))
+      if bad:
+        raise _Damaged(f'digest mismatch in {len(bad)} of {len(want)} arrays: '
+                       f'{", ".join(bad[:3])}{", ..." if len(bad) > 3 else ""}')
+      if stored.get('config') != config_digest(config):
+        raise _Damaged('digest mismatch in the stored config')
+    self.restored_config = config
+    return state
+
+  def _check_same_model(self, step: int, abstract_state: Any) -> None:
+    """CheckpointError naming the leaves if `step` stores other shapes than `abstract_state`."""
+    try:
+      meta = self._manager.item_metadata(step)[STATE]
+      stored = {path_str(p): tuple(m.shape) for p, m in
+                jax.tree_util.tree_flatten_with_path(meta)[0] if hasattr(m, 'shape')}
+    except Exception as e:  # unreadable metadata is damage, found again by the restore
+      raise _Damaged(f'metadata unreadable: {_cause(e)}') from e
+    here = {path_str(p): tuple(x.shape)
+            for p, x in jax.tree_util.tree_flatten_with_path(abstract_state)[0]}
+    diff = [f'{k}: stored {stored.get(k, "absent")} vs {here.get(k, "absent")} here'
+            for k in sorted(set(stored) | set(here)) if stored.get(k) != here.get(k)]
+    if diff:
+      raise CheckpointError(
+          f'checkpoint step {step} in {self.directory} holds a different model ({len(diff)} '
+          f'arrays differ: {"; ".join(diff[:3])}). Nothing was changed; use the config it was '
+          'trained with, or a new --workdir.')
+
+  # --- life cycle ------------------------------------------------------------------------------
 
   def wait(self) -> None:
-    self._manager.wait_until_finished()
+    """Waits for the pending save; CheckpointError if it failed."""
+    self._confirm_pending()
 
   def close(self) -> None:
-    self._manager.wait_until_finished()
-    self._manager.close()
+    """Waits for the pending save and releases Orbax's threads; CheckpointError if it failed."""
+    try:
+      self._confirm_pending()
+    finally:
+      if self._manager_obj is not None:
+        self._manager_obj.close()
 
 
 def abstract(tree: Any, sharding) -> Any:
