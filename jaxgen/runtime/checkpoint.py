@@ -304,6 +304,7 @@ class Checkpointer:
     self._retain()
 
   def _save_failed(self, step: int, e: BaseException) -> CheckpointError:
+    self._drain()
     self._remove_tmp(step)
     try:
       good = self.good_steps()
@@ -314,6 +315,17 @@ class Checkpointer:
     return CheckpointError(
         f'could not save checkpoint step {step} to {os.path.join(self.directory, str(step))}: '
         f'{_cause(e)}; {kept}. Free space (or fix the cause) and run again.')
+
+  def _drain(self) -> None:
+    """Waits for every write of a failed async save: Orbax raises at the first failed item
+    while the others may still be writing into the temporary folder."""
+    async_manager = getattr(getattr(self._manager_obj, '_checkpointer', None),
+                            '_async_manager', None)
+    for f in list(getattr(async_manager, '_commit_futures', None) or []):
+      try:
+        f.result(timeout=600)
+      except Exception:  # the failure itself is reported by the caller
+        pass
 
   def _remove_tmp(self, step: int) -> None:
     """Removes this process's uncommitted ``<step>.orbax-checkpoint-tmp*`` folder of a failed

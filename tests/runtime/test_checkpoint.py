@@ -1,5 +1,6 @@
 """Orbax checkpoints: round trips across device counts and clear errors for damaged ones."""
 
+import json
 import os
 
 import jax
@@ -43,7 +44,7 @@ def test_written_on_one_device_restores_on_eight_and_back(tmp_path):
     np.testing.assert_array_equal(x, y)
 
 
-def test_damaged_checkpoint_gives_a_clear_error_and_is_left_in_place(tmp_path):
+def test_damaged_only_checkpoint_is_one_error_and_is_left_in_place(tmp_path):
   config = tiny_config(**{'train.steps': '3'})
   loop.train(config, str(tmp_path))
   step_dir = tmp_path / 'checkpoints' / '3'
@@ -54,10 +55,44 @@ def test_damaged_checkpoint_gives_a_clear_error_and_is_left_in_place(tmp_path):
       f.write(b'garbage')
   trainer = run_lib.Run(config, parallel.make_mesh(1))
   ck = ckpt_lib.Checkpointer(str(tmp_path))
-  with pytest.raises(ckpt_lib.CheckpointError, match=r'step 3 .* could not be restored.*move'):
+  with pytest.raises(ckpt_lib.CheckpointError, match=r'no good checkpoint in .*: step 3: .*move'):
     ck.restore(trainer.abstract_state())
   ck.close()
   assert step_dir.exists()
+
+
+def test_digest_round_trip_and_stored_config(tmp_path):
+  """The digest item holds one SHA-256 per state leaf (of the saved host bytes) and one of the
+  config; the restore recomputes the same ones; the stored config reads back as saved."""
+  config = tiny_config()
+  one = run_lib.Run(config, parallel.make_mesh(1))
+  state = one.init()
+  config_json = json.dumps({'model': {'family': 'x'}, 'seed': 3})
+  ck = ckpt_lib.Checkpointer(str(tmp_path))
+  ck.save(1, state, config_json)
+  ck.wait()
+  assert ck.last_digest_seconds is not None
+  with open(tmp_path / 'checkpoints' / '1' / 'digest' / 'metadata') as f:
+    stored = json.load(f)
+  assert stored['leaves'] == ckpt_lib.tree_digest(jax.device_get(state))
+  assert len(stored['leaves']) == len(jax.tree.leaves(state))
+  assert stored['config'] == ckpt_lib.config_digest(json.loads(config_json))
+  ck.close()
+  ck = ckpt_lib.Checkpointer(str(tmp_path))
+  restored = ck.restore(one.abstract_state())
+  ck.close()
+  assert ckpt_lib.tree_digest(restored) == stored['leaves']
+  assert ck.restored_step == 1 and ck.restored_config == json.loads(config_json)
+  assert ck.stored_config() == json.loads(config_json)
+
+
+def test_reading_creates_nothing(tmp_path):
+  ck = ckpt_lib.Checkpointer(str(tmp_path / 'w'))
+  assert ck.latest_step() is None and ck.all_steps() == []
+  with pytest.raises(ckpt_lib.CheckpointError, match='no checkpoint'):
+    ck.restore({})
+  ck.close()
+  assert not (tmp_path / 'w').exists()
 
 
 def test_no_checkpoint_error(tmp_path):
