@@ -2,8 +2,8 @@
 bucket (a fake GCS on 127.0.0.1, `tests.runtime.remote_fs`): what is written reads back, an atomic
 write leaves no temporary file, an exclusive create has one winner among racers, an appended log
 keeps its earlier lines, pictures and sample files are the same bytes on both; Orbax saves and
-restores a checkpoint in the bucket; and (phase 2 of issue 14.3) a run trains, resumes and samples
-with ``--workdir gs://...``."""
+restores a checkpoint in the bucket; and (phase 2 of issue 14.3) a run trains, resumes, samples and
+evaluates with ``--workdir gs://...``."""
 
 import io
 import json
@@ -222,7 +222,7 @@ def _launch(gcs, cwd, *args):
 @pytest.mark.xfail(strict=False,
                    reason='phase 2: loop/workdir/checkpoint/writer not yet on the path layer')
 def test_train_resume_sample_with_a_gs_workdir(gcs, tmp_path):
-  """launch.train, again to resume, then launch.sample, all with --workdir gs://bucket/run: every
+  """launch.train, again to resume, launch.sample, launch.evaluate, all with --workdir gs://...: every
   file lands in the bucket (nothing under the working directory), the resume continues from the
   bucket's checkpoint and metrics.jsonl keeps the first run's lines."""
   w = 'gs://bucket/e2e'
@@ -248,4 +248,7 @@ def test_train_resume_sample_with_a_gs_workdir(gcs, tmp_path):
   assert f'{w}/samples/heun4.png' in out.stdout
   with np.load(io.BytesIO(gcs.read('e2e/samples/heun4.npz'))) as z:
     assert z['samples'].shape == (16, 2) and int(z['nfe']) == 8
+  out = _launch(gcs, tmp_path, 'launch.evaluate', '--workdir', w)
+  assert out.returncode == 0, out.stderr[-3000:]
+  assert json.loads(gcs.read('e2e/eval_9.json'))['step'] == 9
   assert os.listdir(tmp_path) == []
