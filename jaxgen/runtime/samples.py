@@ -1,12 +1,12 @@
 """Drawing samples of a Run and writing them as samples/<name>.png and .npz.
 
 Samples are in the space of ``batch['x']`` (after the data transforms); the .npz holds
-``samples`` and the sampler's info (``nfe`` = network evaluations per sample).
+``samples`` and the sampler's info (``nfe`` = network evaluations per sample). Both go through
+`jaxgen.runtime.paths`, so the workdir may be local or ``gs://...``.
 """
 
 from __future__ import annotations
 
-import os
 from typing import Callable, Optional
 
 import jax
@@ -14,6 +14,7 @@ import numpy as np
 
 from jaxgen.runtime import compile_options
 from jaxgen.runtime import parallel
+from jaxgen.runtime import paths
 from jaxgen.runtime import viz
 
 
@@ -47,13 +48,13 @@ def write(run, workdir: str, step: int, sampling=None, name: Optional[str] = Non
   draw = draw if draw is not None else sampler(run.model, run.mesh)
   x, info = draw(run.params, run.sample_rng(step), sampling.num_samples, sampling)
   name = name or f'step_{step}'
-  out_dir = os.path.join(workdir, 'samples')
+  out_dir = paths.join(workdir, 'samples')
   if jax.process_index() != 0:
     return ''
-  os.makedirs(out_dir, exist_ok=True)
-  np.savez(os.path.join(out_dir, name + '.npz'), samples=x,
-           **{k: np.asarray(v) for k, v in info.items()})
-  png = os.path.join(out_dir, name + '.png')
+  paths.makedirs(out_dir)
+  paths.write_npz(paths.join(out_dir, name + '.npz'), samples=x,
+                  **{k: np.asarray(v) for k, v in info.items()})
+  png = paths.join(out_dir, name + '.png')
   viz.save_samples(png, x, run.data.spec,
                    reference=run.data.eval_array(len(x)) if x.ndim == 2 else None,
                    title=f'{run.config.model.family} step {step}, NFE {int(info["nfe"])}')

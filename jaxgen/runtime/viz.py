@@ -1,19 +1,24 @@
 """Pictures: sample grids for images, scatter plots for 2-D data, training curves.
 
 Image grids are written by a small PNG encoder (numpy + zlib), so they need no imaging library.
+Every picture is written through `jaxgen.runtime.paths`, so a path may be local or ``gs://...``.
 Scatter plots and curves use matplotlib when it is installed; without it (e.g. a bare accelerator
 image) a 2-D histogram PNG replaces the scatter plot and curves are skipped, with one notice each.
 """
 
 from __future__ import annotations
 
+import io
 import math
+import os
 import struct
 import sys
 import zlib
 from typing import Optional
 
 import numpy as np
+
+from jaxgen.runtime import paths
 
 _NOTICES: set = set()
 
@@ -42,9 +47,8 @@ def write_png(path: str, image: np.ndarray, scale: int = 1) -> None:
         '>I', zlib.crc32(tag + data) & 0xffffffff)
 
   header = struct.pack('>IIBBBBB', w, h, 8, color_type, 0, 0, 0)
-  with open(path, 'wb') as f:
-    f.write(b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', header) + chunk(b'IDAT', zlib.compress(raw, 6))
-            + chunk(b'IEND', b''))
+  paths.write_bytes(path, b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', header)
+                    + chunk(b'IDAT', zlib.compress(raw, 6)) + chunk(b'IEND', b''))
 
 
 def to_uint8(x: np.ndarray, spec) -> np.ndarray:
@@ -102,8 +106,10 @@ def save_scatter(path: str, x: np.ndarray, reference: Optional[np.ndarray] = Non
   if title:
     fig.suptitle(title)
   fig.tight_layout()
-  fig.savefig(path, dpi=100)
+  buf = io.BytesIO()  # matplotlib writes to a file object; the path layer writes the bytes
+  fig.savefig(buf, format=os.path.splitext(os.fspath(path))[1][1:] or 'png', dpi=100)
   plt.close(fig)
+  paths.write_bytes(path, buf.getvalue())
 
 
 def save_samples(path: str, x: np.ndarray, spec, reference=None, title: str = '') -> None:
