@@ -266,7 +266,7 @@ def test_local_mistakes(tmp_path):
     assert p.returncode == 2 and p.stderr.startswith('error: ') and message in p.stderr
 
 
-@pytest.mark.slow  # two real processes; 71 s on the 2-core CPU under load (about 30 s idle)
+@pytest.mark.slow  # two real processes: 62-71 s on the 2-core CPU at load 10-16 (idle: not measured)
 def test_local_trains_the_smoke_run_as_two_processes(tmp_path):
   env = dict(os.environ, PYTHON=sys.executable)
   for k in ('JAX_COORDINATOR_ADDRESS', 'JAX_NUM_PROCESSES', 'JAX_PROCESS_ID', 'XLA_FLAGS'):
