@@ -303,7 +303,6 @@ def section_env(em: Emitter, args):
 def section_matmul(em: Emitter, args):
   """Achieved n^3 matmul FLOP/s in bf16 and fp32 (JAX default precision)."""
   import jax
-  import jax.numpy as jnp
   n = 256 if args.tiny else 8192
   calls = 3 if args.tiny else 10
   for dtype in ('bfloat16', 'float32'):
@@ -371,7 +370,6 @@ def _standin_x(shape, n: int):
 
 def _ddpmpp_train(em: Emitter, args, dtype: str):
   import jax
-  import numpy as np
 
   from jaxgen.models import base as models_base
   from jaxgen.runtime import compile_options, optim, parallel
@@ -781,8 +779,11 @@ def _load() -> Optional[float]:
 
 
 def suite_command(argv) -> str:
-  return os.environ.get('JAXGEN_SUITE_COMMAND') or ' '.join(
-      ['python', '-m', 'benchmarks.accelerator_suite'] + [shlex.quote(a) for a in argv])
+  """This run's command line (the shell script sets JAXGEN_SUITE_PREFIX to its own name)."""
+  prefix = os.environ.get('JAXGEN_SUITE_PREFIX') or 'python -m benchmarks.accelerator_suite'
+  env = 'JAX_PLATFORMS=' + os.environ['JAX_PLATFORMS'] + ' ' if os.environ.get(
+      'JAX_PLATFORMS') else ''
+  return env + ' '.join([prefix] + [shlex.quote(a) for a in argv])
 
 
 def new_report(args, argv) -> dict:

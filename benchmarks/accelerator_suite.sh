@@ -19,7 +19,5 @@ else
 fi
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 export PYTHONUNBUFFERED=1
-quoted=""
-for a in "$@"; do quoted+=" $(printf '%q' "$a")"; done
-export JAXGEN_SUITE_COMMAND="bash benchmarks/accelerator_suite.sh${quoted}"
+export JAXGEN_SUITE_PREFIX="bash benchmarks/accelerator_suite.sh"   # recorded in the JSON
 exec "$py" -m benchmarks.accelerator_suite "$@"

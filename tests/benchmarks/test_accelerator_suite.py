@@ -200,7 +200,8 @@ def test_tiny_suite_on_cpu_end_to_end(tmp_path):
   report = json.loads((tmp_path / 'accelerator_suite.json').read_text())
   md = (tmp_path / 'accelerator_suite.md').read_text()
   secs = _check_report(report, md, list(suite.SECTIONS))
-  assert report['tiny'] and report['command'].startswith('bash benchmarks/accelerator_suite.sh')
+  assert report['tiny'] and report['command'].startswith(
+      'JAX_PLATFORMS=cpu bash benchmarks/accelerator_suite.sh --tiny --out ')
   for name in ('env', 'matmul', 'ddpmpp_fp32', 'ddpmpp_bf16', 'pixelcnn', 'nice', 'likelihood'):
     assert secs[name]['status'] == 'ok', secs[name]
   assert secs['diffusers']['status'] in ('ok', 'skipped')   # torch may not be installed
