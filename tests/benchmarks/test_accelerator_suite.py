@@ -1,0 +1,218 @@
+"""benchmarks/accelerator_suite: peak table, MFU, JSON / Markdown, failure isolation, --tiny.
+
+The fast tests run the suite's logic in-process (and one short driver run whose sections fail,
+time out and skip on purpose); the full ``--tiny`` run of every section on the CPU takes minutes
+on the shared 2-core machine (mostly XLA compiling the U-Net steps), so it is marked slow.
+"""
+
+import json
+import math
+import os
+import subprocess
+import sys
+
+import pytest
+
+from benchmarks import accelerator_suite as suite
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+# ------------------------------------------------------------------------------ peaks and MFU
+
+
+@pytest.mark.parametrize('kind,dtype,tflops,basis', [
+    ('NVIDIA H200', 'bfloat16', 989.4, 'bf16'),
+    ('NVIDIA H200', 'float32', 494.7, 'tf32'),
+    ('NVIDIA H200 NVL', 'bfloat16', 835.5, 'bf16'),
+    ('NVIDIA H100 80GB HBM3', 'bfloat16', 989.4, 'bf16'),
+    ('NVIDIA H100 PCIe', 'bfloat16', 756.5, 'bf16'),
+    ('NVIDIA A100-SXM4-80GB', 'float32', 156.0, 'tf32'),
+    ('NVIDIA L4', 'bfloat16', 121.0, 'bf16'),
+    ('NVIDIA L40S', 'bfloat16', 362.05, 'bf16'),
+    ('TPU v4', 'bfloat16', 275.0, 'bf16'),
+    ('TPU v5 lite', 'bfloat16', 197.0, 'bf16'),
+    ('TPU v5', 'bfloat16', 459.0, 'bf16'),
+    ('TPU v5p', 'bfloat16', 459.0, 'bf16'),
+    ('TPU v6 lite', 'bfloat16', 918.0, 'bf16'),
+])
+def test_peak_of_known_device_kinds(kind, dtype, tflops, basis):
+  p = suite.peak_flops(kind, dtype)
+  assert p['peak_flops'] == pytest.approx(tflops * 1e12)
+  assert p['peak_basis'].startswith(basis)
+  assert p['peak_source']
+
+
+def test_peak_fp32_highest_precision_uses_the_non_tensor_rate():
+  p = suite.peak_flops('NVIDIA H200', 'float32', 'highest')
+  assert p['peak_flops'] == pytest.approx(66.9e12) and 'SIMT' in p['peak_basis']
+  assert suite.peak_flops('NVIDIA H200', 'float32')['peak_flops_fp32_simt'] == pytest.approx(
+      66.9e12)
+
+
+@pytest.mark.parametrize('kind,dtype', [('cpu', 'float32'), ('Tesla V100-SXM2-16GB', 'bfloat16'),
+                                        ('', 'bfloat16'), ('TPU v4', 'float32')])
+def test_unknown_peak_omits_mfu_with_a_note(kind, dtype):
+  u = suite.mfu(1e12, 2.0, kind, dtype)
+  assert u['mfu'] is None and u['peak_flops'] is None
+  assert u['note'].startswith('MFU omitted')
+  assert u['achieved_flops'] == pytest.approx(2e12)
+
+
+def test_every_peak_entry_has_a_source_and_the_h200_matches_the_datasheet():
+  for pattern, name, bf16, tf32, fp32, source in suite.PEAKS:
+    assert source and name and bf16 > 0
+  assert suite.peak_flops('NVIDIA H200', 'bf16')['peak_device'] == 'NVIDIA H200 (SXM)'
+
+
+def test_mfu_arithmetic():
+  u = suite.mfu(2.0e12, 100.0, 'NVIDIA H200', 'bfloat16')
+  assert u['achieved_flops'] == pytest.approx(2.0e14)
+  assert u['mfu'] == pytest.approx(2.0e14 / 989.4e12)
+  f32 = suite.mfu(2.0e12, 100.0, 'NVIDIA H200', 'float32')
+  assert f32['mfu'] == pytest.approx(2.0e14 / 494.7e12)
+  assert f32['mfu_vs_fp32_simt'] == pytest.approx(2.0e14 / 66.9e12)
+  none = suite.mfu(None, 100.0, 'NVIDIA H200', 'bfloat16')
+  assert none['mfu'] is None and 'no FLOP count' in none['note']
+
+
+def test_xla_flops_reads_the_compiled_cost_analysis():
+  import jax
+  import jax.numpy as jnp
+  n = 64
+  compiled = jax.jit(lambda a, b: a @ b).lower(jnp.ones((n, n)), jnp.ones((n, n))).compile()
+  flops = suite.xla_flops(compiled.cost_analysis())
+  assert flops == pytest.approx(2 * n**3, rel=0.1)
+  assert suite.xla_flops([{'flops': 7.0}]) == 7.0
+  assert suite.xla_flops(None) is None and suite.xla_flops({}) is None
+  assert suite.xla_flops({'flops': -1.0}) is None
+
+
+# ------------------------------------------------------------------------------ report format
+
+
+def _figure(**kw):
+  fig = dict(section='ddpmpp_bf16', name='jaxgen DDPM++ cont. train step',
+             device_kind='NVIDIA H200', platform='gpu', jax='0.11.2', dtype='bfloat16',
+             batch=128, command='bash benchmarks/accelerator_suite.sh --sections ddpmpp_bf16',
+             result='2000 img/s')
+  fig.update(suite.mfu(10e12, 15.6, 'NVIDIA H200', 'bfloat16'))
+  fig.update(kw)
+  return fig
+
+
+def test_markdown_rows_for_figures_and_failed_sections():
+  args = suite.parse_args(['--sections', 'ddpmpp_bf16'])
+  report = suite.new_report(args, ['--sections', 'ddpmpp_bf16'])
+  report['env'] = dict(device_kind='NVIDIA H200', platform='gpu', jax='0.11.2')
+  report['wall_s'] = 100.0
+  report['sections'] = [
+      dict(name='ddpmpp_bf16', title='t', status='ok', wall_s=80, timeout_s=150, command='c',
+           figures=[_figure()], notes=['a note'], error=None),
+      dict(name='likelihood', title='PF-ODE', status='timeout', wall_s=150, timeout_s=150,
+           command='c', figures=[], notes=[], error='no result | within'),
+  ]
+  md = suite.markdown(report)
+  rows = [l for l in md.splitlines() if l.startswith('| ')]
+  assert rows[0].startswith('| section | benchmark | device | dtype | batch | result | MFU |')
+  assert len(rows) == 3
+  assert '| 2000 img/s | 15.8% of 989.4 TFLOP/s (bf16 dense' in rows[1]
+  assert 'TIMEOUT: no result \\| within' in rows[2] and rows[2].endswith('| timeout |')
+  assert '* ddpmpp_bf16: a note' in md
+  assert 'not performance' not in md
+  report['tiny'] = True
+  assert 'not performance figures' in suite.markdown(report)
+
+
+def test_parse_timeouts():
+  assert suite.parse_timeouts('') == {}
+  assert suite.parse_timeouts('30') == {'*': 30.0}
+  assert suite.parse_timeouts('matmul=1.5,nice=20') == {'matmul': 1.5, 'nice': 20.0}
+  with pytest.raises(SystemExit):
+    suite.parse_timeouts('nosuch=3')
+
+
+def test_matmul_section_in_process_records_the_figure_fields(tmp_path):
+  args = suite.parse_args(['--tiny'])
+  em = suite.Emitter(str(tmp_path / 'r.json'), 'matmul', args)
+  suite.section_matmul(em, args)
+  data = json.loads((tmp_path / 'r.json').read_text())
+  assert [f['dtype'] for f in data['figures']] == ['bfloat16', 'float32']
+  for fig in data['figures']:
+    assert set(suite.FIGURE_FIELDS) <= set(fig)
+    assert fig['device_kind'] and fig['jax'] and fig['achieved_flops'] > 0
+    assert fig['command'] == 'JAX_PLATFORMS=cpu bash benchmarks/accelerator_suite.sh --sections matmul --tiny'
+    assert fig['mfu'] is None   # the CPU has no peak in the table
+
+
+def _check_report(report, md_text, names):
+  assert report['schema'] == suite.SCHEMA
+  assert [s['name'] for s in report['sections']] == names
+  for sec in report['sections']:
+    assert set(suite.SECTION_FIELDS) <= set(sec)
+    assert sec['status'] in suite.STATUSES
+    for fig in sec['figures']:
+      assert set(suite.FIGURE_FIELDS) <= set(fig), fig
+  assert report['env']['device_kind'] and report['env']['jax']
+  rows = [l for l in md_text.splitlines() if l.startswith('| ') and not l.startswith('| section')]
+  n_rows = sum(len(s['figures']) + (s['status'] != 'ok') for s in report['sections']
+               if not (s['name'] == 'env' and s['status'] == 'ok'))
+  assert len(rows) == n_rows
+  return {s['name']: s for s in report['sections']}
+
+
+def _clean_env():
+  env = dict(os.environ)
+  env['JAX_PLATFORMS'] = 'cpu'
+  # one CPU device in the sections (the test session forces 8 virtual ones)
+  env['XLA_FLAGS'] = env.get('XLA_FLAGS', '').replace(
+      '--xla_force_host_platform_device_count=8', '').strip()
+  env['PYTHON'] = sys.executable
+  return env
+
+
+def test_a_failing_a_hanging_and_a_skipped_section_do_not_stop_the_suite(tmp_path, monkeypatch):
+  for k, v in _clean_env().items():
+    if k in ('JAX_PLATFORMS', 'XLA_FLAGS'):
+      monkeypatch.setenv(k, v)
+  argv = ['--tiny', '--out', str(tmp_path), '--sections', 'matmul,diffusers,ddpm_peer',
+          '--timeout', 'matmul=0.5', '--torch-python', str(tmp_path / 'no-such-python')]
+  report = suite.run_suite(suite.parse_args(argv), argv)
+  saved = json.loads((tmp_path / 'accelerator_suite.json').read_text())
+  md = (tmp_path / 'accelerator_suite.md').read_text()
+  secs = _check_report(saved, md, ['env', 'matmul', 'diffusers', 'ddpm_peer'])
+  assert saved['sections'] == json.loads(json.dumps(report['sections']))
+  assert secs['env']['status'] == 'ok'
+  assert secs['matmul']['status'] == 'timeout' and secs['matmul']['timeout_s'] == 0.5
+  assert secs['diffusers']['status'] == 'failed' and 'no-such-python' in secs['diffusers']['error']
+  assert secs['ddpm_peer']['status'] == 'skipped'
+  assert '| matmul | matmul ceiling |' in md and 'TIMEOUT' in md
+  assert not [p for p in os.listdir(tmp_path) if p.startswith('.section_')]
+
+
+@pytest.mark.slow
+def test_tiny_suite_on_cpu_end_to_end(tmp_path):
+  """`bash benchmarks/accelerator_suite.sh --tiny` on the CPU: every section, JSON + Markdown."""
+  out = subprocess.run(['bash', os.path.join(ROOT, 'benchmarks', 'accelerator_suite.sh'),
+                        '--tiny', '--out', str(tmp_path)], cwd=ROOT, env=_clean_env(),
+                       capture_output=True, text=True, timeout=900)
+  assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+  report = json.loads((tmp_path / 'accelerator_suite.json').read_text())
+  md = (tmp_path / 'accelerator_suite.md').read_text()
+  secs = _check_report(report, md, list(suite.SECTIONS))
+  assert report['tiny'] and report['command'].startswith(
+      'JAX_PLATFORMS=cpu bash benchmarks/accelerator_suite.sh --tiny --out ')
+  for name in ('env', 'matmul', 'ddpmpp_fp32', 'ddpmpp_bf16', 'pixelcnn', 'nice', 'likelihood'):
+    assert secs[name]['status'] == 'ok', secs[name]
+  assert secs['diffusers']['status'] in ('ok', 'skipped')   # torch may not be installed
+  for dtype, sec in (('float32', 'ddpmpp_fp32'), ('bfloat16', 'ddpmpp_bf16')):
+    (fig,) = secs[sec]['figures']
+    assert fig['dtype'] == dtype and fig['batch'] == 4
+    assert fig['images_per_s'] > 0 and fig['flops_per_step'] > 0
+    assert fig['mfu'] is None and fig['note'].startswith('MFU omitted')
+    assert math.isfinite(fig['loss'])
+  lik = secs['likelihood']['figures']
+  assert len(lik) == 2 and abs(lik[0]['bpd'] - lik[1]['bpd']) < 0.05
+  assert secs['pixelcnn']['figures'][0]['identical_samples'] is True
+  assert secs['nice']['figures'][0]['epoch_60k_s'] > 0
+  assert 'not performance figures' in md
