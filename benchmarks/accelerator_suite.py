@@ -542,10 +542,6 @@ def section_pixelcnn(em: Emitter, args):
 
 def section_nice(em: Emitter, args):
   from benchmarks import nice_throughput
-  # nice_throughput's own `_spec` lacks `dim`, which the NICE loss's bits/dim now reads
-  # (jaxgen.metrics.bpd): give it the real DataSpec of the same fields.
-  nice_throughput._spec = lambda shape: _spec(shape, name='bench', low=0.0, high=1.0,
-                                              num_classes=None, scale='unit', dequantized=True)
   argv = (['--smoke', '--batch', '16', '--steps', '2', '--repeats', '2', '--eval-size', '200',
            '--eval-batch', '100', '--eval-repeats', '1'] if args.tiny else
           ['--batch', '200', '--steps', '20', '--repeats', '5', '--eval-repeats', '3'])

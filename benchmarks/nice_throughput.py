@@ -28,12 +28,13 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
+from jaxgen.data.source import DataSpec
 from jaxgen.models import nice
 
 
 def _spec(shape):
-  return type('Spec', (), dict(name='bench', shape=shape, low=0.0, high=1.0, num_levels=256,
-                               num_classes=None, scale='unit'))()
+  return DataSpec(name='bench', shape=shape, low=0.0, high=1.0, num_levels=256, num_classes=None,
+                  scale='unit', dequantized=True)
 
 
 def main(argv=None):
