@@ -32,16 +32,20 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 def initialize_multihost() -> None:
   """Calls `jax.distributed.initialize` when launched as one of several processes.
 
-  Cloud TPU pods and SLURM are detected by JAX itself. Elsewhere (several processes on one
-  machine, or hosts without a cluster manager) set JAX_COORDINATOR_ADDRESS (``host:port`` of
-  process 0), JAX_NUM_PROCESSES and JAX_PROCESS_ID (0 .. n-1) in each process: JAX itself reads
-  only the address, so the count and the id are passed on from here. On CPU the cross-process
+  Started when any of these is set: JAX_COORDINATOR_ADDRESS (``host:port`` of process 0; with
+  JAX_NUM_PROCESSES and JAX_PROCESS_ID = 0 .. n-1 where no cluster manager tells JAX, e.g. several
+  processes on one machine: JAX itself reads only the address, so the count and the id are passed
+  on from here), SLURM with more than one task (JAX reads SLURM's variables), a GKE TPU slice
+  (TPU_WORKER_HOSTNAMES), or JAXGEN_MULTIHOST=1 (e.g. a Cloud TPU VM pod slice made with gcloud,
+  whose workers JAX finds from the metadata server; `launch/tpu_pod.sh run` sets the coordinator
+  address instead). On CPU the cross-process
   collectives are gloo's (TCP): JAX's default in 0.12; set here only on a JAX whose default is
   none. A single process does nothing.
   """
   address = os.environ.get('JAX_COORDINATOR_ADDRESS')
   if address or os.environ.get('SLURM_NTASKS', '1') != '1' or (
-      os.environ.get('TPU_WORKER_HOSTNAMES', '').count(',') > 0):
+      os.environ.get('TPU_WORKER_HOSTNAMES', '').count(',') > 0) or (
+      os.environ.get('JAXGEN_MULTIHOST') == '1'):
     if jax.config.jax_cpu_collectives_implementation is None:
       jax.config.update('jax_cpu_collectives_implementation', 'gloo')
     num, pid = os.environ.get('JAX_NUM_PROCESSES'), os.environ.get('JAX_PROCESS_ID')
