@@ -237,12 +237,12 @@ def _train(config, workdir: str, mesh) -> state_lib.TrainState:
         state = state_lib.start_from(state, start_params)
     # Everything checked and restored: only now is anything written.
     start = int(state.step)
+    if resuming:  # every process says so
+      print(f'Resumed from step {start} in {checkpointer.directory}', flush=True)
     os.makedirs(workdir, exist_ok=True)
     if is_main:  # atomically: the other processes of a multi-process run may be reading them
       workdir_lib.write_config(workdir, config)
       workdir_lib.write_data_fingerprint(workdir, run.data, resuming)
-      if resuming:
-        print(f'Resumed from step {start} in {checkpointer.directory}', flush=True)
       if record is not None:
         workdir_lib.write_atomic(os.path.join(workdir, workdir_lib.INIT_FROM),
                                  json.dumps(record, indent=2))

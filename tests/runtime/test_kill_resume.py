@@ -5,6 +5,7 @@ once, with the same values), bit for bit. Slow: about a dozen launches."""
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -19,7 +20,7 @@ from jaxgen.runtime import loop
 from jaxgen.runtime import run as run_lib
 from tests.conftest import EXP, ROOT, tiny_config
 
-STEPS, LOG, CKPT = 4000, 10, 20
+STEPS, LOG, CKPT = 2000, 10, 20
 FLAGS = ['--config.train.batch_size=32', '--config.optim.ema_rate=0.9',
          '--config.optim.warmup_steps=2', '--config.train.progress=false',
          f'--config.train.steps={STEPS}', f'--config.train.log_every={LOG}',
@@ -30,6 +31,20 @@ KILLS = 10
 def _saving(ckpt_dir) -> bool:
   try:
     return any('tmp' in n for n in os.listdir(ckpt_dir))
+  except FileNotFoundError:
+    return False
+
+
+def _started(log):
+  """The step this launch started from (its line 'steps S -> N'), or None before it."""
+  m = re.search(r'steps (\d+) -> ', log.read_text())
+  return int(m.group(1)) if m else None
+
+
+def _saved_after(ckpt_dir, start) -> bool:
+  """Whether a checkpoint after `start` was committed (this launch made progress)."""
+  try:
+    return any(n.isdigit() and int(n) > start for n in os.listdir(ckpt_dir))
   except FileNotFoundError:
     return False
 
@@ -54,17 +69,20 @@ def _metrics(workdir):
 def test_random_sigkills_then_resumes_give_the_uninterrupted_run(tmp_path):
   rng = random.Random(0)
   workdir, ckpt_dir = tmp_path / 'w', tmp_path / 'w' / 'checkpoints'
-  kills, during_save, rcs = 0, 0, []
+  kills, during_save = 0, 0
   while kills < KILLS:
     log = tmp_path / f'launch{kills}.log'
     p = _launch(workdir, log)
     try:
-      while p.poll() is None and 'steps ' not in log.read_text():  # started training
+      while p.poll() is None and _started(log) is None:
         time.sleep(0.02)
-      at_save = rng.random() < 0.4
-      deadline = time.time() + rng.uniform(0.0, 1.5)
-      while p.poll() is None and time.time() < deadline and not (at_save and _saving(ckpt_dir)):
-        time.sleep(0.001)
+      while p.poll() is None and not _saved_after(ckpt_dir, _started(log) or 0):
+        time.sleep(0.005)  # at least one save of its own, so each resume starts further on
+      time.sleep(rng.uniform(0.0, 1.5))
+      if rng.random() < 0.4:  # then at the next save seen
+        deadline = time.time() + 5
+        while p.poll() is None and time.time() < deadline and not _saving(ckpt_dir):
+          time.sleep(0.001)
       if p.poll() is not None:
         break  # finished before the kill
       p.send_signal(signal.SIGKILL)
