@@ -46,8 +46,9 @@ def make_train_step(model: models_base.Model, tx: optax.GradientTransformation, 
   ``r = min(ema_rate, (1 + n) / (10 + n))`` where ``n = state.step + 1`` counts the updates
   including this one.
 
-  A step whose loss or gradient norm is not finite leaves the state unchanged and reports
-  ``nonfinite = 1``; the loop stops on it (nothing bad is ever checkpointed).
+  A step whose loss, gradient norm or new parameters are not finite leaves the state unchanged
+  (the batch is skipped) and reports ``nonfinite = 1``; the loop checks it before every save, so
+  nothing after a bad step is ever checkpointed (`jaxgen.runtime.loop`).
   """
 
   def train_step(state: TrainState, batch: dict):
@@ -64,7 +65,9 @@ def make_train_step(model: models_base.Model, tx: optax.GradientTransformation, 
       ema = jax.tree.map(lambda e, p: rate * e + (1 - rate) * p, state.ema_params, params)
     else:
       ema = params
-    ok = jnp.isfinite(loss) & jnp.isfinite(grad_norm)
+    # finite loss and gradients can still overflow the parameters (a huge learning rate)
+    params_ok = jnp.all(jnp.stack([jnp.all(jnp.isfinite(p)) for p in jax.tree.leaves(params)]))
+    ok = jnp.isfinite(loss) & jnp.isfinite(grad_norm) & params_ok
     keep = lambda new, old: jax.tree.map(lambda n, o: jnp.where(ok, n, o), new, old)
     new_state = TrainState(step=state.step + 1, params=keep(params, state.params),
                            ema_params=keep(ema, state.ema_params),

@@ -8,16 +8,31 @@ import sys
 import time
 
 
+METRICS = 'metrics.jsonl'
+
+
 class Writer:
   """metrics.jsonl + TensorBoard events (tensorboardX, so no TensorFlow is needed; without
   tensorboardX, e.g. on a bare accelerator image, metrics.jsonl only). Disabled on the processes
-  other than 0 of a multi-process run."""
+  other than 0 of a multi-process run.
 
-  def __init__(self, workdir: str, enabled: bool):
+  A run that starts at step `start` (the restored checkpoint's, 0 for a fresh run) first drops
+  what a previous process logged after that step, so the files hold each step once, with the
+  values of the run that produced the state: metrics.jsonl is rewritten atomically without the
+  lines of steps > `start` (and without a half-written last line), and TensorBoard hides the
+  events of steps > `start` (tensorboardX ``purge_step``). With `redo_eval` (the run evaluates
+  again at `start`, its final evaluation having been cut short) the evaluation lines at `start`
+  go too.
+  """
+
+  def __init__(self, workdir: str, enabled: bool, start: int = 0, redo_eval: bool = False):
     self.enabled = enabled
     if not enabled:
       return
-    self._jsonl = open(os.path.join(workdir, 'metrics.jsonl'), 'a')
+    path = os.path.join(workdir, METRICS)
+    if os.path.exists(path):
+      truncate(path, start, redo_eval)
+    self._jsonl = open(path, 'a')
     try:
       from tensorboardX import SummaryWriter
     except ImportError:
@@ -25,7 +40,8 @@ class Writer:
             'only', file=sys.stderr)
       self._tb = None
     else:
-      self._tb = SummaryWriter(os.path.join(workdir, 'tb'))
+      tb = os.path.join(workdir, 'tb')
+      self._tb = SummaryWriter(tb, purge_step=start + 1 if os.path.isdir(tb) else None)
 
   def write(self, step: int, metrics: dict) -> None:
     if not self.enabled:
@@ -43,6 +59,38 @@ class Writer:
       self._jsonl.close()
       if self._tb is not None:
         self._tb.close()
+
+
+def _is_eval(line: dict) -> bool:
+  return all(k == 'step' or k.startswith('eval/') for k in line)
+
+
+def truncate(path: str, step: int, drop_eval_at_step: bool = False) -> int:
+  """Rewrites the metrics file `path` atomically (a temporary file and a rename) without its lines
+  of steps > `step` and its unreadable lines (a line cut by a kill); with `drop_eval_at_step`
+  also without the evaluation lines at `step`. Returns the number of lines dropped."""
+  kept, dropped, cut = [], 0, False
+  with open(path) as f:
+    for text in f:
+      try:
+        line = json.loads(text)
+        s = int(line['step'])
+      except (ValueError, KeyError, TypeError):
+        dropped += 1
+        continue
+      if s > step or (drop_eval_at_step and s == step and _is_eval(line)):
+        dropped += 1
+        continue
+      cut = cut or not text.endswith('\n')
+      kept.append(text if text.endswith('\n') else text + '\n')
+  if dropped or cut:
+    tmp = f'{path}.tmp{os.getpid()}'
+    with open(tmp, 'w') as f:
+      f.writelines(kept)
+      f.flush()
+      os.fsync(f.fileno())
+    os.replace(tmp, path)
+  return dropped
 
 
 class _LineProgress:
