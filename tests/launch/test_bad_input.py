@@ -31,15 +31,17 @@ def snapshot(path) -> dict:
   out = {}
   if not os.path.exists(path):
     return out
+  def digest(p):
+    with open(p, 'rb') as f:
+      return hashlib.sha256(f.read()).hexdigest(), os.stat(p).st_mtime_ns
+
   if os.path.isfile(path):
-    return {'.': open(path, 'rb').read()}
+    return {'.': digest(path)}
   for root, dirs, files in os.walk(path):
     for d in dirs:
       out[os.path.relpath(os.path.join(root, d), path)] = 'dir'
     for f in files:
-      p = os.path.join(root, f)
-      out[os.path.relpath(p, path)] = (hashlib.sha256(open(p, 'rb').read()).hexdigest(),
-                                       os.stat(p).st_mtime_ns)
+      out[os.path.relpath(os.path.join(root, f), path)] = digest(os.path.join(root, f))
   return out
 
 
