@@ -31,7 +31,15 @@ def main(argv=None) -> int:
 
   argv = sys.argv[1:] if argv is None else argv
   return cli.on_run(argv, 'python -m launch.evaluate', __doc__, _evaluate,
-                    lambda p: p.add_argument('--out', default=''))
+                    lambda p: p.add_argument('--out', default=''), writes=_writes_workdir)
+
+
+def _writes_workdir(args) -> bool:
+  """Whether the results go into the workdir (then the command holds its lock)."""
+  if not args.out:
+    return True
+  out, workdir = os.path.realpath(args.out), os.path.realpath(args.workdir)
+  return os.path.commonpath([out, workdir]) == workdir
 
 
 if __name__ == '__main__':

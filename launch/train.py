@@ -27,20 +27,27 @@ def main(argv=None) -> int:
   try:
     args, overrides = cli.parse(argv, 'python -m launch.train', __doc__, _arguments)
     config = cfg.validate(overrides_lib.apply(cfg.load(args.config), overrides))
-  except (cfg.ConfigError, ValueError) as e:
+  except cli.USER_ERRORS as e:
     return cli.error(e)
 
+  from jaxgen.runtime import lock
   from jaxgen.runtime import loop
   from jaxgen.runtime import parallel
+  from jaxgen.runtime import workdir as workdir_lib
 
   parallel.initialize_multihost()
   try:
-    loop.train(config, args.workdir)
+    # One writer per workdir, held before the resume checks (loop.train holds it too: re-entered).
+    with lock.hold(args.workdir, 'launch.train'):
+      loop.train(config, args.workdir)
   except loop.TrainingDiverged as e:  # not a user mistake: the last checkpoint is intact
     cli.error(e)
     return 1
-  except (cfg.ConfigError, FileNotFoundError, ValueError) as e:
+  except cli.USER_ERRORS as e:
     return cli.error(e)
+  except OSError as e:  # e.g. a disk that filled during the run: the run failed
+    cli.error(workdir_lib.os_error_message(e, args.workdir))
+    return 1
   return 0
 
 

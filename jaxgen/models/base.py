@@ -8,6 +8,11 @@ functions of `(params, inputs, rng)`. A family module or package `jaxgen.models.
     build(config, spec) -> Model # config: the whole validated run config; spec: the data's DataSpec
 
 and is found by name (`config.model.family`), so adding a family never edits a central list.
+Optional hooks, run by `jaxgen.runtime.config.validate` before anything is written: ``choices()``
+and ``ranges()`` (closed value sets and ranges of dotted keys), ``cross_checks(config)`` (rules
+across sections, a list of messages) and ``check(config)`` (builds the settings values the family
+would build when sampling or evaluating, raising ValueError naming the key; it runs under
+`jax.eval_shape`, so it may build grids but sees no concrete array values).
 
 Conventions shared by every family
 ----------------------------------

@@ -46,6 +46,7 @@ import ml_collections
 
 from jaxgen.distributions.normal import standard_normal_logp
 from jaxgen.models.base import Model, batch_x
+from jaxgen.ode import grids
 from jaxgen.ode import likelihood as likelihood_lib
 from jaxgen.ode import solvers
 from jaxgen.ode import straightness as straightness_lib
@@ -86,6 +87,8 @@ def choices() -> dict:
       'loss.time_sampling': ('uniform', 'logit_normal', 'distill'),
       **solvers.choices('sampling'),
       **solvers.choices('likelihood'),
+      **unet.choices('model.unet'),
+      **score_mlp.choices('model.score_mlp'),
   }
 
 
@@ -116,6 +119,25 @@ def cross_checks(config) -> list[str]:
           "the source run's data, without x0): leave 'loss' out of config.eval.metrics (now "
           f'{tuple(config.eval.metrics)}), e.g. --config.eval.metrics="(\'sliced_wasserstein\',)"')
   return problems
+
+
+def check(config) -> None:
+  """Builds the run's sampling and likelihood solves and their fixed-step grids once, so that a
+  setting that would fail only when sampling (after training) fails at validation: raises
+  ValueError naming the key (run by `jaxgen.runtime.config.validate`)."""
+  for section, (t0, t1), make in (('sampling', (None, 1.0), sampling_spec),
+                                  ('likelihood', (1.0, 0.0), likelihood_spec)):
+    try:
+      spec, t_or_probes = make(config[section])
+    except ValueError as e:
+      raise ValueError(f'config.{section}: {e}') from None
+    if not spec.adaptive:
+      try:
+        spec.time_grid(float(t_or_probes) if t0 is None else t0, t1)
+      except ValueError as e:
+        raise ValueError(
+            f'config.{section}.grid={spec.grid!r} cannot be used by rectified flow ({e}); choose '
+            f'one of: {", ".join(g for g in grids.NAMES if g != "log_snr")}') from None
 
 
 def sample_time(rng, b: int, lc) -> jax.Array:

@@ -97,7 +97,27 @@ def choices() -> dict:
       'model.net': tuple(NETS),
       **sampler.choices('sampling'),
       **solvers.choices('likelihood'),
+      **unet.choices('model.unet'),
+      **score_mlp.choices('model.score_mlp'),
   }
+
+
+def check(config) -> None:
+  """Builds the run's sampling settings (`DiffusionSampling`), with the time grid of the methods
+  that read one, and its likelihood solve once, so that a setting that would fail only when
+  sampling or evaluating (after training) fails at validation: raises ValueError naming the key
+  (run by `jaxgen.runtime.config.validate`)."""
+  sde = make_sde(config.model)
+  try:
+    s = sampler.DiffusionSampling.from_config(config.sampling)
+    if s.method in sampler.READS_GRID and not s.ode.adaptive:
+      s.ode.replace(steps=s.steps_for(sde)).time_grid(sde.T, s.end_time(sde), schedule=sde)
+  except ValueError as e:
+    raise ValueError(f'config.sampling: {e}') from None
+  try:
+    _likelihood(config.likelihood)
+  except ValueError as e:
+    raise ValueError(f'config.likelihood: {e}') from None
 
 
 def ranges() -> dict:
@@ -183,6 +203,10 @@ def build(config, spec) -> Model:
                                 **settings(sampling).pc_kwargs(sde))
 
   def colorize(params, rng, gray, sampling):
+    if tuple(spec.shape[-1:]) != (3,):
+      raise ValueError(f'colorization needs a model of RGB images (3 channels); this run models '
+                       f'{spec.name} of shape {tuple(spec.shape)}: train on colour data (e.g. '
+                       'data.name=tfds:cifar10) to colorize')
     return controllable.colorize(sde, lambda t, y: score_p(params, t, y), rng, gray,
                                  **settings(sampling).pc_kwargs(sde))
 

@@ -41,6 +41,12 @@ def defaults() -> ml_collections.ConfigDict:
   ))
 
 
+def choices(prefix: str) -> dict:
+  """The closed value sets of the string keys of `defaults()` under ``prefix`` (e.g.
+  ``'model.score_mlp'``), for config validation."""
+  return {f'{prefix}.embedding_type': ('positional', 'fourier'), f'{prefix}.dtype': tuple(_DTYPES)}
+
+
 def build(cfg: ml_collections.ConfigDict) -> nn.Module:
   return ScoreMLP(width=int(cfg.width), num_layers=int(cfg.num_layers),
                   embed_dim=int(cfg.embed_dim), embedding_type=cfg.embedding_type.lower(),

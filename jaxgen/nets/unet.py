@@ -75,6 +75,16 @@ def defaults() -> ml_collections.ConfigDict:
   ))
 
 
+def choices(prefix: str) -> dict:
+  """The closed value sets of the string keys of `defaults()` under ``prefix`` (e.g.
+  ``'model.unet'``), for config validation (a family's ``choices()`` merges them in)."""
+  return {f'{prefix}.{k}': v for k, v in dict(
+      resblock_type=('biggan', 'ddpm'), embedding_type=('positional', 'fourier'),
+      progressive=('none', 'output_skip', 'residual'),
+      progressive_input=('none', 'input_skip', 'residual'), progressive_combine=('sum', 'cat'),
+      dtype=tuple(_DTYPES), attn_impl=('', 'xla', 'cudnn')).items()}
+
+
 def ddpmpp_cifar10(deep: bool = False) -> ml_collections.ConfigDict:
   """DDPM++ cont. (VP / sub-VP) as in score_sde configs/vp/cifar10_ddpmpp_continuous.py."""
   cfg = defaults()

@@ -7,18 +7,23 @@ nothing (no traceback); a run that fails after it started (it diverged) exits wi
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from typing import Callable, Optional
 
 from jaxgen.runtime import checkpoint as ckpt_lib
 from jaxgen.runtime import compile_options
 from jaxgen.runtime import config as cfg_lib
+from jaxgen.runtime import lock as lock_lib
 from jaxgen.runtime import overrides as overrides_lib
 from jaxgen.runtime import parallel
 from jaxgen.runtime import run as run_lib
+from jaxgen.runtime import workdir as workdir_lib
 
 # What a user's mistake raises (a config key, a missing run or file, a damaged checkpoint).
-USER_ERRORS = (cfg_lib.ConfigError, ckpt_lib.CheckpointError, FileNotFoundError, ValueError)
+# (and a workdir that cannot be used: `lock.WorkdirError`, `lock.Locked`, both ValueErrors).
+USER_ERRORS = (cfg_lib.ConfigError, lock_lib.WorkdirError, ckpt_lib.CheckpointError,
+               FileNotFoundError, ValueError)
 
 
 class Failure(Exception):
@@ -47,10 +52,15 @@ def parse(argv: list[str], prog: str, doc: str,
 
 
 def on_run(argv: list[str], prog: str, doc: str, work: Callable[..., Optional[int]],
-           add_arguments: Optional[Callable[[argparse.ArgumentParser], None]] = None) -> int:
+           add_arguments: Optional[Callable[[argparse.ArgumentParser], None]] = None,
+           writes: Callable[[argparse.Namespace], bool] = lambda args: True) -> int:
   """The body of a command on a trained run: parses ``--workdir``, ``--step``, the command's own
   flags and the overrides, opens the run (`run.open_run`) and calls ``work(args, run)`` (its
-  return value is the exit status; None is 0) under the run's ``train.fast_compile`` setting."""
+  return value is the exit status; None is 0) under the run's ``train.fast_compile`` setting.
+  If ``writes(args)`` (the command writes into the workdir) it holds the workdir's lock
+  (`lock.hold`) from before the run is opened until ``work`` returns: a training run or another
+  command writing there refuses it at once. A file system error while working (a full disk) is
+  one line and exit status 1."""
 
   def arguments(parser):
     parser.add_argument('--workdir', required=True)
@@ -60,15 +70,28 @@ def on_run(argv: list[str], prog: str, doc: str, work: Callable[..., Optional[in
 
   try:
     args, overrides = parse(argv, prog, doc, arguments)
+    workdir_lib.read_config(args.workdir)  # a missing run is named before anything is locked
     parallel.initialize_multihost()  # one of several processes: as launch.train
-    run = run_lib.open_run(args.workdir, overrides, args.step)
   except USER_ERRORS as e:
     return error(e)
+  name = prog.replace('python -m ', '')
+  hold = lock_lib.hold(args.workdir, name) if writes(args) else contextlib.nullcontext()
   try:
-    with compile_options.fast_compile(run.config.train.fast_compile):
-      return work(args, run) or 0
-  except Failure as e:
-    error(e)
-    return e.code
-  except cfg_lib.ConfigError as e:  # e.g. an unknown eval.metrics name
+    with hold:
+      try:
+        run = run_lib.open_run(args.workdir, overrides, args.step)
+      except USER_ERRORS as e:
+        return error(e)
+      try:
+        with compile_options.fast_compile(run.config.train.fast_compile):
+          return work(args, run) or 0
+      except Failure as e:
+        error(e)
+        return e.code
+      except USER_ERRORS as e:  # e.g. an unknown eval.metrics name
+        return error(e)
+      except OSError as e:  # a full disk while writing: the run failed, not the input
+        error(workdir_lib.os_error_message(e, args.workdir))
+        return 1
+  except lock_lib.WorkdirError as e:  # the lock: held by another run, or the folder unwritable
     return error(e)

@@ -11,7 +11,9 @@ An experiment file builds its config from the schema and only *sets* values:
 
 `validate` compares a config against `base(config.model.family)`: every key must exist there,
 every value must have the schema's type, and a few keys have a closed set of values or a range;
-a family may add rules across sections (``cross_checks``, e.g. a loss that needs a data source).
+a family may add rules across sections (``cross_checks``, e.g. a loss that needs a data source)
+and build its settings values once (``check(config)`` raising ValueError: a sampler or grid that
+would fail only after training).
 Errors name the key and say what is allowed; they are raised before anything is written.
 Command-line overrides (``--config.a.b=v``) are `jaxgen.runtime.overrides`.
 """
@@ -154,6 +156,9 @@ def load(spec: str) -> ConfigDict:
   import sys
 
   path, _, arg = spec.partition(':')
+  if os.path.isdir(path):
+    raise ConfigError(f'experiment file {path!r} is a folder, not a .py file (give a path such '
+                      'as experiments/rectified_flow/toy2d.py[:smoke])')
   if not os.path.isfile(path):
     raise ConfigError(f'experiment file {path!r} does not exist (give a path such as '
                       'experiments/rectified_flow/toy2d.py[:smoke])')
@@ -190,12 +195,33 @@ def load(spec: str) -> ConfigDict:
       hint = (' (a file that imports the experiments package, e.g. `from experiments import '
               'common`, must live inside experiments/)')
     raise ConfigError(f'{path}: {e}{hint}') from e
+  except ConfigError:
+    raise
+  except Exception as e:  # noqa: BLE001  (a mistake in the experiment file: name its line)
+    raise ConfigError(_file_error(path, e)) from None
   if not hasattr(module, 'get_config'):
     raise ConfigError(f'{path} defines no get_config(arg)')
   try:
     return module.get_config(arg or None)
-  except TypeError as e:  # ml_collections refuses a value of the wrong type; name the file
-    raise ConfigError(f'{path}: {e}') from e
+  except ConfigError:
+    raise
+  except Exception as e:  # noqa: BLE001  (ml_collections refuses a value of the wrong type, ...)
+    raise ConfigError(_file_error(path, e)) from None
+
+
+def _file_error(path: str, e: BaseException) -> str:
+  """``'path:line: Type: message'`` for an exception raised by the experiment file `path`."""
+  import traceback
+
+  line = getattr(e, 'lineno', None) if isinstance(e, SyntaxError) else None
+  if line is None:
+    real = os.path.realpath(path)
+    for frame in traceback.extract_tb(e.__traceback__):
+      if os.path.realpath(frame.filename) == real:
+        line = frame.lineno
+  text = (e.msg if isinstance(e, SyntaxError) else str(e)).strip().splitlines() or ['']
+  where = f'{path}:{line}' if line else path
+  return f'{where}: {type(e).__name__}: {text[0]} (fix the experiment file)'
 
 
 def did_you_mean(key: str, section) -> str:
@@ -294,6 +320,15 @@ def _cross_checks(family: str, config: ConfigDict) -> None:
   problems = module.cross_checks(config) if hasattr(module, 'cross_checks') else []
   if problems:
     raise ConfigError('; '.join(problems))
+  if hasattr(module, 'check'):  # the family builds its settings values once (sampling, ...)
+    import jax
+
+    try:
+      # Abstractly: validation must not start JAX's backends (a multi-process run initialises
+      # jax.distributed after validating its config).
+      jax.eval_shape(lambda: module.check(config))
+    except ValueError as e:
+      raise ConfigError(str(e)) from None
 
 
 def to_json(config: ConfigDict) -> str:
@@ -315,15 +350,15 @@ def from_json(text: str) -> ConfigDict:
 
 def diff(a: ConfigDict, b: ConfigDict) -> list[str]:
   """Dotted keys whose values differ between two configs."""
-  fa, fb = _flatten(a.to_dict()), _flatten(b.to_dict())
+  fa, fb = flatten(a.to_dict()), flatten(b.to_dict())
   return sorted(k for k in set(fa) | set(fb) if fa.get(k) != fb.get(k))
 
 
-def _flatten(d: Mapping, prefix: str = '') -> dict[str, Any]:
+def flatten(d: Mapping, prefix: str = '') -> dict[str, Any]:
   out = {}
   for k, v in d.items():
     if isinstance(v, Mapping):
-      out.update(_flatten(v, prefix + k + '.'))
+      out.update(flatten(v, prefix + k + '.'))
     else:
       out[prefix + k] = tuple(v) if isinstance(v, list) else v
   return out

@@ -44,9 +44,11 @@ class Run:
       raise cfg_lib.ConfigError(
           f'config.train.batch_size={config.train.batch_size} must be divisible by the '
           f'{n_dev} devices in use (set train.batch_size or train.num_devices)')
+    _check_devices(config, self.mesh)
     self.data = data_lib.build(config.data, config.seed)
     self.model: models_base.Model = models_base.family_module(config.model.family).build(
         config, self.data.spec)
+    self._check_model()
     self.schedule = optim.learning_rate(config.optim, config.train.steps)
     self.tx = optim.make_optimizer(config.optim, config.train.steps)
     rep, bat = parallel.replicated(self.mesh), parallel.batch_sharding(self.mesh)
@@ -55,6 +57,22 @@ class Run:
                                   config.optim.ema_warmup),
         in_shardings=(rep, bat), out_shardings=(rep, rep), donate_argnums=0)
     self.state: Optional[state_lib.TrainState] = None
+
+  def _check_model(self) -> None:
+    """Traces the model's init on the data's shape (nothing is computed), so that a network
+    that cannot be built from this config (a value its code refuses, a net for another data
+    shape) is one ConfigError here, before anything is written, not a traceback mid-start."""
+    x = self.example_x()
+    try:
+      jax.eval_shape(self.model.init, jax.random.PRNGKey(0), jax.ShapeDtypeStruct(x.shape, x.dtype))
+    except Exception as e:  # noqa: BLE001  (any failure of the user's network settings)
+      mc = self.config.model
+      net = f'config.model.{mc.net}' if 'net' in mc and mc.net in mc else 'config.model'
+      text = (str(e).strip().splitlines() or [''])[0][:300].rstrip('.')
+      raise cfg_lib.ConfigError(
+          f'{net}: the {mc.family} network cannot be built for config.data.name='
+          f'{self.config.data.name} (shape {tuple(self.data.spec.shape)}): '
+          f'{type(e).__name__}: {text}. Check the {net}.* values (and config.model.net)') from None
 
   @property
   def step(self) -> int:
@@ -87,6 +105,17 @@ class Run:
     return jax.random.fold_in(jax.random.fold_in(self.state.rng, SAMPLE_SALT), step)
 
 
+def _check_devices(config, mesh) -> None:
+  """Refuses settings the devices in use cannot run: ``attn_impl='cudnn'`` off a GPU."""
+  platform = mesh.devices.flat[0].platform
+  flat = cfg_lib.flatten(config.model.to_dict(), 'model.')
+  for key, value in sorted(flat.items()):
+    if key.endswith('.attn_impl') and value == 'cudnn' and platform != 'gpu':
+      raise cfg_lib.ConfigError(
+          f"config.{key}='cudnn' needs an NVIDIA GPU (cuDNN); the devices here are {platform}: "
+          f"set --config.{key}=xla (or '' to let XLA choose)")
+
+
 def eval_params(config, state):
   return state.ema_params if config.eval.use_ema else state.params
 
@@ -99,6 +128,12 @@ def open_run(workdir: str, overrides=None, step: Optional[int] = None) -> Run:
   if overrides:
     workdir_lib.check_overrides(overrides)
     config = cfg_lib.validate(overrides_lib.apply(config, overrides))
+  if workdir_lib.latest_step(workdir) is None:  # before Orbax would create checkpoints/
+    raise FileNotFoundError(f'--workdir={workdir} has no checkpoint yet; train it first (python '
+                            '-m launch.train --config FILE --workdir DIR; it resumes there)')
+  if step is not None and step not in (present := workdir_lib.checkpoint_steps(workdir)):
+    raise FileNotFoundError(f'--step={step}: {workdir} has no checkpoint at that step; steps '
+                            f'present: {present} (omit --step for the newest)')
   run = Run(config)
   checkpointer = ckpt_lib.Checkpointer(workdir, keep=config.train.keep_checkpoints)
   try:

@@ -16,15 +16,22 @@ from typing import Optional
 
 from jaxgen.runtime import checkpoint as ckpt_lib
 from jaxgen.runtime import config as cfg_lib
+from jaxgen.runtime import lock as lock_lib
+
+# Where a workdir is found unusable (a file, under a file, read-only, a full disk): `lock.hold`
+# meets it first; the messages are the lock module's.
+check_folder = lock_lib.check_folder
+os_error_message = lock_lib.os_error_message
 
 CONFIG = 'config.json'
 DATA_FINGERPRINT = 'data.json'
 INIT_FROM = 'init_from.json'
 
-# Keys that do not alter the trained model: how it is sampled and evaluated, and on how many
-# devices (the result does not depend on it). An opened run (launch.sample/evaluate) may override
-# exactly these.
-USE_KEYS = ('sampling.', 'likelihood.', 'eval.', 'train.num_devices')
+# Keys that do not alter the trained model: how it is sampled and evaluated, on how many
+# devices and with which attention kernel (the result does not depend on them). An opened run
+# (launch.sample/evaluate) may override exactly these (a run trained with attn_impl='cudnn' is
+# sampled on a CPU with --config.model.unet.attn_impl=xla).
+USE_KEYS = ('sampling.', 'likelihood.', 'eval.', 'train.num_devices', 'model.unet.attn_impl')
 # A resume may change these too: the run's length, its bookkeeping and its (ignored) init source.
 RESUME_KEYS = USE_KEYS + ('train.steps', 'train.log_every', 'train.checkpoint_every',
                           'train.eval_every', 'train.sample_every', 'train.progress',
@@ -36,22 +43,50 @@ def _names(keys) -> str:
 
 
 def write_atomic(path: str, text: str) -> None:
-  """Writes `text` to `path` through a temporary file and a rename (never seen half-written)."""
+  """Writes `text` to `path` through a temporary file and a rename (never seen half-written); on
+  a failure (a full disk) the temporary file is removed and `path` is as it was."""
   tmp = f'{path}.tmp{os.getpid()}'
-  with open(tmp, 'w') as f:
-    f.write(text)
-  os.replace(tmp, path)
+  try:
+    with open(tmp, 'w') as f:
+      f.write(text)
+      f.flush()
+      os.fsync(f.fileno())
+    os.replace(tmp, path)
+  except BaseException:
+    try:
+      os.remove(tmp)
+    except FileNotFoundError:
+      pass
+    raise
 
 
 def read_config(workdir: str, what: str = '--workdir'):
   """The validated config.json of the run in `workdir`; `what` names the flag or key in the
-  error for a folder without one."""
+  error for a folder without one (or with one that is not a config)."""
   path = os.path.join(workdir, CONFIG)
+  if os.path.isfile(workdir):
+    raise cfg_lib.ConfigError(f'{what}={workdir} is a file, not a run folder')
   if not os.path.exists(path):
     raise FileNotFoundError(f'{what}={workdir} holds no run (no {CONFIG}); train one with '
                             'python -m launch.train --config FILE --workdir DIR')
-  with open(path) as f:
-    return cfg_lib.from_json(json.dumps(upgrade(json.load(f))))
+  try:
+    with open(path) as f:
+      data = json.load(f)
+  except (ValueError, UnicodeDecodeError) as e:
+    raise cfg_lib.ConfigError(
+        f'{path} is not valid JSON ({e}); restore it (each checkpoint holds a copy of the config: '
+        f'{os.path.join(workdir, "checkpoints", "<step>", "config")}), or choose a new '
+        f'{what}') from None
+  except OSError as e:
+    raise cfg_lib.ConfigError(f'{path} cannot be read ({e.strerror}); fix its permissions') \
+        from None
+  if not isinstance(data, dict):
+    raise cfg_lib.ConfigError(f'{path} holds a JSON {type(data).__name__}, not a run config; '
+                              f'restore it or choose a new {what}')
+  try:
+    return cfg_lib.from_json(json.dumps(upgrade(data)))
+  except cfg_lib.ConfigError as e:
+    raise cfg_lib.ConfigError(f'{path}: {e}') from None
 
 
 def upgrade(config: dict) -> dict:
@@ -143,6 +178,17 @@ def latest_step(workdir: str) -> Optional[int]:
   checkpointer = ckpt_lib.Checkpointer(workdir)
   try:
     return checkpointer.latest_step()
+  finally:
+    checkpointer.close()
+
+
+def checkpoint_steps(workdir: str) -> list[int]:
+  """The checkpoint steps in `workdir` (oldest first); creates nothing."""
+  if not os.path.isdir(os.path.join(workdir, 'checkpoints')):
+    return []
+  checkpointer = ckpt_lib.Checkpointer(workdir)
+  try:
+    return sorted(checkpointer.all_steps())
   finally:
     checkpointer.close()
 

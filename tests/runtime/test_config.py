@@ -126,3 +126,22 @@ def test_ode_sampling_keys_are_checked_by_validation():
     with pytest.raises(cfg.ConfigError, match=msg):
       cfg.validate(overrides_lib.apply(cfg.load(EXP), {key: value}))
   cfg.validate(overrides_lib.apply(cfg.load(EXP), {'sampling.solver': 'rk45'}))
+
+
+def test_validation_starts_no_jax_backend():
+  """A multi-process run validates its config before `jax.distributed.initialize`, which must
+  come before JAX's backends start: the families' checks (grids built, samplers refused) run
+  abstractly."""
+  import subprocess
+  import sys
+
+  root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+  code = ('from jax._src import xla_bridge as xb\n'
+          'from jaxgen.runtime import config as cfg\n'
+          "for e in ('rectified_flow/toy2d', 'score_sde/digits', 'pixelcnn/digits', 'nice/toy2d'):\n"
+          "  cfg.validate(cfg.load(f'experiments/{e}.py:smoke'))\n"
+          'print(sorted(xb._backends))\n')
+  out = subprocess.run([sys.executable, '-c', code], cwd=root, capture_output=True, text=True,
+                       env=dict(os.environ, PYTHONPATH=root), timeout=120)
+  assert out.returncode == 0, out.stderr
+  assert out.stdout.strip() == '[]'

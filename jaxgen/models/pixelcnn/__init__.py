@@ -47,7 +47,8 @@ from jaxgen.nets.pixelcnn import GatedPixelCNN, PixelCNN
 from jaxgen.nets.pixelcnn_pp import PixelCNNPP
 from jaxgen.models.pixelcnn import autoregressive
 
-NETS = ('pixelcnn', 'gated', 'pixelcnn_pp')
+NET_CLASSES = {'pixelcnn': PixelCNN, 'gated': GatedPixelCNN, 'pixelcnn_pp': PixelCNNPP}
+NETS = tuple(NET_CLASSES)
 OUTPUTS = ('auto', 'bernoulli', 'categorical', 'logistic_mixture')
 
 
@@ -96,6 +97,17 @@ def ranges() -> dict:
       'model.num_classes': (lambda v: v >= 0, '>= 0'),
       'sampling.num_samples': (lambda v: v >= 1, '>= 1'),
   }
+
+
+def check(config) -> None:
+  """Refuses (ValueError, at validation) a sampler the network cannot run: the cached 'fast'
+  sampler needs a network with the fast-path methods (PixelCNN++ has none)."""
+  mc = config.model
+  missing = autoregressive.fast_path_missing(NET_CLASSES[mc.net])
+  if config.sampling.method == 'fast' and missing:
+    raise ValueError(f"config.sampling.method='fast' (the cached sampler) does not exist for "
+                     f'model.net={mc.net!r} ({NET_CLASSES[mc.net].__name__} lacks '
+                     f"{', '.join(missing)}); set --config.sampling.method=plain")
 
 
 def make_net(mc, channels: int, num_levels: int):

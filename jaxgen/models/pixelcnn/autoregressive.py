@@ -65,14 +65,19 @@ def plain(apply_fn: Callable[[jax.Array, Optional[jax.Array]], jax.Array], outpu
   return jax.lax.fori_loop(0, steps, body, x0)
 
 
+def fast_path_missing(cls) -> list[str]:
+  """The methods of the cached fast path that the network class `cls` lacks ([] if it has it)."""
+  return [m for m in ('init_cache', 'row_step', 'pixel_step', 'write_input')
+          if not hasattr(cls, m)]
+
+
 def fast(net: Any, variables: Any, output: PixelOutput, shape: tuple, key: jax.Array, n: int,
          label: Optional[jax.Array] = None) -> jax.Array:
   """Cached raster-order sampling with a net offering the fast-path methods (module doc)."""
   h, w, c = shape
   k = output.num_levels
   cls = type(net)
-  missing = [m for m in ('init_cache', 'row_step', 'pixel_step', 'write_input')
-             if not hasattr(cls, m)]
+  missing = fast_path_missing(cls)
   if missing:
     raise NotImplementedError(f'{cls.__name__} has no cached fast path (missing {missing}); use '
                               "sampling.method='plain'")

@@ -1,0 +1,336 @@
+"""One writer per workdir: ``with lock.hold(workdir, command): ...``.
+
+The holder creates ``<workdir>/lock.json`` exclusively (``O_CREAT | O_EXCL``) with its host, pid,
+process start time, wall-clock start and command, and removes it on exit (also on an exception).
+A second holder is refused at once (`Locked`, a ValueError like every user mistake: exit 2) with one line naming
+the holder. A lock left by a dead process on this host (its pid gone, or reused by a process that
+started later, read from /proc/<pid>/stat, or from before a reboot) is stale: it is taken over
+under a short-lived guard file (``lock.json.takeover``, also created exclusively), by an atomic
+replace that is re-read to confirm ownership; two starts racing for one stale lock get one
+winner. A lock from another host cannot be checked from here: it is refused, naming the file to
+delete if that host's run is dead. In a multi-process run only process 0 locks.
+
+Creating the lock is also where a workdir that cannot be written is found (a file, under a file,
+read-only, a full disk): one line naming the folder, and nothing left behind (a workdir created
+only to hold the lock is removed again). Local paths use plain `os`; every file operation is one
+of the small helpers at the top of this module.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import errno
+import json
+import os
+import socket
+import time
+import uuid
+from typing import Iterator, Optional
+
+LOCK = 'lock.json'
+_GUARD_SUFFIX = '.takeover'
+_GUARD_STALE_S = 30.0   # a takeover guard older than this was left by a crash mid-takeover
+
+
+# Workdirs (real paths) this process holds, with the nesting depth: a nested `hold` re-enters.
+_HELD: dict[str, int] = {}
+
+
+class WorkdirError(ValueError):
+  """The workdir cannot be written (a file, under a file, read-only, a full disk); the message
+  names it and says the fix. (This module imports only the standard library.)"""
+
+
+class Locked(WorkdirError):
+  """The workdir is held by another run (or its lock cannot be read); the message names it."""
+
+
+def check_folder(workdir: str, what: str = '--workdir') -> None:
+  """Refuses (WorkdirError) a `workdir` that is a file or lies under a file; reads only."""
+  path = os.path.abspath(workdir)
+  if os.path.exists(path) and not os.path.isdir(path):
+    raise WorkdirError(f'{what}={workdir} is a file, not a folder; choose a folder (a new one is '
+                       'created)')
+  parent = os.path.dirname(path)
+  while not os.path.exists(parent) and os.path.dirname(parent) != parent:
+    parent = os.path.dirname(parent)
+  if os.path.exists(parent) and not os.path.isdir(parent):
+    raise WorkdirError(f'{what}={workdir} lies under {parent}, which is a file, not a folder; '
+                       'choose a --workdir outside it')
+
+
+def os_error_message(e: OSError, workdir: str, what: str = '--workdir') -> str:
+  """One line for an OSError met writing into `workdir`: the folder named, the fix said."""
+  where, name = f'{what}={workdir}', e.filename or workdir
+  if e.errno == errno.ENOSPC:
+    return (f'{where}: no space left on the device (writing {name}); free some space or choose a '
+            '--workdir on another disk')
+  if e.errno == errno.EDQUOT:
+    return f'{where}: disk quota exceeded (writing {name}); free some space or choose another --workdir'
+  if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+    return (f'{where} is not writable ({e.strerror}: {name}); fix its permissions or choose a '
+            'writable --workdir')
+  if e.errno in (errno.ENOTDIR, errno.EEXIST):
+    return f'{where} is not a folder ({e.strerror}: {name}); choose a folder'
+  return f'{where}: cannot write there ({e.strerror or e}: {name})'
+
+
+# ---- file operations (the one place that touches the file system) ----------------------------
+
+def _join(workdir: str, name: str) -> str:
+  return os.path.join(workdir, name)
+
+
+def _create_exclusive(path: str, text: str) -> bool:
+  """Creates `path` holding `text`; False if it exists. Removes a half-written file on error."""
+  try:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+  except FileExistsError:
+    return False
+  try:
+    with os.fdopen(fd, 'w') as f:
+      f.write(text)
+      f.flush()
+      os.fsync(f.fileno())
+  except BaseException:
+    _remove(path)
+    raise
+  return True
+
+
+def _replace(path: str, text: str) -> None:
+  """Writes `text` to `path` atomically (a temporary file renamed over it)."""
+  tmp = f'{path}.tmp{os.getpid()}'
+  try:
+    with open(tmp, 'w') as f:
+      f.write(text)
+      f.flush()
+      os.fsync(f.fileno())
+    os.replace(tmp, path)
+  except BaseException:
+    _remove(tmp)
+    raise
+
+
+def _read(path: str) -> Optional[str]:
+  try:
+    with open(path) as f:
+      return f.read()
+  except FileNotFoundError:
+    return None
+
+
+def _remove(path: str) -> None:
+  with contextlib.suppress(FileNotFoundError):
+    os.remove(path)
+
+
+def _age_s(path: str) -> float:
+  try:
+    return time.time() - os.path.getmtime(path)
+  except FileNotFoundError:
+    return 0.0
+
+
+def _make_dirs(workdir: str) -> list[str]:
+  """Creates `workdir` and missing parents; returns the folders created (deepest first)."""
+  created = []
+  path = os.path.abspath(workdir)
+  while not os.path.exists(path):
+    created.append(path)
+    parent = os.path.dirname(path)
+    if parent == path:
+      break
+    path = parent
+  os.makedirs(workdir, exist_ok=True)
+  return created
+
+
+def _remove_if_empty(folders: list[str]) -> None:
+  for folder in folders:  # deepest first
+    try:
+      os.rmdir(folder)
+    except OSError:
+      return
+
+
+# ---- the holder's identity ----------------------------------------------------------------------
+
+def _proc_start(pid: int) -> Optional[str]:
+  """The start time of process `pid` in clock ticks since boot (/proc/<pid>/stat field 22), or
+  None where /proc is unavailable or the process does not exist."""
+  text = _read(f'/proc/{pid}/stat') if os.path.isdir('/proc') else None
+  if not text:
+    return None
+  try:
+    return text[text.rindex(')') + 2:].split()[19]
+  except (ValueError, IndexError):
+    return None
+
+
+def _boot_id() -> Optional[str]:
+  try:
+    return (_read('/proc/sys/kernel/random/boot_id') or '').strip() or None
+  except OSError:
+    return None
+
+
+def _pid_alive(pid: int) -> bool:
+  try:
+    os.kill(pid, 0)
+  except ProcessLookupError:
+    return False
+  except PermissionError:  # another user's process
+    return True
+  except OSError:
+    return False
+  return True
+
+
+def _record(command: str) -> dict:
+  pid = os.getpid()
+  return {'host': socket.gethostname(), 'pid': pid,
+          'start': datetime.datetime.now().astimezone().isoformat(timespec='seconds'),
+          'command': command, 'proc_start': _proc_start(pid), 'boot_id': _boot_id(),
+          'token': uuid.uuid4().hex}
+
+
+def _describe(holder: dict) -> str:
+  return (f"host {holder.get('host')}, pid {holder.get('pid')}, started {holder.get('start')}"
+          f" ({holder.get('command') or 'unknown command'})")
+
+
+def _stale(holder: dict) -> bool:
+  """Whether `holder` (a lock record written on this host) is a process that no longer runs."""
+  try:
+    pid = int(holder['pid'])
+  except (KeyError, TypeError, ValueError):
+    return False
+  boot = _boot_id()
+  if holder.get('boot_id') and boot and holder['boot_id'] != boot:
+    return True  # written before a reboot
+  if not _pid_alive(pid):
+    return True
+  recorded, now = holder.get('proc_start'), _proc_start(pid)
+  return bool(recorded and now and recorded != now)  # the pid now names another process
+
+
+# ---- taking and releasing ---------------------------------------------------------------------
+
+def _parse(text: Optional[str]) -> Optional[dict]:
+  try:
+    out = json.loads(text or '')
+  except ValueError:
+    return None
+  return out if isinstance(out, dict) else None
+
+
+def _refusal(path: str, workdir: str, holder: Optional[dict], host: str) -> Locked:
+  if holder is None:
+    return Locked(f'{path} exists but cannot be read (a start that crashed while taking it?); if '
+                  f'no run is using {workdir}, delete {path} and run again')
+  if holder.get('host') != host:
+    return Locked(f'{workdir} is in use by another run ({_describe(holder)}); it runs on another '
+                  f"host, so this one cannot tell if it is still alive: if that run is dead, delete "
+                  f'{path} and run again')
+  return Locked(f'{workdir} is in use by another run ({_describe(holder)}); wait for it to '
+                f"finish or stop it (kill {holder.get('pid')}), or choose another --workdir")
+
+
+def _read_holder(path: str) -> tuple[Optional[str], Optional[dict]]:
+  """The lock's text and record; retries briefly while a just-created lock is still empty."""
+  for _ in range(20):
+    text = _read(path)
+    if text is None or text.strip():
+      return text, _parse(text)
+    time.sleep(0.025)
+  return text, None
+
+
+def _take_over(path: str, stale_text: str, mine: str) -> bool:
+  """Replaces the stale lock whose text is `stale_text` by `mine` under the takeover guard; True
+  if this process now holds the lock."""
+  guard = path + _GUARD_SUFFIX
+  if not _create_exclusive(guard, mine):
+    if _age_s(guard) > _GUARD_STALE_S:
+      _remove(guard)  # left by a crash mid-takeover; the next attempt retries
+    return False
+  try:
+    if _read(path) != stale_text:  # someone else took over (or released) meanwhile
+      return False
+    _replace(path, mine)
+    return _read(path) == mine
+  finally:
+    _remove(guard)
+
+
+def _acquire(path: str, workdir: str, mine: str, record: dict) -> None:
+  for attempt in range(50):
+    if _create_exclusive(path, mine):
+      return
+    text, holder = _read_holder(path)
+    if text is None:
+      continue  # released meanwhile: try again
+    if holder is None or holder.get('host') != record['host'] or not _stale(holder):
+      raise _refusal(path, workdir, holder, record['host'])
+    if _take_over(path, text, mine):
+      print(f'Took over the stale lock {path} of a run that is no longer running '
+            f'({_describe(holder)})', flush=True)
+      return
+    time.sleep(0.02 * (1 + attempt % 5))
+  text, holder = _read_holder(path)
+  raise _refusal(path, workdir, holder, record['host'])
+
+
+def _release(path: str, mine: str) -> None:
+  if _read(path) == mine:
+    _remove(path)
+
+
+@contextlib.contextmanager
+def hold(workdir: str, command: str, is_main: Optional[bool] = None) -> Iterator[None]:
+  """Holds ``<workdir>/lock.json`` for the body (creating `workdir` if needed; removed again on
+  exit if the body left it empty); a nested `hold` of the same workdir in this process
+  re-enters. `command` is recorded for whoever is refused
+  (``'launch.train'``). Raises `Locked` if another live run holds it, `WorkdirError` if the
+  workdir cannot be written. `is_main` (default ``jax.process_index() == 0``): only the main process of a
+  multi-process run locks; the others run the body directly."""
+  if is_main is None:
+    import jax
+
+    is_main = jax.process_index() == 0
+  if not is_main:
+    yield
+    return
+  key = os.path.realpath(workdir)
+  if key in _HELD:  # this process holds it already (launch.train around loop.train): re-enter
+    _HELD[key] += 1
+    try:
+      yield
+    finally:
+      _HELD[key] -= 1
+    return
+  path = _join(workdir, LOCK)
+  record = _record(command)
+  mine = json.dumps(record, indent=2)
+  created: list[str] = []
+  try:
+    check_folder(workdir)
+    created = _make_dirs(workdir)
+    _acquire(path, workdir, mine, record)
+  except OSError as e:
+    _remove_if_empty(created)
+    raise WorkdirError(os_error_message(e, workdir)) from None
+  _HELD[key] = 1
+  try:
+    yield
+  finally:
+    del _HELD[key]
+    _release(path, mine)
+    _remove_if_empty(created)
+
+
+def holder(workdir: str) -> Optional[dict]:
+  """The record of the run holding `workdir`'s lock, or None (no lock, or unreadable)."""
+  return _parse(_read(_join(workdir, LOCK)))
