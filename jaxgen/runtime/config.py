@@ -65,6 +65,8 @@ def common() -> ConfigDict:
       log_every=100,
       checkpoint_every=1000,
       keep_checkpoints=3,
+      skip_nonfinite=0,     # non-finite steps (NaN/inf loss, gradient or parameters; their
+                            # updates are skipped) tolerated per launch before the run stops
       eval_every=0,         # 0: evaluate only at the end
       sample_every=0,       # 0: sample only at the end
       num_devices=0,        # 0: every device; n: the first n (tests, comparisons)
@@ -102,6 +104,7 @@ RANGES = {
     'train.log_every': (lambda v: v > 0, '> 0'),
     'train.checkpoint_every': (lambda v: v > 0, '> 0'),
     'train.keep_checkpoints': (lambda v: v > 0, '> 0'),
+    'train.skip_nonfinite': (lambda v: v >= 0, '>= 0'),
     'train.eval_every': (lambda v: v >= 0, '>= 0'),
     'train.sample_every': (lambda v: v >= 0, '>= 0'),
     'train.num_devices': (lambda v: v >= 0, '>= 0'),

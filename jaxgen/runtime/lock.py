@@ -295,14 +295,12 @@ def hold(workdir: str, command: str, is_main: Optional[bool] = None) -> Iterator
   re-enters. `command` is recorded for whoever is refused
   (``'launch.train'``). Raises `Locked` if another live run holds it, `WorkdirError` if the
   workdir cannot be written. `is_main` (default ``jax.process_index() == 0``): only the main process of a
-  multi-process run locks; the others run the body directly."""
-  if is_main is None:
-    import jax
+  multi-process run locks; the others learn from it (a broadcast) whether it succeeded."""
+  import jax
 
+  if is_main is None:
     is_main = jax.process_index() == 0
-  if not is_main:
-    yield
-    return
+  several = jax.process_count() > 1
   key = os.path.realpath(workdir)
   if key in _HELD:  # this process holds it already (launch.train around loop.train): re-enter
     _HELD[key] += 1
@@ -315,20 +313,37 @@ def hold(workdir: str, command: str, is_main: Optional[bool] = None) -> Iterator
   record = _record(command)
   mine = json.dumps(record, indent=2)
   created: list[str] = []
-  try:
-    check_folder(workdir)
-    created = _make_dirs(workdir)
-    _acquire(path, workdir, mine, record)
-  except OSError as e:
-    _remove_if_empty(created)
-    raise WorkdirError(os_error_message(e, workdir)) from None
+  failure: Optional[Exception] = None
+  if is_main:
+    try:
+      check_folder(workdir)
+      created = _make_dirs(workdir)
+      _acquire(path, workdir, mine, record)
+    except OSError as e:
+      _remove_if_empty(created)
+      failure = WorkdirError(os_error_message(e, workdir))
+    except (Locked, WorkdirError) as e:
+      _remove_if_empty(created)
+      failure = e
+  if several:  # every process learns whether process 0 got the lock (else they would wait forever)
+    from jax.experimental import multihost_utils
+
+    import numpy as np
+
+    ok = int(multihost_utils.broadcast_one_to_all(np.int32(failure is None)))
+    if not ok and failure is None:
+      failure = Locked(f'{workdir}: process 0 of this run could not take the workdir lock (it '
+                       'printed why)')
+  if failure is not None:
+    raise failure
   _HELD[key] = 1
   try:
     yield
   finally:
     del _HELD[key]
-    _release(path, mine)
-    _remove_if_empty(created)
+    if is_main:
+      _release(path, mine)
+      _remove_if_empty(created)
 
 
 def holder(workdir: str) -> Optional[dict]:

@@ -8,6 +8,8 @@ It writes into `workdir`::
     samples/step_N.png   sample grids (and step_N.npz with the raw samples)
     init_from.json       with train.init_from: the source, step and params the run started from
     data.json            the data's fingerprint where it has one (a resume on other data is refused)
+    lock.json            while the run lives: its host, pid and start time (one writer per workdir,
+                         `jaxgen.runtime.lock`; a second launch is refused, a dead holder's taken over)
 
 Determinism: the batch at step s is a pure function of (seed, s) and the step's randomness is
 ``fold_in(state.rng, s)``, so N steps, a restart and N more give the parameters of 2N steps
@@ -15,7 +17,9 @@ straight, and the result does not depend on the number of devices (up to float r
 In a multi-process run every process computes; process 0 writes the files.
 
 Nothing is written before the workdir checks and the restore have succeeded (a failed start
-leaves the workdir as it was); ``checkpoints/`` appears with the first save.
+leaves the workdir as it was); ``checkpoints/`` appears with the first save. A resume restores the
+newest checkpoint whose digest verifies (damaged newer ones are skipped with one line, never
+deleted) and refuses one whose stored config differs from the run's outside the resume keys.
 
 Preemption: SIGTERM (what SLURM and Cloud TPU send) or SIGINT (Ctrl-C) lets the current step
 finish, saves a checkpoint of it (waiting for the save), logs the steps since the last log line,
@@ -50,6 +54,7 @@ from jaxgen.runtime import checkpoint as ckpt_lib
 from jaxgen.runtime import compile_options
 from jaxgen.runtime import config as cfg_lib
 from jaxgen.runtime import evaluate as evaluate_lib
+from jaxgen.runtime import lock as lock_lib
 from jaxgen.runtime import run as run_lib
 from jaxgen.runtime import samples as samples_lib
 from jaxgen.runtime import state as state_lib
@@ -203,7 +208,8 @@ def train(config, workdir: str, mesh=None) -> state_lib.TrainState:
   restored afterwards). Raises `Preempted` on SIGTERM / SIGINT (after saving the step) and
   `TrainingDiverged` on too many non-finite steps (see the module's docstring).
   """
-  with compile_options.fast_compile(config.train.fast_compile):
+  with lock_lib.hold(workdir, 'launch.train'), compile_options.fast_compile(
+      config.train.fast_compile):
     return _train(config, workdir, mesh)
 
 
@@ -230,6 +236,8 @@ def _train(config, workdir: str, mesh) -> state_lib.TrainState:
     if resuming:
       checkpointer = ckpt_lib.Checkpointer(workdir, keep=tc.keep_checkpoints)
       state = checkpointer.restore(run.abstract_state())
+      workdir_lib.check_checkpoint_config(checkpointer.restored_config, config,
+                                          checkpointer.restored_step, checkpointer.directory)
     else:
       state = run.init()
       if fresh_init:

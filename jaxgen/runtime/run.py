@@ -161,8 +161,8 @@ def init_params(run: Run, source: str) -> tuple[Any, dict]:
   checkpointer = ckpt_lib.Checkpointer(source)
   try:
     try:
-      restored = checkpointer.restore(ckpt_lib.abstract(shapes, parallel.replicated(run.mesh)),
-                                      step)
+      restored = checkpointer.restore(ckpt_lib.abstract(shapes, parallel.replicated(run.mesh)))
+      step = checkpointer.restored_step  # the newest good one (damaged newer ones are skipped)
     except ckpt_lib.CheckpointError as e:
       raise _init_from_error(checkpointer, step, shapes, source, run, e) from e
   finally:

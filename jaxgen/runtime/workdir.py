@@ -35,7 +35,7 @@ USE_KEYS = ('sampling.', 'likelihood.', 'eval.', 'train.num_devices', 'model.une
 # A resume may change these too: the run's length, its bookkeeping and its (ignored) init source.
 RESUME_KEYS = USE_KEYS + ('train.steps', 'train.log_every', 'train.checkpoint_every',
                           'train.eval_every', 'train.sample_every', 'train.progress',
-                          'train.keep_checkpoints', 'train.init_from')
+                          'train.keep_checkpoints', 'train.init_from', 'train.skip_nonfinite')
 
 
 def _names(keys) -> str:
@@ -129,6 +129,20 @@ def check_resume(workdir: str, config) -> None:
         f'{workdir} holds a run with a different config ({", ".join(changed)} differ). '
         f'Resume it with the same config (only {_names(RESUME_KEYS)} may change), or choose a '
         'new --workdir.')
+
+
+def check_checkpoint_config(stored: Optional[dict], config, step: int, directory: str) -> None:
+  """Refuses to resume from a checkpoint whose stored config differs from `config` outside
+  `RESUME_KEYS` (a checkpoint copied in from another run, or a config.json edited by hand)."""
+  if stored is None:
+    return
+  old = cfg_lib.from_json(json.dumps(upgrade(stored)))
+  changed = [k for k in cfg_lib.diff(old, config) if not k.startswith(RESUME_KEYS)]
+  if changed:
+    raise cfg_lib.ConfigError(
+        f'the checkpoint of step {step} in {directory} was written with a different config '
+        f'({", ".join(changed)} differ) than this run\'s: resume with the config it was trained '
+        'with, or choose a new --workdir.')
 
 
 def check_overrides(overrides) -> None:

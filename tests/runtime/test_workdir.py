@@ -9,6 +9,7 @@ import pytest
 
 from jaxgen.runtime import config as cfg
 from jaxgen.runtime import workdir
+from tests.conftest import tiny_config
 
 STAND_IN = {'stand_in': 'tfds:cifar10', 'shape': [32, 32, 3], 'num_levels': 256,
             'num_classes': 10}
@@ -72,3 +73,13 @@ def test_a_config_json_of_an_older_jaxgen_is_read_in_todays_keys(tmp_path):
   r = _open(tmp_path, 'config_before_likelihood_section_rf.json')
   assert (r.likelihood.solver, r.likelihood.probes, r.sampling.grid) == ('dopri5', 0, 'uniform')
   assert workdir.upgrade(json.loads(cfg.to_json(c))) == json.loads(cfg.to_json(c))  # a no-op now
+
+
+def test_a_checkpoint_written_with_another_config_is_refused_on_resume():
+  config = tiny_config()
+  stored = json.loads(cfg.to_json(tiny_config(**{'model.score_mlp.width': '16'})))
+  with pytest.raises(cfg.ConfigError, match='step 6 .* different config .*model.score_mlp.width'):
+    workdir.check_checkpoint_config(stored, config, 6, '/x/checkpoints')
+  resumable = json.loads(cfg.to_json(tiny_config(**{'train.steps': '12'})))
+  workdir.check_checkpoint_config(resumable, config, 6, '/x/checkpoints')  # a resume key
+  workdir.check_checkpoint_config(None, config, 6, '/x/checkpoints')  # an old checkpoint
