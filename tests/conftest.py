@@ -1,4 +1,5 @@
-"""Test-session set-up (8 virtual CPU devices, fast compilation) and the helpers tests share.
+"""Test-session set-up (8 virtual CPU devices unless JAXGEN_TEST_DEVICES says, fast compilation)
+and the helpers tests share.
 
 XLA_FLAGS must be set before JAX initialises its backends, so this runs at import time of the
 test session. `jax_disable_most_optimizations` trades run time for compile time, which dominates
@@ -8,8 +9,10 @@ the small shapes used in tests.
 import math
 import os
 
-os.environ['XLA_FLAGS'] = (os.environ.get('XLA_FLAGS', '') +
-                           ' --xla_force_host_platform_device_count=8').strip()
+# JAXGEN_TEST_DEVICES=1 runs the suite (or part of it) on one device instead.
+os.environ['XLA_FLAGS'] = (
+    os.environ.get('XLA_FLAGS', '') + ' --xla_force_host_platform_device_count='
+    + os.environ.get('JAXGEN_TEST_DEVICES', '8')).strip()
 os.environ.setdefault('JAX_PLATFORMS', 'cpu')
 
 import jax  # noqa: E402

@@ -14,6 +14,7 @@ from jaxgen.runtime import run as run_lib
 from tests.conftest import tiny_config
 
 
+@pytest.mark.skipif(jax.device_count() < 8, reason='needs 8 devices (JAXGEN_TEST_DEVICES=1)')
 def test_written_on_one_device_restores_on_eight_and_back(tmp_path):
   config = tiny_config()
   one = run_lib.Run(config, parallel.make_mesh(1))

@@ -180,3 +180,33 @@ def test_processes_starting_together_get_one_holder(tmp_path, stale):
     if p is not holders[0]:
       assert p.returncode == 2 and f'pid {winner},' in lines[p], lines[p]
   assert not os.path.exists(os.path.join(w, lock.LOCK))
+
+
+def test_a_second_launch_on_a_training_workdir_is_refused_and_the_first_finishes(tmp_path):
+  """Two real `launch.train` on one workdir: the second exits 2 at once naming the first's pid;
+  the first finishes unharmed (its last checkpoint and each step once in metrics.jsonl)."""
+  w = str(tmp_path / 'run')
+  env = dict(os.environ, PYTHONPATH=ROOT, JAX_PLATFORMS='cpu')
+  cmd = [sys.executable, '-m', 'launch.train', '--config',
+         'experiments/rectified_flow/toy2d.py:smoke', '--workdir', w,
+         '--config.train.steps=400', '--config.train.log_every=100',
+         '--config.train.checkpoint_every=200', '--config.train.progress=false']
+  first = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True)
+  try:
+    deadline = time.time() + 120
+    while not os.path.exists(os.path.join(w, lock.LOCK)) and time.time() < deadline:
+      assert first.poll() is None, first.stdout.read()
+      time.sleep(0.05)
+    second = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+  finally:
+    out = first.communicate(timeout=300)[0]
+  assert second.returncode == 2, second.stderr
+  lines = second.stderr.strip().splitlines()
+  assert len(lines) == 1 and lines[0].startswith('error: ') and f'pid {first.pid},' in lines[0]
+  assert first.returncode == 0, out
+  steps = [json.loads(ln)['step'] for ln in open(os.path.join(w, 'metrics.jsonl'))
+           if 'loss' in json.loads(ln)]
+  assert steps == [100, 200, 300, 400]
+  assert '400' in os.listdir(os.path.join(w, 'checkpoints'))
+  assert not os.path.exists(os.path.join(w, lock.LOCK))
