@@ -39,4 +39,8 @@ def defaults() -> ml_collections.ConfigDict:
       stand_in=False,       # smoke runs: a known image set missing here is replaced by synthetic
                             # data of its shape, levels and classes (one line printed; the run's
                             # data fingerprint says so, so it never resumes on the real set)
+      pipeline='auto',      # 'memory' | 'grain' (a Grain MapDataset; this host's rows only;
+                            # lazy reads of tfds sets) | 'auto' (grain for tfds:, else memory);
+                            # the batches are the same (`jaxgen.data.pipeline`)
+      threads=4,            # grain: reader threads preparing batches ahead (0: in the consumer)
   ))
