@@ -4,7 +4,10 @@ batches.
 ``build(config.data, seed)`` returns a `Source`: ``spec`` (a `DataSpec`), ``train_batch(step,
 batch_size)`` (a pure function of ``(seed, step)``; each host keeps its contiguous share of the
 global batch), ``eval_batches(batch_size)`` (with a ``mask`` entry), ``eval_array(n)``,
-``fingerprint`` and ``eval_source()``; see `jaxgen.data.source`.
+``fingerprint`` and ``eval_source()``; see `jaxgen.data.source`. ``train_batches(start, stop,
+batch_size)`` walks steps in order. ``data.pipeline`` makes the batches in memory or with a Grain
+`MapDataset` (only this host's rows, reader threads, lazy TFDS reads): the same batches either way
+(`jaxgen.data.pipeline`).
 
 Sources: ``toy2d:<name>`` (generated, continuous, infinite; `toy2d`), ``digits`` (scikit-learn
 8x8, 17 levels), ``fashion_mnist`` (IDX files, 256 levels), ``tfds:<name>`` (any TFDS image set;

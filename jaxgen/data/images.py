@@ -69,13 +69,14 @@ class ImageSource(source.Source):
                             labels)
 
   def _grain_dataset(self, batch_size, rows):
-    """Reads and transforms only this host's `rows` (`pipeline.image_dataset`)."""
+    """Reads and transforms only this host's `rows` of each global batch (`pipeline`)."""
 
-    def finish(step, images, labels):
+    def host_batch(step):
+      images, labels = self._train.read(self._indices(step, batch_size)[rows])
       x = self._transform(images, source.rng(self.seed, 2, step), True, rows, batch_size)
       return self._with_label({'x': x}, labels)
 
-    return pipeline_lib.image_dataset(self._train, self._record_index, rows, batch_size, finish)
+    return pipeline_lib.step_dataset(host_batch)
 
   def _global_eval_batch(self, idx, batch, draw):
     images, labels = self._eval.read(idx)

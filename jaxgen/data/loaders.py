@@ -12,6 +12,7 @@ or loads it into `Images` with Grain's reader threads (each record read once, in
 from __future__ import annotations
 
 import dataclasses
+import functools
 import gzip
 import os
 from typing import Optional
@@ -67,14 +68,20 @@ class Images:
     return self.labels is not None
 
 
-def digits(split: str) -> Images:
-  """scikit-learn's 8x8 digits (1797 images, 17 levels 0..16). Split: the first 1500 are 'train',
-  the last 297 'test' (a fixed split; the set ships with scikit-learn, so it is always there)."""
+@functools.lru_cache(maxsize=1)
+def _all_digits() -> tuple[np.ndarray, np.ndarray]:
   from sklearn.datasets import load_digits
 
   d = load_digits()
-  x = d.images.astype(np.uint8)[..., None]
-  y = d.target.astype(np.int32)
+  x, y = d.images.astype(np.uint8)[..., None], d.target.astype(np.int32)
+  x.flags.writeable = y.flags.writeable = False  # shared by every source: read-only
+  return x, y
+
+
+def digits(split: str) -> Images:
+  """scikit-learn's 8x8 digits (1797 images, 17 levels 0..16). Split: the first 1500 are 'train',
+  the last 297 'test' (a fixed split; the set ships with scikit-learn, so it is always there)."""
+  x, y = _all_digits()
   if split == 'train':
     sl = slice(0, 1500)
   elif split == 'test':

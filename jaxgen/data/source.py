@@ -192,11 +192,6 @@ class Source(abc.ABC):
   def _permutation(self, epoch: int) -> np.ndarray:
     return rng(self.seed, 1, epoch).permutation(self.train_size)
 
-  def _record_index(self, position: int) -> int:
-    """The example at `position` of the concatenated per-epoch permutations (see `_indices`)."""
-    epoch, i = divmod(int(position), self.train_size)
-    return int(self._permutation(epoch)[i])
-
   def _indices(self, step: int, batch_size: int) -> np.ndarray:
     """Example indices of global training batch `step` of a finite source: positions
     step*B..(step+1)*B-1 of the concatenated per-epoch permutations."""

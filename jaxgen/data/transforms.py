@@ -11,7 +11,8 @@ Images arrive as integers 0..K-1 (K = `num_levels`). In order:
 3. flip (training only): mirror each image left-right with probability 1/2.
 
 All randomness comes from the numpy Generator passed in, drawn for the *global* batch so that the
-result does not depend on how many hosts share it.
+result does not depend on how many hosts share it; a host that holds only its rows of the batch
+(``rows=``) skips the other rows' draws and gets exactly its rows of the whole batch's result.
 """
 
 from __future__ import annotations
