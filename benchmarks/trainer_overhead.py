@@ -121,7 +121,8 @@ def main():
     for k, f in loops.items():
       runs[k].append(f())
   med = {k: statistics.median(v) for k, v in runs.items()}
-  out = {'command': ' '.join([os.path.basename(sys.executable), '-m', __spec__.name] + sys.argv[1:]),
+  out = {'command': ' '.join([os.path.basename(sys.executable), '-m', __spec__.name]
+                             + sys.argv[1:]),
          'machine': machine(), 'devices': jax.device_count(), 'steps': args.steps,
          'batch': config.train.batch_size, 'repeats': args.repeats, 'depth': args.depth}
   for k in loops:

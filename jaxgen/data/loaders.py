@@ -5,8 +5,8 @@ Every loader returns a *record set* of integer-valued images ``uint8 [H, W, C]``
 model inputs. A record set has random access (a Grain data source: ``len``, ``rs[i] -> {'image',
 'label'}``), vectorised reads ``read(idx) -> (images [k, H, W, C], labels [k] | None)``, ``take(n)``
 (the first n) and ``shape``, ``num_levels``, ``num_classes``, ``has_labels``, ``lazy``. `Images` is
-one held in memory; `TfdsImages` reads a prepared TFDS set (ArrayRecord) lazily, record by record,
-or loads it into `Images` with Grain's reader threads (each record read once, in chunks).
+one held in memory; `TfdsImages` reads a prepared TFDS set (ArrayRecord) lazily, the records a
+batch needs in one batched read, or loads it into `Images` with Grain's reader threads (each record read once, in chunks).
 """
 
 from __future__ import annotations
@@ -133,8 +133,13 @@ def fashion_mnist(split: str, directory: str = '') -> Images:
 
 class TfdsImages:
   """A prepared TFDS image split read lazily through `tfds.data_source` (ArrayRecord; no
-  TensorFlow): ``rs[i]`` decodes record i; nothing is read until asked (the first record, for the
-  shape, at opening). `load` reads it all into `Images`."""
+  TensorFlow): ``rs[i]`` decodes record i, ``read(idx)`` records idx; nothing is read until asked
+  (the first record, for the shape, at opening). `load` reads it all into `Images`.
+
+  The set must have been prepared in array_record format, e.g.
+  ``tfds build cifar10 --file_format=array_record`` (preparing needs TensorFlow:
+  ``pip install -r requirements-tfds.txt``); reading it does not, and never downloads.
+  """
 
   lazy = True
   LOAD_CHUNK = 512
@@ -223,7 +228,8 @@ class TfdsImages:
     chunks = (grain.MapDataset.range(-(-self._len // self.LOAD_CHUNK))
               .map(lambda c: self.read(range(c * self.LOAD_CHUNK,
                                              min(self._len, (c + 1) * self.LOAD_CHUNK))))
-              .to_iter_dataset(grain.ReadOptions(num_threads=threads, prefetch_buffer_size=threads)))
+              .to_iter_dataset(grain.ReadOptions(num_threads=threads,
+                                                 prefetch_buffer_size=threads)))
     parts = list(chunks)
     images = np.concatenate([p[0] for p in parts])
     labels = np.concatenate([p[1] for p in parts]) if self.has_labels else None
@@ -238,15 +244,3 @@ def _stack(examples, shape, has_labels) -> tuple[np.ndarray, Optional[np.ndarray
     images[i] = e['image']
   labels = np.array([e['label'] for e in examples], np.int32) if has_labels else None
   return images, labels
-
-
-def tfds_images(name: str, split: str, data_dir: str = '', lazy: bool = False):
-  """Any TFDS image data set, read through `tfds.data_source` (array_record; no TensorFlow):
-  a lazy `TfdsImages`, or (default) all of it loaded into `Images`.
-
-  The set must have been prepared in array_record format, e.g.
-  ``tfds build cifar10 --file_format=array_record`` (preparing needs TensorFlow:
-  ``pip install -r requirements-tfds.txt``); reading it does not, and never downloads.
-  """
-  records = TfdsImages(name, split, data_dir)
-  return records if lazy else records.load()

@@ -2,7 +2,8 @@
 
 * ``'memory'``: the split is held in memory and the training batch of step s is drawn for the
   whole global batch, of which each host keeps its share (`Source._global_train_batch`). Fastest
-  for small sets: one vectorised gather and transform, no per-example Python (`benchmarks/data_time.py`).
+  for small sets: one vectorised gather and transform, no per-example Python
+  (`benchmarks/data_time.py`).
 * ``'grain'``: a `grain.MapDataset` whose element s is this host's share of the global batch of
   step s (`step_dataset`). An image source reads only this host's rows from its record set (a
   `tfds.data_source` over ArrayRecord files, read lazily, or an in-memory split): the index

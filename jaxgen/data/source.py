@@ -6,9 +6,10 @@ epoch drawn from ``(seed, epoch)``, and all noise is drawn for the whole *global
 each host keeps its contiguous share, so a resumed run, or one on another number of hosts, sees
 exactly the batches it would have seen. ``data.pipeline`` chooses how they are made (in memory,
 or a Grain dataset that reads only this host's share): the batches are the same
-(`jaxgen.data.pipeline`); `train_batches` walks a range of steps. A source implements ``_global_train_batch``,
-``_global_eval_batch``, ``_eval_examples`` and ``eval_size``; `Source` does the host sharding,
-the padding and the mask.
+(`jaxgen.data.pipeline`); `train_batches` walks a range of steps. A source implements
+``_global_train_batch``, ``_global_eval_batch``, ``_eval_examples`` and ``eval_size`` (and may
+override ``_grain_dataset`` to read only a host's rows); `Source` does the host sharding, the
+padding and the mask.
 
 Sources register under an exact name (``'digits'``) or a prefix ending in ``':'`` (``'tfds:'``)
 with `register`; `build` looks the name up, so adding a source edits no other source.

@@ -98,5 +98,6 @@ def test_training_on_prefetched_batches_is_training_on_run_batch(runs):
   expected = run.init()
   for step in range(3):
     expected, _ = run.train_step(expected, runs['memory'].batch(step))
-  for a, b in zip(jax.tree.leaves(jax.device_get(state)), jax.tree.leaves(jax.device_get(expected))):
+  for a, b in zip(jax.tree.leaves(jax.device_get(state)),
+                  jax.tree.leaves(jax.device_get(expected))):
     np.testing.assert_array_equal(a, b)
