@@ -4,7 +4,10 @@ batches.
 ``build(config.data, seed)`` returns a `Source`: ``spec`` (a `DataSpec`), ``train_batch(step,
 batch_size)`` (a pure function of ``(seed, step)``; each host keeps its contiguous share of the
 global batch), ``eval_batches(batch_size)`` (with a ``mask`` entry), ``eval_array(n)``,
-``fingerprint`` and ``eval_source()``; see `jaxgen.data.source`.
+``fingerprint`` and ``eval_source()``; see `jaxgen.data.source`. ``train_batches(start, stop,
+batch_size)`` walks steps in order. ``data.pipeline`` makes the batches in memory or with a Grain
+`MapDataset` (only this host's rows, reader threads, lazy TFDS reads): the same batches either way
+(`jaxgen.data.pipeline`).
 
 Sources: ``toy2d:<name>`` (generated, continuous, infinite; `toy2d`), ``digits`` (scikit-learn
 8x8, 17 levels), ``fashion_mnist`` (IDX files, 256 levels), ``tfds:<name>`` (any TFDS image set;
@@ -39,4 +42,8 @@ def defaults() -> ml_collections.ConfigDict:
       stand_in=False,       # smoke runs: a known image set missing here is replaced by synthetic
                             # data of its shape, levels and classes (one line printed; the run's
                             # data fingerprint says so, so it never resumes on the real set)
+      pipeline='auto',      # 'memory' | 'grain' (a Grain MapDataset; this host's rows only;
+                            # lazy reads of tfds sets) | 'auto' (grain for tfds:, else memory);
+                            # the batches are the same (`jaxgen.data.pipeline`)
+      threads=4,            # grain: reader threads preparing batches ahead (0: in the consumer)
   ))

@@ -1,6 +1,6 @@
-"""The image source: an in-memory set of integer images (`jaxgen.data.loaders`) through the
-transforms (`jaxgen.data.transforms`), registered as ``digits``, ``fashion_mnist`` and
-``tfds:<name>``.
+"""The image source: a record set of integer images (`jaxgen.data.loaders`; in memory, or read
+lazily under the grain pipeline) through the transforms (`jaxgen.data.transforms`), registered as
+``digits``, ``fashion_mnist`` and ``tfds:<name>``.
 
 Training batches ``{'x', 'label'}`` walk a per-epoch permutation; binarization, dequantization
 and flips are drawn per global batch. With ``data.stand_in=True`` a known set (`standin.SETS`)
@@ -9,67 +9,88 @@ that is not on this machine is replaced by its synthetic stand-in, and one line 
 
 from __future__ import annotations
 
-from typing import Callable, Optional
+from typing import Callable, Optional, Union
+
+import numpy as np
 
 from jaxgen.data import loaders, source, standin, transforms
-from jaxgen.data.loaders import DataNotFoundError, Images
+from jaxgen.data import pipeline as pipeline_lib
+from jaxgen.data.loaders import DataNotFoundError, Images, TfdsImages
 
-
-def _first(data: Images, n: int) -> Images:
-  if not n:
-    return data
-  return Images(data.images[:n], None if data.labels is None else data.labels[:n],
-                data.num_levels, data.num_classes)
+Records = Union[Images, TfdsImages]
 
 
 class ImageSource(source.Source):
   """Images of ``load(split)`` for ``data.train_split`` / ``data.eval_split``, the first
-  ``data.max_examples`` of each if > 0, transformed as ``config.data`` says."""
+  ``data.max_examples`` of each if > 0, transformed as ``config.data`` says.
 
-  def __init__(self, cfg, seed: int, load: Callable[[str], Images],
+  `load` returns a record set (`jaxgen.data.loaders`); one read lazily (``tfds:``) stays lazy under
+  the grain pipeline and is loaded into memory under the memory pipeline."""
+
+  def __init__(self, cfg, seed: int, load: Callable[[str], Records],
                fingerprint: Optional[dict] = None):
     super().__init__(cfg, seed)
-    self._train = _first(load(cfg.train_split), cfg.max_examples)
-    self._eval = _first(load(cfg.eval_split), cfg.max_examples)
+    train, evaluation = load(cfg.train_split), load(cfg.eval_split)
+    self.pipeline = pipeline_lib.choose(cfg, lazy=train.lazy)
+    self._train = self._prepare(train)
+    self._eval = self._prepare(evaluation)
     self._fingerprint = fingerprint
     transforms.check(cfg, self._train.num_levels)
     k = transforms.effective_levels(cfg, self._train.num_levels)
     low, high = transforms.value_range(cfg.scale, k)
-    self.spec = source.DataSpec(cfg.name, tuple(self._train.images.shape[1:]), low, high, k,
+    self.spec = source.DataSpec(cfg.name, tuple(self._train.shape), low, high, k,
                                 self._train.num_classes, cfg.scale, bool(cfg.dequantize))
+
+  def _prepare(self, records: Records) -> Records:
+    records = records.take(self.cfg.max_examples)
+    if records.lazy and self.pipeline == 'memory':
+      records = records.load()
+    return records
 
   @property
   def train_size(self) -> int:
-    return len(self._train.images)
+    return len(self._train)
 
   @property
   def eval_size(self) -> int:
-    return len(self._eval.images)
+    return len(self._eval)
 
   @property
   def fingerprint(self) -> Optional[dict]:
     """None for real data (the config names it); a stand-in's says so (`stand_in`)."""
     return self._fingerprint
 
+  def _transform(self, images, rng, train, rows=None, total=None):
+    return transforms.apply(images, rng, self.cfg, self._train.num_levels, train, rows, total)
+
   def _global_train_batch(self, step, batch_size):
-    idx = self._indices(step, batch_size)
-    x = transforms.apply(self._train.images[idx], source.rng(self.seed, 2, step), self.cfg,
-                         self._train.num_levels, True)
-    return self._with_label({'x': x}, self._train, idx)
+    images, labels = self._train.read(self._indices(step, batch_size))
+    return self._with_label({'x': self._transform(images, source.rng(self.seed, 2, step), True)},
+                            labels)
+
+  def _grain_dataset(self, batch_size, rows):
+    """Reads and transforms only this host's `rows` of each global batch (`pipeline`)."""
+
+    def host_batch(step):
+      images, labels = self._train.read(self._indices(step, batch_size)[rows])
+      x = self._transform(images, source.rng(self.seed, 2, step), True, rows, batch_size)
+      return self._with_label({'x': x}, labels)
+
+    return pipeline_lib.step_dataset(host_batch)
 
   def _global_eval_batch(self, idx, batch, draw):
-    x = transforms.apply(self._eval.images[idx], source.rng(self.seed, 3, draw, batch), self.cfg,
-                         self._eval.num_levels, False)
-    return self._with_label({'x': x}, self._eval, idx)
+    images, labels = self._eval.read(idx)
+    x = self._transform(images, source.rng(self.seed, 3, draw, batch), False)
+    return self._with_label({'x': x}, labels)
 
   def _eval_examples(self, n):
-    return transforms.apply(self._eval.images[:n], source.rng(self.seed, 4), self.cfg,
-                            self._eval.num_levels, False)
+    images, _ = self._eval.read(np.arange(n))
+    return self._transform(images, source.rng(self.seed, 4), False)
 
   @staticmethod
-  def _with_label(batch: dict, data: Images, idx) -> dict:
-    if data.labels is not None:
-      batch['label'] = data.labels[idx]
+  def _with_label(batch: dict, labels) -> dict:
+    if labels is not None:
+      batch['label'] = labels
     return batch
 
 
@@ -107,4 +128,4 @@ source.register('digits', _factory(lambda cfg: loaders.digits))
 source.register('fashion_mnist',
                 _factory(lambda cfg: lambda split: loaders.fashion_mnist(split, cfg.dir)))
 source.register('tfds:', _factory(
-    lambda cfg: lambda split: loaders.tfds_images(cfg.name[len('tfds:'):], split, cfg.dir)))
+    lambda cfg: lambda split: TfdsImages(cfg.name[len('tfds:'):], split, cfg.dir)))

@@ -4,9 +4,12 @@ A source turns ``config.data`` and the run's seed into deterministic numpy batch
 batch at step s is a pure function of ``(seed, s)``: finite sets walk a fresh permutation per
 epoch drawn from ``(seed, epoch)``, and all noise is drawn for the whole *global* batch, of which
 each host keeps its contiguous share, so a resumed run, or one on another number of hosts, sees
-exactly the batches it would have seen. A source implements ``_global_train_batch``,
-``_global_eval_batch``, ``_eval_examples`` and ``eval_size``; `Source` does the host sharding,
-the padding and the mask.
+exactly the batches it would have seen. ``data.pipeline`` chooses how they are made (in memory,
+or a Grain dataset that reads only this host's share): the batches are the same
+(`jaxgen.data.pipeline`); `train_batches` walks a range of steps. A source implements
+``_global_train_batch``, ``_global_eval_batch``, ``_eval_examples`` and ``eval_size`` (and may
+override ``_grain_dataset`` to read only a host's rows); `Source` does the host sharding, the
+padding and the mask.
 
 Sources register under an exact name (``'digits'``) or a prefix ending in ``':'`` (``'tfds:'``)
 with `register`; `build` looks the name up, so adding a source edits no other source.
@@ -22,6 +25,8 @@ from typing import Callable, Iterator, Optional
 
 import jax
 import numpy as np
+
+from jaxgen.data import pipeline as pipeline_lib
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,6 +88,8 @@ class Source(abc.ABC):
   def __init__(self, cfg, seed: int):
     self.cfg = cfg
     self.seed = int(seed)
+    self.pipeline = pipeline_lib.choose(cfg, lazy=False)  # 'memory' | 'grain'; see `pipeline`
+    self._grain: dict = {}
 
   # --- what a source implements -----------------------------------------------------------------
 
@@ -126,9 +133,39 @@ class Source(abc.ABC):
 
   def train_batch(self, step: int, batch_size: int, process_index: Optional[int] = None,
                   process_count: Optional[int] = None) -> dict:
-    """This host's contiguous share of the global training batch number `step` (numpy arrays)."""
+    """This host's contiguous share of the global training batch number `step` (numpy arrays);
+    the same whichever ``data.pipeline`` makes it."""
+    if self.pipeline == 'grain':
+      return self.grain_dataset(batch_size, process_index, process_count)[step]
     sl = _host_share(batch_size, process_index, process_count, 'train.batch_size')
     return {k: v[sl] for k, v in self._global_train_batch(step, batch_size).items()}
+
+  def train_batches(self, start: int, stop: int, batch_size: int,
+                    process_index: Optional[int] = None,
+                    process_count: Optional[int] = None) -> Iterator[tuple[int, dict]]:
+    """``(s, train_batch(s, ...))`` for steps start..stop-1, in order; the grain pipeline reads
+    them ahead with ``data.threads`` threads (closing the generator stops them)."""
+    if self.pipeline == 'grain':
+      yield from pipeline_lib.iterate(self.grain_dataset(batch_size, process_index, process_count),
+                                      start, stop, self.cfg.get('threads', 4))
+      return
+    for s in range(start, stop):
+      yield s, self.train_batch(s, batch_size, process_index, process_count)
+
+  def grain_dataset(self, batch_size: int, process_index: Optional[int] = None,
+                    process_count: Optional[int] = None):
+    """The `grain.MapDataset` whose element s is this host's share of training batch s (one per
+    (batch size, host), kept)."""
+    sl = _host_share(batch_size, process_index, process_count, 'train.batch_size')
+    key = (batch_size, sl.start, sl.stop)
+    if key not in self._grain:
+      self._grain[key] = self._grain_dataset(batch_size, sl)
+    return self._grain[key]
+
+  def _grain_dataset(self, batch_size: int, rows: slice):
+    """Element s: rows `rows` of the global batch s (a source may read only those)."""
+    return pipeline_lib.step_dataset(
+        lambda s: {k: v[rows] for k, v in self._global_train_batch(s, batch_size).items()})
 
   def eval_batches(self, batch_size: int, num_batches: int = 0, draw: int = 0,
                    process_index: Optional[int] = None,
