@@ -145,8 +145,12 @@ class TfdsImages:
   LOAD_CHUNK = 512
 
   def __init__(self, name: str, split: str, data_dir: str = '', limit: int = 0):
-    import tensorflow_datasets as tfds
-
+    try:
+      import tensorflow_datasets as tfds
+    except ImportError as e:  # e.g. a bare accelerator image: data.stand_in can still take over
+      raise DataNotFoundError(
+          f'tfds:{name} needs tensorflow-datasets, which is not installed here ({e}); '
+          'pip install -r requirements.txt, or set --config.data.stand_in=true for a stand-in') from e
     try:
       self._source = tfds.data_source(name, split=split, data_dir=data_dir or None,
                                       download=False)

@@ -55,6 +55,7 @@ from jaxgen.runtime import compile_options
 from jaxgen.runtime import config as cfg_lib
 from jaxgen.runtime import evaluate as evaluate_lib
 from jaxgen.runtime import lock as lock_lib
+from jaxgen.runtime import prefetch
 from jaxgen.runtime import run as run_lib
 from jaxgen.runtime import samples as samples_lib
 from jaxgen.runtime import state as state_lib
@@ -285,8 +286,9 @@ def _train(config, workdir: str, mesh) -> state_lib.TrainState:
   t_last, step_last = time.perf_counter(), start
   try:
     with _Preemption(start) as preemption:
-      for step in range(start, tc.steps):
-        state, metrics = run.train_step(state, run.batch(step))
+      # The next batch is drawn and put on the devices while this step runs.
+      for step, batch in prefetch.device_batches(run, start, tc.steps):
+        state, metrics = run.train_step(state, batch)
         pending.append(metrics)
         done = step + 1
         if bar is not None:

@@ -31,7 +31,8 @@ INIT_FROM = 'init_from.json'
 # devices and with which attention kernel (the result does not depend on them). An opened run
 # (launch.sample/evaluate) may override exactly these (a run trained with attn_impl='cudnn' is
 # sampled on a CPU with --config.model.unet.attn_impl=xla).
-USE_KEYS = ('sampling.', 'likelihood.', 'eval.', 'train.num_devices', 'model.unet.attn_impl')
+USE_KEYS = ('sampling.', 'likelihood.', 'eval.', 'train.num_devices', 'data.pipeline',
+            'data.threads', 'model.unet.attn_impl')
 # A resume may change these too: the run's length, its bookkeeping and its (ignored) init source.
 RESUME_KEYS = USE_KEYS + ('train.steps', 'train.log_every', 'train.checkpoint_every',
                           'train.eval_every', 'train.sample_every', 'train.progress',
