@@ -12,6 +12,10 @@ the same initial state:
   * jaxgen_step_only: the same step on batches already on the mesh (what is left when the data
     costs nothing: the EMA, the guard, the sharding);
   * data_alone: `Run.batch` for each step without training (the host time the prefetcher hides);
+  * loop: the trainer itself, `jaxgen.runtime.loop.train` in a fresh workdir (prefetch, non-finite
+    checks at each log, metrics.jsonl, the workdir lock): its time per step from the
+    ``steps_per_sec`` it logs for its log windows after the first (no compile, no checkpoint: the
+    only save comes after the last window), scaled to --steps;
   * bare: one `jax.jit` of value_and_grad + the same optax update, fed by pre-drawn numpy batches
     (no data pipeline, no EMA, no sharding annotations) — the loop a researcher would write first.
 Each timing is the median of --repeats runs of --steps steps after a compile run, the loops
@@ -30,12 +34,14 @@ import os
 import platform
 import statistics
 import sys
+import tempfile
 import time
 
 import jax
 import optax
 
 from jaxgen.runtime import config as cfg
+from jaxgen.runtime import loop
 from jaxgen.runtime import overrides as overrides_lib
 from jaxgen.runtime import parallel
 from jaxgen.runtime import prefetch
@@ -122,7 +128,24 @@ def main():
       jax.block_until_ready(trainer.batch(s))
     return time.perf_counter() - t
 
-  loops = {'jaxgen': run_jaxgen, 'jaxgen_prefetch': run_prefetch,
+  def run_loop():
+    window = max(args.steps // 4, 1)
+    c = cfg.validate(overrides_lib.apply(config, {
+        'train.steps': str(window * 5), 'train.log_every': str(window),
+        'train.checkpoint_every': str(10**9), 'train.progress': 'false',
+        'eval.metrics': "('loss',)"}))
+    with tempfile.TemporaryDirectory() as w:
+      with open(os.devnull, 'w') as quiet:
+        stdout, sys.stdout = sys.stdout, quiet
+        try:
+          loop.train(c, w)
+        finally:
+          sys.stdout = stdout
+      with open(os.path.join(w, 'metrics.jsonl')) as f:
+        rates = [json.loads(l)['steps_per_sec'] for l in f if 'steps_per_sec' in l][1:]
+    return args.steps * statistics.mean(1 / r for r in rates)
+
+  loops = {'loop': run_loop, 'jaxgen': run_jaxgen, 'jaxgen_prefetch': run_prefetch,
            'jaxgen_step_only': run_step_only, 'bare': run_bare, 'data_alone': run_data_alone}
   for f in loops.values():   # compile
     f()
@@ -139,7 +162,7 @@ def main():
     out[f'{k}_steps_per_s'] = args.steps / med[k]
   out['data_alone_over_bare_per_repeat'] = [a / b for a, b in zip(runs['data_alone'], runs['bare'])]
   best = {k: min(v) for k, v in runs.items()}
-  for k in ('jaxgen', 'jaxgen_prefetch', 'jaxgen_step_only'):
+  for k in ('loop', 'jaxgen', 'jaxgen_prefetch', 'jaxgen_step_only'):
     out[f'{k}_over_bare_time'] = med[k] / med['bare']
     # the least disturbed run of each loop (on a shared machine, the closest to an idle one)
     out[f'{k}_over_bare_best'] = best[k] / best['bare']
