@@ -22,8 +22,10 @@ Conventions:
 from __future__ import annotations
 
 import builtins
+import contextlib
 import io
 import os
+import shutil
 from typing import IO, Union
 
 import numpy as np
@@ -38,6 +40,16 @@ REMOTE = ('gs://', 's3://', 'az://', 'hf://')
 def path(p: PathLike) -> epath.Path:
   """`p` as an ``epath.Path`` (``gs://...`` keeps its scheme)."""
   return epath.Path(p)
+
+
+def _fresh(p: PathLike) -> epath.Path:
+  """`path(p)` for a remote `p`, after dropping fsspec's cached listings: other clients
+  (TensorStore, google-cloud-storage in Orbax, another process) write to the same bucket, so a
+  listing cached by gcsfs may be stale; every question about what exists asks the store."""
+  from etils.epath import backend  # epath's fsspec back end (the one its gs:// paths use)
+
+  backend.fsspec_backend.fs(os.fspath(p)).invalidate_cache()
+  return path(p)
 
 
 def is_local(p: PathLike) -> bool:
@@ -58,19 +70,24 @@ def abspath(p: PathLike) -> str:
 
 
 def exists(p: PathLike) -> bool:
-  return os.path.exists(p) if is_local(p) else path(p).exists()
+  return os.path.exists(p) if is_local(p) else _fresh(p).exists()
 
 
 def isdir(p: PathLike) -> bool:
   """Locally ``os.path.isdir``; remotely, whether some object lies under ``p/``."""
-  return os.path.isdir(p) if is_local(p) else path(p).is_dir()
+  return os.path.isdir(p) if is_local(p) else _fresh(p).is_dir()
+
+
+def isfile(p: PathLike) -> bool:
+  """Locally ``os.path.isfile``; remotely, whether the object `p` itself exists."""
+  return os.path.isfile(p) if is_local(p) else _fresh(p).is_file()
 
 
 def listdir(p: PathLike) -> list[str]:
   """The names (not paths) in folder `p`, sorted."""
   if is_local(p):
     return sorted(os.listdir(p))
-  return sorted(q.name for q in path(p).iterdir())
+  return sorted(q.name for q in _fresh(p).iterdir())
 
 
 def makedirs(p: PathLike) -> None:
@@ -127,16 +144,24 @@ def load_npz(p: PathLike) -> dict:
 
 def write_atomic(p: PathLike, data: Union[str, bytes]) -> None:
   """Writes `data` (text or bytes) so that no reader ever sees `p` half-written: locally through
-  ``p.tmp<pid>`` and ``os.replace``; remotely as one upload."""
+  ``p.tmp<pid>`` (fsynced) and ``os.replace``, the temporary file removed again on a failure (a
+  full disk), `p` then as it was; remotely as one upload."""
   mode = 'wb' if isinstance(data, bytes) else 'w'
   if not is_local(p):
     with open(p, mode) as f:
       f.write(data)
     return
   tmp = f'{os.fspath(p)}.tmp{os.getpid()}'
-  with builtins.open(tmp, mode) as f:
-    f.write(data)
-  os.replace(tmp, p)
+  try:
+    with builtins.open(tmp, mode) as f:
+      f.write(data)
+      f.flush()
+      os.fsync(f.fileno())
+    os.replace(tmp, p)
+  except BaseException:  # a full disk: `p` is as it was, and no temporary file is left
+    with contextlib.suppress(FileNotFoundError):
+      os.remove(tmp)
+    raise
 
 
 def create_exclusive(p: PathLike, data: Union[str, bytes]) -> bool:
@@ -153,8 +178,14 @@ def create_exclusive(p: PathLike, data: Union[str, bytes]) -> bool:
       fd = os.open(p, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
     except FileExistsError:
       return False
-    with os.fdopen(fd, 'wb') as f:
-      f.write(raw)
+    try:
+      with os.fdopen(fd, 'wb') as f:
+        f.write(raw)
+        f.flush()
+        os.fsync(f.fileno())
+    except BaseException:  # never leave a half-written file that would block the next try
+      remove(p)
+      raise
     return True
   import fsspec  # epath's own remote back end; only needed for remote paths
 
@@ -176,6 +207,16 @@ def remove(p: PathLike, missing_ok: bool = True) -> None:
         raise
     return
   path(p).unlink(missing_ok=missing_ok)
+
+
+def rmtree(p: PathLike) -> None:
+  """Deletes the folder `p` and everything under it (errors ignored, as
+  ``shutil.rmtree(p, ignore_errors=True)``)."""
+  if is_local(p):
+    shutil.rmtree(p, ignore_errors=True)
+    return
+  with contextlib.suppress(OSError):
+    _fresh(p).rmtree()
 
 
 class Appender:
