@@ -16,12 +16,12 @@ def _evaluate(args, run) -> None:
   import jax
 
   from jaxgen.runtime import evaluate
+  from jaxgen.runtime import paths
 
   results = {'step': run.step, **evaluate.evaluate(run)}
-  out = args.out or os.path.join(args.workdir, f'eval_{run.step}.json')
+  out = args.out or paths.join(args.workdir, f'eval_{run.step}.json')
   if jax.process_index() == 0:  # several processes: every one evaluates, process 0 writes
-    with open(out, 'w') as f:
-      json.dump(results, f, indent=2)
+    paths.write_text(out, json.dumps(results, indent=2))
     print(json.dumps(results, indent=2))
     print(f'Wrote {out}')
 
@@ -38,6 +38,11 @@ def _writes_workdir(args) -> bool:
   """Whether the results go into the workdir (then the command holds its lock)."""
   if not args.out:
     return True
+  from jaxgen.runtime import paths
+
+  if not (paths.is_local(args.out) and paths.is_local(args.workdir)):  # URLs: compare as text
+    out, workdir = paths.abspath(args.out), paths.abspath(args.workdir)
+    return out == workdir or out.startswith(workdir.rstrip('/') + '/')
   out, workdir = os.path.realpath(args.out), os.path.realpath(args.workdir)
   return os.path.commonpath([out, workdir]) == workdir
 

@@ -28,7 +28,6 @@ import json
 import logging
 import os
 import re
-import shutil
 import time
 from typing import Any, Optional
 
@@ -38,9 +37,13 @@ import orbax.checkpoint as ocp
 from orbax.checkpoint import checkpoint_args as ocp_args
 from orbax.checkpoint.handlers import JsonCheckpointHandler
 
+from jaxgen.runtime import paths
+
 STATE, CONFIG, DIGEST = 'state', 'config', 'digest'
 # Files a committed checkpoint cannot be read without (Orbax 0.12 layout, OCDBT storage).
 _REQUIRED = (f'{STATE}/_METADATA', f'{STATE}/manifest.ocdbt', f'{CONFIG}/metadata')
+# On an object store (no rename) Orbax writes into <step>/ directly and commits with this file.
+_COMMITTED = 'commit_success.txt'
 
 
 class CheckpointError(RuntimeError):
@@ -171,7 +174,7 @@ class Checkpointer:
   """
 
   def __init__(self, workdir: str, keep: int = 3, async_save: bool = True):
-    self.directory = os.path.abspath(os.path.join(workdir, 'checkpoints'))
+    self.directory = paths.abspath(paths.join(workdir, 'checkpoints'))
     self.keep = keep
     self._async = async_save
     self._manager_obj = None
@@ -197,29 +200,31 @@ class Checkpointer:
 
   def all_steps(self) -> list[int]:
     """Every committed step folder (``checkpoints/<int>``), damaged or not, ascending."""
-    if not os.path.isdir(self.directory):
+    if not paths.isdir(self.directory):
       return []
-    return sorted(int(n) for n in os.listdir(self.directory)
-                  if n.isdigit() and os.path.isdir(os.path.join(self.directory, n)))
+    return sorted(int(n) for n in paths.listdir(self.directory)
+                  if n.isdigit() and paths.isdir(paths.join(self.directory, n)))
 
   def problem(self, step: int) -> Optional[str]:
     """Why `step` cannot be restored, found from its files alone (or by an earlier restore in
     this process); None if it looks complete."""
     if step in self._damaged:
       return self._damaged[step]
-    path = os.path.join(self.directory, str(step))
-    if not os.path.isdir(path):
+    path = paths.join(self.directory, str(step))
+    if not paths.isdir(path):
       return 'no such folder'
-    if not os.listdir(path):
+    names = paths.listdir(path)
+    if not names:
       return 'empty folder'
-    missing = [f for f in _REQUIRED if not os.path.isfile(os.path.join(path, f))]
-    state = os.path.join(path, STATE)
-    if os.path.isdir(state):
-      missing += [os.path.join(STATE, d, 'manifest.ocdbt') for d in sorted(os.listdir(state))
-                  if d.startswith('ocdbt.process_')
-                  and not os.path.isfile(os.path.join(state, d, 'manifest.ocdbt'))]
-    if os.path.isdir(os.path.join(path, DIGEST)) and \
-        not os.path.isfile(os.path.join(path, DIGEST, 'metadata')):
+    if not paths.is_local(path) and _COMMITTED not in names:
+      return f'not committed (no {_COMMITTED}: a save that did not finish)'
+    isfile = lambda *parts: paths.isfile(paths.join(path, *parts))
+    missing = [f for f in _REQUIRED if not isfile(*f.split('/'))]
+    state = paths.join(path, STATE)
+    if paths.isdir(state):
+      missing += [f'{STATE}/{d}/manifest.ocdbt' for d in paths.listdir(state)
+                  if d.startswith('ocdbt.process_') and not isfile(STATE, d, 'manifest.ocdbt')]
+    if DIGEST in names and not isfile(DIGEST, 'metadata'):
       missing.append(f'{DIGEST}/metadata')
     if missing:
       return f'{", ".join(missing)} missing'
@@ -255,8 +260,8 @@ class Checkpointer:
     overwritten; with `force` (a save that must happen) that is a CheckpointError instead.
     A previous save that failed raises CheckpointError here."""
     self._confirm_pending()
-    path = os.path.join(self.directory, str(step))
-    if os.path.exists(path):
+    path = paths.join(self.directory, str(step))
+    if paths.exists(path):
       reason = self.problem(step)
       if reason is None:  # this very step is already saved
         return False
@@ -295,7 +300,7 @@ class Checkpointer:
     try:
       self._manager.wait_until_finished()
       self._manager.check_for_errors()
-      if not os.path.isdir(os.path.join(self.directory, str(step))):
+      if not paths.isdir(paths.join(self.directory, str(step))):
         raise CheckpointError('the checkpoint folder was not committed')
     except Exception as e:
       raise self._save_failed(step, e) from e
@@ -313,7 +318,7 @@ class Checkpointer:
     kept = (f'the earlier checkpoints are intact (newest: step {good[-1]}), resume runs from it'
             if good else 'there is no earlier checkpoint')
     return CheckpointError(
-        f'could not save checkpoint step {step} to {os.path.join(self.directory, str(step))}: '
+        f'could not save checkpoint step {step} to {paths.join(self.directory, str(step))}: '
         f'{_cause(e)}; {kept}. Free space (or fix the cause) and run again.')
 
   def _drain(self) -> None:
@@ -328,14 +333,20 @@ class Checkpointer:
         pass
 
   def _remove_tmp(self, step: int) -> None:
-    """Removes this process's uncommitted ``<step>.orbax-checkpoint-tmp*`` folder of a failed
-    save (a partial write, never a checkpoint)."""
-    if jax.process_index() != 0 or not os.path.isdir(self.directory):
+    """Removes the uncommitted folder of a failed save (a partial write, never a checkpoint):
+    locally ``<step>.orbax-checkpoint-tmp*``; on an object store, where Orbax writes into
+    ``<step>/`` itself and commits with ``commit_success.txt``, that folder if it lacks it."""
+    if jax.process_index() != 0 or not paths.isdir(self.directory):
+      return
+    if not paths.is_local(self.directory):
+      folder = paths.join(self.directory, str(step))
+      if paths.isdir(folder) and _COMMITTED not in paths.listdir(folder):
+        paths.rmtree(folder)
       return
     pattern = re.compile(rf'^{step}\.orbax-checkpoint-tmp')
-    for name in os.listdir(self.directory):
+    for name in paths.listdir(self.directory):
       if pattern.match(name):
-        shutil.rmtree(os.path.join(self.directory, name), ignore_errors=True)
+        paths.rmtree(paths.join(self.directory, name))
 
   def _retain(self) -> None:
     """Deletes good checkpoints older than the newest `keep` good ones. Damaged folders are
@@ -357,10 +368,9 @@ class Checkpointer:
     step = self.latest_step() if step is None else step
     if step is None:
       raise CheckpointError(f'no checkpoint in {self.directory}')
-    path = os.path.join(self.directory, str(step), CONFIG, 'metadata')
+    path = paths.join(self.directory, str(step), CONFIG, 'metadata')
     try:
-      with open(path) as f:
-        return json.load(f)
+      return json.loads(paths.read_text(path))
     except (OSError, ValueError) as e:
       raise CheckpointError(f'the config stored in checkpoint step {step} ({path}) could not be '
                             f'read ({_cause(e)})') from e
@@ -373,8 +383,8 @@ class Checkpointer:
     is damaged is a CheckpointError (no fallback). verify=False skips the digest check (to
     inspect a damaged checkpoint; never for resuming)."""
     steps = self.all_steps() if step is None else [step]
-    if not steps or (step is not None and not os.path.isdir(
-        os.path.join(self.directory, str(step)))):
+    if not steps or (step is not None and not paths.isdir(
+        paths.join(self.directory, str(step)))):
       raise CheckpointError(
           f'no checkpoint {"" if step is None else f"at step {step} "}in {self.directory}'
           + (f' (steps present: {self.all_steps()})' if step is not None else ''))
@@ -407,7 +417,7 @@ class Checkpointer:
     """Restores `step` and checks its digest; _Damaged if it cannot be trusted, CheckpointError
     if it holds another model."""
     self._check_same_model(step, abstract_state)
-    has_digest = os.path.isdir(os.path.join(self.directory, str(step), DIGEST))
+    has_digest = paths.isdir(paths.join(self.directory, str(step), DIGEST))
     items = {STATE: ocp.args.StandardRestore(abstract_state), CONFIG: ocp.args.JsonRestore()}
     if has_digest:
       items[DIGEST] = _DigestRestore()

@@ -10,7 +10,6 @@ log_prob trace in nats per image, log_prob_original, kinds).
 
 from __future__ import annotations
 
-import os
 import time
 
 import jax
@@ -18,6 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxgen.models.nice import inpaint as inpaint_lib
+from jaxgen.runtime import paths
 from jaxgen.runtime import viz
 from jaxgen.runtime.cli import Failure
 
@@ -74,11 +74,11 @@ def inpaint(run, workdir: str, kinds=(), num: int = 8, keep: float = 0.25, name:
     rows += [xs[sl], np.where(mask[sl], xs[sl], mid), out[sl]]
   grid = viz.image_grid(viz.to_uint8(np.concatenate(rows), spec), ncol=num)
   name = name or f'inpaint_{run.step}'
-  out_dir = os.path.join(workdir, 'samples')
-  os.makedirs(out_dir, exist_ok=True)
-  png = os.path.join(out_dir, name + '.png')
+  out_dir = paths.join(workdir, 'samples')
+  paths.makedirs(out_dir)
+  png = paths.join(out_dir, name + '.png')
   viz.write_png(png, grid[..., 0] if grid.shape[-1] == 1 else grid, scale=4)
-  np.savez(os.path.join(out_dir, name + '.npz'), original=xs, mask=mask, inpainted=out,
-           log_prob=lp, log_prob_original=lp_orig, kinds=np.array(kinds))
+  paths.write_npz(paths.join(out_dir, name + '.npz'), original=xs, mask=mask, inpainted=out,
+                  log_prob=lp, log_prob_original=lp_orig, kinds=np.array(kinds))
   print(f'{png} (rows per mask kind {kinds}: original / observed / inpainted)')
   return png

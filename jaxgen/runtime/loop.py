@@ -55,6 +55,7 @@ from jaxgen.runtime import compile_options
 from jaxgen.runtime import config as cfg_lib
 from jaxgen.runtime import evaluate as evaluate_lib
 from jaxgen.runtime import lock as lock_lib
+from jaxgen.runtime import paths
 from jaxgen.runtime import prefetch
 from jaxgen.runtime import run as run_lib
 from jaxgen.runtime import samples as samples_lib
@@ -215,7 +216,7 @@ def train(config, workdir: str, mesh=None) -> state_lib.TrainState:
 
 
 def _sample_file(workdir: str, step: int) -> str:
-  return os.path.join(workdir, 'samples', f'step_{step}.png')
+  return paths.join(workdir, 'samples', f'step_{step}.png')
 
 
 def _train(config, workdir: str, mesh) -> state_lib.TrainState:
@@ -248,16 +249,16 @@ def _train(config, workdir: str, mesh) -> state_lib.TrainState:
     start = int(state.step)
     if resuming:  # every process says so
       print(f'Resumed from step {start} in {checkpointer.directory}', flush=True)
-    os.makedirs(workdir, exist_ok=True)
+    paths.makedirs(workdir)
     if is_main:  # atomically: the other processes of a multi-process run may be reading them
       workdir_lib.write_config(workdir, config)
       workdir_lib.write_data_fingerprint(workdir, run.data, resuming)
       if record is not None:
-        workdir_lib.write_atomic(os.path.join(workdir, workdir_lib.INIT_FROM),
+        workdir_lib.write_atomic(paths.join(workdir, workdir_lib.INIT_FROM),
                                  json.dumps(record, indent=2))
         print(f'Initialised params and EMA from the {record["params"]} of {tc.init_from} (step '
               f'{record["step"]}; its eval.use_ema decides which)', flush=True)
-    final_eval = start < tc.steps or not os.path.exists(_sample_file(workdir, start))
+    final_eval = start < tc.steps or not paths.exists(_sample_file(workdir, start))
     writer = writer_lib.Writer(workdir, is_main, start, redo_eval=start >= tc.steps and final_eval)
   except BaseException:
     if checkpointer is not None:

@@ -10,6 +10,7 @@ The file (`jaxgen.data.pairs`) holds z0, z1 and how they were made.
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 
 import jax
@@ -19,6 +20,7 @@ from jaxgen.data import pairs
 from jaxgen.runtime import compile_options
 from jaxgen.runtime import config as cfg_lib
 from jaxgen.runtime import parallel
+from jaxgen.runtime import paths
 from jaxgen.runtime.cli import Failure
 
 
@@ -47,7 +49,7 @@ def check(run, workdir: str, num: int, chunk: int, out: str, force: bool) -> Non
   if float(s.t_start) != 0.0:
     problems.append(f'sampling.t_start={s.t_start}: reflow pairs start at t = 0 (z0 ~ N(0, I) is '
                     'the noise end of the coupling); leave --config.sampling.t_start=0')
-  if os.path.exists(out) and not force:
+  if paths.exists(out) and not force:
     problems.append(f'{out} exists (runs may train on it: they record its digest and would refuse '
                     'to resume on other pairs); choose another --out, or pass --force to replace '
                     'it')
@@ -60,7 +62,7 @@ def make_pairs(run, workdir: str, num: int, chunk: int = 5000, seed: int = 0, ou
   """Writes `num` pairs of the run's coupling to `out` (default ``<workdir>/reflow/pairs.npz``;
   process 0 writes, every process computes) and returns the path. Refusals (`check`, non-finite
   values, a solver that made no evaluation) raise `Failure` before anything is written."""
-  out = out or os.path.join(workdir, 'reflow', 'pairs.npz')
+  out = out or paths.join(workdir, 'reflow', 'pairs.npz')
   check(run, workdir, num, chunk, out, force)
   s, config = run.config.sampling, run.config
   chunk = min(chunk, num)
@@ -87,11 +89,23 @@ def make_pairs(run, workdir: str, num: int, chunk: int = 5000, seed: int = 0, ou
   meta = dict(solver=s.solver, steps=int(s.steps), grid=s.grid, rtol=float(s.rtol),
               atol=float(s.atol), t_start=float(s.t_start), nfe=max(nfes),
               nfe_mean=float(np.mean(nfes)), num=int(num), chunk=int(chunk), seed=int(seed),
-              use_ema=bool(config.eval.use_ema), source_workdir=os.path.abspath(workdir),
+              use_ema=bool(config.eval.use_ema), source_workdir=paths.abspath(workdir),
               source_step=run.step, source_config=cfg_lib.validate(config).to_dict(),
               eval_source=run.data.eval_source())
   if jax.process_index() == 0:
-    pairs.save(out, z0, z1, **meta)
+    _save(out, z0, z1, **meta)
     print(f'Wrote {out}: {num} pairs, {s.solver} NFE {max(nfes)}, from step {run.step} in '
           f'{time.perf_counter() - t0:.1f}s (digest {pairs.digest(z0, z1)[:12]}...)')
   return out
+
+
+def _save(out: str, z0, z1, **meta) -> None:
+  """`pairs.save` to `out`; a remote `out` (``gs://``) is written to a local temporary file by
+  `pairs.save` and uploaded whole (one upload: never seen half-written)."""
+  if paths.is_local(out):
+    pairs.save(out, z0, z1, **meta)
+    return
+  with tempfile.TemporaryDirectory() as tmp:
+    local = os.path.join(tmp, 'pairs.npz')
+    pairs.save(local, z0, z1, **meta)
+    paths.write_atomic(out, paths.read_bytes(local))

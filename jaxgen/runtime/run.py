@@ -12,7 +12,6 @@ sample file of step s ``fold_in(fold_in(rng, SAMPLE_SALT), s)``.
 
 from __future__ import annotations
 
-import os
 from typing import Any, Optional
 
 import jax
@@ -25,6 +24,7 @@ from jaxgen.runtime import config as cfg_lib
 from jaxgen.runtime import overrides as overrides_lib
 from jaxgen.runtime import optim
 from jaxgen.runtime import parallel
+from jaxgen.runtime import paths
 from jaxgen.runtime import state as state_lib
 from jaxgen.runtime import workdir as workdir_lib
 
@@ -167,7 +167,7 @@ def init_params(run: Run, source: str) -> tuple[Any, dict]:
       raise _init_from_error(checkpointer, step, shapes, source, run, e) from e
   finally:
     checkpointer.close()
-  record = {'source': os.path.abspath(source), 'step': int(step), 'params': which}
+  record = {'source': paths.abspath(source), 'step': int(step), 'params': which}
   return getattr(restored, which), record
 
 

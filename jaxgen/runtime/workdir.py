@@ -11,12 +11,12 @@ Every check here reads only: it runs before the caller writes anything.
 from __future__ import annotations
 
 import json
-import os
 from typing import Optional
 
 from jaxgen.runtime import checkpoint as ckpt_lib
 from jaxgen.runtime import config as cfg_lib
 from jaxgen.runtime import lock as lock_lib
+from jaxgen.runtime import paths
 
 # Where a workdir is found unusable (a file, under a file, read-only, a full disk): `lock.hold`
 # meets it first; the messages are the lock module's.
@@ -45,38 +45,26 @@ def _names(keys) -> str:
 
 def write_atomic(path: str, text: str) -> None:
   """Writes `text` to `path` through a temporary file and a rename (never seen half-written); on
-  a failure (a full disk) the temporary file is removed and `path` is as it was."""
-  tmp = f'{path}.tmp{os.getpid()}'
-  try:
-    with open(tmp, 'w') as f:
-      f.write(text)
-      f.flush()
-      os.fsync(f.fileno())
-    os.replace(tmp, path)
-  except BaseException:
-    try:
-      os.remove(tmp)
-    except FileNotFoundError:
-      pass
-    raise
+  a failure (a full disk) the temporary file is removed and `path` is as it was. On an object
+  store: one upload (`paths.write_atomic`)."""
+  paths.write_atomic(path, text)
 
 
 def read_config(workdir: str, what: str = '--workdir'):
   """The validated config.json of the run in `workdir`; `what` names the flag or key in the
   error for a folder without one (or with one that is not a config)."""
-  path = os.path.join(workdir, CONFIG)
-  if os.path.isfile(workdir):
+  path = paths.join(workdir, CONFIG)
+  if paths.isfile(workdir):
     raise cfg_lib.ConfigError(f'{what}={workdir} is a file, not a run folder')
-  if not os.path.exists(path):
+  if not paths.exists(path):
     raise FileNotFoundError(f'{what}={workdir} holds no run (no {CONFIG}); train one with '
                             'python -m launch.train --config FILE --workdir DIR')
   try:
-    with open(path) as f:
-      data = json.load(f)
+    data = json.loads(paths.read_text(path))
   except (ValueError, UnicodeDecodeError) as e:
     raise cfg_lib.ConfigError(
         f'{path} is not valid JSON ({e}); restore it (each checkpoint holds a copy of the config: '
-        f'{os.path.join(workdir, "checkpoints", "<step>", "config")}), or choose a new '
+        f'{paths.join(workdir, "checkpoints", "<step>", "config")}), or choose a new '
         f'{what}') from None
   except OSError as e:
     raise cfg_lib.ConfigError(f'{path} cannot be read ({e.strerror}); fix its permissions') \
@@ -116,12 +104,12 @@ def upgrade(config: dict) -> dict:
 
 
 def write_config(workdir: str, config) -> None:
-  write_atomic(os.path.join(workdir, CONFIG), cfg_lib.to_json(config))
+  write_atomic(paths.join(workdir, CONFIG), cfg_lib.to_json(config))
 
 
 def check_resume(workdir: str, config) -> None:
   """Refuses a `config` that differs from `workdir`'s run in keys outside `RESUME_KEYS`."""
-  if not os.path.exists(os.path.join(workdir, CONFIG)):
+  if not paths.exists(paths.join(workdir, CONFIG)):
     return
   old = read_config(workdir)
   changed = [k for k in cfg_lib.diff(old, config) if not k.startswith(RESUME_KEYS)]
@@ -166,11 +154,8 @@ def check_data_fingerprint(workdir: str, data, resuming: bool) -> None:
   reverse)."""
   if not resuming:
     return
-  path = os.path.join(workdir, DATA_FINGERPRINT)
-  old = None
-  if os.path.exists(path):
-    with open(path) as f:
-      old = json.load(f)
+  path = paths.join(workdir, DATA_FINGERPRINT)
+  old = json.loads(paths.read_text(path)) if paths.exists(path) else None
   new = data.fingerprint or None
   if old != new:
     raise cfg_lib.ConfigError(
@@ -183,12 +168,12 @@ def check_data_fingerprint(workdir: str, data, resuming: bool) -> None:
 def write_data_fingerprint(workdir: str, data, resuming: bool) -> None:
   """Records the data's fingerprint (where it has one) for a fresh run."""
   if data.fingerprint and not resuming:
-    write_atomic(os.path.join(workdir, DATA_FINGERPRINT), json.dumps(data.fingerprint, indent=2))
+    write_atomic(paths.join(workdir, DATA_FINGERPRINT), json.dumps(data.fingerprint, indent=2))
 
 
 def latest_step(workdir: str) -> Optional[int]:
   """The newest checkpoint step in `workdir`, or None; creates nothing."""
-  if not os.path.isdir(os.path.join(workdir, 'checkpoints')):
+  if not paths.isdir(paths.join(workdir, 'checkpoints')):
     return None
   checkpointer = ckpt_lib.Checkpointer(workdir)
   try:
@@ -199,7 +184,7 @@ def latest_step(workdir: str) -> Optional[int]:
 
 def checkpoint_steps(workdir: str) -> list[int]:
   """The checkpoint steps in `workdir` (oldest first); creates nothing."""
-  if not os.path.isdir(os.path.join(workdir, 'checkpoints')):
+  if not paths.isdir(paths.join(workdir, 'checkpoints')):
     return []
   checkpointer = ckpt_lib.Checkpointer(workdir)
   try:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import json
-import os
 import sys
 import time
+
+from jaxgen.runtime import paths
 
 
 METRICS = 'metrics.jsonl'
@@ -29,10 +31,10 @@ class Writer:
     self.enabled = enabled
     if not enabled:
       return
-    path = os.path.join(workdir, METRICS)
-    if os.path.exists(path):
+    path = paths.join(workdir, METRICS)
+    if paths.exists(path):
       truncate(path, start, redo_eval)
-    self._jsonl = open(path, 'a')
+    self._jsonl = paths.Appender(path)  # on an object store: the whole file uploaded per flush
     try:
       from tensorboardX import SummaryWriter
     except ImportError:
@@ -40,8 +42,10 @@ class Writer:
             'only', file=sys.stderr)
       self._tb = None
     else:
-      tb = os.path.join(workdir, 'tb')
-      self._tb = SummaryWriter(tb, purge_step=start + 1 if os.path.isdir(tb) else None)
+      tb = paths.join(workdir, 'tb')
+      if not paths.is_local(tb):
+        _route_tensorboard(tb)
+      self._tb = SummaryWriter(tb, purge_step=start + 1 if paths.isdir(tb) else None)
 
   def write(self, step: int, metrics: dict) -> None:
     if not self.enabled:
@@ -61,6 +65,46 @@ class Writer:
         self._tb.close()
 
 
+class _RemoteEventFile:
+  """tensorboardX's record-file interface (write / flush / close) on `paths`: the event file is
+  kept in memory and uploaded whole at each flush (an object store cannot append), once more at
+  close, and never after (tensorboardX's own GCS writer uploads again from ``__del__``, at exit)."""
+
+  def __init__(self, path: str):
+    self.path, self._buf, self._dirty, self._closed = path, io.BytesIO(), False, False
+
+  def write(self, data: bytes) -> None:
+    self._buf.write(data)
+    self._dirty = True
+
+  def flush(self) -> None:
+    if self._dirty and not self._closed:
+      paths.write_bytes(self.path, self._buf.getvalue())
+      self._dirty = False
+
+  def close(self) -> None:
+    self.flush()
+    self._closed = True
+
+
+class _RemoteEventFiles:
+  """A tensorboardX writer factory: event files of a remote log folder through `paths`."""
+
+  def open(self, path: str) -> _RemoteEventFile:
+    return _RemoteEventFile(path)
+
+  def directory_check(self, path: str) -> None:
+    del path  # no folders on an object store
+
+
+def _route_tensorboard(folder: str) -> None:
+  """Makes tensorboardX write event files under the URL `folder` (its scheme: ``gs``, ...)
+  through `paths` (gcsfs for ``gs://``, the client every other workdir file uses)."""
+  from tensorboardX import record_writer
+
+  record_writer.register_writer_factory(folder.split(':', 1)[0], _RemoteEventFiles())
+
+
 def _is_eval(line: dict) -> bool:
   return all(k == 'step' or k.startswith('eval/') for k in line)
 
@@ -70,7 +114,7 @@ def truncate(path: str, step: int, drop_eval_at_step: bool = False) -> int:
   of steps > `step` and its unreadable lines (a line cut by a kill); with `drop_eval_at_step`
   also without the evaluation lines at `step`. Returns the number of lines dropped."""
   kept, dropped, cut = [], 0, False
-  with open(path) as f:
+  with paths.open(path) as f:
     for text in f:
       try:
         line = json.loads(text)
@@ -84,12 +128,7 @@ def truncate(path: str, step: int, drop_eval_at_step: bool = False) -> int:
       cut = cut or not text.endswith('\n')
       kept.append(text if text.endswith('\n') else text + '\n')
   if dropped or cut:
-    tmp = f'{path}.tmp{os.getpid()}'
-    with open(tmp, 'w') as f:
-      f.writelines(kept)
-      f.flush()
-      os.fsync(f.fileno())
-    os.replace(tmp, path)
+    paths.write_atomic(path, ''.join(kept))
   return dropped
 
 
