@@ -12,8 +12,19 @@ delete if that host's run is dead. In a multi-process run only process 0 locks.
 
 Creating the lock is also where a workdir that cannot be written is found (a file, under a file,
 read-only, a full disk): one line naming the folder, and nothing left behind (a workdir created
-only to hold the lock is removed again). Local paths use plain `os`; every file operation is one
-of the small helpers at the top of this module.
+only to hold the lock is removed again). Every file operation is one of the small helpers at the
+top of this module, on `jaxgen.runtime.paths` (local paths: plain `os`, as before).
+
+On an object store (``--workdir gs://bucket/run``) the lock is created with
+`paths.create_exclusive` (GCS ``ifGenerationMatch=0``: of two racing starts exactly one wins).
+There the holder is usually on another machine, so a pid says nothing: the record also carries a
+``heartbeat`` (seconds since the epoch) that a daemon thread of the holder refreshes every
+`HEARTBEAT_S`; a lock whose heartbeat is older than `STALE_S` is stale and taken over as above
+(guard file, replace, re-read). A lock from this very host and boot is also checked by its pid, as
+locally. Limits: this trusts the hosts' clocks to agree within a minute or so (NTP, as on cloud
+VMs); a holder that is alive but could not refresh its heartbeat for `STALE_S` (the store
+unreachable that long) can lose its lock to a new start; a lock on a store without conditional
+writes (not ``gs://``) is only as exclusive as fsspec's ``mode='create'`` there.
 """
 
 from __future__ import annotations
@@ -24,13 +35,20 @@ import errno
 import json
 import os
 import socket
+import sys
+import threading
 import time
 import uuid
 from typing import Iterator, Optional
 
+from jaxgen.runtime import paths
+
 LOCK = 'lock.json'
 _GUARD_SUFFIX = '.takeover'
 _GUARD_STALE_S = 30.0   # a takeover guard older than this was left by a crash mid-takeover
+# On an object store: the holder refreshes its heartbeat this often; older than STALE_S is stale.
+HEARTBEAT_S = 60.0
+STALE_S = 300.0
 
 
 # Workdirs (real paths) this process holds, with the nesting depth: a nested `hold` re-enters.
@@ -47,7 +65,13 @@ class Locked(WorkdirError):
 
 
 def check_folder(workdir: str, what: str = '--workdir') -> None:
-  """Refuses (WorkdirError) a `workdir` that is a file or lies under a file; reads only."""
+  """Refuses (WorkdirError) a `workdir` that is a file or lies under a file; reads only. (On an
+  object store: only whether an object of that very name exists; there are no folders.)"""
+  if not paths.is_local(workdir):
+    if paths.isfile(workdir):
+      raise WorkdirError(f'{what}={workdir} is a file, not a folder; choose a folder (a new one '
+                         'is created)')
+    return
   path = os.path.abspath(workdir)
   if os.path.exists(path) and not os.path.isdir(path):
     raise WorkdirError(f'{what}={workdir} is a file, not a folder; choose a folder (a new one is '
@@ -79,54 +103,41 @@ def os_error_message(e: OSError, workdir: str, what: str = '--workdir') -> str:
 # ---- file operations (the one place that touches the file system) ----------------------------
 
 def _join(workdir: str, name: str) -> str:
-  return os.path.join(workdir, name)
+  return paths.join(workdir, name)
 
 
 def _create_exclusive(path: str, text: str) -> bool:
   """Creates `path` holding `text`; False if it exists. Removes a half-written file on error."""
-  try:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-  except FileExistsError:
-    return False
-  try:
-    with os.fdopen(fd, 'w') as f:
-      f.write(text)
-      f.flush()
-      os.fsync(f.fileno())
-  except BaseException:
-    _remove(path)
-    raise
-  return True
+  return paths.create_exclusive(path, text)
 
 
 def _replace(path: str, text: str) -> None:
-  """Writes `text` to `path` atomically (a temporary file renamed over it)."""
-  tmp = f'{path}.tmp{os.getpid()}'
-  try:
-    with open(tmp, 'w') as f:
-      f.write(text)
-      f.flush()
-      os.fsync(f.fileno())
-    os.replace(tmp, path)
-  except BaseException:
-    _remove(tmp)
-    raise
+  """Writes `text` to `path` atomically (a temporary file renamed over it; remotely one upload)."""
+  paths.write_atomic(path, text)
 
 
 def _read(path: str) -> Optional[str]:
   try:
-    with open(path) as f:
-      return f.read()
+    return paths.read_text(path)
   except FileNotFoundError:
     return None
 
 
 def _remove(path: str) -> None:
-  with contextlib.suppress(FileNotFoundError):
-    os.remove(path)
+  paths.remove(path)
 
 
 def _age_s(path: str) -> float:
+  """Seconds since `path` was written: its mtime locally; remotely the heartbeat in its record
+  (the guard holds the record of the start that made it), a long time if it has none."""
+  if not paths.is_local(path):
+    text = _read(path)
+    if text is None:
+      return 0.0
+    try:
+      return time.time() - float((_parse(text) or {})['heartbeat'])
+    except (KeyError, TypeError, ValueError):
+      return float('inf')
   try:
     return time.time() - os.path.getmtime(path)
   except FileNotFoundError:
@@ -134,7 +145,10 @@ def _age_s(path: str) -> float:
 
 
 def _make_dirs(workdir: str) -> list[str]:
-  """Creates `workdir` and missing parents; returns the folders created (deepest first)."""
+  """Creates `workdir` and missing parents; returns the folders created (deepest first). On an
+  object store: nothing (no folders there)."""
+  if not paths.is_local(workdir):
+    return []
   created = []
   path = os.path.abspath(workdir)
   while not os.path.exists(path):
@@ -188,12 +202,15 @@ def _pid_alive(pid: int) -> bool:
   return True
 
 
-def _record(command: str) -> dict:
+def _record(command: str, remote: bool = False) -> dict:
   pid = os.getpid()
-  return {'host': socket.gethostname(), 'pid': pid,
-          'start': datetime.datetime.now().astimezone().isoformat(timespec='seconds'),
-          'command': command, 'proc_start': _proc_start(pid), 'boot_id': _boot_id(),
-          'token': uuid.uuid4().hex}
+  out = {'host': socket.gethostname(), 'pid': pid,
+         'start': datetime.datetime.now().astimezone().isoformat(timespec='seconds'),
+         'command': command, 'proc_start': _proc_start(pid), 'boot_id': _boot_id(),
+         'token': uuid.uuid4().hex}
+  if remote:
+    out['heartbeat'] = time.time()
+  return out
 
 
 def _describe(holder: dict) -> str:
@@ -216,6 +233,54 @@ def _stale(holder: dict) -> bool:
   return bool(recorded and now and recorded != now)  # the pid now names another process
 
 
+def _heartbeat_age(holder: dict) -> Optional[float]:
+  try:
+    return time.time() - float(holder['heartbeat'])
+  except (KeyError, TypeError, ValueError):
+    return None
+
+
+def _stale_remote(holder: dict, record: dict) -> bool:
+  """Whether `holder` (a lock record on an object store) no longer runs: its heartbeat is older
+  than `STALE_S`, or it ran on this very host and boot and its process is gone (the pid test,
+  which a different boot or host cannot make)."""
+  age = _heartbeat_age(holder)
+  if age is not None and age > STALE_S:
+    return True
+  same_boot = holder.get('boot_id') and holder.get('boot_id') == record.get('boot_id')
+  return bool(holder.get('host') == record['host'] and same_boot and _stale(holder))
+
+
+class _Heartbeat:
+  """A daemon thread refreshing the ``heartbeat`` of the lock record at `path` every
+  `HEARTBEAT_S` while the lock is ours (its token); stops when told or when the lock is lost."""
+
+  def __init__(self, path: str, record: dict):
+    self.path, self.record = path, dict(record)
+    self._stop = threading.Event()
+    self._thread = threading.Thread(target=self._run, name='jaxgen-lock-heartbeat', daemon=True)
+    self._thread.start()
+
+  def _run(self) -> None:
+    while not self._stop.wait(HEARTBEAT_S):
+      try:
+        now = _parse(_read(self.path))
+        if not now or now.get('token') != self.record['token']:
+          print(f'jaxgen.runtime.lock: the lock {self.path} is no longer this run\'s (taken over '
+                'after a missed heartbeat?); this run no longer holds its workdir',
+                file=sys.stderr, flush=True)
+          return
+        self.record['heartbeat'] = time.time()
+        _replace(self.path, json.dumps(self.record, indent=2))
+      except Exception as e:  # noqa: BLE001  (the store unreachable for a moment: try again)
+        print(f'jaxgen.runtime.lock: could not refresh the heartbeat of {self.path} '
+              f'({type(e).__name__}: {e})', file=sys.stderr, flush=True)
+
+  def stop(self) -> None:
+    self._stop.set()
+    self._thread.join()
+
+
 # ---- taking and releasing ---------------------------------------------------------------------
 
 def _parse(text: Optional[str]) -> Optional[dict]:
@@ -230,6 +295,12 @@ def _refusal(path: str, workdir: str, holder: Optional[dict], host: str) -> Lock
   if holder is None:
     return Locked(f'{path} exists but cannot be read (a start that crashed while taking it?); if '
                   f'no run is using {workdir}, delete {path} and run again')
+  age = _heartbeat_age(holder)
+  if age is not None:  # an object store's lock
+    return Locked(f'{workdir} is in use by another run ({_describe(holder)}; its heartbeat is '
+                  f'{age:.0f} s old, a lock is taken over once it is {STALE_S:.0f} s old): wait '
+                  f'for it to finish or stop it, or choose another --workdir; if that run is dead, '
+                  f'delete {path} (or wait {max(STALE_S - age, 0):.0f} s) and run again')
   if holder.get('host') != host:
     return Locked(f'{workdir} is in use by another run ({_describe(holder)}); it runs on another '
                   f"host, so this one cannot tell if it is still alive: if that run is dead, delete "
@@ -266,13 +337,17 @@ def _take_over(path: str, stale_text: str, mine: str) -> bool:
 
 
 def _acquire(path: str, workdir: str, mine: str, record: dict) -> None:
+  remote = not paths.is_local(path)
   for attempt in range(50):
     if _create_exclusive(path, mine):
       return
     text, holder = _read_holder(path)
     if text is None:
       continue  # released meanwhile: try again
-    if holder is None or holder.get('host') != record['host'] or not _stale(holder):
+    if remote:
+      if holder is None or not _stale_remote(holder, record):
+        raise _refusal(path, workdir, holder, record['host'])
+    elif holder is None or holder.get('host') != record['host'] or not _stale(holder):
       raise _refusal(path, workdir, holder, record['host'])
     if _take_over(path, text, mine):
       print(f'Took over the stale lock {path} of a run that is no longer running '
@@ -284,7 +359,11 @@ def _acquire(path: str, workdir: str, mine: str, record: dict) -> None:
 
 
 def _release(path: str, mine: str) -> None:
-  if _read(path) == mine:
+  """Removes the lock if it is still this run's (the same text; remotely the same token, the
+  heartbeat having changed the text)."""
+  now = _read(path)
+  if now == mine or (now is not None and not paths.is_local(path)
+                     and (_parse(now) or {}).get('token') == (_parse(mine) or {}).get('token')):
     _remove(path)
 
 
@@ -301,7 +380,8 @@ def hold(workdir: str, command: str, is_main: Optional[bool] = None) -> Iterator
   if is_main is None:
     is_main = jax.process_index() == 0
   several = jax.process_count() > 1
-  key = os.path.realpath(workdir)
+  remote = not paths.is_local(workdir)
+  key = paths.abspath(workdir) if remote else os.path.realpath(workdir)
   if key in _HELD:  # this process holds it already (launch.train around loop.train): re-enter
     _HELD[key] += 1
     try:
@@ -310,8 +390,9 @@ def hold(workdir: str, command: str, is_main: Optional[bool] = None) -> Iterator
       _HELD[key] -= 1
     return
   path = _join(workdir, LOCK)
-  record = _record(command)
+  record = _record(command, remote)
   mine = json.dumps(record, indent=2)
+  heartbeat: Optional[_Heartbeat] = None
   created: list[str] = []
   failure: Optional[Exception] = None
   if is_main:
@@ -319,6 +400,8 @@ def hold(workdir: str, command: str, is_main: Optional[bool] = None) -> Iterator
       check_folder(workdir)
       created = _make_dirs(workdir)
       _acquire(path, workdir, mine, record)
+      if remote:
+        heartbeat = _Heartbeat(path, record)
     except OSError as e:
       _remove_if_empty(created)
       failure = WorkdirError(os_error_message(e, workdir))
@@ -341,6 +424,8 @@ def hold(workdir: str, command: str, is_main: Optional[bool] = None) -> Iterator
     yield
   finally:
     del _HELD[key]
+    if heartbeat is not None:
+      heartbeat.stop()
     if is_main:
       _release(path, mine)
       _remove_if_empty(created)
