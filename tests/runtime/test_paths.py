@@ -219,8 +219,7 @@ def _launch(gcs, cwd, *args):
 
 
 @needs_fake
-@pytest.mark.xfail(strict=False,
-                   reason='phase 2: loop/workdir/checkpoint/writer not yet on the path layer')
+@pytest.mark.slow   # four launch.* processes, ~1-2 min on a loaded 2-core machine
 def test_train_resume_sample_with_a_gs_workdir(gcs, tmp_path):
   """launch.train, again to resume, launch.sample, launch.evaluate, all with --workdir gs://...: every
   file lands in the bucket (nothing under the working directory), the resume continues from the
@@ -252,3 +251,105 @@ def test_train_resume_sample_with_a_gs_workdir(gcs, tmp_path):
   assert out.returncode == 0, out.stderr[-3000:]
   assert json.loads(gcs.read('e2e/eval_9.json'))['step'] == 9
   assert os.listdir(tmp_path) == []
+
+
+# ---- phase 2: the runtime's workdir files on the path layer ------------------------------------
+
+@needs_fake
+def test_a_gs_workdir_trains_resumes_and_samples_in_process(gcs, tmp_path, monkeypatch, capsys):
+  """loop.train into gs://; open_run restores the bucket's checkpoint bit for bit and samples
+  into the bucket; a resume continues from it, keeps the first run's metrics lines and its
+  retention deletes the older step in the bucket: every file in the bucket, nothing under the
+  working directory, the lock gone. (In process, ~15 s; the launch.* commands: the slow test.)"""
+  import jax
+
+  from jaxgen.runtime import loop
+  from jaxgen.runtime import run as run_lib
+  from jaxgen.runtime import workdir as workdir_lib
+  from tests.conftest import tiny_config
+
+  common = {'train.keep_checkpoints': '1', 'eval.metrics': "('loss',)"}
+  three, six = tiny_config(**{'train.steps': '3'}, **common), tiny_config(**common)
+  cwd = tmp_path / 'cwd'
+  cwd.mkdir()
+  monkeypatch.chdir(cwd)
+  w = 'gs://bucket/fast'
+  trained = loop.train(three, w)
+  names = gcs.objects('fast/')
+  for name in ('config.json', 'metrics.jsonl', 'samples/step_3.png', 'samples/step_3.npz',
+               'checkpoints/3/commit_success.txt', 'checkpoints/3/digest/metadata'):
+    assert f'fast/{name}' in names, names
+  assert 'fast/lock.json' not in names and any(n.startswith('fast/tb/') for n in names), names
+  assert workdir_lib.latest_step(w) == 3 and workdir_lib.read_config(w).train.steps == 3
+
+  run = run_lib.open_run(w)
+  for x, y in zip(jax.tree.leaves(jax.device_get(trained)), jax.tree.leaves(jax.device_get(run.state))):
+    np.testing.assert_array_equal(x, y)
+  assert samples.write(run, w, run.step, name='again') == f'{w}/samples/again.png'
+  assert 'fast/samples/again.npz' in gcs.objects('fast/samples/')
+
+  capsys.readouterr()
+  resumed = loop.train(six, w)
+  assert 'Resumed from step 3 in gs://bucket/fast/checkpoints' in capsys.readouterr().out
+  assert int(resumed.step) == 6
+  assert workdir_lib.checkpoint_steps(w) == [6]   # keep=1: step 3 deleted in the bucket
+  assert not any(n.startswith('fast/checkpoints/3/') for n in gcs.objects('fast/'))
+  lines = [json.loads(line) for line in gcs.read('fast/metrics.jsonl').decode().splitlines()]
+  assert [x['step'] for x in lines if 'loss' in x and 'eval/loss' not in x] == [3, 6]
+  assert 'fast/samples/step_6.png' in gcs.objects('fast/samples/')
+  assert os.listdir(cwd) == [], 'files were written locally instead of in the bucket'
+
+
+@needs_fake
+def test_checkpointer_on_gs_skips_an_uncommitted_step_and_reads_its_config(gcs):
+  """Orbax writes into gs://.../<step>/ directly and commits with commit_success.txt: a step
+  folder without it (a save cut short) is not restored, and the stored config reads back."""
+  import jax
+  import jax.numpy as jnp
+
+  from jaxgen.runtime import checkpoint as ckpt_lib
+
+  w = 'gs://bucket/ck'
+  c = ckpt_lib.Checkpointer(w, keep=2, async_save=False)
+  state = {'w': jnp.arange(4.0)}
+  assert c.save(2, state, json.dumps({'a': 1}))
+  paths.write_text(f'{w}/checkpoints/4/state/_METADATA', '{}')   # a save cut short
+  assert c.all_steps() == [2, 4] and c.latest_step() == 2
+  assert 'not committed' in c.problem(4)
+  assert c.stored_config() == {'a': 1}
+  out = c.restore(ckpt_lib.abstract(state, jax.sharding.SingleDeviceSharding(jax.devices()[0])))
+  np.testing.assert_array_equal(np.asarray(out['w']), np.arange(4.0))
+  assert c.restored_step == 2
+  c.close()
+
+
+@needs_fake
+def test_the_lock_on_gs_has_one_holder_and_a_stale_heartbeat_is_taken_over(gcs, monkeypatch):
+  """On an object store the lock is one conditional create; a second holder is refused naming
+  the heartbeat's age; a record whose heartbeat is older than STALE_S (a dead run on another
+  host) is taken over; the heartbeat is refreshed while held; release removes the lock."""
+  import time
+
+  from jaxgen.runtime import lock
+
+  w = 'gs://bucket/locked'
+  monkeypatch.setattr(lock, 'HEARTBEAT_S', 0.05)
+  with lock.hold(w, 'launch.train', is_main=True):
+    first = lock.holder(w)
+    assert first['heartbeat'] > 0
+    with pytest.raises(lock.Locked, match='heartbeat is'):
+      lock._acquire(f'{w}/lock.json', w, '{}', lock._record('launch.sample', True))
+    time.sleep(0.5)
+    assert lock.holder(w)['heartbeat'] > first['heartbeat']   # refreshed
+    assert lock.holder(w)['token'] == first['token']
+  assert 'locked/lock.json' not in gcs.objects('locked/')
+  dead = {'host': 'elsewhere', 'pid': 1, 'start': 'then', 'command': 'launch.train',
+          'token': 'y' * 32, 'heartbeat': time.time() - lock.STALE_S - 5}
+  paths.write_text(f'{w}/lock.json', json.dumps(dead))
+  with lock.hold(w, 'launch.train', is_main=True):
+    assert lock.holder(w)['host'] != 'elsewhere'
+  paths.write_text(f'{w}/lock.json', json.dumps(dict(dead, heartbeat=time.time())))
+  with pytest.raises(lock.Locked, match='delete gs://bucket/locked/lock.json'):
+    with lock.hold(w, 'launch.train', is_main=True):
+      pass
+  paths.remove(f'{w}/lock.json')
