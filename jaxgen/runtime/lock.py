@@ -310,9 +310,15 @@ def _refusal(path: str, workdir: str, holder: Optional[dict], host: str) -> Lock
 
 
 def _read_holder(path: str) -> tuple[Optional[str], Optional[dict]]:
-  """The lock's text and record; retries briefly while a just-created lock is still empty."""
-  for _ in range(20):
+  """The lock's text and record; retries briefly while a just-created lock is still empty, and
+  on an object store while a read meets the object being replaced (a heartbeat: the read of the
+  old generation then finds nothing)."""
+  remote = not paths.is_local(path)
+  for attempt in range(20):
     text = _read(path)
+    if text is None and remote and attempt < 4:
+      time.sleep(0.025)
+      continue
     if text is None or text.strip():
       return text, _parse(text)
     time.sleep(0.025)
@@ -433,4 +439,5 @@ def hold(workdir: str, command: str, is_main: Optional[bool] = None) -> Iterator
 
 def holder(workdir: str) -> Optional[dict]:
   """The record of the run holding `workdir`'s lock, or None (no lock, or unreadable)."""
-  return _parse(_read(_join(workdir, LOCK)))
+  path = _join(workdir, LOCK)
+  return _parse(_read(path)) if paths.is_local(path) else _read_holder(path)[1]
