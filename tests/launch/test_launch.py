@@ -42,7 +42,8 @@ def test_sample_refuses_model_overrides(tmp_path, capsys):
         with open(os.path.join(root, f), 'wb') as fh:
           fh.write(b'garbage')
   assert launch_evaluate.main(['--workdir', w]) == 2
-  assert 'could not be restored' in capsys.readouterr().err
+  err = capsys.readouterr().err.strip().splitlines()
+  assert len(err) == 1 and err[0].startswith('error: ') and 'no good checkpoint' in err[0], err
 
 
 def test_missing_workdir(tmp_path, capsys):

