@@ -8,23 +8,23 @@ import numpy as np
 import pytest
 
 from jaxgen.runtime import checkpoint as ckpt_lib
-from jaxgen.runtime import config as cfg
 from jaxgen.runtime import loop
-from jaxgen.runtime import run as run_lib
+from jaxgen.runtime import prefetch
 from tests.conftest import tiny_config
 
 
 def _poison(monkeypatch, bad_steps):
   """Batches of the loop steps in `bad_steps` (0-based: the update step + 1) are all NaN."""
-  batch = run_lib.Run.batch
+  real = prefetch.device_batches
 
-  def poisoned(self, step):
-    out = batch(self, step)
-    if step in bad_steps:
-      out = {k: v * np.nan if np.issubdtype(v.dtype, np.floating) else v for k, v in out.items()}
-    return out
+  def poisoned(run, start, stop, *args, **kwargs):
+    for step, batch in real(run, start, stop, *args, **kwargs):
+      if step in bad_steps:
+        batch = {k: v * np.nan if np.issubdtype(v.dtype, np.floating) else v
+                 for k, v in batch.items()}
+      yield step, batch
 
-  monkeypatch.setattr(run_lib.Run, 'batch', poisoned)
+  monkeypatch.setattr(prefetch, 'device_batches', poisoned)
 
 
 def _set(config, n):

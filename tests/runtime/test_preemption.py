@@ -17,6 +17,7 @@ import pytest
 
 from jaxgen.runtime import checkpoint as ckpt_lib
 from jaxgen.runtime import loop
+from jaxgen.runtime import prefetch
 from jaxgen.runtime import run as run_lib
 from tests.conftest import EXP, ROOT, run_steps, tiny_config
 
@@ -45,25 +46,26 @@ def _assert_same(a, b):
 
 
 def test_sigterm_in_process_saves_the_step_and_resume_is_bit_identical(tmp_path, monkeypatch):
-  """SIGTERM arrives while the batch of loop step 4 is made: update 5 still runs, checkpoint 5
+  """SIGTERM arrives as the loop takes the batch of loop step 4: update 5 still runs, checkpoint 5
   (not a multiple of train.checkpoint_every=3) is saved, Preempted(143) carries step 5, the
   previous handlers are back; resuming to 6 equals 6 steps straight, bit for bit."""
-  batch = run_lib.Run.batch
+  real = prefetch.device_batches
 
-  def batch_and_signal(self, step):
-    if step == 4:
-      os.kill(os.getpid(), signal.SIGTERM)
-    return batch(self, step)
+  def batches_and_signal(run, start, stop, *args, **kwargs):  # the loop takes them in its thread
+    for step, batch in real(run, start, stop, *args, **kwargs):
+      if step == 4:
+        os.kill(os.getpid(), signal.SIGTERM)
+      yield step, batch
 
   before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
-  monkeypatch.setattr(run_lib.Run, 'batch', batch_and_signal)
+  monkeypatch.setattr(prefetch, 'device_batches', batches_and_signal)
   with pytest.raises(loop.Preempted) as e:
     loop.train(tiny_config(), str(tmp_path))
   assert (e.value.step, e.value.code, e.value.signum) == (5, 143, signal.SIGTERM)
   assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == before
   lines = [json.loads(l) for l in open(tmp_path / 'metrics.jsonl')]
   assert [l['step'] for l in lines] == [3, 5]  # the steps since the last log line, flushed
-  monkeypatch.setattr(run_lib.Run, 'batch', batch)
+  monkeypatch.setattr(prefetch, 'device_batches', real)
   resumed = loop.train(tiny_config(), str(tmp_path))
   _assert_same(jax.device_get(resumed), run_steps(tiny_config(), jax.device_count(), 6))
   lines = [json.loads(l) for l in open(tmp_path / 'metrics.jsonl') if '"loss"' in l]
