@@ -191,11 +191,15 @@ def _init_from_error(checkpointer, step, shapes, source, run, error) -> Exceptio
   stored tree can be read without a target, else the restore error (never advice to move the
   source's checkpoint aside: it is not damaged for its own run)."""
   cause = error.__cause__ or error
-  try:
-    stored = checkpointer.restore(None, step)
-    bad = _shape_mismatches(stored['ema_params'], shapes.ema_params)
-  except Exception:  # noqa: BLE001  (unreadable without a target: report the first error)
-    bad = []
+  marker = 'holds a different model ('
+  if marker in str(error):  # the checkpointer compared the stored shapes with the target's
+    bad = [str(error).split(marker, 1)[1].rsplit(')', 1)[0]]
+  else:
+    try:
+      stored = checkpointer.restore(None, step)
+      bad = _shape_mismatches(stored['ema_params'], shapes.ema_params)
+    except Exception:  # noqa: BLE001  (unreadable without a target: report the first error)
+      bad = []
   if bad:
     return cfg_lib.ConfigError(
         f'train.init_from={source}: its parameters (step {step}) do not fit this run, whose data '

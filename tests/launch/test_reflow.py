@@ -185,7 +185,7 @@ def test_init_from_refuses_another_model_before_writing_anything(source, tmp_pat
   z = np.random.default_rng(0).standard_normal((8, 3)).astype(np.float32)
   pairs.save(str(tmp_path / 'p3.npz'), z, 2 * z)   # 3-D pairs: same model.*, other shapes
   with pytest.raises(cfg.ConfigError, match=r"init_from=.*do not fit.*shape \(3,\).*"
-                                            r"\['dense_in'\]\['kernel'\]: stored \(2, 32\) vs \(3, 32\)") as e:
+                                            r"dense_in/kernel: stored \(2, 32\) vs \(3, 32\)") as e:
     loop.train(config_2rf(source, **{'data.name': f'pairs:{tmp_path}/p3.npz'}), str(w))
   assert 'aside' not in str(e.value)
   assert not os.path.exists(w)

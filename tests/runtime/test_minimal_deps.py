@@ -2,10 +2,10 @@
 
 An accelerator image need not hold jaxgen's optional packages (the project's lent GPU image, as
 listed on 2026-11-17, has no tensorboardX; other images may lack tqdm, matplotlib or Pillow too).
-A subprocess hides tqdm, tensorboardX, matplotlib, Pillow, scikit-learn and TensorFlow
-(``sys.modules[name] = None`` makes their import fail) and runs the default experiment's smoke
-variant from the command line: progress lines replace the tqdm bar, metrics.jsonl replaces
-TensorBoard events, the sample picture is still written.
+A subprocess hides tqdm, tensorboardX, matplotlib, Pillow, scikit-learn, TensorFlow, tfds, Grain
+and gcsfs (``sys.modules[name] = None`` makes their import fail) and runs the default
+experiment's smoke variant from the command line: progress lines replace the tqdm bar,
+metrics.jsonl replaces TensorBoard events, the sample picture is still written.
 """
 
 import json
@@ -15,7 +15,8 @@ import sys
 
 from tests.conftest import ROOT
 
-HIDDEN = ('tqdm', 'tensorboardX', 'matplotlib', 'PIL', 'sklearn', 'tensorflow')
+HIDDEN = ('tqdm', 'tensorboardX', 'matplotlib', 'PIL', 'sklearn', 'tensorflow',
+          'tensorflow_datasets', 'grain', 'gcsfs')
 
 RUNNER = """
 import sys

@@ -90,8 +90,9 @@ def _wait_for_a_log_line(workdir, procs, timeout=180):
     time.sleep(0.05)
 
 
-@pytest.mark.parametrize('signum,devices', [(signal.SIGTERM, 1), (signal.SIGTERM, 8),
-                                            (signal.SIGINT, 8)])
+@pytest.mark.parametrize('signum,devices', [
+    (signal.SIGTERM, 1), pytest.param(signal.SIGTERM, 8, marks=pytest.mark.slow),
+    pytest.param(signal.SIGINT, 8, marks=pytest.mark.slow)])
 def test_a_signalled_launch_exits_with_its_status_and_resumes_bit_identically(
     tmp_path, signum, devices):
   """python -m launch.train gets the signal once it logged: it exits with 128 + signal, prints
