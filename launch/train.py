@@ -30,6 +30,7 @@ def main(argv=None) -> int:
   except cli.USER_ERRORS as e:
     return cli.error(e)
 
+  from jaxgen.runtime import checkpoint as ckpt_lib
   from jaxgen.runtime import lock
   from jaxgen.runtime import loop
   from jaxgen.runtime import parallel
@@ -40,8 +41,8 @@ def main(argv=None) -> int:
     # One writer per workdir, held before the resume checks (loop.train holds it too: re-entered).
     with lock.hold(args.workdir, 'launch.train'):
       loop.train(config, args.workdir)
-  except loop.TrainingDiverged as e:  # not a user mistake: the last checkpoint is intact
-    cli.error(e)
+  except (loop.TrainingDiverged, ckpt_lib.SaveFailed) as e:  # the run failed; earlier
+    cli.error(e)                                              # checkpoints are intact
     return 1
   except cli.USER_ERRORS as e:
     return cli.error(e)

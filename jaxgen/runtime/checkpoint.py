@@ -50,6 +50,11 @@ class CheckpointError(RuntimeError):
   """A checkpoint could not be read or written; the message says which and what to do."""
 
 
+class SaveFailed(CheckpointError):
+  """A save of a running run failed (a full disk, a damaged folder in the way): the run failed,
+  unlike the other CheckpointErrors, which refuse bad input before anything runs."""
+
+
 # --- digests -----------------------------------------------------------------------------------
 
 def path_str(path) -> str:
@@ -268,7 +273,7 @@ class Checkpointer:
       msg = (f'checkpoint step {step} not saved: {path} already exists and is damaged ({reason}); '
              'it is left in place; move it aside to let the run save this step.')
       if force:
-        raise CheckpointError(msg)
+        raise SaveFailed(msg)
       if jax.process_index() == 0:
         print(msg, flush=True)
       return False
@@ -308,7 +313,7 @@ class Checkpointer:
     self._damaged.pop(step, None)
     self._retain()
 
-  def _save_failed(self, step: int, e: BaseException) -> CheckpointError:
+  def _save_failed(self, step: int, e: BaseException) -> SaveFailed:
     self._drain()
     self._remove_tmp(step)
     try:
@@ -317,7 +322,7 @@ class Checkpointer:
       good = []
     kept = (f'the earlier checkpoints are intact (newest: step {good[-1]}), resume runs from it'
             if good else 'there is no earlier checkpoint')
-    return CheckpointError(
+    return SaveFailed(
         f'could not save checkpoint step {step} to {paths.join(self.directory, str(step))}: '
         f'{_cause(e)}; {kept}. Free space (or fix the cause) and run again.')
 

@@ -260,3 +260,21 @@ def test_mistakes_on_a_trained_run(capsys, trained):
           r"config\.sampling\.grid='log_snr' cannot be used by rectified flow", trained)
   refused(capsys, launch_evaluate.main, ['--workdir', trained, "--config.eval.metrics=('fid',)"],
           r"config\.eval\.metrics: unknown \['fid'\]", trained)
+
+
+def test_a_save_that_fails_during_the_run_exits_1_in_one_line(capsys, tmp_path, monkeypatch):
+  """A failed save (here: a full disk at the first save) is a failed run, not bad input: exit 1,
+  one `error:` line naming the step."""
+  from jaxgen.runtime import checkpoint as ckpt_lib
+
+  def full(self, step, *args, **kwargs):
+    raise ckpt_lib.SaveFailed(f'could not save checkpoint step {step} to {self.directory}/'
+                              f'{step}: No space left on device; there is no earlier checkpoint.')
+
+  monkeypatch.setattr(ckpt_lib.Checkpointer, 'save', full)
+  w = str(tmp_path / 'run')
+  assert launch_train.main(['--config', 'experiments/rectified_flow/toy2d.py:smoke', '--workdir',
+                            w, '--config.train.steps=4', '--config.train.checkpoint_every=2',
+                            '--config.train.progress=false']) == 1
+  err = capsys.readouterr().err.strip().splitlines()
+  assert len(err) == 1 and err[0].startswith('error: could not save checkpoint step 2'), err
