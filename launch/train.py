@@ -31,16 +31,13 @@ def main(argv=None) -> int:
     return cli.error(e)
 
   from jaxgen.runtime import checkpoint as ckpt_lib
-  from jaxgen.runtime import lock
   from jaxgen.runtime import loop
   from jaxgen.runtime import parallel
   from jaxgen.runtime import workdir as workdir_lib
 
   parallel.initialize_multihost()
   try:
-    # One writer per workdir, held before the resume checks (loop.train holds it too: re-entered).
-    with lock.hold(args.workdir, 'launch.train'):
-      loop.train(config, args.workdir)
+    loop.train(config, args.workdir)  # holds the workdir lock (one writer) for the whole run
   except (loop.TrainingDiverged, ckpt_lib.SaveFailed) as e:  # the run failed; earlier
     cli.error(e)                                              # checkpoints are intact
     return 1

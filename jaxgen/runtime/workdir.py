@@ -107,12 +107,16 @@ def write_config(workdir: str, config) -> None:
   write_atomic(paths.join(workdir, CONFIG), cfg_lib.to_json(config))
 
 
+def _resume_changes(old, config) -> list[str]:
+  """The keys in which `config` differs from the run's `old` config outside `RESUME_KEYS`."""
+  return [k for k in cfg_lib.diff(old, config) if not k.startswith(RESUME_KEYS)]
+
+
 def check_resume(workdir: str, config) -> None:
   """Refuses a `config` that differs from `workdir`'s run in keys outside `RESUME_KEYS`."""
   if not paths.exists(paths.join(workdir, CONFIG)):
     return
-  old = read_config(workdir)
-  changed = [k for k in cfg_lib.diff(old, config) if not k.startswith(RESUME_KEYS)]
+  changed = _resume_changes(read_config(workdir), config)
   if changed:
     raise cfg_lib.ConfigError(
         f'{workdir} holds a run with a different config ({", ".join(changed)} differ). '
@@ -125,8 +129,7 @@ def check_checkpoint_config(stored: Optional[dict], config, step: int, directory
   `RESUME_KEYS` (a checkpoint copied in from another run, or a config.json edited by hand)."""
   if stored is None:
     return
-  old = cfg_lib.from_json(json.dumps(upgrade(stored)))
-  changed = [k for k in cfg_lib.diff(old, config) if not k.startswith(RESUME_KEYS)]
+  changed = _resume_changes(cfg_lib.from_json(json.dumps(upgrade(stored))), config)
   if changed:
     raise cfg_lib.ConfigError(
         f'the checkpoint of step {step} in {directory} was written with a different config '
