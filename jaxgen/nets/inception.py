@@ -38,6 +38,7 @@ constants).
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any, Optional, Sequence
 
@@ -296,6 +297,13 @@ def _missing_message(path) -> str:
           f'tools/convert_inception_weights.py pt_inception-2015-12-05-6726825d.pth {path}`')
 
 
+@functools.lru_cache(maxsize=None)
+def param_shapes():
+  """The 'params' tree of `FIDInceptionV3` as jax.ShapeDtypeStruct leaves (traced once)."""
+  return jax.eval_shape(FIDInceptionV3().init, jax.random.PRNGKey(0),
+                        jnp.zeros((1, INPUT_SIZE, INPUT_SIZE, 3)))['params']
+
+
 def load_weights(path) -> dict:
   """{'params': ...} for `FIDInceptionV3` from a converted .npz; every shape is checked against
   the network's. A missing file raises FileNotFoundError saying what to download and convert."""
@@ -304,8 +312,7 @@ def load_weights(path) -> dict:
     raise FileNotFoundError(_missing_message(path))
   with np.load(path) as f:
     params = params_from_state_dict({k: f[k] for k in f.files})
-  want = jax.eval_shape(FIDInceptionV3().init, jax.random.PRNGKey(0),
-                        jnp.zeros((1, INPUT_SIZE, INPUT_SIZE, 3)))['params']
+  want = param_shapes()
   got_paths = {jax.tree_util.keystr(p): v.shape
                for p, v in jax.tree_util.tree_leaves_with_path(params)}
   want_paths = {jax.tree_util.keystr(p): v.shape
