@@ -251,7 +251,7 @@ class FIDInceptionV3(nn.Module):
     pool = jnp.mean(x.astype(jnp.float32), axis=(1, 2))
     fc = nn.Dense(1008, name='fc', precision=lax.Precision.HIGHEST)
     logits = fc(pool)
-    unbiased = logits - fc.variables['params']['bias']
+    unbiased = jnp.dot(pool, fc.variables['params']['kernel'], precision=lax.Precision.HIGHEST)
     return {'pool3': pool, 'logits': logits, 'logits_unbiased': unbiased}
 
 
