@@ -225,6 +225,9 @@ class FIDInceptionV3(nn.Module):
     if x.ndim != 4 or x.shape[-1] not in (1, 3):
       raise ValueError(f'FIDInceptionV3 takes [b, H, W, 3] (or 1-channel) images in [0, 1], '
                        f'got shape {x.shape}')
+    if not jnp.issubdtype(x.dtype, jnp.floating):
+      raise ValueError(f'FIDInceptionV3 takes float images in [0, 1], got dtype {x.dtype} '
+                       f'(divide uint8 images by 255)')
     x = jnp.asarray(x, jnp.float32)
     if x.shape[-1] == 1:
       x = jnp.repeat(x, 3, axis=-1)

@@ -134,6 +134,8 @@ def test_missing_or_wrong_weights_file(tmp_path):
     inception.load_weights(wrong)
   with pytest.raises(ValueError, match=r'\[b, H, W, 3\]'):
     inception.FIDInceptionV3().apply({'params': {}}, jnp.zeros((1, 32, 32, 2)))
+  with pytest.raises(ValueError, match='255'):
+    inception.FIDInceptionV3().apply({'params': {}}, jnp.zeros((1, 32, 32, 3), jnp.uint8))
 
 
 @pytest.mark.slow
