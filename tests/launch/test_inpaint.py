@@ -122,7 +122,10 @@ def test_score_sde_inpaint_and_colorize(tmp_path, capsys):
                             '--config.train.steps=2']) == 0
   assert launch_colorize.main(['--workdir', c, '--num', '2', '--config.sampling.steps=3']) == 0
   with np.load(os.path.join(c, 'samples', 'colorize_2.npz')) as f:
-    np.testing.assert_allclose(f['colorized'].mean(-1), f['gray'][..., 0], atol=1e-4)
+    out, gray = f['colorized'], f['gray']
+  # the grey level is kept to float32 rounding of the colour-basis change, relative to the values
+  # (a 2-step smoke model's colours blow up to ~1e4)
+  np.testing.assert_allclose(out.mean(-1), gray[..., 0], atol=1e-6 * np.abs(out).max() + 1e-5)
 
 
 @pytest.mark.slow
@@ -152,7 +155,7 @@ def test_rectified_flow_inpaint(tmp_path, capsys, monkeypatch):
       '--config.train.checkpoint_every=2', '--config.train.batch_size=8']) == 0
   assert launch_inpaint.main(['--workdir', w, '--num', '2',
                               '--config.sampling.solver=heun', '--config.sampling.steps=3']) == 0
-  assert '12 NFE per image' in capsys.readouterr().out
+  assert '6 NFE per image' in capsys.readouterr().out
   _check_files(w, 'inpaint_2', 4, (8, 8, 1))
   refused(capsys, launch_inpaint.main, ['--workdir', w, '--config.sampling.solver=dopri5'],
           r'flow inpainting .*needs a fixed-step solver, not the adaptive dopri5', w)
