@@ -1,2 +1,2 @@
 """Command-line entry points, each a thin layer over `jaxgen.runtime`: python -m launch.train |
-sample | evaluate | reflow | nice_inpaint | solvers."""
+sample | evaluate | reflow | inpaint | colorize | solvers."""

@@ -1,7 +1,7 @@
 """NICE on scikit-learn's 8x8 digits (64 dimensions, 17 levels, 1500 train / 297 test images).
 
     python -m launch.train --config experiments/nice/digits.py --workdir runs/nice_digits
-    python -m launch.nice_inpaint --workdir runs/nice_digits
+    python -m launch.inpaint --workdir runs/nice_digits
 
 Model: the paper's structure scaled to 64 dimensions -- 4 additive couplings (odd/even split
 alternating), coupling MLPs of 3 hidden ReLU layers x 256 units (0.6M parameters), diagonal

@@ -3,7 +3,7 @@
     python -m launch.train --config experiments/nice/fashion_mnist.py --workdir runs/nice_fm
     python -m launch.evaluate --workdir runs/nice_fm          # test LL (eval/nll) and eval/bpd
     python -m launch.sample --workdir runs/nice_fm            # samples PNG
-    python -m launch.nice_inpaint --workdir runs/nice_fm      # inpainting PNG (bottom half)
+    python -m launch.inpaint --workdir runs/nice_fm           # inpainting PNG (bottom half)
 
 Model (Dinh, Krueger, Bengio 2014, MNIST): 4 additive coupling layers, odd/even split alternating,
 coupling MLPs of 5 hidden ReLU layers x 1000 units (19.2M parameters), diagonal scaling exp(s),

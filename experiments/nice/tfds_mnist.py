@@ -3,7 +3,7 @@
     tfds build mnist --file_format=array_record          # once, where there is a network
     python -m launch.train --config experiments/nice/tfds_mnist.py --workdir runs/nice_mnist
     python -m launch.evaluate --workdir runs/nice_mnist
-    python -m launch.nice_inpaint --workdir runs/nice_mnist
+    python -m launch.inpaint --workdir runs/nice_mnist
 
 The paper's MNIST setting (Dinh, Krueger, Bengio 2014): 4 additive coupling layers, odd/even
 split alternating, coupling MLPs of 5 hidden ReLU layers x 1000 units, diagonal scaling exp(s),

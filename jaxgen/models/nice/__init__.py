@@ -36,7 +36,7 @@ Sampling draws h ~ p_H (scaled by ``sampling.temperature``) and inverts f; ``sam
 the result to the data range. Extras: ``encode(params, x) -> h [b, D]``, ``decode(params, h) ->
 x [b, *shape]``, ``forward(params, x) -> (h, log_det)``, ``inpaint(params, rng, x, mask,
 sampling, **overrides) -> (x, info)`` (jaxgen.models.nice.inpaint: projected gradient ascent on log p over the
-coordinates where ``mask`` is False).
+coordinates where ``mask`` is False; ``info['log_prob']`` its trace; `python -m launch.inpaint`).
 """
 
 from __future__ import annotations
@@ -83,7 +83,9 @@ def defaults() -> ml_collections.ConfigDict:
   c.sampling.inpaint_lr = 0.1
   c.sampling.inpaint_lr_offset = 100.0
   c.sampling.inpaint_noise = 0.0   # std of Gaussian noise added to the gradient (0: plain ascent)
-  c.sampling.inpaint_mask = 'bottom_half'  # jaxgen.models.nice.inpaint.image_masks kind
+  # The default mask kind of `python -m launch.inpaint` on this run (with 'random'); a kind of
+  # jaxgen.data.masks.MASKS, checked by that command before it runs (models cannot import data).
+  c.sampling.inpaint_mask = 'bottom_half'
   return c
 
 
@@ -94,7 +96,6 @@ def choices() -> dict[str, tuple]:
       'model.split': coupling.SPLITS,
       'model.kernel_init': ('uniform', 'he'),
       'loss.reduction': ('per_example', 'per_dim'),
-      'sampling.inpaint_mask': inpaint_lib.MASKS,
   }
 
 
@@ -222,10 +223,15 @@ def build(config: ml_collections.ConfigDict, spec) -> Model:
     return x, {'nfe': 1}
 
   def inpaint(params, rng, x, mask, sampling: Any = None, **overrides):
-    """Fills ``x`` where ``mask`` is False (see jaxgen.models.nice.inpaint); ``sampling`` gives defaults."""
-    s = sampling if sampling is not None else config.sampling
-    kw = dict(steps=s.inpaint_steps, lr=s.inpaint_lr, lr_offset=s.inpaint_lr_offset,
-              noise=s.inpaint_noise, low=spec.low, high=spec.high)
+    """Fills ``x`` where ``mask`` is False (see jaxgen.models.nice.inpaint): the common
+    ``inpaint(params, rng, x, mask, sampling) -> (x, info)`` of every family, ``info['log_prob']``
+    the [steps + 1, b] trace. ``sampling``: the section or a dict of some of its ``inpaint_*``
+    keys (the others: the run's; None: the run's); ``overrides``: `inpaint_lib.inpaint`'s keywords."""
+    s = dict(config.sampling)
+    if sampling is not None:
+      s.update(dict(sampling))
+    kw = dict(steps=s['inpaint_steps'], lr=s['inpaint_lr'], lr_offset=s['inpaint_lr_offset'],
+              noise=s['inpaint_noise'], low=spec.low, high=spec.high)
     kw.update(overrides)
     return inpaint_lib.inpaint(lambda z: log_density(params, z), x, mask, rng, **kw)
 
