@@ -238,15 +238,14 @@ def make_pairs(run, workdir: str, num: int, shard: int = 5000, seed: int = 0, ou
     bar = _Progress(sum(sizes[i] for i in mine), kept, prefix)
     try:
       for i in todo:
-        z0s, z1s, nfes = [], [], []
-        for c in range(-(-sizes[i] // chunk)):
-          z0, z1, info = jax.device_get(make(params, jax.random.fold_in(
+        z0 = np.empty((sizes[i],) + tuple(plan['shape']), np.float32)
+        z1, nfes = np.empty_like(z0), []
+        for c, start in enumerate(range(0, sizes[i], chunk)):
+          a0, a1, info = jax.device_get(make(params, jax.random.fold_in(
               jax.random.fold_in(key, i), c)))
-          z0s.append(np.asarray(z0))
-          z1s.append(np.asarray(z1))
+          stop = min(start + chunk, sizes[i])   # the last call is padded to `chunk` pairs
+          z0[start:stop], z1[start:stop] = a0[:stop - start], a1[:stop - start]
           nfes.append(int(info['nfe']))
-        z0, z1 = np.concatenate(z0s)[:sizes[i]], np.concatenate(z1s)[:sizes[i]]
-        del z0s, z1s
         if min(nfes) < 1:
           raise Failure(f'the solver made {min(nfes)} velocity evaluations (z1 = z0, not a '
                         'coupling); nothing was written')
