@@ -1,9 +1,12 @@
-"""Pieces the experiment files share: the smoke settings and the score-SDE paper's CIFAR-10 base.
+"""Pieces the experiment files share: the smoke settings, the score-SDE paper's CIFAR-10 base and
+the reflow variants of rectified-flow experiments.
 
 Experiment files import it as ``from experiments import common``: `jaxgen.runtime.config.load`
 imports every experiment file as a module of the `experiments` package, from any working directory.
 Not an experiment itself: it has no ``get_config``.
 """
+
+from typing import Callable, Optional
 
 from jaxgen.nets import unet
 from jaxgen.runtime import config as cfg
@@ -106,3 +109,45 @@ def score_sde_cifar10_smoke(c):
   # likelihood (digits.py:smoke exercises bpd through the PF-ODE on a U-Net).
   c.sampling.corrector = 'none'
   c.eval.metrics = ('loss',)
+
+
+def reflow_variants(root: Callable[[cfg.ConfigDict], str], *,
+                    metrics: Optional[tuple] = None) -> dict:
+  """Variants ``reflow`` (2-RF), ``reflow3`` (3-RF) and ``distill`` (one-step distillation of
+  2-RF) for any rectified-flow experiment, to splice into ``cfg.select(..., **variants)``.
+
+  Each trains on the pairs of a source run AND starts from its weights (the paper's recipe: k-RF
+  fine-tunes (k-1)-RF's EMA weights on (k-1)-RF's pairs). The source run is ONE key,
+  ``train.init_from``; ``data.name`` is derived from it (``pairs:<init_from>/reflow/pairs``,
+  what ``python -m launch.reflow --workdir <init_from>`` writes) through an ml_collections
+  FieldReference, so ``--config.train.init_from=/abs/run`` on the command line (applied after the
+  variants) moves both; overriding ``data.name`` as well unlinks it. Default sources, from
+  ``root(c)`` (the 1-RF workdir, computed when the variant applies, after the variants left of
+  it): ``reflow`` reads ROOT, ``reflow3`` ROOT_2rf, ``distill`` ROOT_2rf (so the chain is ROOT ->
+  ROOT_2rf -> ROOT_3rf, and ROOT_2rf -> ROOT_2rf_distill). `metrics` (if given) replaces
+  ``eval.metrics`` (``distill`` drops 'straightness': a one-step flow is straight by
+  construction). ``distill``: ``loss.time_sampling='distill'``, one Euler step.
+  """
+  from ml_collections import FieldReference
+
+  def source(c, src):
+    ref = FieldReference(src)
+    c.train.init_from = ref
+    c.data.name = 'pairs:' + ref + '/reflow/pairs'
+    if metrics is not None:
+      c.eval.metrics = tuple(metrics)
+
+  def reflow(c):
+    source(c, root(c))
+
+  def reflow3(c):
+    source(c, root(c) + '_2rf')
+
+  def distill(c):
+    source(c, root(c) + '_2rf')
+    c.loss.time_sampling = 'distill'
+    c.loss.distill_steps = 1
+    c.sampling.steps = 1
+    c.eval.metrics = tuple(m for m in c.eval.metrics if m != 'straightness')
+
+  return {'reflow': reflow, 'reflow3': reflow3, 'distill': distill}

@@ -6,7 +6,7 @@ Variants (``file.py:variant``): ``smoke`` (tiny, for tests), ``checkerboard``, `
 ``swissroll``, ``gmm`` (a mixture with a closed-form density, so ``eval/nll`` can be compared with
 the true entropy, 3.038 nats: after 3000 steps we measured eval/nll = 3.097 nats on 2048 test
 points through the ODE with dopri5 at rtol = atol = 1e-5, NFE 259), ``logit_normal`` (SD3's lognorm(0, 1) time sampling instead of uniform),
-``reflow`` and ``distill`` (below).
+``reflow``, ``reflow3`` and ``distill`` (below).
 
 Runtime (2-core CPU, jax 0.12): about 1 minute: 4000 steps at batch 256 at ~120 steps/s on an
 idle CPU (measured median 124 steps/s) plus ~20 s of compilation, evaluation and sampling.
@@ -16,20 +16,24 @@ independent 1024-point draws of the data itself score 0.12 (median of 5).
 Model: score_mlp (3 residual blocks of width 256, ~0.4M parameters), velocity target x1 - x0,
 t ~ U(1e-3, 1) (the reference code's), network label t * 999, Adam 1e-3, EMA 0.999.
 
-Reflow (2-RF) and distillation (Liu, Gong, Liu 2022), after the 1-RF command above:
+Reflow (2-RF, 3-RF) and distillation (Liu, Gong, Liu 2022), after the 1-RF command above:
 
     python -m launch.reflow --workdir runs/rf_moons --num 20000 --config.sampling.solver=dopri5
     python -m launch.train --config experiments/rectified_flow/toy2d.py:reflow --workdir runs/rf_moons_2rf
     python -m launch.reflow --workdir runs/rf_moons_2rf --num 20000 --config.sampling.solver=dopri5
     python -m launch.train --config experiments/rectified_flow/toy2d.py:distill --workdir runs/rf_moons_2rf_distill
+    python -m launch.train --config experiments/rectified_flow/toy2d.py:reflow3 --workdir runs/rf_moons_3rf
 
-``reflow`` trains on ``data.name=pairs:runs/rf_moons/reflow/pairs.npz`` (x0 = z0, x = z1 =
-ODE(z0) of 1-RF) starting from 1-RF's EMA weights (``train.init_from=runs/rf_moons``), with the
-1-RF recipe otherwise. ``distill`` trains v(0, z0) = z1 - z0 (``loss.time_sampling='distill'``,
-one Euler step, ``sampling.steps=1``) on the 2-RF pairs from 2-RF's weights ("2-RF + distill").
-Both take their paths from the density: ``toy2d.py:checkerboard,reflow`` reads
-runs/rf_checkerboard. The reference code makes its pairs with RK45 (= dopri5), at least 1M for
-CIFAR-10; we used 20000 pairs here (any --num works: 50000 would take ~2 min at the rate below).
+The variants come from `experiments.common.reflow_variants`: each reads one key, the source run
+``train.init_from`` (``reflow``: runs/rf_<density>, ``reflow3`` and ``distill``: its _2rf run),
+and trains on that run's pairs (``data.name=pairs:<init_from>/reflow/pairs``, the folder
+launch.reflow writes; x0 = z0, x = z1 = ODE(z0)) from its EMA weights, with the 1-RF recipe
+otherwise. A source elsewhere: ``--config.train.init_from=/abs/run`` moves both. ``distill``
+trains v(0, z0) = z1 - z0 (``loss.time_sampling='distill'``, one Euler step,
+``sampling.steps=1``) on the 2-RF pairs from 2-RF's weights ("2-RF + distill").
+``toy2d.py:checkerboard,reflow`` reads runs/rf_checkerboard. The reference code makes its pairs
+with RK45 (= dopri5), at least 1M for CIFAR-10; we used 20000 pairs here (any --num works: 50000
+would take ~2 min at the rate below; the pairs are written in shards of --shard 5000, resumable).
 
 Measured (ours; this 2-core CPU shared with another job running benchmarks, load ~3-4): 1-RF
 58 s; pairs from 1-RF 42 s (dopri5 rtol = atol = 1e-5, NFE 235-271 per chunk of 5000); 2-RF
@@ -95,25 +99,12 @@ def get_config(arg=None):
   def logit_normal(c):
     c.loss.time_sampling = 'logit_normal'
 
-  def source(c, suffix=''):
-    """The 1-RF workdir of this density (runs/rf_moons, runs/rf_checkerboard, ...) + suffix."""
-    return 'runs/rf_' + c.data.name.split(':', 1)[1] + suffix
+  def root(c):
+    """The 1-RF workdir of this density: runs/rf_moons, runs/rf_checkerboard, ..."""
+    return 'runs/rf_' + c.data.name.split(':', 1)[1]
 
-  def reflow(c):  # 2-RF on the 1-RF coupling, from the 1-RF weights (the paper's recipe)
-    src = source(c)
-    c.data.name = f'pairs:{src}/reflow/pairs.npz'
-    c.train.init_from = src
-    c.eval.metrics = ('sliced_wasserstein', 'straightness')
-
-  def distill(c):  # 1-step distillation of the 2-RF coupling, from the 2-RF weights
-    src = source(c, '_2rf')
-    c.data.name = f'pairs:{src}/reflow/pairs.npz'
-    c.train.init_from = src
-    c.loss.time_sampling = 'distill'
-    c.loss.distill_steps = 1
-    c.sampling.steps = 1
-    c.eval.metrics = ('sliced_wasserstein',)
+  reflow = common.reflow_variants(root, metrics=('sliced_wasserstein', 'straightness'))
 
   return cfg.select(config, arg, smoke=smoke, checkerboard=data('checkerboard'),
                     swissroll=data('swissroll'), gmm=gmm, logit_normal=logit_normal,
-                    reflow=reflow, distill=distill, **{'8gaussians': data('8gaussians')})
+                    **reflow, **{'8gaussians': data('8gaussians')})

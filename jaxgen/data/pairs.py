@@ -1,129 +1,348 @@
-"""Reflow pairs: the ``pairs:<file.npz>`` source of a deterministic coupling (z0, z1).
+"""Reflow pairs: the ``pairs:<folder>`` source of a deterministic coupling (z0, z1), in shards.
 
-A pairs file (written by ``python -m launch.reflow``, read here) is an ``.npz`` holding
+A pairs folder (written by ``python -m launch.reflow``, by default ``RUN/reflow/pairs/``) holds
 
-    z0  float32 [n, *shape]   the noise end (t = 0 in rectified flow's convention)
-    z1  float32 [n, *shape]   the data end, z1 = ODE(z0) of the flow that made the pairs
-    meta                      a 0-d string: JSON of how they were made (solver, steps, rtol, atol,
-                              nfe, source_workdir, source_step, seed, chunk), ``source_config``
-                              (the whole config of the source run), ``eval_source`` (``{'data':
-                              ..., 'seed': ...}``, the data the source run is evaluated on, with
-                              absolute paths) and ``digest`` (see `digest`).
+    shard_00000.npz ...  z0, z1: float32 [m, *shape], m = index.shard_size (the last one: the rest)
+                         z0 the noise end (t = 0 in rectified flow's convention), z1 = ODE(z0) of
+                         the flow that made them; written byte-deterministically (`shard_bytes`),
+                         so the same pairs always give the same file and the same SHA-256
+    shard_00000.json     the shard's record: pairs, SHA-256 and size of the file, NFE, z1 range
+    plan.json            how the pairs are made (written first; a resumed generation must match)
+    index.json           written last, once every shard exists: the plan (solver, steps, rtol,
+                         atol, seed, chunk, source_workdir, source_step, ``source_config``, the
+                         whole config of the source run, ``eval_source``: ``{'data': ..., 'seed':
+                         ...}`` of the data the source run is evaluated on, with absolute paths),
+                         the shards' records and ``digest`` (SHA-256 of the shape and the shards'
+                         SHA-256s: the identity of the coupling)
 
-Training batches of this source carry ``x = z1`` and ``x0 = z0`` of the same examples (a k-RF or
-distillation loss reads ``batch['x0']``). The evaluation split is the *source run's* evaluation
-data, rebuilt from ``meta.eval_source`` (or, in files without it, ``meta.source_config.data`` and
-its seed), so a 2-RF run is scored against the real data exactly like the 1-RF run it came from.
-Along a reflow chain (pairs of a run that itself trained on pairs) ``eval_source`` is the root
-run's data: reading k-RF pairs never opens the files of the earlier rounds. A file without either
-evaluates against its own z1. `PairsSource` is the source; its `fingerprint` is the file's
-absolute path and `digest`.
+Without ``index.json`` the folder is unfinished (a generation was stopped): the source refuses it
+and says to rerun launch.reflow, which resumes. The single-file ``pairs.npz`` of earlier versions
+is no longer read; `jaxgen.runtime.reflow.convert` turns one into a folder.
+
+Training batches carry ``x = z1`` and ``x0 = z0`` of the same examples (a k-RF or distillation
+loss reads ``batch['x0']``) and are a pure function of (seed, step) that reads only the shards
+the batch touches (`order`): epoch e visits the shards in the order of a permutation drawn from
+(seed, 5, e), in windows of `WINDOW` shards, each window's pairs in the order of a permutation
+drawn from (seed, 5, e, w). The pairs are i.i.d. (z0 ~ N(0, I), z1 a function of z0), so
+shuffling inside windows loses nothing against a global permutation; it bounds the reads: a batch
+(of at most a window's pairs) touches at most 2 windows, and a small LRU (`CACHE` shards) loads
+each shard about once per epoch. Memory: `CACHE` shards, never the whole set. Digests: at open,
+the index is read and each shard's presence and byte size checked (one listing: a missing or
+truncated shard is refused before a run writes anything); each shard's SHA-256 is checked every
+time it is read from disk (one hash pass per load, about as long as reading it; ~once per shard
+per epoch), so a damaged shard is refused at its first read, naming the file and the fix.
+
+The evaluation split is the *source run's* evaluation data, rebuilt from ``eval_source``, so a
+2-RF run is scored against the real data exactly like the 1-RF run it came from; along a reflow
+chain it is the root run's data (reading k-RF pairs never opens the earlier rounds' folders). A
+folder without it evaluates against its own z1. `PairsSource` is the source; its `fingerprint` is
+the folder's absolute path and ``digest``.
 """
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import functools
 import hashlib
+import io
 import json
 import os
+import threading
+import zipfile
 from typing import Optional
 
 import ml_collections
 import numpy as np
+from etils import epath
 
 from jaxgen.data import source
 from jaxgen.data.loaders import DataNotFoundError
 
 PREFIX = 'pairs:'
-HOW = ('Make one from a trained rectified-flow run with `python -m launch.reflow --workdir RUN '
-       '--num N` (it writes RUN/reflow/pairs.npz), then train with '
-       '--config.data.name=pairs:RUN/reflow/pairs.npz.')
+FORMAT = 'jaxgen.pairs/2'
+INDEX, PLAN = 'index.json', 'plan.json'
+WINDOW = 2       # shards shuffled together (see the module docstring)
+CACHE = 2 * WINDOW   # shards a reader keeps loaded
+HOW = ('Make them from a trained rectified-flow run with `python -m launch.reflow --workdir RUN '
+       '--num N` (it writes RUN/reflow/pairs/), then train with '
+       '--config.data.name=pairs:RUN/reflow/pairs (or an experiment\'s reflow variant with '
+       '--config.train.init_from=RUN).')
 # data.* keys that a pairs: source does not use, with the only values it accepts.
 FIXED = {'train_split': 'train', 'eval_split': 'test', 'max_examples': 0}
 
 
-class Pairs:
-  """A loaded pairs file: ``z0``, ``z1`` (float32 [n, *shape]) and the ``meta`` dict."""
+def shard_name(i: int) -> str:
+  return f'shard_{i:05d}.npz'
 
-  def __init__(self, z0: np.ndarray, z1: np.ndarray, meta: dict):
-    self.z0, self.z1, self.meta = z0, z1, meta
+
+def record_name(i: int) -> str:
+  return f'shard_{i:05d}.json'
+
+
+def shard_sizes(num: int, shard_size: int) -> list[int]:
+  """Pairs per shard: `shard_size` each, the last one the rest."""
+  return [min(shard_size, num - s) for s in range(0, num, shard_size)]
+
+
+def shard_bytes(z0: np.ndarray, z1: np.ndarray) -> bytes:
+  """The ``.npz`` file of one shard (z0, z1 as float32), byte-deterministic: stored (not
+  compressed) members with a fixed time stamp, so its SHA-256 is a function of the arrays
+  (``np.savez`` stamps the current time)."""
+  buf = io.BytesIO()
+  with zipfile.ZipFile(buf, 'w', zipfile.ZIP_STORED) as zf:
+    for key, a in (('z0', z0), ('z1', z1)):
+      info = zipfile.ZipInfo(key + '.npy', date_time=(1980, 1, 1, 0, 0, 0))
+      with zf.open(info, 'w', force_zip64=True) as f:
+        np.lib.format.write_array(f, np.ascontiguousarray(a, np.float32), allow_pickle=False)
+  return buf.getvalue()
+
+
+def sha256(data: bytes) -> str:
+  return hashlib.sha256(data).hexdigest()
+
+
+def shard_record(i: int, data: bytes, z1: np.ndarray, **extra) -> dict:
+  """The record (``shard_0000i.json``) of shard i whose file holds `data`."""
+  return dict(file=shard_name(i), num=int(len(z1)), sha256=sha256(data), bytes=len(data),
+              z1_min=float(np.min(z1)), z1_max=float(np.max(z1)), **extra)
+
+
+def digest(shape, records) -> str:
+  """SHA-256 (hex) of the example shape and the shards' SHA-256s, in order: the identity of the
+  coupling, recorded by a run that trains on it so that a resume on other pairs is refused."""
+  h = hashlib.sha256(repr(tuple(int(d) for d in shape)).encode())
+  for r in records:
+    h.update(r['sha256'].encode())
+  return h.hexdigest()
+
+
+class _Files:
+  """Reads of local or remote (``gs://``) pairs through `etils.epath`, the layer
+  `jaxgen.runtime.paths` is built on (the data layer may not import the runtime, which writes the
+  pairs through `paths`)."""
+
+  @staticmethod
+  def join(p, *parts):
+    return os.path.join(p, *parts) if _local(p) else str(epath.Path(p).joinpath(*parts))
+
+  @staticmethod
+  def isfile(p):
+    return os.path.isfile(p) if _local(p) else epath.Path(p).is_file()
+
+  @staticmethod
+  def listdir(p):
+    return sorted(os.listdir(p) if _local(p) else [q.name for q in epath.Path(p).iterdir()])
+
+  @staticmethod
+  def read_bytes(p):
+    return epath.Path(p).read_bytes()
+
+  @staticmethod
+  def read_text(p):
+    return epath.Path(p).read_text()
+
+  @staticmethod
+  def abspath(p):
+    return os.path.abspath(p) if _local(p) else p
+
+  @staticmethod
+  def is_local(p):
+    return _local(p)
+
+
+def _local(p) -> bool:
+  return '://' not in os.fspath(p)
+
+
+def _error_name(folder: str) -> str:
+  return f'data.name={PREFIX}{folder}'
+
+
+def read_index(folder: str) -> dict:
+  """The checked ``index.json`` of a pairs folder (every shard present at its recorded size);
+  raises `DataNotFoundError` / ValueError with one line naming the file and the fix."""
+  paths = _Files
+  name = _error_name(folder)
+  if paths.isfile(folder) and folder.endswith('.npz'):
+    raise ValueError(f'{name} is a single-file pairs file of an earlier version; pairs are now a '
+                     f'folder of shards. Convert it with `python -c "from jaxgen.runtime '
+                     f"import reflow; reflow.convert('{folder}')\"` (writes {folder[:-4]}/) and train on "
+                     f'pairs:{folder[:-4]}, or make new pairs. {HOW}')
+  index = paths.join(folder, INDEX)
+  if not paths.isfile(index):
+    if paths.isfile(paths.join(folder, PLAN)):
+      raise DataNotFoundError(
+          f'{name}: {index} is missing: the pair generation into {folder} did not finish. Rerun '
+          'the same `python -m launch.reflow` command (it keeps the finished shards and makes the '
+          'rest).')
+    raise DataNotFoundError(f'{name}: no {index}. {HOW}')
+  try:
+    meta = json.loads(paths.read_text(index))
+    shape = tuple(meta['shape'])
+    records = meta['shards']
+    assert meta['format'] == FORMAT and sum(r['num'] for r in records) == meta['num'] > 0
+  except Exception as e:  # noqa: BLE001  (not JSON, fields missing)
+    raise ValueError(f'{name}: {index} is not a pairs index ({type(e).__name__}: {e}); remake '
+                     f'the pairs with `python -m launch.reflow ... --force`. {HOW}') from None
+  present = set(paths.listdir(folder))
+  for r in records:
+    f = paths.join(folder, r['file'])
+    if r['file'] not in present:
+      raise DataNotFoundError(f'{name}: shard {f} is missing; remake the pairs with `python -m '
+                              'launch.reflow --workdir RUN --num N --force` (or restore the file)')
+    if paths.is_local(f) and os.path.getsize(f) != r['bytes']:
+      raise ValueError(f'{name}: shard {f} has {os.path.getsize(f)} bytes, its index says '
+                       f'{r["bytes"]} (truncated or replaced); remake the pairs with `python -m '
+                       'launch.reflow --workdir RUN --num N --force` (or restore the file)')
+  meta['shape'] = shape
+  return meta
+
+
+def read_shard(folder: str, record: dict) -> tuple[np.ndarray, np.ndarray]:
+  """``(z0, z1)`` of one shard, after checking the file's SHA-256 against its `record`."""
+  paths = _Files
+  f = paths.join(folder, record['file'])
+  try:
+    data = paths.read_bytes(f)
+  except FileNotFoundError:
+    raise DataNotFoundError(f'{_error_name(folder)}: shard {f} is missing; remake the pairs with '
+                            '`python -m launch.reflow --workdir RUN --num N --force` (or restore '
+                            'the file)') from None
+  if sha256(data) != record['sha256']:
+    raise ValueError(f'{_error_name(folder)}: shard {f} is damaged (its SHA-256 differs from the '
+                     'index); remake the pairs with `python -m launch.reflow --workdir RUN --num N '
+                     '--force` (or restore the file)')
+  with np.load(io.BytesIO(data), allow_pickle=False) as z:
+    return z['z0'], z['z1']
+
+
+class Pairs:
+  """A pairs folder opened for reading: ``index`` (the checked index dict), ``shape``, ``len``,
+  and `rows`: pairs by global index, through an LRU of `CACHE` loaded shards (thread-safe)."""
+
+  def __init__(self, folder: str, cache: int = CACHE):
+    self.folder = folder
+    self.index = read_index(folder)
+    self.records = self.index['shards']
+    self.shape = self.index['shape']
+    self.starts = np.cumsum([0] + [r['num'] for r in self.records])
+    self._cache: collections.OrderedDict = collections.OrderedDict()
+    self._size = max(1, cache)
+    self._lock = threading.Lock()
+    self.loads = 0   # shards read from disk (tests, benchmarks)
 
   def __len__(self) -> int:
-    return len(self.z0)
+    return int(self.starts[-1])
+
+  @property
+  def meta(self) -> dict:
+    return self.index
+
+  @property
+  def digest(self) -> str:
+    return self.index['digest']
 
   @property
   def source_config(self) -> Optional[dict]:
-    return self.meta.get('source_config')
+    return self.index.get('source_config')
 
   @property
   def eval_source(self) -> Optional[dict]:
     """``{'data': data config dict, 'seed': int}`` of the evaluation data, or None."""
-    if 'eval_source' in self.meta:
-      return self.meta['eval_source']
+    if self.index.get('eval_source'):
+      return self.index['eval_source']
     src = self.source_config
     return {'data': src['data'], 'seed': src['seed']} if src else None
 
-  @functools.cached_property
-  def digest(self) -> str:
-    """`digest` of the arrays (computed from the content, not read from the meta)."""
-    return digest(self.z0, self.z1)
+  def shard(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+    with self._lock:
+      if i in self._cache:
+        self._cache.move_to_end(i)
+        return self._cache[i]
+    z = read_shard(self.folder, self.records[i])   # outside the lock: readers in parallel
+    with self._lock:
+      self.loads += 1
+      self._cache[i] = z
+      while len(self._cache) > self._size:
+        self._cache.popitem(last=False)
+    return z
+
+  def rows(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(z0[idx], z1[idx])`` for global indices `idx`, reading only the shards they touch."""
+    idx = np.asarray(idx, np.int64)
+    z0 = np.empty((len(idx),) + self.shape, np.float32)
+    z1 = np.empty_like(z0)
+    which = np.searchsorted(self.starts, idx, side='right') - 1
+    for i in dict.fromkeys(which.tolist()):   # in order of first use
+      sel = which == i
+      a0, a1 = self.shard(i)
+      local = idx[sel] - self.starts[i]
+      z0[sel], z1[sel] = a0[local], a1[local]
+    return z0, z1
 
 
-def digest(z0: np.ndarray, z1: np.ndarray) -> str:
-  """SHA-256 (hex) of the float32 arrays z0 and z1 and their shape: the identity of a coupling,
-  recorded by a run that trains on it so that a resume on a replaced file is refused."""
-  h = hashlib.sha256()
-  for a in (z0, z1):
-    a = np.ascontiguousarray(a, np.float32)
-    h.update(repr(a.shape).encode())
-    h.update(memoryview(a).cast('B'))
-  return h.hexdigest()
+def order(seed: int, sizes, step: int, batch_size: int) -> np.ndarray:
+  """Global pair indices of training batch `step` (positions step*B .. (step+1)*B-1 of the
+  concatenated epochs), a pure function of (seed, shard sizes, step, B): see the module
+  docstring (windows of `WINDOW` shards)."""
+  sizes = np.asarray(sizes, np.int64)
+  starts = np.concatenate([[0], np.cumsum(sizes)])
+  n = int(starts[-1])
+  pos = np.arange(step * batch_size, (step + 1) * batch_size, dtype=np.int64)
+  out = np.empty_like(pos)
+  for e in np.unique(pos // n):
+    sel = pos // n == e
+    out[sel] = _epoch(int(seed), tuple(sizes.tolist()), int(e))(pos[sel] % n)
+  return out
 
 
-def save(path: str, z0: np.ndarray, z1: np.ndarray, **meta) -> None:
-  """Writes a pairs file atomically (a temporary file renamed into place); the meta gets the
-  arrays' ``digest``. Overwrites `path` if it exists (`launch.reflow` refuses unless --force)."""
-  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-  z0, z1 = np.asarray(z0, np.float32), np.asarray(z1, np.float32)
-  meta = dict(meta, digest=digest(z0, z1))
-  tmp = path + '.tmp.npz'
-  np.savez(tmp, z0=z0, z1=z1, meta=np.array(json.dumps(meta, sort_keys=True)))
-  os.replace(tmp, path)
+@functools.lru_cache(maxsize=4)
+def _epoch(seed: int, sizes: tuple, e: int):
+  """Position in epoch e -> global index (a closure over that epoch's shard order)."""
+  sizes = np.asarray(sizes, np.int64)
+  starts = np.concatenate([[0], np.cumsum(sizes)])
+  shards = source.rng(seed, 5, e).permutation(len(sizes))
+  windows = [shards[w:w + WINDOW] for w in range(0, len(shards), WINDOW)]
+  wsize = np.array([sizes[w].sum() for w in windows])
+  wstart = np.concatenate([[0], np.cumsum(wsize)])
+
+  @functools.lru_cache(maxsize=2 * WINDOW)
+  def members(w: int) -> np.ndarray:   # the window's global indices, in its permuted order
+    glob = np.concatenate([np.arange(starts[s], starts[s + 1]) for s in windows[w]])
+    return glob[source.rng(seed, 5, e, w).permutation(len(glob))]
+
+  def lookup(q: np.ndarray) -> np.ndarray:
+    w_of = np.searchsorted(wstart, q, side='right') - 1
+    out = np.empty_like(q)
+    for w in np.unique(w_of):
+      sel = w_of == w
+      out[sel] = members(int(w))[q[sel] - wstart[w]]
+    return out
+
+  return lookup
 
 
-def load(path: str) -> Pairs:
-  """Reads and checks a pairs file; a missing or malformed one raises an error saying how to
-  make it (`DataNotFoundError` if absent, ValueError if unusable)."""
-  if not os.path.isfile(path):
-    raise DataNotFoundError(f'data.name=pairs:{path}: no such file. {HOW}')
-  try:
-    with np.load(path, allow_pickle=False) as f:
-      arrays = {k: f[k] for k in f.files}
-  except Exception as e:  # not a zip, truncated, pickled objects, ...
-    raise ValueError(f'data.name=pairs:{path} is not a readable .npz ({type(e).__name__}: '
-                     f'{e}). {HOW}') from e
-  missing = [k for k in ('z0', 'z1') if k not in arrays]
-  if missing:
-    raise ValueError(f'data.name=pairs:{path} lacks {missing} (it holds {sorted(arrays)}); a '
-                     f'pairs file holds z0 (noise) and z1 (data) of equal shape [n, ...]. {HOW}')
-  z0, z1 = arrays['z0'], arrays['z1']
-  if z0.shape != z1.shape or z0.ndim < 2 or not len(z0):
-    raise ValueError(f'data.name=pairs:{path}: z0 {z0.shape} and z1 {z1.shape} must have the '
-                     f'same shape [n > 0, ...]. {HOW}')
-  if not (np.issubdtype(z0.dtype, np.floating) and np.issubdtype(z1.dtype, np.floating)):
-    raise ValueError(f'data.name=pairs:{path}: z0/z1 must be floats, got {z0.dtype}/{z1.dtype}. '
-                     f'{HOW}')
-  if not (np.all(np.isfinite(z0)) and np.all(np.isfinite(z1))):
-    raise ValueError(f'data.name=pairs:{path} holds NaN/inf values (the flow that made them '
-                     f'diverged?). {HOW}')
-  meta = json.loads(str(arrays['meta'])) if 'meta' in arrays else {}
-  return Pairs(z0.astype(np.float32), z1.astype(np.float32), meta)
+def index(plan: dict, records: list) -> dict:
+  """The ``index.json`` dict: the plan, the shard records and their `digest`."""
+  return dict(plan, format=FORMAT, shards=records, digest=digest(plan['shape'], records))
+
+
+def load(folder: str) -> Pairs:
+  """Opens a pairs folder (the index checked; shards read on demand). ``load(f).rows(...)``."""
+  return Pairs(folder)
+
+
+def load_all(folder: str) -> tuple[np.ndarray, np.ndarray]:
+  """All pairs in memory, ``(z0, z1)`` (small sets and tests only)."""
+  p = Pairs(folder)
+  parts = [read_shard(folder, r) for r in p.records]
+  return np.concatenate([a for a, _ in parts]), np.concatenate([b for _, b in parts])
 
 
 class PairsSource(source.Source):
-  """The ``pairs:<file.npz>`` source: training batches ``{'x': z1, 'x0': z0}`` of the same
-  examples, in epochs; evaluation on the source run's data (see the module docstring)."""
+  """The ``pairs:<folder>`` source: training batches ``{'x': z1, 'x0': z0}`` of the same
+  examples, streamed from the shards; evaluation on the source run's data (module docstring)."""
 
   def __init__(self, cfg, seed: int):
     super().__init__(cfg, seed)
@@ -134,25 +353,27 @@ class PairsSource(source.Source):
     # Every pair is a training example and evaluation uses the source run's data: no splits.
     unused = [f'data.{k}={cfg[k]!r}' for k, default in FIXED.items() if cfg[k] != default]
     if unused:
-      raise ValueError(f'{name}: {", ".join(unused)} would be ignored (a pairs file has no splits '
-                       "and evaluates on its source run's data); leave "
+      raise ValueError(f'{name}: {", ".join(unused)} would be ignored (pairs have no splits '
+                       "and evaluate on their source run's data); leave "
                        + ', '.join(f'data.{k}={v!r}' for k, v in FIXED.items()))
-    self._path = name[len(PREFIX):]
-    self._pairs = load(self._path)
-    z1 = self._pairs.z1
+    self._path = name[len(PREFIX):].rstrip('/')
+    self._pairs = Pairs(self._path)
+    shape = self._pairs.shape
+    self._sizes = tuple(r['num'] for r in self._pairs.records)
     self._source = None
     src = self._pairs.eval_source
     if src:  # evaluate on the data of the run that made the pairs (the chain's root), its seed
       src_data = ml_collections.ConfigDict(src['data'])
       src_data.eval_size = cfg.eval_size
       self._source = source.build(src_data, int(src['seed']))
-      if tuple(self._source.spec.shape) != z1.shape[1:]:
-        raise ValueError(f'{name}: pairs of shape {z1.shape[1:]} but their source '
-                         f'{src_data.name} has shape {self._source.spec.shape}. {HOW}')
+      if tuple(self._source.spec.shape) != shape:
+        raise ValueError(f'{name}: pairs of shape {shape} but their source {src_data.name} has '
+                         f'shape {self._source.spec.shape}. {HOW}')
       self.spec = dataclasses.replace(self._source.spec, name=name, num_classes=None)
     else:
-      self.spec = source.DataSpec(name, z1.shape[1:], float(z1.min()), float(z1.max()), None,
-                                  None, 'none')
+      recs = self._pairs.records
+      self.spec = source.DataSpec(name, shape, min(r['z1_min'] for r in recs),
+                                  max(r['z1_max'] for r in recs), None, None, 'none')
 
   @property
   def train_size(self) -> int:
@@ -164,15 +385,15 @@ class PairsSource(source.Source):
 
   @property
   def fingerprint(self) -> dict:
-    """The file's absolute path and content digest: a run refuses to resume on other pairs."""
-    return {'pairs_file': os.path.abspath(self._path), 'pairs_digest': self._pairs.digest}
+    """The folder's absolute path and digest: a run refuses to resume on other pairs."""
+    return {'pairs_dir': _Files.abspath(self._path), 'pairs_digest': self._pairs.digest}
 
   def eval_source(self) -> dict:
-    """The source run's (the root of a reflow chain), else this file's, with absolute paths."""
+    """The source run's (the root of a reflow chain), else this folder's, with absolute paths."""
     if self._source is not None:
       return self._source.eval_source()
     own = super().eval_source()
-    own['data']['name'] = PREFIX + os.path.abspath(self._path)
+    own['data']['name'] = PREFIX + _Files.abspath(self._path)
     return own
 
   def eval_batches(self, batch_size, num_batches=0, draw=0, process_index=None,
@@ -188,15 +409,26 @@ class PairsSource(source.Source):
   def eval_array(self, n: int = 0):
     return super().eval_array(n) if self._source is None else self._source.eval_array(n)
 
+  def train_indices(self, step: int, batch_size: int) -> np.ndarray:
+    """Global pair indices of training batch `step` (`order`)."""
+    return order(self.seed, self._sizes, step, batch_size)
+
   def _global_train_batch(self, step, batch_size):
-    idx = self._indices(step, batch_size)
-    return {'x': self._pairs.z1[idx], 'x0': self._pairs.z0[idx]}
+    z0, z1 = self._pairs.rows(self.train_indices(step, batch_size))
+    return {'x': z1, 'x0': z0}
+
+  def _grain_dataset(self, batch_size, rows):
+    def host_batch(s):   # only this host's rows are read
+      z0, z1 = self._pairs.rows(self.train_indices(s, batch_size)[rows])
+      return {'x': z1, 'x0': z0}
+    from jaxgen.data import pipeline as pipeline_lib
+    return pipeline_lib.step_dataset(host_batch)
 
   def _global_eval_batch(self, idx, batch, draw):
-    return {'x': self._pairs.z1[idx]}
+    return {'x': self._pairs.rows(idx)[1]}
 
   def _eval_examples(self, n):
-    return self._pairs.z1[:n]
+    return self._pairs.rows(np.arange(n))[1]
 
 
-source.register(PREFIX, PairsSource, PREFIX + '<file.npz>')
+source.register(PREFIX, PairsSource, PREFIX + '<folder>')

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from jaxgen import data as data_lib
-from jaxgen.data import pairs, source
+from jaxgen.data import source
+from jaxgen.runtime import reflow
 from tests.conftest import data_cfg
 
 
@@ -16,7 +17,7 @@ EXAMPLES = {
     'digits': dict(name='digits', scale='unit', dequantize=True),
     'fashion_mnist': dict(name='fashion_mnist', scale='symmetric', stand_in=True),  # dir: empty
     'tfds:': dict(name='tfds:cifar10', scale='levels'),                              # mock data
-    'pairs:': dict(name='pairs:'),                                                   # a tmp file
+    'pairs:': dict(name='pairs:'),                                                 # a tmp folder
 }
 
 
@@ -26,8 +27,8 @@ def build_example(key, tmp_path):
     kw['dir'] = str(tmp_path)
   if key == 'pairs:':
     z0 = np.random.default_rng(0).standard_normal((40, 3)).astype(np.float32)
-    pairs.save(str(tmp_path / 'p.npz'), z0, z0 + 1)
-    kw['name'] = 'pairs:' + str(tmp_path / 'p.npz')
+    reflow.save(str(tmp_path / 'p'), z0, z0 + 1, shard_size=16)
+    kw['name'] = 'pairs:' + str(tmp_path / 'p')
   if key == 'tfds:':
     import tensorflow_datasets as tfds
 
@@ -71,7 +72,7 @@ def test_unknown_name_lists_every_source():
     data_lib.build(data_cfg(name='mnist', scale='unit'), seed=0)
   for usage in data_lib.available():
     assert usage in str(err.value)
-  assert 'toy2d:<moons|' in str(err.value) and 'pairs:<file.npz>' in str(err.value)
+  assert 'toy2d:<moons|' in str(err.value) and 'pairs:<folder>' in str(err.value)
   with pytest.raises(ValueError, match='not a data source'):
     data_lib.build(data_cfg(name='digits:x', scale='unit'), seed=0)
 

@@ -27,8 +27,10 @@ EXPERIMENTS = sorted(
     if not os.path.basename(p).startswith('_'))
 
 
-# file:variant whose data is `pairs:<file>` and which start from `train.init_from` (a 1-RF run).
+# file:variant whose data is `pairs:<init_from>/reflow/pairs` and which start from
+# `train.init_from` (a 1-RF run here): `experiments.common.reflow_variants`.
 REFLOW_VARIANTS = ['experiments/rectified_flow/toy2d.py:reflow',
+                   'experiments/rectified_flow/toy2d.py:reflow3',
                    'experiments/rectified_flow/toy2d.py:distill']
 
 
@@ -149,9 +151,9 @@ def reflow_source(tmp_path_factory):
 def test_reflow_variant_smoke_runs_on_pairs_from_a_smoke_run(spec, reflow_source, tmp_path):
   config = cfg.load(os.path.join(ROOT, spec) + ',smoke')
   assert config.data.name.startswith('pairs:runs/') and config.train.init_from.startswith('runs/')
-  config = cfg.validate(overrides_lib.apply(config, {
-      'data.name': f'pairs:{reflow_source}/reflow/pairs.npz', 'train.init_from': reflow_source,
-      'train.progress': 'false'}))
+  config = cfg.validate(overrides_lib.apply(config, {   # data.name follows train.init_from
+      'train.init_from': reflow_source, 'train.progress': 'false'}))
+  assert config.data.name == f'pairs:{reflow_source}/reflow/pairs'
   state = loop.train(config, str(tmp_path))
   assert int(state.step) == config.train.steps
   assert glob.glob(str(tmp_path / 'samples' / '*.png'))
