@@ -29,7 +29,10 @@ Class-conditional (``cond``; measured on the shared 2-core CPU, load 8-15 from o
 11 label embeddings of 64), train loss 0.082, eval/loss 0.083 (the unconditional run: 0.081);
 samples/step_1500.png (PC, 300 steps + Langevin, w = 1, NFE 1202 = 2 x 601) shows 10 rows of 10:
 row k is digit k; nearly all are readable as their class (two of the ten 1s are malformed,
-a few 3s and 7s are faint; the 4s, 5s and 9s vary in slant and thickness). ``python -m launch.sample --workdir runs/sde_digits_cond
+a few 3s and 7s are faint; the 4s, 5s and 9s vary in slant and thickness). The same key
+without guidance (``--config.sampling.guidance=0``: samples/sample_1500_pc_all.png, 2 minutes)
+gives the same layout with weaker class fidelity: several 4s look like 6s or 9s, a few 9s like 5s
+and one 3 like a 9; guidance w = 1 makes them their class. ``python -m launch.sample --workdir runs/sde_digits_cond
 --config.sampling.label=3 --config.sampling.guidance=2`` samples one class with stronger guidance.
 """
 
