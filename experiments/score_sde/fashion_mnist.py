@@ -9,7 +9,9 @@ DSM with t ~ U(1e-5, 1), mean over dimensions; Adam 1e-3 with 200 warm-up steps,
 EMA 0.995, batch 64. Samples: PC sampler (reverse diffusion + Langevin, snr 0.16), 500 steps,
 final denoising.
 
-Variants: ``smoke`` (nf 8, 4 steps), ``ode`` (PF-ODE samples with dopri5).
+Variants: ``smoke`` (nf 8, 4 steps), ``ode`` (PF-ODE samples with dopri5), ``cond`` (class-conditional,
+label dropout 0.1, classifier-free guidance w = 1; 100 samples, one row per class;
+`experiments.common.class_conditional`).
 
 Runtime and result (2-core CPU, shared; our measurements). The full 3000 steps ran in two parts:
 600 steps in an earlier session (~9 minutes after ~1 minute of compilation, 1.15-1.2 steps/s),
@@ -75,4 +77,7 @@ def get_config(arg=None):
     c.sampling.method = 'ode'
     c.sampling.solver = 'dopri5'
 
-  return cfg.select(config, arg, smoke=smoke, ode=ode)
+  def cond(c):
+    common.class_conditional(c)
+
+  return cfg.select(config, arg, smoke=smoke, ode=ode, cond=cond)

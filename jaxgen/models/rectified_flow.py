@@ -32,6 +32,17 @@ with a bare spec, or a dict without ``probes``, the divergence estimator stays t
 ``likelihood.probes``); a grid array there
 runs from 1 to 0.
 
+Class conditioning (`jaxgen.diffusion.guidance`): ``model.num_classes = K > 0`` feeds
+``batch['label']`` to the network (K + 1 label embeddings, **index K is the null label**; the
+net's ``num_classes`` is set from it); ``loss.p_uncond`` is the label dropout. Sampling:
+``sampling.label`` (k >= 0 one class, -1 all classes in turn, one grid row each; ``info['label']``),
+``sampling.guidance`` = w, classifier-free guidance on the velocity, ``(1 + w) v(t, x | c) - w v(t,
+x | null)`` (w = 0: plain conditional; w != 0 doubles ``nfe``), only for t in
+``[sampling.guidance_tmin, sampling.guidance_tmax]`` in this family's time (t = 0 noise, t = 1
+data; default: everywhere); every solver integrates the guided velocity. ``log_prob`` of a
+conditional model is log p(x | batch['label']); ``velocity`` and the extras are the unconditional
+model (the null label).
+
 ``extras``: ``'coupling'(params, rng, n, sampling) -> (z0, z1, info)``, the noise and the sample
 ``sample`` would return for the same key (reflow pairs); ``'metric/straightness'(params, rng, n,
 sampling) -> {'straightness': S_N}``, the paper's straightness on the sampler's grid
@@ -44,6 +55,7 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
+from jaxgen.diffusion import guidance
 from jaxgen.distributions.normal import standard_normal_logp
 from jaxgen.models.base import Model, batch_x
 from jaxgen.ode import grids
@@ -78,6 +90,7 @@ def defaults() -> ml_collections.ConfigDict:
   c.likelihood = solvers.defaults()  # log_prob: the ODE from the data (t = 1) to the prior (t = 0)
   c.likelihood.solver = 'dopri5'
   c.likelihood.probes = 0          # divergence: 0 = exact trace, k = k Hutchinson probes
+  guidance.add_defaults(c)  # model.num_classes, loss.p_uncond, sampling.label / guidance*
   return c
 
 
@@ -94,6 +107,7 @@ def choices() -> dict:
 
 def ranges() -> dict:
   return {
+      **guidance.ranges(),
       'loss.distill_steps': (lambda k: k >= 1, '>= 1 (Euler steps being distilled)'),
       'sampling.steps': (lambda n: n >= 1, '>= 1 (intervals of the fixed-step grid)'),
       'sampling.t_start': (lambda t: 0 <= t < 1, 'in [0, 1) (t = 0 noise, t = 1 data)'),
@@ -118,7 +132,7 @@ def cross_checks(config) -> list[str]:
           "config.loss.time_sampling='distill' has no evaluation loss (the evaluation split is "
           "the source run's data, without x0): leave 'loss' out of config.eval.metrics (now "
           f'{tuple(config.eval.metrics)}), e.g. --config.eval.metrics="(\'sliced_wasserstein\',)"')
-  return problems
+  return problems + guidance.config_problems(config)
 
 
 def check(config) -> None:
@@ -225,40 +239,67 @@ def flow_log_prob(v, x, rng, spec: solvers.SolverSpec, probes: int = 0):
 
 def build(config, spec) -> Model:
   mc, lc = config.model, config.loss
-  net = NETS[mc.net].build(mc[mc.net])
+  guidance.check_spec(mc, spec)
+  num_classes = int(mc.num_classes)
+  conditional = num_classes > 0
+  net = NETS[mc.net].build(guidance.net_config(mc))
   scale = mc.time_label_scale
 
-  def apply(params, t, x, train=False, rng=None):
+  def apply(params, t, x, train=False, rng=None, y=None):
+    """The network's velocity at labels ``y`` (conditional models: None is the null label)."""
     t = jnp.broadcast_to(jnp.asarray(t, jnp.float32), x.shape[:1])
     rngs = {'dropout': rng} if train else None
-    return net.apply({'params': params}, x, t * scale, train=train, rngs=rngs)
+    if conditional:
+      y = jnp.broadcast_to(jnp.asarray(num_classes if y is None else y, jnp.int32), x.shape[:1])
+    return net.apply({'params': params}, x, t * scale, train=train, rngs=rngs, y=y)
 
   def init(rng, x):
-    return net.init({'params': rng, 'dropout': rng}, x, jnp.zeros(x.shape[:1]))['params']
+    y = jnp.zeros(x.shape[:1], jnp.int32) if conditional else None
+    return net.init({'params': rng, 'dropout': rng}, x, jnp.zeros(x.shape[:1]), y=y)['params']
 
   def loss(params, batch, rng, train=True):
     k_loss, k_drop = jax.random.split(rng)
-    v = lambda t, x: apply(params, t, x, train=train, rng=k_drop)
+    y = None
+    if conditional:
+      k_drop, k_label = jax.random.split(k_drop)
+      y = guidance.drop_labels(k_label, guidance.batch_labels(batch, num_classes), lc.p_uncond,
+                               num_classes)
+    v = lambda t, x: apply(params, t, x, train=train, rng=k_drop, y=y)
     return jnp.mean(flow_loss(v, batch['x'], k_loss, lc, batch.get('x0'))), {}
 
   def velocity(params, t, x):
     return apply(params, t, x)
 
   run_sampling = sampling_spec(config.sampling)
+  run_cond = guidance.Conditioning.from_config(config.sampling)
   run_likelihood = likelihood_spec(config.likelihood)
 
   def settings(sampling):
     """The run's sampling with ``sampling`` (a section, a dict, a spec) over it."""
     return sampling_spec(sampling, *run_sampling)
 
+  def guided(params, n, sampling):
+    """``((t, x) -> velocity, labels or None, nfe factor)`` of ``n`` samples with ``sampling``."""
+    if not conditional:
+      return (lambda t, x: velocity(params, t, x)), None, 1
+    c = guidance.Conditioning.from_config(sampling, base=run_cond)
+    labels = guidance.sample_labels(n, c.label, num_classes)
+    v = c.guide(lambda t, x: apply(params, t, x, y=labels), lambda t, x: velocity(params, t, x))
+    return v, labels, guidance.nfe_factor(c.guidance)
+
   def sample(params, rng, n, sampling):
-    return sample_flow(lambda t, x: velocity(params, t, x), rng, n, spec.shape,
-                       *settings(sampling))
+    v, labels, factor = guided(params, n, sampling)
+    x, info = sample_flow(v, rng, n, spec.shape, *settings(sampling))
+    if labels is None:
+      return x, info
+    return x, {**info, 'nfe': info['nfe'] * factor, 'label': labels}
 
   def log_prob(params, batch, rng, likelihood=None):
     lspec, probes = (run_likelihood if likelihood is None else
                      likelihood_spec(likelihood, run_likelihood[1], run_likelihood[0]))
-    return flow_log_prob(lambda t, x: velocity(params, t, x), batch_x(batch), rng, lspec, probes)
+    x = batch_x(batch)
+    y = guidance.batch_labels(batch, num_classes)[:x.shape[0]] if conditional else None
+    return flow_log_prob(lambda t, z: apply(params, t, z, y=y), x, rng, lspec, probes)
 
   def coupling(params, rng, n, sampling):
     return sample_coupling(lambda t, x: velocity(params, t, x), rng, n, spec.shape,
@@ -269,8 +310,14 @@ def build(config, spec) -> Model:
                           *settings(sampling))
     return {'straightness': jnp.mean(s)}
 
+  def sampling_label(sampling):
+    name = settings(sampling)[0].label
+    if not conditional:
+      return name
+    return f'{name}_{guidance.Conditioning.from_config(sampling, base=run_cond).name()}'
+
   return Model(init=init, loss=loss, sample=sample, log_prob=log_prob, velocity=velocity,
                t_span=(0.0, 1.0),
                extras={'coupling': coupling, 'metric/straightness': straightness},
-               sampling_label=lambda sampling: settings(sampling)[0].label,
+               sampling_label=sampling_label,
                adaptive_ode=lambda sampling: settings(sampling)[0].adaptive)

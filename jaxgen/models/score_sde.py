@@ -37,6 +37,20 @@ Conventions
   bits/dim). ``likelihood`` overrides the run's section: a section or a dict (keys it lacks: the
   run's) or a ``SolverSpec`` (with the run's eps and probes).
 * ``velocity(params, t, x)`` is the PF-ODE ``dx/dt`` in forward time; ``t_span = (T, eps)``.
+* Class conditioning (`jaxgen.diffusion.guidance`): ``model.num_classes = K > 0`` feeds
+  ``batch['label']`` to the network (``model.<net>.num_classes`` is set from it; the net keeps
+  K + 1 label embeddings, **index K is the null label**). ``loss.p_uncond`` replaces a training
+  label by the null label with that probability (label dropout: one network, conditional and
+  unconditional). Sampling: ``sampling.label`` (k >= 0 one class; -1 all classes in turn, one grid
+  row per class; ``info['label']`` holds the labels), ``sampling.guidance`` = w, classifier-free
+  guidance on the score, ``(1 + w) s(x, t | c) - w s(x, t | null)`` (w = 0: plain conditional
+  sampling; with w != 0 each step costs two network evaluations, counted in ``nfe``), applied only
+  for t in ``[sampling.guidance_tmin, sampling.guidance_tmax]`` (this family's time, t = 0 data,
+  t = 1 noise; default: everywhere). The guided score is a ``(t, x)`` function, so every method
+  above samples with it. ``log_prob`` of a conditional model is log p(x | batch['label']).
+  ``velocity``, the 'score' and 'denoise' extras are the unconditional model (the null label);
+  'score_given' ``(params, t, x, label)`` is the conditional score; 'inpaint' and 'colorize' use
+  the guided score of ``sampling``'s label and guidance.
 * The network is adapted once (`jaxgen.diffusion.score_losses.make_score_fn`) to the ``(t, x)``
   order of `jaxgen.diffusion`. ``extras``: 'score' ``(params, t, x) -> score``; 'inpaint'
   ``(params, rng, x, mask, sampling)``; 'colorize' ``(params, rng, gray, sampling)`` (PC sampler
@@ -46,10 +60,11 @@ Conventions
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 import ml_collections
 
-from jaxgen.diffusion import controllable, pc, sampler
+from jaxgen.diffusion import controllable, guidance, pc, sampler
 from jaxgen.diffusion import score_losses as sl
 from jaxgen.diffusion import sde as sde_lib
 from jaxgen.models.base import Model, batch_x
@@ -82,6 +97,7 @@ def defaults() -> ml_collections.ConfigDict:
   c.sampling = sampler.defaults()  # the DiffusionSampling keys (method 'pc', grid 'default', ...)
   c.sampling.num_samples = 64
   c.sampling.steps = 1000
+  guidance.add_defaults(c)  # model.num_classes, loss.p_uncond, sampling.label / guidance*
   c.likelihood = solvers.defaults()  # log_prob's PF-ODE solve (SolverSpec keys)
   c.likelihood.update(dict(
       solver='dopri5',
@@ -100,6 +116,12 @@ def choices() -> dict:
       **unet.choices('model.unet'),
       **score_mlp.choices('model.score_mlp'),
   }
+
+
+def cross_checks(config) -> list[str]:
+  """The conditioning rules across sections (`jaxgen.diffusion.guidance.config_problems`): labels
+  need labelled data, guidance a model trained with label dropout, a label a class of the model."""
+  return guidance.config_problems(config)
 
 
 def check(config) -> None:
@@ -122,6 +144,7 @@ def check(config) -> None:
 
 def ranges() -> dict:
   return {
+      **guidance.ranges(),
       'sampling.steps': (lambda n: n >= 0, '>= 0 (steps of the sampler; 0: model.num_scales)'),
       'likelihood.steps': (lambda n: n >= 1, '>= 1 (intervals of the fixed-step grid)'),
       'likelihood.eps': (lambda t: 0 < t < 1, 'in (0, 1) (the data end of the PF-ODE)'),
@@ -152,69 +175,117 @@ def _likelihood(section, base_spec=None, base_eps=1e-5, base_probes=0):
 def build(config, spec) -> Model:
   mc, lc = config.model, config.loss
   sde = make_sde(mc)
-  net = NETS[mc.net].build(mc[mc.net])
+  guidance.check_spec(mc, spec)
+  num_classes = int(mc.num_classes)
+  conditional = num_classes > 0
+  net = NETS[mc.net].build(guidance.net_config(mc))
 
-  def net_fn(params, x, labels, train, rng):
+  def net_fn(params, x, labels, train, rng, y=None):
     rngs = {'dropout': rng} if (train and rng is not None) else None
-    return net.apply({'params': params}, x, labels, train=train, rngs=rngs)
+    return net.apply({'params': params}, x, labels, train=train, rngs=rngs, y=y)
 
   # VE: divide by sigma if the family flag or the U-Net preset's (informational) flag asks for it.
   by_sigma = bool(mc.scale_by_sigma or (mc.net == 'unet' and mc.unet.scale_by_sigma))
-  score_p = sl.make_score_fn(sde, net_fn, continuous=mc.continuous, scale_by_sigma=by_sigma)
+
+  def score_for(y):
+    """``score_fn(params, t, x, rng=None, train=False)`` at class labels ``y`` (None:
+    unconditional model; for a conditional one, None means the null label)."""
+    if conditional and y is None:
+      y = num_classes
+    if y is not None:
+      y = jnp.asarray(y, jnp.int32)
+    return sl.make_score_fn(sde, lambda p, x, lab, train, rng: net_fn(p, x, lab, train, rng, y),
+                            continuous=mc.continuous, scale_by_sigma=by_sigma)
+
+  score_p = score_for(None)  # the unconditional model (null label where conditional)
   loss_impl = sl.get_loss(sde, continuous=mc.continuous, reduce_mean=lc.reduce_mean,
                           likelihood_weighting=lc.likelihood_weighting, eps=lc.eps)
   run_sampling = sampler.DiffusionSampling.from_config(config.sampling)
+  run_cond = guidance.Conditioning.from_config(config.sampling)
   run_likelihood = _likelihood(config.likelihood)
 
   def settings(sampling):
     return sampler.DiffusionSampling.from_config(sampling, base=run_sampling)
 
+  def cond_settings(sampling):
+    return guidance.Conditioning.from_config(sampling, base=run_cond)
+
   def init(rng, x):
     # label 1.0: a valid time label and a positive sigma (Fourier embedding takes its log).
-    return net.init({'params': rng, 'dropout': rng}, x, jnp.ones(x.shape[:1]))['params']
+    y = jnp.zeros(x.shape[:1], jnp.int32) if conditional else None
+    return net.init({'params': rng, 'dropout': rng}, x, jnp.ones(x.shape[:1]), y=y)['params']
 
   def loss(params, batch, rng, train=True):
-    value, per = loss_impl(score_p, params, batch['x'], rng, train=train)
+    if not conditional:
+      value, per = loss_impl(score_p, params, batch['x'], rng, train=train)
+      return value, {'loss_std': jnp.std(per)}
+    k_loss, k_drop = jax.random.split(rng)
+    y = guidance.drop_labels(k_drop, guidance.batch_labels(batch, num_classes), lc.p_uncond,
+                             num_classes)
+    value, per = loss_impl(score_for(y), params, batch['x'], k_loss, train=train)
     return value, {'loss_std': jnp.std(per)}
 
   def score(params, t, x):
     return score_p(params, t, x)
 
+  def score_given(params, t, x, label):
+    return score_for(label)(params, t, x)
+
   def velocity(params, t, x):
     return sde.pf_ode(lambda s, y: score_p(params, s, y))(t, x)
 
+  def guided_score(params, n, sampling):
+    """``((t, x) -> score, labels or None, nfe factor)`` of ``n`` samples with ``sampling``."""
+    if not conditional:
+      return (lambda t, x: score_p(params, t, x)), None, 1
+    c = cond_settings(sampling)
+    labels = guidance.sample_labels(n, c.label, num_classes)
+    fn = c.guide(lambda t, x: score_for(labels)(params, t, x),
+                 lambda t, x: score_p(params, t, x))
+    return fn, labels, guidance.nfe_factor(c.guidance)
+
   def sample(params, rng, n, sampling):
     shape = (n,) + tuple(spec.shape)
-    return sampler.sample(sde, lambda t, x: score_p(params, t, x), rng, shape, settings(sampling))
+    fn, labels, factor = guided_score(params, n, sampling)
+    x, info = sampler.sample(sde, fn, rng, shape, settings(sampling))
+    if labels is None:
+      return x, info
+    return x, {**info, 'nfe': info['nfe'] * factor, 'label': labels}
 
   def log_prob(params, batch, rng, likelihood=None):
     from jaxgen.ode import likelihood as lik
 
     x = batch_x(batch)
+    s = score_for(guidance.batch_labels(batch, num_classes)[:x.shape[0]]) if conditional else score_p
     solve, eps, probes = (run_likelihood if likelihood is None
                           else _likelihood(likelihood, *run_likelihood))
     logp, _ = lik.ode_log_likelihood(
-        lambda t, y: velocity(params, t, y), x, sde.prior_logp, eps, sde.T,
-        rng=rng, solver=solve, **lik.estimator(probes))
+        lambda t, y: sde.pf_ode(lambda r, z: s(params, r, z))(t, y), x, sde.prior_logp, eps,
+        sde.T, rng=rng, solver=solve, **lik.estimator(probes))
     return logp
 
   def inpaint(params, rng, x, mask, sampling):
-    return controllable.inpaint(sde, lambda t, y: score_p(params, t, y), rng, x, mask,
-                                **settings(sampling).pc_kwargs(sde))
+    fn, _, _ = guided_score(params, x.shape[0], sampling)
+    return controllable.inpaint(sde, fn, rng, x, mask, **settings(sampling).pc_kwargs(sde))
 
   def colorize(params, rng, gray, sampling):
     if tuple(spec.shape[-1:]) != (3,):
       raise ValueError(f'colorization needs a model of RGB images (3 channels); this run models '
                        f'{spec.name} of shape {tuple(spec.shape)}: train on colour data (e.g. '
                        'data.name=tfds:cifar10) to colorize')
-    return controllable.colorize(sde, lambda t, y: score_p(params, t, y), rng, gray,
-                                 **settings(sampling).pc_kwargs(sde))
+    fn, _, _ = guided_score(params, gray.shape[0], sampling)
+    return controllable.colorize(sde, fn, rng, gray, **settings(sampling).pc_kwargs(sde))
 
   def denoise(params, t, x):
     return pc.denoise_step(sde, lambda s, y: score_p(params, s, y), x, t)
 
+  def sampling_label(sampling):
+    name = settings(sampling).label
+    return f'{name}_{cond_settings(sampling).name()}' if conditional else name
+
   return Model(init=init, loss=loss, sample=sample, log_prob=log_prob, discrete=False,
                velocity=velocity, t_span=(sde.T, float(sde.eps)),
-               extras=dict(score=score, inpaint=inpaint, colorize=colorize, denoise=denoise),
-               sampling_label=lambda sampling: settings(sampling).label,
+               extras=dict(score=score, score_given=score_given, inpaint=inpaint,
+                           colorize=colorize, denoise=denoise),
+               sampling_label=sampling_label,
                adaptive_ode=lambda sampling: settings(sampling).adaptive_ode)

@@ -7,7 +7,9 @@ Call convention (same as `jaxgen.nets.unet`):
   into a score, e.g. dividing by the marginal std or by sigma, is the family's job).
 * ``t_label``: float ``[b]`` (or scalar): embedded as is with ``embedding_type='positional'``
   (pass e.g. ``t * 999``), or as ``log(t_label)`` with ``'fourier'`` (pass sigma > 0).
-* ``y``: int ``[b]`` class labels when ``num_classes > 0``.
+* ``y``: int ``[b]`` class labels in ``0..K`` when ``num_classes = K > 0``: K + 1 label embeddings,
+  index K the null label of classifier-free guidance (`jaxgen.diffusion.guidance`); the family
+  sets ``num_classes`` from ``model.num_classes``.
 
 Architecture: temb = swish(Dense(width) . swish . Dense(width) of the time embedding); h = Dense(x);
 then ``num_layers`` pre-activation residual blocks h += Dense(dropout(swish(LN(h) + Dense(temb))));
@@ -35,7 +37,7 @@ def defaults() -> ml_collections.ConfigDict:
       fourier_scale=16.0,
       dropout=0.0,
       init_scale=1.0,              # scale of the output layer init (0 -> zero output at init)
-      num_classes=0,
+      num_classes=0,               # set from model.num_classes: K + 1 embeddings (K: null)
       dtype='float32',             # compute dtype; params and output stay float32
       remat=False,
   ))
@@ -97,8 +99,9 @@ class ScoreMLP(nn.Module):
     temb = layers.dense(self.width, dtype=cdt, name='temb_dense_1')(nn.swish(temb))
     if self.num_classes > 0:
       if y is None:
-        raise ValueError('num_classes > 0 needs class labels y')
-      temb = temb + nn.Embed(self.num_classes, self.width, dtype=cdt,
+        raise ValueError('num_classes > 0 needs class labels y in 0..num_classes '
+                         '(num_classes: the null label)')
+      temb = temb + nn.Embed(self.num_classes + 1, self.width, dtype=cdt,
                              embedding_init=nn.initializers.normal(1.0), name='class_embed')(y)
     temb = nn.swish(temb)
     h = layers.dense(self.width, dtype=cdt, name='dense_in')(x.astype(cdt))

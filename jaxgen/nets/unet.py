@@ -20,7 +20,10 @@ Call convention
 * ``t_label``: float ``[b]`` (or a scalar, broadcast) conditioning value. With
   ``embedding_type='positional'`` it is embedded as is (the VP family passes ``t * 999``); with
   ``'fourier'`` the net embeds ``log(t_label)`` (the VE family passes sigma(t) > 0).
-* ``y``: optional int ``[b]`` class labels when ``num_classes > 0`` (added to the time embedding).
+* ``y``: int ``[b]`` class labels when ``num_classes = K > 0``, in ``0..K``: the net keeps K + 1
+  label embeddings (added to the time embedding), index K being the null label of classifier-free
+  guidance (`jaxgen.diffusion.guidance`); the family sets ``num_classes`` from
+  ``model.num_classes``.
 * Returns float32 of x's shape: the raw network output. Turning it into a score (dividing by the
   marginal std for VP, or by sigma for VE with ``scale_by_sigma``) is the *family's* job; the
   ``scale_by_sigma`` key is carried here only so the family can read it from the net config.
@@ -68,7 +71,7 @@ def defaults() -> ml_collections.ConfigDict:
       conditional=True,            # condition on t_label (time / noise level)
       scale_by_sigma=False,        # informational: the VE family divides the output by sigma
       center_input=False,          # map x in [0,1] to 2x-1 before the first conv
-      num_classes=0,               # > 0: class-conditional (label embedding added to temb)
+      num_classes=0,               # set from model.num_classes: K + 1 embeddings (K: null)
       dtype='float32',             # compute dtype: 'float32' | 'bfloat16'; params stay float32
       remat=False,                 # nn.remat over residual blocks
       attn_impl='',                # '' (XLA chooses) | 'xla' | 'cudnn' for dot_product_attention
@@ -194,8 +197,9 @@ class UNet(nn.Module):
       temb = layers.dense(nf * 4, dtype=cdt, name='temb_dense_1')(act(temb))
     if self.num_classes > 0:
       if y is None:
-        raise ValueError('num_classes > 0 needs class labels y')
-      yemb = nn.Embed(self.num_classes, nf * 4, dtype=cdt,
+        raise ValueError('num_classes > 0 needs class labels y in 0..num_classes '
+                         '(num_classes: the null label)')
+      yemb = nn.Embed(self.num_classes + 1, nf * 4, dtype=cdt,
                       embedding_init=nn.initializers.normal(1.0), name='class_embed')(y)
       temb = yemb if temb is None else temb + yemb
 

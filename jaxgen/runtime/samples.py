@@ -1,7 +1,9 @@
 """Drawing samples of a Run and writing them as samples/<name>.png and .npz.
 
 Samples are in the space of ``batch['x']`` (after the data transforms); the .npz holds
-``samples`` and the sampler's info (``nfe`` = network evaluations per sample). Both go through
+``samples`` and the sampler's info (``nfe`` = network evaluations per sample; ``label``, the class
+of each sample, from class-conditional models, whose picture then has one row per class and a
+title naming the label and the guidance scale). Both go through
 `jaxgen.runtime.paths`, so the workdir may be local or ``gs://...``.
 """
 
@@ -55,7 +57,13 @@ def write(run, workdir: str, step: int, sampling=None, name: Optional[str] = Non
   paths.write_npz(paths.join(out_dir, name + '.npz'), samples=x,
                   **{k: np.asarray(v) for k, v in info.items()})
   png = paths.join(out_dir, name + '.png')
+  title = f'{run.config.model.family} step {step}, NFE {int(info["nfe"])}'
+  labels = info.get('label')
+  if labels is not None:
+    label = int(sampling['label']) if 'label' in sampling else -1
+    title += (', label ' + ('all (row k: class k)' if label < 0 else str(label))
+              + f', guidance w={float(sampling["guidance"]) if "guidance" in sampling else 0:g}')
   viz.save_samples(png, x, run.data.spec,
                    reference=run.data.eval_array(len(x)) if x.ndim == 2 else None,
-                   title=f'{run.config.model.family} step {step}, NFE {int(info["nfe"])}')
+                   title=title, labels=labels)
   return png

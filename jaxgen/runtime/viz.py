@@ -29,9 +29,10 @@ def _notice(key: str, text: str) -> None:
     print(f'jaxgen.runtime.viz: {text}', file=sys.stderr)
 
 
-def write_png(path: str, image: np.ndarray, scale: int = 1) -> None:
+def write_png(path: str, image: np.ndarray, scale: int = 1, title: str = '') -> None:
   """Writes a uint8 ``[h, w]`` (grey) or ``[h, w, 3]`` (RGB) array as a PNG, each pixel repeated
-  ``scale`` times in both directions (nearest neighbour)."""
+  ``scale`` times in both directions (nearest neighbour); ``title`` goes into a ``tEXt`` chunk
+  (the PNG keyword 'Title', shown by image viewers' properties)."""
   img = np.asarray(image)
   if img.dtype != np.uint8 or img.ndim not in (2, 3) or (img.ndim == 3 and img.shape[2] != 3):
     raise ValueError(f'write_png needs uint8 [h, w] or [h, w, 3], got {img.dtype} {img.shape}')
@@ -47,7 +48,8 @@ def write_png(path: str, image: np.ndarray, scale: int = 1) -> None:
         '>I', zlib.crc32(tag + data) & 0xffffffff)
 
   header = struct.pack('>IIBBBBB', w, h, 8, color_type, 0, 0, 0)
-  paths.write_bytes(path, b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', header)
+  text = chunk(b'tEXt', b'Title\x00' + title.encode('latin-1', 'replace')) if title else b''
+  paths.write_bytes(path, b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', header) + text
                     + chunk(b'IDAT', zlib.compress(raw, 6)) + chunk(b'IEND', b''))
 
 
@@ -69,10 +71,31 @@ def image_grid(images: np.ndarray, ncol: Optional[int] = None, pad: int = 1) -> 
   return grid
 
 
-def save_image_grid(path: str, x: np.ndarray, spec, scale: int = 0) -> None:
-  grid = image_grid(to_uint8(x, spec))
+def class_rows(images: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, int]:
+  """``(cells, ncol)``: the images laid out with one row per class present (in increasing label
+  order, each row in sample order), ``ncol`` = the largest class count; short rows are padded
+  with white cells. A single class keeps the square grid (``ncol`` None)."""
+  labels = np.asarray(labels).reshape(-1)
+  classes = np.unique(labels)
+  if len(classes) == 1:
+    return images, None
+  ncol = max(int(np.sum(labels == k)) for k in classes)
+  cells = np.full((len(classes) * ncol,) + images.shape[1:], 255, np.uint8)
+  for r, k in enumerate(classes):
+    members = images[labels == k]
+    cells[r * ncol:r * ncol + len(members)] = members
+  return cells, ncol
+
+
+def save_image_grid(path: str, x: np.ndarray, spec, scale: int = 0, labels=None,
+                    title: str = '') -> None:
+  """An image grid; with ``labels`` ([n] ints) one row per class (`class_rows`)."""
+  images, ncol = to_uint8(x, spec), None
+  if labels is not None:
+    images, ncol = class_rows(images, labels)
+  grid = image_grid(images, ncol)
   scale = scale or max(1, 256 // max(x.shape[1], 1))
-  write_png(path, grid[..., 0] if grid.shape[-1] == 1 else grid, scale)
+  write_png(path, grid[..., 0] if grid.shape[-1] == 1 else grid, scale, title)
 
 
 def save_histogram(path: str, x: np.ndarray, lim=(-4.5, 4.5), bins: int = 128) -> None:
@@ -83,7 +106,7 @@ def save_histogram(path: str, x: np.ndarray, lim=(-4.5, 4.5), bins: int = 128) -
 
 
 def save_scatter(path: str, x: np.ndarray, reference: Optional[np.ndarray] = None,
-                 title: str = '', lim=(-4.5, 4.5)) -> None:
+                 title: str = '', lim=(-4.5, 4.5), labels=None) -> None:
   try:
     import matplotlib
   except ImportError:
@@ -98,7 +121,8 @@ def save_scatter(path: str, x: np.ndarray, reference: Optional[np.ndarray] = Non
   fig, axes = plt.subplots(1, cols, figsize=(4 * cols, 4), squeeze=False)
   panels = [(x, 'samples')] + ([(reference, 'data')] if reference is not None else [])
   for ax, (pts, name) in zip(axes[0], panels):
-    ax.scatter(pts[:, 0], pts[:, 1], s=1, alpha=0.5)
+    colour = dict(c=labels, cmap='tab10') if (labels is not None and name == 'samples') else {}
+    ax.scatter(pts[:, 0], pts[:, 1], s=1, alpha=0.5, **colour)
     ax.set_xlim(*lim)
     ax.set_ylim(*lim)
     ax.set_aspect('equal')
@@ -112,9 +136,11 @@ def save_scatter(path: str, x: np.ndarray, reference: Optional[np.ndarray] = Non
   paths.write_bytes(path, buf.getvalue())
 
 
-def save_samples(path: str, x: np.ndarray, spec, reference=None, title: str = '') -> None:
-  """A scatter plot for 2-D data, an image grid otherwise."""
+def save_samples(path: str, x: np.ndarray, spec, reference=None, title: str = '',
+                 labels=None) -> None:
+  """A scatter plot for 2-D data (coloured by ``labels``), an image grid otherwise (one row per
+  class with ``labels``; the title in the PNG's text chunk)."""
   if x.ndim == 2 and x.shape[1] == 2:
-    save_scatter(path, x, reference, title, lim=(spec.low, spec.high))
+    save_scatter(path, x, reference, title, lim=(spec.low, spec.high), labels=labels)
   else:
-    save_image_grid(path, x, spec)
+    save_image_grid(path, x, spec, labels=labels, title=title)

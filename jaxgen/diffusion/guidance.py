@@ -1,0 +1,259 @@
+"""Classifier-free guidance (Ho and Salimans 2022) as a value: it acts on ``(t, x) -> f`` functions.
+
+Conventions
+-----------
+* Labels: a class-conditional network of ``K = num_classes`` classes takes int labels ``y`` in
+  ``0..K-1`` and the **null label** ``y = K`` (no class: the unconditional model). One network is
+  both, trained with label dropout (`drop_labels`: a label becomes ``K`` with probability
+  ``p_uncond``).
+* Guidance scale ``w``: the guided function is ``(1 + w) f(t, x | c) - w f(t, x | null)``, where
+  ``f`` is a score, a noise prediction, a denoiser or a velocity (the combination is affine with
+  weights summing to 1, so it commutes with every affine map between them: guiding the score,
+  the noise ``eps = -sigma score`` or the PF-ODE velocity is the same thing). ``w = 0`` is plain
+  conditional sampling (`classifier_free` then returns ``cond_fn`` itself: bitwise the same
+  samples, no unconditional evaluations); ``w = -1`` is the unconditional model.
+* Limited interval (Kynkaanniemi et al. 2024): with ``interval = (tmin, tmax)`` the scale is
+  ``w`` only where ``tmin <= t <= tmax`` and 0 elsewhere, in the caller's time convention (score
+  SDEs: t = 0 data, t = T noise; rectified flow: t = 0 noise, t = 1 data).
+
+Because guidance wraps the ``(t, x)`` function at the boundary, it composes with every sampler
+that takes one: the diffusion dispatcher `jaxgen.diffusion.sampler.sample` (PC, PF-ODE, DDIM,
+DPM-Solver, DPM-Solver++, EDM) and every `jaxgen.ode.solvers` solver for velocity fields. Each
+guided evaluation costs two network evaluations (``nfe_factor``).
+
+`sample_labels` is the label layout of ``sampling.label`` (one class, or all classes in turn with
+one picture row per class); `Conditioning` holds the sampling keys ``label``, ``guidance``,
+``guidance_tmin``, ``guidance_tmax`` as one frozen value. The end of the module holds the config
+keys both conditional families share (``model.num_classes``, ``loss.p_uncond`` and those four)
+and their checks, so the rules live in one place.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Callable, Optional
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+
+from jaxgen.ode import solvers
+
+Fn = Callable[[jax.Array, jax.Array], jax.Array]
+
+
+def _bcast(v: jax.Array, x: jax.Array) -> jax.Array:
+  v = jnp.asarray(v)
+  return v if v.ndim == 0 else v.reshape(v.shape + (1,) * (x.ndim - v.ndim))
+
+
+def scale_at(t: jax.Array, w: float, interval: Optional[tuple[float, float]] = None) -> jax.Array:
+  """The guidance scale at time(s) ``t`` (0-d or ``[b]``): ``w`` inside ``interval`` (closed;
+  None: everywhere), 0 outside; float32 of ``t``'s shape."""
+  t = jnp.asarray(t, jnp.float32)
+  if interval is None:
+    return jnp.full(t.shape, w, jnp.float32)
+  lo, hi = interval
+  return jnp.where((t >= lo) & (t <= hi), jnp.float32(w), jnp.float32(0.0))
+
+
+def combine(cond: jax.Array, uncond: jax.Array, w) -> jax.Array:
+  """``(1 + w) cond - w uncond``, written ``cond + w (cond - uncond)`` (``w`` scalar or broadcast
+  against ``cond``)."""
+  return cond + w * (cond - uncond)
+
+
+def classifier_free(cond_fn: Fn, uncond_fn: Fn, w: float,
+                    interval: Optional[tuple[float, float]] = None) -> Fn:
+  """The guided ``(t, x) -> (1 + w) cond_fn(t, x) - w uncond_fn(t, x)``, the scale applied only for
+  ``t`` in ``interval`` (module docstring). ``w`` is a Python number (static); ``w == 0`` returns
+  ``cond_fn`` unchanged. ``t`` may be 0-d (ODE solvers) or per example ``[b]`` (the diffusion
+  samplers)."""
+  w = float(w)
+  if w == 0.0:
+    return cond_fn
+
+  def guided(t, x):
+    c, u = cond_fn(t, x), uncond_fn(t, x)
+    return combine(c, u, _bcast(scale_at(t, w, interval), c))
+
+  return guided
+
+
+def nfe_factor(w: float) -> int:
+  """Network evaluations per guided evaluation: 2 with guidance, 1 without."""
+  return 1 if float(w) == 0.0 else 2
+
+
+def sample_labels(n: int, label: int, num_classes: int) -> jax.Array:
+  """``int32[n]`` labels of ``n`` samples: ``label >= 0`` that class for all; ``label = -1`` all
+  classes in turn, in blocks: sample i has class ``i // m``, ``m = ceil(n / num_classes)`` (so a
+  grid of ``m`` columns has class k in row k; the last class gets the remainder, and with
+  ``n < num_classes`` only the first n classes appear, one sample each)."""
+  n, label, k = int(n), int(label), int(num_classes)
+  if k < 1:
+    raise ValueError(f'sample_labels needs num_classes >= 1, got {k}')
+  if not -1 <= label < k:
+    raise ValueError(f'label={label} must be -1 (all classes) or in 0..{k - 1}')
+  if label >= 0:
+    return jnp.full((n,), label, jnp.int32)
+  per_class = max(1, math.ceil(n / k))
+  return jnp.minimum(jnp.arange(n, dtype=jnp.int32) // per_class, k - 1).astype(jnp.int32)
+
+
+def drop_labels(rng: jax.Array, labels: jax.Array, p_uncond: float, num_classes: int
+                ) -> jax.Array:
+  """Label dropout: each label independently becomes the null label ``num_classes`` with
+  probability ``p_uncond`` (``u < p_uncond`` with ``u ~ U[0, 1)``: never for 0, always for 1)."""
+  labels = jnp.asarray(labels, jnp.int32)
+  if float(p_uncond) == 0.0:
+    return labels
+  drop = jax.random.uniform(rng, labels.shape) < p_uncond
+  return jnp.where(drop, jnp.int32(num_classes), labels)
+
+
+@dataclasses.dataclass(frozen=True)
+class Conditioning:
+  """The sampling keys of a class-conditional model (module docstring): ``label`` (k >= 0 one
+  class, -1 all in turn, `sample_labels`), ``guidance`` (w), ``guidance_tmin`` /
+  ``guidance_tmax`` (the interval where w applies, in the family's time; the default [0, 1]
+  is the whole path of both families)."""
+
+  label: int = -1
+  guidance: float = 0.0
+  guidance_tmin: float = 0.0
+  guidance_tmax: float = 1.0
+
+  @classmethod
+  def from_config(cls, section=None, base: 'Conditioning | None' = None) -> 'Conditioning':
+    """From a ``sampling`` section or dict (keys it lacks: ``base``'s, else the defaults; other
+    keys ignored); a value without these keys (a `jaxgen.ode.solvers.SolverSpec`, ...) gives
+    ``base``."""
+    if isinstance(section, Conditioning):
+      return section
+    if section is not None and not hasattr(section, 'keys'):
+      return base if base is not None else cls()
+    v = solvers.merged_fields(cls, section, base)
+    return cls(label=int(v.get('label', -1)), guidance=float(v.get('guidance', 0.0)),
+               guidance_tmin=float(v.get('guidance_tmin', 0.0)),
+               guidance_tmax=float(v.get('guidance_tmax', 1.0)))
+
+  @property
+  def interval(self) -> Optional[tuple[float, float]]:
+    """``(tmin, tmax)``, or None where it covers [0, 1] (no limit)."""
+    if self.guidance_tmin <= 0.0 and self.guidance_tmax >= 1.0:
+      return None
+    return (self.guidance_tmin, self.guidance_tmax)
+
+  def guide(self, cond_fn: Fn, uncond_fn: Fn) -> Fn:
+    """`classifier_free` with this value's scale and interval."""
+    return classifier_free(cond_fn, uncond_fn, self.guidance, self.interval)
+
+  def name(self) -> str:
+    """A short tag for file names: ``label3`` / ``all``, plus ``_w2`` with guidance."""
+    tag = 'all' if self.label < 0 else f'label{self.label}'
+    return tag + (f'_w{self.guidance:g}' if self.guidance else '')
+
+
+# --- The config keys of the conditional families (score_sde, rectified_flow) ------------------
+#
+#   model.num_classes     0: unconditional; K > 0: labels reach the network, which keeps K + 1
+#                         label embeddings (index K = the null label). The net's own
+#                         ``model.<net>.num_classes`` is set from it (another non-zero value
+#                         there is refused).
+#   loss.p_uncond         in [0, 1): label dropout (`drop_labels`).
+#   sampling.label, sampling.guidance, sampling.guidance_tmin, sampling.guidance_tmax: the
+#                         `Conditioning` fields.
+#
+# `config_problems` are the rules across sections (a family's ``cross_checks``, at validation);
+# `check_spec` those that need the data's `DataSpec` (when the model is built); both run before
+# anything is written.
+
+# Sources without labels (jaxgen.data: generated 2-D points; reflow pairs drop their labels).
+UNLABELLED_SOURCES = ('toy2d:', 'pairs:')
+
+
+def add_defaults(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """Adds the conditioning keys (listed above) to a family's defaults ``c``."""
+  c.model.num_classes = 0
+  c.loss.p_uncond = 0.0
+  c.sampling.label = -1
+  c.sampling.guidance = 0.0
+  c.sampling.guidance_tmin = 0.0
+  c.sampling.guidance_tmax = 1.0
+  return c
+
+
+def ranges() -> dict:
+  return {
+      'model.num_classes': (lambda k: k >= 0, '>= 0 (0: unconditional)'),
+      'loss.p_uncond': (lambda p: 0 <= p < 1, 'in [0, 1) (probability of the null label)'),
+      'sampling.label': (lambda k: k >= -1, '>= -1 (-1: all classes, one row each)'),
+      'sampling.guidance_tmin': (lambda t: 0 <= t <= 1, 'in [0, 1]'),
+      'sampling.guidance_tmax': (lambda t: 0 <= t <= 1, 'in [0, 1]'),
+  }
+
+
+def config_problems(config) -> list[str]:
+  """Messages for inconsistent conditioning keys (each names the key and the fix)."""
+  mc, k = config.model, int(config.model.num_classes)
+  out = []
+  net_k = int(mc[mc.net].num_classes) if 'num_classes' in mc[mc.net] else 0
+  if net_k not in (0, k):
+    out.append(f'config.model.{mc.net}.num_classes={net_k} is set from config.model.num_classes '
+               f'(now {k}): use --config.model.num_classes={net_k} and leave '
+               f'model.{mc.net}.num_classes at 0')
+  name = config.data.name
+  if k > 0 and name.startswith(UNLABELLED_SOURCES):
+    out.append(f'config.model.num_classes={k} needs labelled data, but config.data.name={name!r} '
+               'has no labels: use a labelled set (digits, fashion_mnist, tfds:...) or '
+               'model.num_classes=0')
+  p = float(config.loss.p_uncond)
+  if k == 0 and p > 0:
+    out.append(f'config.loss.p_uncond={p:g} drops class labels, but config.model.num_classes=0 '
+               '(unconditional): set model.num_classes (e.g. 10) or loss.p_uncond=0')
+  s = config.sampling
+  if int(s.label) >= max(k, 0) and int(s.label) >= 0:
+    out.append(f'config.sampling.label={s.label} must be -1 (all classes) or a class in '
+               + (f'0..{k - 1}' if k else 'a conditional model; this one has model.num_classes=0'))
+  w = float(s.guidance)
+  if w != 0 and k == 0:
+    out.append(f'config.sampling.guidance={w:g} needs a class-conditional model '
+               '(model.num_classes > 0, trained with loss.p_uncond > 0); set sampling.guidance=0')
+  elif w != 0 and p == 0:
+    out.append(f'config.sampling.guidance={w:g} needs the unconditional model at the null label, '
+               'but loss.p_uncond=0 never trained it: set sampling.guidance=0 or train with '
+               'loss.p_uncond > 0 (e.g. 0.1)')
+  if float(s.guidance_tmin) >= float(s.guidance_tmax):
+    out.append(f'config.sampling.guidance_tmin={s.guidance_tmin:g} must be below '
+               f'guidance_tmax={s.guidance_tmax:g}')
+  return out
+
+
+def check_spec(mc, spec) -> None:
+  """Refuses a conditional model of data without labels, or with another number of classes."""
+  k = int(mc.num_classes)
+  if k == 0:
+    return
+  if not spec.num_classes:
+    raise ValueError(f'config.model.num_classes={k} needs labelled data, but {spec.name} has no '
+                     'labels: use a labelled set or model.num_classes=0')
+  if int(spec.num_classes) != k:
+    raise ValueError(f'config.model.num_classes={k} but {spec.name} has {spec.num_classes} '
+                     f'classes: set --config.model.num_classes={spec.num_classes}')
+
+
+def net_config(mc) -> ml_collections.ConfigDict:
+  """The config of ``model.<net>`` with its ``num_classes`` set from ``model.num_classes``."""
+  cfg = ml_collections.ConfigDict(mc[mc.net].to_dict())
+  cfg.num_classes = int(mc.num_classes)
+  return cfg
+
+
+def batch_labels(batch, num_classes: int):
+  """``batch['label']`` of a conditional model's batch (a clear error where it is missing)."""
+  if 'label' not in batch:
+    raise ValueError(f'a class-conditional model (model.num_classes={num_classes}) needs '
+                     "batch['label'] (int32 [b]; the null label is num_classes)")
+  return batch['label']
