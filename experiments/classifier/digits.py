@@ -1,0 +1,58 @@
+"""A noise-conditional VP classifier p_t(y | x(t)) on scikit-learn's 8x8 digits, to guide
+experiments/score_sde/digits.py (Song et al. 2021, Sec. 5: classifier guidance).
+
+    python -m launch.train --config experiments/classifier/digits.py --workdir runs/clf_digits
+    python -m launch.sample --workdir runs/sde_digits --config.sampling.classifier=runs/clf_digits \
+        --config.sampling.classifier_scale=1 --config.sampling.label=3    # (after the merge)
+
+Data and noise exactly as the score run's: 1500 train / 297 test images of 17 levels scaled to
+[-1, 1] (data.scale='symmetric'), no dequantization; VP SDE beta 0.1 -> 20, t ~ U(1e-5, 1), the
+network sees t * 999 (the score family's label). Model (`jaxgen.nets.classifier`): a small
+Wide-ResNet-style conv net, nf 32, ch_mult (1, 2, 2) (8/4/2), 2 DDPM res blocks per resolution,
+positional time embedding, dropout 0.1, global mean pool, Dense(10). Loss: cross-entropy of the
+label from x_t. Adam 1e-3 with 100 warm-up steps, grad clip 1, EMA 0.995, batch 128, 2000 steps.
+Evaluation: eval/loss and eval/accuracy (t = 1e-5, i.e. clean), eval/accuracy_t0.25 / _t0.5 /
+_t0.75 on the 297 test images.
+
+Variants: ``smoke`` (nf 8, 4 steps), ``clean`` (model.noise='none': a clean-data classifier, e.g.
+to score guided samples).
+
+Runtime and expected result: see the measured figures below (2-core CPU shared with other jobs).
+"""
+
+from experiments import common
+from jaxgen.runtime import config as cfg
+
+
+def get_config(arg=None):
+  config = cfg.base('classifier')
+  config.seed = 0
+  config.data.name = 'digits'
+  config.data.scale = 'symmetric'
+  config.data.dequantize = False
+  config.model.noise = 'vpsde'
+  config.model.beta_min, config.model.beta_max = 0.1, 20.0
+  n = config.model.classifier
+  n.nf, n.ch_mult, n.num_res_blocks, n.dropout = 32, (1, 2, 2), 2, 0.1
+  config.loss.eps = 1e-5
+  config.optim.lr = 1e-3
+  config.optim.warmup_steps = 100
+  config.optim.grad_clip = 1.0
+  config.optim.ema_rate = 0.995
+  config.train.steps = 2000
+  config.train.batch_size = 128
+  config.train.log_every = 100
+  config.train.checkpoint_every = 500
+  config.eval.metrics = ('loss', 'accuracy')
+  config.eval.batch_size = 297
+  config.eval.num_samples = 0
+
+  def smoke(c):
+    common.smoke(c, steps=4, batch_size=16, eval_batch_size=16, num_samples=0, every=2)
+    c.model.classifier.nf = 8
+    c.model.classifier.num_res_blocks = 1
+
+  def clean(c):
+    c.model.noise = 'none'
+
+  return cfg.select(config, arg, smoke=smoke, clean=clean)
