@@ -8,16 +8,24 @@ experiments/score_sde/digits.py (Song et al. 2021, Sec. 5: classifier guidance).
 Data and noise exactly as the score run's: 1500 train / 297 test images of 17 levels scaled to
 [-1, 1] (data.scale='symmetric'), no dequantization; VP SDE beta 0.1 -> 20, t ~ U(1e-5, 1), the
 network sees t * 999 (the score family's label). Model (`jaxgen.nets.classifier`): a small
-Wide-ResNet-style conv net, nf 32, ch_mult (1, 2, 2) (8/4/2), 2 DDPM res blocks per resolution,
-positional time embedding, dropout 0.1, global mean pool, Dense(10). Loss: cross-entropy of the
-label from x_t. Adam 1e-3 with 100 warm-up steps, grad clip 1, EMA 0.995, batch 128, 2000 steps.
+Wide-ResNet-style conv net, nf 16, ch_mult (1, 2, 2) (8/4/2), 1 DDPM res block per resolution,
+positional time embedding, dropout 0.1, global mean pool, Dense(10); 51,930 parameters. Loss:
+cross-entropy of the label from x_t. Adam 1e-3 with 100 warm-up steps, grad clip 1, EMA 0.995,
+batch 64, 1500 steps.
 Evaluation: eval/loss and eval/accuracy (t = 1e-5, i.e. clean), eval/accuracy_t0.25 / _t0.5 /
 _t0.75 on the 297 test images.
 
 Variants: ``smoke`` (nf 8, 4 steps), ``clean`` (model.noise='none': a clean-data classifier, e.g.
 to score guided samples).
 
-Runtime and expected result: see the measured figures below (2-core CPU shared with other jobs).
+Runtime (2-core CPU shared with ~7 other jobs, load average ~14; measured): 6.5 minutes wall for
+the whole run, of which ~3.4 minutes compiling the train step, then 13-30 steps/s, and the
+final evaluation.
+Expected result (measured, seed 0, EMA parameters, 297 test images): eval/accuracy (t = 1e-5,
+clean) 0.946, eval/accuracy_t0.25 0.754, eval/accuracy_t0.5 0.249, eval/accuracy_t0.75 0.111
+(chance is 0.1: at t = 0.75 the VP signal alpha = 0.06 is buried); eval/loss 1.60 nats (the
+cross-entropy averaged over t ~ U(0, 1), where most times are nearly pure noise: log 10 = 2.30 is
+chance); train loss 1.54, train accuracy 0.43 (noise-averaged too).
 """
 
 from experiments import common

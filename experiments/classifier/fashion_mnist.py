@@ -1,9 +1,11 @@
 """A noise-conditional VP classifier p_t(y | x(t)) on Fashion-MNIST (28x28), to guide
 experiments/score_sde/fashion_mnist.py (Song et al. 2021, Sec. 5: classifier guidance).
 
-    python -m launch.train --config experiments/classifier/fashion_mnist.py --workdir runs/clf_fashion
-    python -m launch.sample --workdir runs/sde_fashion --config.sampling.classifier=runs/clf_fashion \
-        --config.sampling.classifier_scale=1 --config.sampling.label=-1   # (after the merge)
+    python -m launch.train --config experiments/classifier/fashion_mnist.py \
+        --workdir runs/clf_fashion
+    python -m launch.sample --workdir runs/sde_fashion \
+        --config.sampling.classifier=runs/clf_fashion --config.sampling.classifier_scale=1 \
+        --config.sampling.label=-1   # (the sampling keys arrive with the merge)
 
 Data and noise exactly as the score run's: the IDX files of Debian's `dataset-fashion-mnist` (60k
 train / 10k test) scaled to [-1, 1] (data.scale='symmetric'), no dequantization; VP SDE beta

@@ -260,8 +260,9 @@ def _train(config, workdir: str, mesh) -> state_lib.TrainState:
         print(f'Initialised params and EMA from the {record["params"]} of {tc.init_from} (step '
               f'{record["step"]}; its eval.use_ema decides which)', flush=True)
     # A family without a sampler (a classifier: Model.sample is None) writes no samples.
-    sampling = run.model.sample is not None
-    final_eval = start < tc.steps or (sampling and not paths.exists(_sample_file(workdir, start)))
+    has_sampler = run.model.sample is not None
+    final_eval = start < tc.steps or (has_sampler
+                                      and not paths.exists(_sample_file(workdir, start)))
     writer = writer_lib.Writer(workdir, is_main, start, redo_eval=start >= tc.steps and final_eval)
   except BaseException:
     if checkpointer is not None:
@@ -322,7 +323,7 @@ def _train(config, workdir: str, mesh) -> state_lib.TrainState:
           _stop(checkpointer, bar, preemption, done, is_main)
         if tc.eval_every and done % tc.eval_every == 0 and done != tc.steps:
           writer.write(done, evaluate(state))
-        if sampling and tc.sample_every and done % tc.sample_every == 0 and done != tc.steps:
+        if has_sampler and tc.sample_every and done % tc.sample_every == 0 and done != tc.steps:
           write_samples(state, done)
       if bar is not None:
         bar.close()
@@ -335,7 +336,7 @@ def _train(config, workdir: str, mesh) -> state_lib.TrainState:
         if is_main:
           print('Evaluation: ' + ', '.join(f'{k}={v:.5g}' for k, v in results.items()),
                 flush=True)
-        if sampling:
+        if has_sampler:
           path = write_samples(state, int(state.step))
           if is_main:
             print(f'Samples: {path}', flush=True)

@@ -56,7 +56,8 @@ def test_sample_labels():
     ({'model.beta_max': 10.0}, ["model.noise='vpsde' (beta_min=0.1, beta_max=10)",
                                 "model.sde='vpsde' (beta_min=0.1, beta_max=20)"]),
     ({'model.noise': 'none'}, ["clean classifier (model.noise='none')"]),
-    ({'data.scale': 'unit'}, ["classifier's data.scale='unit'", "score run's data.scale='symmetric'"]),
+    ({'data.scale': 'unit'},
+     ["classifier's data.scale='unit'", "score run's data.scale='symmetric'"]),
 ])
 def test_a_classifier_that_cannot_guide_is_refused_in_one_line(tmp_path, overrides, words):
   clf = _fake_run(tmp_path / 'clf', _clf_config(**overrides))
@@ -89,8 +90,9 @@ def runs(tmp_path_factory):
   classifier run on digits, both through launch.train."""
   root = tmp_path_factory.mktemp('guidance')
   score, clf = str(root / 'sde'), str(root / 'clf')
-  assert launch_train.main(['--config', SCORE, '--workdir', score, "--config.eval.metrics=('loss',)",
-                            '--config.sampling.steps=3', '--config.sampling.corrector=none']) == 0
+  assert launch_train.main(['--config', SCORE, '--workdir', score,
+                            "--config.eval.metrics=('loss',)", '--config.sampling.steps=3',
+                            '--config.sampling.corrector=none']) == 0
   assert launch_train.main(['--config', CLF, '--workdir', clf, '--config.train.steps=2']) == 0
   return score, clf
 
