@@ -25,7 +25,8 @@ Expected result (measured, seed 0, EMA parameters, 297 test images): eval/accura
 clean) 0.946, eval/accuracy_t0.25 0.754, eval/accuracy_t0.5 0.249, eval/accuracy_t0.75 0.111
 (chance is 0.1: at t = 0.75 the VP signal alpha = 0.06 is buried); eval/loss 1.60 nats (the
 cross-entropy averaged over t ~ U(0, 1), where most times are nearly pure noise: log 10 = 2.30 is
-chance); train loss 1.54, train accuracy 0.43 (noise-averaged too).
+chance); train loss 1.54, train accuracy 0.43 (noise-averaged too). The ``clean`` variant
+(38,410 parameters, 8 minutes wall on the same busy machine): eval/accuracy 0.960, eval/loss 0.253.
 """
 
 from experiments import common
