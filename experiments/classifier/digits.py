@@ -27,6 +27,13 @@ clean) 0.946, eval/accuracy_t0.25 0.754, eval/accuracy_t0.5 0.249, eval/accuracy
 cross-entropy averaged over t ~ U(0, 1), where most times are nearly pure noise: log 10 = 2.30 is
 chance); train loss 1.54, train accuracy 0.43 (noise-averaged too). The ``clean`` variant
 (38,410 parameters, 8 minutes wall on the same busy machine): eval/accuracy 0.960, eval/loss 0.253.
+
+Guidance (measured): experiments/score_sde/digits.py trained as documented (eval/loss 0.078),
+64 PC samples (300 steps + Langevin, NFE 601) with sampling.label=-1 (sample i asks for class
+i mod 10), guided by this run through `jaxgen.runtime.guidance.write_samples`, then classified by
+the ``clean`` run: the clean classifier agrees with the asked class for 0.078 of the unguided
+samples (chance), 0.844 at classifier_scale 1 and 0.984 at scale 3 (3-4 minutes per 64 samples
+incl. compilation). At scale 1 the grid shows readable digits in the asked order.
 """
 
 from experiments import common
