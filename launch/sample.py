@@ -4,7 +4,9 @@
         --config.sampling.steps=50 --config.sampling.num_samples=64 ...]
 
 Writes DIR/samples/NAME.png and DIR/samples/NAME.npz (default NAME: sample_<step>_<sampler>, the
-sampler named by the family from config.sampling, e.g. the ODE solver).
+sampler named by the family from config.sampling, e.g. the ODE solver). A score_sde run samples
+classifier-guided with --config.sampling.classifier=CLASSIFIER_RUN (and classifier_scale, label;
+`jaxgen.runtime.guidance`); a run without a sampler (a classifier) is refused in one line.
 """
 
 from __future__ import annotations
@@ -14,11 +16,16 @@ import time
 
 
 def _sample(args, run) -> None:
-  from jaxgen.runtime import samples
+  from jaxgen.runtime import cli, guidance, samples
 
-  name = args.name or f'sample_{run.step}_{run.model.sampling_label(run.config.sampling)}'
+  if run.model.sample is None:
+    raise cli.Failure(f'--workdir={args.workdir} is a {run.config.model.family} run: it has no '
+                      'sampler (a classifier guides a score_sde run: launch.sample --workdir '
+                      'SCORE_RUN --config.sampling.classifier=THIS_RUN)')
+  draw = guidance.draw_for(run)  # None unless config.sampling.classifier names a classifier run
+  name = args.name or guidance.sample_name(run)
   t0 = time.perf_counter()
-  path = samples.write(run, args.workdir, run.step, name=name)
+  path = samples.write(run, args.workdir, run.step, name=name, draw=draw)
   if path:  # '' on the processes other than 0 of a multi-process run (they do not write)
     print(f'{path} ({run.config.sampling.num_samples} samples in {time.perf_counter() - t0:.1f}s '
           'incl. compilation)')

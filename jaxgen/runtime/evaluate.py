@@ -6,7 +6,8 @@ The driver builds the functions of a Run once (`inputs`: ``loss_fn``, ``log_prob
 module there and one line in `REGISTRY`.
 
 Metrics (see each module): ``loss``, ``nll`` (nats per example), ``bpd`` (bits/dim),
-``sliced_wasserstein`` (with the sampler's ``nfe``), and any family metric ``m`` that the model
+``sliced_wasserstein`` (with the sampler's ``nfe``), ``accuracy``
+(classifier families, at their noise levels), and any family metric ``m`` that the model
 declares as ``model.extras['metric/' + m]``.
 """
 
@@ -18,12 +19,14 @@ from jaxgen.runtime import compile_options
 from jaxgen.runtime import config as cfg_lib
 from jaxgen.runtime import parallel
 from jaxgen.runtime import samples as samples_lib
+from jaxgen.runtime.evaluators import classification
 from jaxgen.runtime.evaluators import family
 from jaxgen.runtime.evaluators import likelihood
 from jaxgen.runtime.evaluators import loss
 from jaxgen.runtime.evaluators import sample_quality
 
-REGISTRY = (loss, likelihood, sample_quality)   # modules with NAMES and an Evaluator
+# Modules with NAMES and an Evaluator.
+REGISTRY = (loss, likelihood, sample_quality, classification)
 METRICS = tuple(name for module in REGISTRY for name in module.NAMES)
 
 
@@ -43,6 +46,7 @@ def inputs(run, sampler=None) -> dict:
   return dict(
       loss_fn=lambda p, b, r: model.loss(p, b, r, train=False)[0],
       log_prob_fn=model.log_prob,
+      correct_fn=model.extras.get('correct'),   # classifiers: per-example hits per noise level
       # ODE likelihoods (families with a velocity) compile with the ODE-solve options.
       log_prob_options=compile_options.ode_solve() if model.velocity is not None else None,
       sample_fn=lambda p, r, n: draw(p, r, n, config.sampling),

@@ -5,7 +5,8 @@ It writes into `workdir`::
     config.json          the validated config of the run
     checkpoints/<step>/  Orbax checkpoints (state + config); running again resumes from the newest
     metrics.jsonl        one JSON object per log / evaluation (and tb/, TensorBoard events)
-    samples/step_N.png   sample grids (and step_N.npz with the raw samples)
+    samples/step_N.png   sample grids (and step_N.npz with the raw samples); none for a family
+                         without a sampler (``Model.sample`` None: a classifier)
     init_from.json       with train.init_from: the source, step and params the run started from
     data.json            the data's fingerprint where it has one (a resume on other data is refused)
     lock.json            while the run lives: its host, pid and start time (one writer per workdir,
@@ -258,7 +259,10 @@ def _train(config, workdir: str, mesh) -> state_lib.TrainState:
                                  json.dumps(record, indent=2))
         print(f'Initialised params and EMA from the {record["params"]} of {tc.init_from} (step '
               f'{record["step"]}; its eval.use_ema decides which)', flush=True)
-    final_eval = start < tc.steps or not paths.exists(_sample_file(workdir, start))
+    # A family without a sampler (a classifier: Model.sample is None) writes no samples.
+    has_sampler = run.model.sample is not None
+    final_eval = start < tc.steps or (has_sampler
+                                      and not paths.exists(_sample_file(workdir, start)))
     writer = writer_lib.Writer(workdir, is_main, start, redo_eval=start >= tc.steps and final_eval)
   except BaseException:
     if checkpointer is not None:
@@ -319,7 +323,7 @@ def _train(config, workdir: str, mesh) -> state_lib.TrainState:
           _stop(checkpointer, bar, preemption, done, is_main)
         if tc.eval_every and done % tc.eval_every == 0 and done != tc.steps:
           writer.write(done, evaluate(state))
-        if tc.sample_every and done % tc.sample_every == 0 and done != tc.steps:
+        if has_sampler and tc.sample_every and done % tc.sample_every == 0 and done != tc.steps:
           write_samples(state, done)
       if bar is not None:
         bar.close()
@@ -332,9 +336,10 @@ def _train(config, workdir: str, mesh) -> state_lib.TrainState:
         if is_main:
           print('Evaluation: ' + ', '.join(f'{k}={v:.5g}' for k, v in results.items()),
                 flush=True)
-        path = write_samples(state, int(state.step))
-        if is_main:
-          print(f'Samples: {path}', flush=True)
+        if has_sampler:
+          path = write_samples(state, int(state.step))
+          if is_main:
+            print(f'Samples: {path}', flush=True)
   finally:
     if bar is not None:
       bar.close()

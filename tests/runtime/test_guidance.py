@@ -1,0 +1,167 @@
+"""Classifier-guided sampling of a score-SDE run with a classifier run (`jaxgen.runtime.guidance`).
+
+Default tests (config.json-only folders, nothing trained): a missing classifier run, one of
+another family, a clean one, or one trained on another SDE / other SDE parameters / other data is
+refused in one line that names both keys. The slow test trains a tiny score run and a tiny
+classifier run through launch.train and samples class 3 through `guidance.write_samples` and
+through ``launch.sample --config.sampling.classifier=...`` (the score-SDE family's guidance keys,
+added at merge time, are patched into its schema here), and checks the refusals through the CLI:
+one line, exit 2, nothing written.
+"""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from jaxgen.models import score_sde
+from jaxgen.runtime import config as cfg
+from jaxgen.runtime import guidance
+from jaxgen.runtime import workdir as workdir_lib
+from launch import sample as launch_sample
+from launch import train as launch_train
+
+SCORE = 'experiments/score_sde/digits.py:smoke'
+CLF = 'experiments/classifier/digits.py:smoke'
+
+
+def _fake_run(path, config):
+  os.makedirs(path)
+  workdir_lib.write_config(str(path), config)
+  return str(path)
+
+
+def _score_config():
+  return cfg.validate(cfg.load(SCORE))
+
+
+def _clf_config(**overrides):
+  c = cfg.load(CLF)
+  for k, v in overrides.items():
+    section, key = k.split('.')
+    c[section][key] = v
+  return cfg.validate(c)
+
+
+def test_sample_labels():
+  assert guidance.sample_labels(5, 3, 10).tolist() == [3] * 5
+  assert guidance.sample_labels(12, -1, 10).tolist() == list(range(10)) + [0, 1]
+
+
+@pytest.mark.parametrize('overrides, words', [
+    (dict(), None),
+    ({'model.noise': 'vesde'}, ["classifier's model.noise='vesde' (sigma_min=0.01, sigma_max=50)",
+                                "score run's model.sde='vpsde' (beta_min=0.1, beta_max=20)"]),
+    ({'model.beta_max': 10.0}, ["model.noise='vpsde' (beta_min=0.1, beta_max=10)",
+                                "model.sde='vpsde' (beta_min=0.1, beta_max=20)"]),
+    ({'model.noise': 'none'}, ["clean classifier (model.noise='none')"]),
+    ({'data.scale': 'unit'},
+     ["classifier's data.scale='unit'", "score run's data.scale='symmetric'"]),
+])
+def test_a_classifier_that_cannot_guide_is_refused_in_one_line(tmp_path, overrides, words):
+  clf = _fake_run(tmp_path / 'clf', _clf_config(**overrides))
+  if words is None:   # it matches: the next thing missing is its checkpoint
+    with pytest.raises(FileNotFoundError, match='has no checkpoint yet'):
+      guidance.open_classifier(clf, _score_config())
+    return
+  with pytest.raises(cfg.ConfigError) as e:
+    guidance.open_classifier(clf, _score_config())
+  text = str(e.value)
+  assert '\n' not in text and text.startswith(f'config.sampling.classifier={clf}'), text
+  for w in words:
+    assert w in text, text
+
+
+def test_missing_or_non_classifier_runs_are_refused(tmp_path):
+  with pytest.raises(FileNotFoundError, match=r'config.sampling.classifier=.*holds no run'):
+    guidance.open_classifier(str(tmp_path / 'nothing'), _score_config())
+  other = _fake_run(tmp_path / 'sde', _score_config())
+  with pytest.raises(cfg.ConfigError, match='is a score_sde run, not a classifier run'):
+    guidance.open_classifier(other, _score_config())
+
+
+# ---------------------------------------------------------------------------------- end to end
+
+
+@pytest.fixture(scope='module')
+def runs(tmp_path_factory):
+  """A 4-step smoke score run (PC sampler with 3 steps, no corrector) and a 2-step smoke
+  classifier run on digits, both through launch.train."""
+  root = tmp_path_factory.mktemp('guidance')
+  score, clf = str(root / 'sde'), str(root / 'clf')
+  assert launch_train.main(['--config', SCORE, '--workdir', score,
+                            "--config.eval.metrics=('loss',)", '--config.sampling.steps=3',
+                            '--config.sampling.corrector=none']) == 0
+  assert launch_train.main(['--config', CLF, '--workdir', clf, '--config.train.steps=2']) == 0
+  return score, clf
+
+
+@pytest.fixture
+def guidance_keys(monkeypatch):
+  """score_sde.defaults() with the guidance keys the merge adds (where still absent)."""
+  plain = score_sde.defaults
+
+  def defaults():
+    c = plain()
+    for k, v in guidance.DEFAULTS.items():
+      if k not in c.sampling:
+        c.sampling[k] = v
+    return c
+
+  monkeypatch.setattr(score_sde, 'defaults', defaults)
+
+
+def _samples(workdir):
+  d = os.path.join(workdir, 'samples')
+  return sorted(os.listdir(d)) if os.path.isdir(d) else []
+
+
+@pytest.mark.slow
+def test_guided_samples_of_a_score_run_with_a_classifier_run(runs, guidance_keys, tmp_path,
+                                                            capsys):
+  score, clf = runs
+  # The classifier trained through launch.train: a checkpoint, accuracy evaluated, no samples.
+  assert os.listdir(os.path.join(clf, 'checkpoints')) and not _samples(clf)
+  evals = [json.loads(line) for line in open(os.path.join(clf, 'metrics.jsonl'))
+           if 'eval/accuracy' in line]
+  assert evals and {'eval/accuracy_t0.5', 'eval/loss'} <= set(evals[-1])
+
+  from jaxgen.runtime import run as run_lib
+  run = run_lib.open_run(score)
+  png = guidance.write_samples(run, score, classifier=clf, scale=1.0, label=3, name='fn')
+  data = np.load(os.path.join(score, 'samples', 'fn.npz'))
+  assert png.endswith('fn.png') and os.path.exists(png)
+  assert data['samples'].shape == (8, 8, 8, 1) and np.isfinite(data['samples']).all()
+  assert data['label'].tolist() == [3] * 8 and int(data['nfe']) == 4   # 3 steps + denoising
+
+  before = _samples(score)
+  flags = [f'--config.sampling.classifier={clf}', '--config.sampling.classifier_scale=1',
+           '--config.sampling.label=3']
+  assert launch_sample.main(['--workdir', score] + flags) == 0
+  new = sorted(set(_samples(score)) - set(before))
+  assert new == ['sample_4_pc_clf3_s1.npz', 'sample_4_pc_clf3_s1.png'], new
+  assert np.load(os.path.join(score, 'samples', new[0]))['label'].tolist() == [3] * 8
+  capsys.readouterr()
+
+  # Refusals through the CLI: one line, exit 2, nothing written.
+  wrong = str(tmp_path / 'wrong')
+  os.makedirs(wrong)
+  c = workdir_lib.read_config(clf)
+  c.model.noise = 'subvpsde'
+  workdir_lib.write_config(wrong, c)
+  before = _samples(score)
+  for bad, words in ((['--config.sampling.classifier=' + str(tmp_path / 'none')], 'holds no run'),
+                     (['--config.sampling.classifier=' + wrong],
+                      "model.noise='subvpsde' (beta_min=0.1, beta_max=20) is not this score "
+                      "run's model.sde='vpsde'"),
+                     (flags[:1] + ['--config.sampling.label=10'], 'is not a class')):
+    assert launch_sample.main(['--workdir', score] + bad) == 2, bad
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith('error: ') and words in err[0], err
+    assert _samples(score) == before
+  # A classifier run has no sampler: launch.sample says so in one line.
+  assert launch_sample.main(['--workdir', clf]) == 2
+  err = capsys.readouterr().err.strip().splitlines()
+  assert len(err) == 1 and 'it has no sampler' in err[0], err
+  assert not _samples(clf)
