@@ -55,7 +55,11 @@ Conventions
   order of `jaxgen.diffusion`. ``extras``: 'score' ``(params, t, x) -> score``; 'inpaint'
   ``(params, rng, x, mask, sampling)``; 'colorize' ``(params, rng, gray, sampling)`` (PC sampler
   with replacement, `jaxgen.diffusion.controllable`, reading the 'pc' keys of ``sampling``);
-  'denoise' ``(params, t, x)`` (Tweedie).
+  'denoise' ``(params, t, x)`` (Tweedie); 'sample_with_score' ``(params, rng, n, sampling,
+  transform)`` samples with ``transform(score)`` in place of the unconditional score
+  (`jaxgen.diffusion.classifier_guidance`): classifier guidance with a classifier run,
+  ``sampling.classifier`` (its workdir, '' = none) and ``sampling.classifier_scale`` s, read by
+  `jaxgen.runtime.guidance` (``launch.sample``).
 """
 
 from __future__ import annotations
@@ -64,7 +68,7 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
-from jaxgen.diffusion import controllable, guidance, pc, sampler
+from jaxgen.diffusion import classifier_guidance, controllable, guidance, pc, sampler
 from jaxgen.diffusion import score_losses as sl
 from jaxgen.diffusion import sde as sde_lib
 from jaxgen.models.base import Model, batch_x
@@ -98,6 +102,8 @@ def defaults() -> ml_collections.ConfigDict:
   c.sampling.num_samples = 64
   c.sampling.steps = 1000
   guidance.add_defaults(c)  # model.num_classes, loss.p_uncond, sampling.label / guidance*
+  c.sampling.classifier = ''         # classifier guidance: a classifier run's workdir ('' = none)
+  c.sampling.classifier_scale = 1.0  # s in score + s * grad log p_t(y | x)
   c.likelihood = solvers.defaults()  # log_prob's PF-ODE solve (SolverSpec keys)
   c.likelihood.update(dict(
       solver='dopri5',
@@ -286,6 +292,8 @@ def build(config, spec) -> Model:
   return Model(init=init, loss=loss, sample=sample, log_prob=log_prob, discrete=False,
                velocity=velocity, t_span=(sde.T, float(sde.eps)),
                extras=dict(score=score, score_given=score_given, inpaint=inpaint,
-                           colorize=colorize, denoise=denoise),
+                           colorize=colorize, denoise=denoise,
+                           sample_with_score=classifier_guidance.sample_with_score(
+                               sde, score_p, spec.shape, settings)),
                sampling_label=sampling_label,
                adaptive_ode=lambda sampling: settings(sampling).adaptive_ode)

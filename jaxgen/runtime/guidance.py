@@ -11,8 +11,8 @@ score-SDE side; read with these defaults where the section lacks them):
 
   classifier        a classifier run's workdir ('' = no guidance)
   classifier_scale  s (1: the conditional law p(x | y) for an exact classifier; 0: unguided)
-  label             the class k of every sample, or -1: the classes in turn (sample i has class
-                    i mod num_classes)
+  label             the class k of every sample, or -1: the classes in turn, one row of the
+                    picture per class (`jaxgen.diffusion.guidance.sample_labels`)
 
 The classifier run (family 'classifier') is opened from its config.json and its newest good
 checkpoint (`run.open_run`; its EMA parameters if its ``eval.use_ema``). It must have been trained
@@ -29,11 +29,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Callable, Optional
 
-import jax
-import jax.numpy as jnp
 
 from jaxgen.diffusion import classifier_guidance as cg
-from jaxgen.diffusion import sampler as sampler_lib
+from jaxgen.diffusion import guidance as class_guidance
 from jaxgen.runtime import config as cfg_lib
 from jaxgen.runtime import run as run_lib
 from jaxgen.runtime import samples as samples_lib
@@ -42,14 +40,6 @@ from jaxgen.runtime import workdir as workdir_lib
 KEY = 'config.sampling.classifier'
 # Defaults of the guidance keys where a score run's sampling section lacks them.
 DEFAULTS = dict(classifier='', classifier_scale=1.0, label=-1)
-
-
-def sample_labels(n: int, label: int, num_classes: int) -> jax.Array:
-  """int32 ``[n]``: ``label`` for every sample, or (label -1) the classes in turn, ``i mod K``.
-  (A local copy of the semantics of `jaxgen.diffusion.guidance.sample_labels`, until it exists.)"""
-  if label >= 0:
-    return jnp.full((n,), label, jnp.int32)
-  return jnp.arange(n, dtype=jnp.int32) % num_classes
 
 
 def settings(sampling) -> dict:
@@ -122,18 +112,14 @@ def open_classifier(workdir: str, score_config) -> GuidingClassifier:
 
 
 def _sample_with_score(run) -> Callable:
-  """The score run's ``sample_with_score(params, rng, n, sampling, transform)``: its
-  ``model.extras['sample_with_score']`` where the family has it; else the same built from its
-  public pieces (its 'score' extra, SDE and sampling settings)."""
+  """The score run's ``model.extras['sample_with_score'](params, rng, n, sampling, transform)``;
+  a run of a family without it (no score to guide) is a ConfigError naming the key."""
   model = run.model
-  if 'sample_with_score' in model.extras:
-    return model.extras['sample_with_score']
-  from jaxgen.models import score_sde
-
-  base = sampler_lib.DiffusionSampling.from_config(run.config.sampling)
-  return cg.sample_with_score(
-      score_sde.make_sde(run.config.model), model.extras['score'], run.data.spec.shape,
-      lambda s: sampler_lib.DiffusionSampling.from_config(s, base=base))
+  if 'sample_with_score' not in model.extras:
+    raise cfg_lib.ConfigError(
+        f'{KEY}: classifier guidance needs a score-SDE run; this run is of family '
+        f'{run.config.model.family!r}: remove --{KEY}')
+  return model.extras['sample_with_score']
 
 
 def guided_draw(run, classifier: GuidingClassifier) -> Callable:
@@ -146,7 +132,7 @@ def guided_draw(run, classifier: GuidingClassifier) -> Callable:
 
   def sample(params, rng, n, sampling):
     g = settings(sampling)
-    labels = sample_labels(n, g['label'], k)
+    labels = class_guidance.sample_labels(n, g['label'], k)
     log_p_y = lambda t, x, y: classifier.log_prob_y(params['classifier'], t, x, y)
     transform = lambda score: cg.guided_score(score, log_p_y, labels, g['classifier_scale'])
     x, info = sample_with(params['model'], rng, n, sampling, transform)

@@ -15,7 +15,6 @@ import os
 import numpy as np
 import pytest
 
-from jaxgen.models import score_sde
 from jaxgen.runtime import config as cfg
 from jaxgen.runtime import guidance
 from jaxgen.runtime import workdir as workdir_lib
@@ -97,28 +96,13 @@ def runs(tmp_path_factory):
   return score, clf
 
 
-@pytest.fixture
-def guidance_keys(monkeypatch):
-  """score_sde.defaults() with the guidance keys the merge adds (where still absent)."""
-  plain = score_sde.defaults
-
-  def defaults():
-    c = plain()
-    for k, v in guidance.DEFAULTS.items():
-      if k not in c.sampling:
-        c.sampling[k] = v
-    return c
-
-  monkeypatch.setattr(score_sde, 'defaults', defaults)
-
-
 def _samples(workdir):
   d = os.path.join(workdir, 'samples')
   return sorted(os.listdir(d)) if os.path.isdir(d) else []
 
 
 @pytest.mark.slow
-def test_guided_samples_of_a_score_run_with_a_classifier_run(runs, guidance_keys, tmp_path,
+def test_guided_samples_of_a_score_run_with_a_classifier_run(runs, tmp_path,
                                                             capsys):
   score, clf = runs
   # The classifier trained through launch.train: a checkpoint, accuracy evaluated, no samples.
