@@ -46,7 +46,7 @@ def test_incremental_outputs_equal_the_full_network_at_every_position(case):
   net, _, variables, label = _net(*case)
   c = case[0]
   x = jax.random.uniform(jax.random.PRNGKey(3), (3, H, W, c), minval=-1.0, maxval=1.0)
-  full = net.apply(variables, x, label)
+  full = jax.jit(net.apply)(variables, x, label)      # (eagerly, each op would compile alone)
 
   def call(method, *args):
     return net.apply(variables, *args, method=getattr(PixelCNNPP, method))
