@@ -1,5 +1,6 @@
 """The cached fast sampler draws exactly the plain sampler's images for the same key."""
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -32,12 +33,17 @@ def test_fast_sampler_equals_plain_sampler(cls, channels, kind, levels):
   assert not np.array_equal(np.asarray(other), np.asarray(fast))
 
 
-def test_plain_sampler_runs_pixelcnn_pp_and_fast_says_it_cannot():
-  out = PixelOutput('logistic_mixture', 3, 256, num_mixtures=2, per_channel=False)
-  net = PixelCNNPP(channels=3, out_size=out.size, filters=4, blocks=1, scales=2, dropout=0.0)
-  variables = net.init(jax.random.PRNGKey(0), jnp.zeros((1, 4, 4, 3)))
-  x = jax.jit(lambda k: ar.plain(lambda x, l: net.apply(variables, x, l), out, (4, 4, 3), k, 2))(
-      jax.random.PRNGKey(1))
-  assert x.shape == (2, 4, 4, 3) and x.min() >= 0 and x.max() <= 255
-  with pytest.raises(NotImplementedError, match='plain'):
-    ar.fast(net, variables, out, (4, 4, 3), jax.random.PRNGKey(1), 2)
+def test_fast_sampler_refuses_a_net_without_the_cached_path():
+  """A net lacking init_cache / row_step / pixel_step / write_input gets a NotImplementedError
+  naming the missing methods and the 'plain' fix (every family net has them now)."""
+
+  class NoCache(nn.Module):
+    @nn.compact
+    def __call__(self, x, label=None):
+      return nn.Dense(2)(x)
+
+  out = PixelOutput('bernoulli', 1, 2, per_channel=True)
+  assert ar.fast_path_missing(PixelCNNPP) == []
+  assert ar.fast_path_missing(NoCache) == ['init_cache', 'row_step', 'pixel_step', 'write_input']
+  with pytest.raises(NotImplementedError, match="init_cache.*sampling.method='plain'"):
+    ar.fast(NoCache(), {}, out, (2, 2, 1), jax.random.PRNGKey(1), 2)

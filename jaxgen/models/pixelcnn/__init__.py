@@ -101,7 +101,7 @@ def ranges() -> dict:
 
 def check(config) -> None:
   """Refuses (ValueError, at validation) a sampler the network cannot run: the cached 'fast'
-  sampler needs a network with the fast-path methods (PixelCNN++ has none)."""
+  sampler needs a network with the fast-path methods (all three nets have them)."""
   mc = config.model
   missing = autoregressive.fast_path_missing(NET_CLASSES[mc.net])
   if config.sampling.method == 'fast' and missing:

@@ -2,7 +2,7 @@
 
 Both samplers draw integer images [n,H,W,C] (levels 0..K-1) pixel by pixel in raster order and,
 inside a pixel, channel by channel, using the same random key for the same decision, so that they
-produce *identical* samples for the same key (up to float rounding of the logits):
+produce *identical* samples for the same key (see Equality below):
 
 * pixel (i, j) uses ``key_p = fold_in(key, i*W + j)``; a per-channel net (PixelCNN, Gated
   PixelCNN) draws channel c with ``fold_in(key_p, c)``; a strictly causal net (PixelCNN++) draws
@@ -15,9 +15,19 @@ one position: H*W*C (per-channel nets) or H*W network evaluations of a full imag
 autoregressive models"). The net keeps, for every convolution wider than 1x1, the padded map of its
 input activations (its cache); each step computes the activations at the *new position only*,
 from the cached windows, and writes them to the caches (`pixel_step`), so one pixel costs one
-position's work per layer; the Gated PixelCNN's vertical stack is computed a row at a time
-(`row_step`, once per row, i.e. per pixel the same amortized work). The net must provide
-``init_cache``, ``row_step``, ``pixel_step`` and ``write_input`` (see `jaxgen.nets.pixelcnn`).
+position's work per layer; the Gated PixelCNN's vertical stack and PixelCNN++'s "u" stream (which
+see only the rows above) are computed a row at a time (`row_step`, once per row, i.e. per pixel the
+same amortized work); PixelCNN++'s coarser resolutions (stride 2**s) advance a coarse row when
+2**s divides i and a coarse position when 2**s divides i and j (`jaxgen.nets.pixelcnn_pp`). The
+net must provide ``init_cache``, ``row_step``, ``pixel_step`` and ``write_input`` (see
+`jaxgen.nets.pixelcnn`, `jaxgen.nets.pixelcnn_pp`).
+
+Equality. Each fast step runs the same convolutions as the full network on the same padded
+windows, so the logits agree to float rounding (~1e-7 relative: XLA accumulates a full map's and a
+single window's convolution in different orders), not bit for bit; the integer samples then agree
+exactly unless a draw falls within that rounding of a decision boundary (a bin edge, a mixture
+component's tie). Tests check exact equality of the images for several keys; the benchmark
+(benchmarks/pixelcnn_sampling.py) reports it for each run.
 
 Inputs are fed to the nets on [-1, 1] (`jaxgen.distributions.discretized_logistic.to_symmetric`).
 """
@@ -37,8 +47,13 @@ def _pixel_key(key, i, j, width):
 
 
 def plain(apply_fn: Callable[[jax.Array, Optional[jax.Array]], jax.Array], output: PixelOutput,
-          shape: tuple, key: jax.Array, n: int, label: Optional[jax.Array] = None) -> jax.Array:
-  """Naive raster-order sampling; apply_fn(x_sym [n,H,W,C], label) -> the net's outputs."""
+          shape: tuple, key: jax.Array, n: int, label: Optional[jax.Array] = None,
+          rows: Optional[int] = None) -> jax.Array:
+  """Naive raster-order sampling; apply_fn(x_sym [n,H,W,C], label) -> the net's outputs.
+
+  `rows` < H stops after the first `rows` rows (the rest stay 0): every step costs the same full
+  network evaluation, so benchmarks time a prefix and scale it.
+  """
   h, w, c = shape
   k = output.num_levels
 
@@ -51,7 +66,7 @@ def plain(apply_fn: Callable[[jax.Array, Optional[jax.Array]], jax.Array], outpu
       o = jax.lax.dynamic_index_in_dim(o, ch, axis=1, keepdims=False)
       v = output.sample_channel(jax.random.fold_in(_pixel_key(key, i, j, w), ch), o)
       return jax.lax.dynamic_update_slice(x, v[:, None, None, None], (0, i, j, ch))
-    steps = h * w * c
+    steps = (rows or h) * w * c
   else:
     def body(t, x):
       i, j = t // w, t % w
@@ -59,7 +74,7 @@ def plain(apply_fn: Callable[[jax.Array, Optional[jax.Array]], jax.Array], outpu
       o = jax.lax.dynamic_slice(out, (0, i, j, 0), (n, 1, 1, out.shape[-1]))[:, 0, 0]
       v = output.sample_pixel(_pixel_key(key, i, j, w), o)
       return jax.lax.dynamic_update_slice(x, v[:, None, None, :], (0, i, j, 0))
-    steps = h * w
+    steps = (rows or h) * w
 
   x0 = jnp.zeros((n, h, w, c), jnp.int32)
   return jax.lax.fori_loop(0, steps, body, x0)
