@@ -87,8 +87,6 @@ CONFIG_CASES = [
     (RF, ["--config.eval.metrics=('bogus',)"], r"config\.eval\.metrics: unknown \['bogus'\]"),
     (RF, ['--config.model.net=unet'],
      r'config\.model\.unet: the rectified_flow network cannot be built for .*shape \(2,\)'),
-    (PCNN_PP, ['--config.sampling.method=fast'],
-     r"config\.sampling\.method='fast'.*pixelcnn_pp.*--config\.sampling\.method=plain"),
     (SDE_2D, ['--config.sampling.solver=bogus'], r"config\.sampling\.solver='bogus' is not allowed"),
     (SDE_2D, ['--config.sampling.probability_flow=True', '--config.sampling.predictor=ancestral'],
      r"config\.sampling: sampling\.probability_flow=True has no 'ancestral' version"),
