@@ -232,11 +232,11 @@ def test_a_real_process_prints_one_line(tmp_path):
   w = tmp_path / 'run'
   proc = subprocess.run(
       [sys.executable, '-m', 'launch.train', '--config', PCNN_PP, '--workdir', str(w),
-       '--config.sampling.method=fast'], cwd=ROOT, capture_output=True, text=True, timeout=120,
+       '--config.sampling.method=bogus'], cwd=ROOT, capture_output=True, text=True, timeout=120,
       env=dict(os.environ, PYTHONPATH=ROOT, JAX_PLATFORMS='cpu'))
   assert proc.returncode == 2, proc.stderr
   assert proc.stderr.strip().splitlines() == [proc.stderr.strip()], proc.stderr
-  assert proc.stderr.startswith("error: config.sampling.method='fast'")
+  assert proc.stderr.startswith("error: config.sampling.method='bogus'")
   assert not w.exists()
 
 
