@@ -2,8 +2,12 @@
 
 Time convention (the reference code's): **t = 0 is noise, t = 1 is data**. With a coupling
 (x0, x1) and ``x_t = t x1 + (1 - t) x0`` the network regresses the velocity target ``x1 - x0``
-at ``t ~ U(eps, 1)`` (``loss.time_sampling='uniform'``) or at ``t = sigmoid(u), u ~ N(m, s^2)``
-(``'logit_normal'``, SD3's lognorm(m, s)). The network sees the time label ``t * 999``.
+at ``t ~ U(eps, 1)`` (``loss.time_sampling='uniform'``), at ``t = sigmoid(u), u ~ N(m, s^2)``
+(``'logit_normal'``, SD3's lognorm(m, s)) or at SD3's mode sampling (``'mode'``, scale
+``loss.mode_scale``), optionally shifted towards the noise by SD3's resolution shift
+``loss.shift`` (alpha; 1 = none). SD3 (Esser et al. 2024) runs time the other way (t = 1 noise):
+`sample_time`, `mode_time` and `shift_time` state each formula in both directions. The network
+sees the time label ``t * 999``.
 
 The coupling:
 * **1-RF** (batches with ``x`` only): x0 ~ N(0, I) drawn fresh, independent of the data x1.
@@ -40,6 +44,8 @@ sampling) -> {'straightness': S_N}``, the paper's straightness on the sampler's 
 
 from __future__ import annotations
 
+import math
+
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -53,6 +59,8 @@ from jaxgen.ode import straightness as straightness_lib
 from jaxgen.nets import score_mlp, unet
 
 NETS = {'score_mlp': score_mlp, 'unet': unet}
+TIME_SAMPLINGS = ('uniform', 'logit_normal', 'mode', 'distill')
+MODE_SCALE_MAX = 2.0 / (math.pi - 2.0)  # the largest s for which SD3's f(u; s) stays monotone
 
 
 def defaults() -> ml_collections.ConfigDict:
@@ -65,9 +73,11 @@ def defaults() -> ml_collections.ConfigDict:
   ))
   c.loss = ml_collections.ConfigDict(dict(
       eps=1e-3,                    # t ~ U(eps, 1): the reference's (1 - eps) U + eps
-      time_sampling='uniform',     # 'uniform' | 'logit_normal' | 'distill' (needs batch['x0'])
-      logit_mean=0.0,
+      time_sampling='uniform',     # 'uniform' | 'logit_normal' | 'mode' | 'distill' (needs x0)
+      logit_mean=0.0,              # 'logit_normal': t = sigmoid(u), u ~ N(logit_mean, logit_std^2)
       logit_std=1.0,
+      mode_scale=1.29,             # 'mode': SD3's s in [-1, 2/(pi-2)] (0: uniform); see sample_time
+      shift=1.0,                   # SD3's resolution shift alpha > 0 of the training times (1: none)
       distill_steps=1,             # 'distill': t in {0, 1/k, ..., (k-1)/k}, k = distill_steps
   ))
   c.sampling = solvers.defaults()
@@ -84,7 +94,7 @@ def defaults() -> ml_collections.ConfigDict:
 def choices() -> dict:
   return {
       'model.net': tuple(NETS),
-      'loss.time_sampling': ('uniform', 'logit_normal', 'distill'),
+      'loss.time_sampling': TIME_SAMPLINGS,
       **solvers.choices('sampling'),
       **solvers.choices('likelihood'),
       **unet.choices('model.unet'),
@@ -94,6 +104,14 @@ def choices() -> dict:
 
 def ranges() -> dict:
   return {
+      'loss.eps': (lambda e: 0 <= e < 1, 'in [0, 1) (t ~ U(eps, 1))'),
+      'loss.logit_std': (lambda s: 0 < s < math.inf, 'a finite number > 0 (std of logit(t))'),
+      'loss.logit_mean': (math.isfinite, 'a finite number (mean of logit(t))'),
+      'loss.mode_scale': (lambda s: -1 <= s <= MODE_SCALE_MAX,
+                          f'in [-1, 2/(pi-2) = {MODE_SCALE_MAX:.4f}] (beyond, f(u; s) is not '
+                          'monotone; 0 is uniform)'),
+      'loss.shift': (lambda a: 0 < a < math.inf,
+                     'a finite number > 0 (1: no shift; > 1 moves training times to the noise)'),
       'loss.distill_steps': (lambda k: k >= 1, '>= 1 (Euler steps being distilled)'),
       'sampling.steps': (lambda n: n >= 1, '>= 1 (intervals of the fixed-step grid)'),
       'sampling.t_start': (lambda t: 0 <= t < 1, 'in [0, 1) (t = 0 noise, t = 1 data)'),
@@ -107,6 +125,10 @@ def cross_checks(config) -> list[str]:
   distillation fits a given coupling, so it needs batches with ``x0`` (a ``pairs:`` source), and
   its loss cannot be evaluated on the evaluation split (the source run's data, without ``x0``)."""
   problems = []
+  if config.loss.time_sampling == 'distill' and config.loss.shift != 1.0:
+    problems.append(
+        f"config.loss.shift={config.loss.shift} does not apply to loss.time_sampling='distill' "
+        '(its times are the Euler grid i / k): leave loss.shift=1')
   if config.loss.time_sampling == 'distill':
     if not config.data.name.startswith('pairs:'):
       problems.append(
@@ -140,14 +162,51 @@ def check(config) -> None:
             f'one of: {", ".join(g for g in grids.NAMES if g != "log_snr")}') from None
 
 
+def mode_time(u, s):
+  """SD3's mode sampling in OUR time direction (t = 0 noise, t = 1 data).
+
+  SD3 (t_SD3 = 1 is noise) draws ``t_SD3 = f(u; s) = 1 - u - s (cos^2(pi u / 2) - 1 + u)`` with
+  u ~ U(0, 1); ours is ``t = 1 - t_SD3 = u + s (cos^2(pi u / 2) - 1 + u)``. f is monotone for
+  ``-1 <= s <= 2 / (pi - 2)`` and symmetric (``t(1 - u) = 1 - t(u)``), so the density of t,
+  ``p(t) = 1 / |dt/du| = 1 / |1 + s (1 - (pi / 2) sin(pi u))|`` at ``u = t^{-1}(t)``, is the same
+  in either direction: s > 0 puts more mass at mid times (a mode at t = 1/2), s < 0 at the ends,
+  s = 0 is uniform.
+  """
+  return u + s * (jnp.cos(0.5 * jnp.pi * u) ** 2 - 1.0 + u)
+
+
+def shift_time(t, alpha):
+  """SD3's resolution shift of training times, converted to our direction (t = 0 noise).
+
+  SD3 shifts its time ``t_SD3 = 1 - t`` (1 = noise) as ``t_SD3' = alpha t_SD3 / (1 + (alpha - 1)
+  t_SD3)``; in ours that is ``t' = 1 - t_SD3' = t / (alpha - (alpha - 1) t)``, so alpha > 1 moves
+  the training times towards the noise (as larger images need) and alpha = 1 is the identity. A
+  base density p(t) becomes ``p'(t') = p(a t' / (1 + (a - 1) t')) a / (1 + (a - 1) t')^2``.
+  The sampler's ``grid='shift'`` (`jaxgen.ode.grids.shift`) is the same map on the time grid.
+  """
+  return t / (alpha - (alpha - 1.0) * t)
+
+
 def sample_time(rng, b: int, lc) -> jax.Array:
-  """Training times [b]: U(eps, 1), logit-normal, or the k distillation times i / k."""
+  """Training times [b] in our direction (t = 0 noise, t = 1 data).
+
+  ``loss.time_sampling``: 'uniform' U(eps, 1) (the reference code's); 'logit_normal' ``t =
+  sigmoid(u), u ~ N(logit_mean, logit_std^2)`` (SD3's lognorm(m, s): symmetric about 1/2 for
+  m = 0, so the same in SD3's direction; for m != 0 SD3's lognorm(m, s) is ours with -m);
+  'mode' `mode_time` with s = ``loss.mode_scale``; 'distill' the k times i / k. Then, except for
+  'distill' (whose times are the Euler grid's), ``loss.shift`` alpha (`shift_time`; 1 = none).
+  """
   if lc.time_sampling == 'distill':
     k = int(lc.distill_steps)
     return jax.random.randint(rng, (b,), 0, k).astype(jnp.float32) / k
   if lc.time_sampling == 'logit_normal':
-    return jax.nn.sigmoid(lc.logit_mean + lc.logit_std * jax.random.normal(rng, (b,)))
-  return jax.random.uniform(rng, (b,)) * (1 - lc.eps) + lc.eps
+    t = jax.nn.sigmoid(lc.logit_mean + lc.logit_std * jax.random.normal(rng, (b,)))
+  elif lc.time_sampling == 'mode':
+    t = mode_time(jax.random.uniform(rng, (b,)), lc.get('mode_scale', 1.29))
+  else:
+    t = jax.random.uniform(rng, (b,)) * (1 - lc.eps) + lc.eps
+  alpha = lc.get('shift', 1.0)
+  return t if alpha == 1.0 else shift_time(t, alpha)
 
 
 def flow_loss(v, x1, rng, lc, x0=None) -> jax.Array:
