@@ -11,6 +11,13 @@ sees the time label ``t * 999``.
 
 The coupling:
 * **1-RF** (batches with ``x`` only): x0 ~ N(0, I) drawn fresh, independent of the data x1.
+* **Transfer** (``data.x0.name`` set, `jaxgen.data.coupling`): x0 = ``batch['x0']`` from a
+  second data source, independent of x1; the same loss learns a data-to-data flow. Its samples
+  start from given x0: ``extras['transfer'](params, x0, sampling) -> (x1, info)`` (e.g. x0 =
+  the coupling source's ``x0_examples(n)``); ``sample``, straightness and bits/dim start from (or
+  end at) N(0, I), so validation refuses those metrics for a transfer run, and the end-of-run
+  picture of such a run shows the flow applied to noise (a limitation of the runtime, which
+  samples through ``sample``).
 * **k-RF / reflow** (batches that also carry ``x0``, from ``data.name='pairs:FILE'``, see
   `jaxgen.data.pairs`): x0 is ``batch['x0']`` and x1 ``batch['x']``, the deterministic coupling
   ``(z0, ODE_{k-1}(z0))`` of the previous flow written by ``python -m launch.reflow``.
@@ -36,7 +43,8 @@ with a bare spec, or a dict without ``probes``, the divergence estimator stays t
 ``likelihood.probes``); a grid array there
 runs from 1 to 0.
 
-``extras``: ``'coupling'(params, rng, n, sampling) -> (z0, z1, info)``, the noise and the sample
+``extras``: ``'transfer'(params, x0, sampling) -> (x1, info)`` (above);
+``'coupling'(params, rng, n, sampling) -> (z0, z1, info)``, the noise and the sample
 ``sample`` would return for the same key (reflow pairs); ``'metric/straightness'(params, rng, n,
 sampling) -> {'straightness': S_N}``, the paper's straightness on the sampler's grid
 (`jaxgen.ode.straightness`), available as ``eval.metrics=('straightness',)``.
@@ -59,6 +67,8 @@ from jaxgen.ode import straightness as straightness_lib
 from jaxgen.nets import score_mlp, unet
 
 NETS = {'score_mlp': score_mlp, 'unet': unet}
+# eval.metrics that start from (or end at) x0 ~ N(0, I): meaningless for a transfer flow.
+NOISE_METRICS = ('sliced_wasserstein', 'straightness', 'bpd', 'nll')
 TIME_SAMPLINGS = ('uniform', 'logit_normal', 'mode', 'distill')
 MODE_SCALE_MAX = 2.0 / (math.pi - 2.0)  # the largest s for which SD3's f(u; s) stays monotone
 
@@ -95,6 +105,8 @@ def choices() -> dict:
   return {
       'model.net': tuple(NETS),
       'loss.time_sampling': TIME_SAMPLINGS,
+      'data.x0.scale': ('unit', 'symmetric', 'levels', 'none'),   # a coupling's x0 source
+      'data.x0.binarize': ('none', 'fixed', 'resample'),
       **solvers.choices('sampling'),
       **solvers.choices('likelihood'),
       **unet.choices('model.unet'),
@@ -129,6 +141,17 @@ def cross_checks(config) -> list[str]:
     problems.append(
         f"config.loss.shift={config.loss.shift} does not apply to loss.time_sampling='distill' "
         '(its times are the Euler grid i / k): leave loss.shift=1')
+  x0_name = config.data.x0.name if 'x0' in config.data else ''
+  if x0_name:
+    if config.data.name.startswith('pairs:'):
+      problems.append(f'config.data.x0.name={x0_name!r}: data.name={config.data.name!r} already '
+                      "holds its x0 (a pairs file); leave data.x0.name=''")
+    noise = [m for m in config.eval.metrics if m in NOISE_METRICS]
+    if noise:
+      problems.append(
+          f'config.data.x0.name={x0_name!r} trains a transfer flow (x0 from data), but '
+          f'eval.metrics {tuple(noise)} start from N(0, I) (samples, straightness, the prior of '
+          "bits/dim): keep eval.metrics=('loss',) and sample with extras['transfer']")
   if config.loss.time_sampling == 'distill':
     if not config.data.name.startswith('pairs:'):
       problems.append(
@@ -265,6 +288,13 @@ def sample_coupling(v, rng, n: int, shape, spec: solvers.SolverSpec, t_start: fl
   return z0, z1, info
 
 
+def transfer_flow(v, x0, spec: solvers.SolverSpec, t_start: float = 0.0):
+  """Integrates ``dx/dt = v(t, x)`` from GIVEN ``x0`` at ``t_start`` to t = 1: the samples of a
+  data-to-data (transfer) flow, whose x0 come from a data source (`jaxgen.data.coupling`), not
+  from N(0, I). Returns ``(x1, info)``."""
+  return solvers.integrate(v, x0, t_start, 1.0, spec)
+
+
 def flow_straightness(v, rng, n: int, shape, spec: solvers.SolverSpec,
                       t_start: float = 0.0) -> jax.Array:
   """Per-sample straightness S_N [n] of the flow from N(0, I) on the sampler's grid over
@@ -323,6 +353,9 @@ def build(config, spec) -> Model:
     return sample_coupling(lambda t, x: velocity(params, t, x), rng, n, spec.shape,
                            *settings(sampling))
 
+  def transfer(params, x0, sampling):
+    return transfer_flow(lambda t, x: velocity(params, t, x), x0, *settings(sampling))
+
   def straightness(params, rng, n, sampling):
     s = flow_straightness(lambda t, x: velocity(params, t, x), rng, n, spec.shape,
                           *settings(sampling))
@@ -330,6 +363,7 @@ def build(config, spec) -> Model:
 
   return Model(init=init, loss=loss, sample=sample, log_prob=log_prob, velocity=velocity,
                t_span=(0.0, 1.0),
-               extras={'coupling': coupling, 'metric/straightness': straightness},
+               extras={'coupling': coupling, 'metric/straightness': straightness,
+                       'transfer': transfer},
                sampling_label=lambda sampling: settings(sampling)[0].label,
                adaptive_ode=lambda sampling: settings(sampling)[0].adaptive)
