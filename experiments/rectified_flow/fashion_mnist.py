@@ -18,10 +18,14 @@ Variants: ``smoke`` (nf 8, 4 steps), ``dopri5`` (samples with dopri5, rtol = ato
 ``logit_normal`` (SD3's lognorm(0, 1)), ``mode`` (SD3's mode sampling, s = 1.29), ``shift2``
 (training-time and sampling-grid resolution shift alpha = 2).
 
-Runtime: see "Measured" below (2-core CPU shared with other jobs; the score-SDE run of the same
-net took ~2.4 steps/s on a quiet machine).
-Expected result: samples/step_<N>.png shows recognisable Fashion-MNIST items (Euler, 100 steps).
-Measured (ours): not yet filled in.
+Runtime: NOT measured by us. On 2026-12-02 this 2-core CPU was shared by 6 other jobs (load
+~17) and the training step's compilation alone had not finished after 9 minutes, so the run was
+stopped; the score-SDE run of the same net trained at ~2.4 steps/s on a quieter machine, i.e.
+~10-15 minutes for these 1500 steps plus the evaluation (dopri5 likelihood of 1024 images with
+one probe: the slowest part). ``smoke`` trains in a few minutes here (tests/experiments).
+Expected result (not yet measured): samples/step_1500.png with recognisable Fashion-MNIST items
+(Euler, 100 steps); eval/sliced_wasserstein falling from 1 to 100 Euler steps as on digits
+(experiments/rectified_flow/digits.py has measured figures).
 """
 
 from experiments import common
