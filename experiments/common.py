@@ -134,6 +134,8 @@ def reflow_variants(root: Callable[[cfg.ConfigDict], str], *,
     ref = FieldReference(src)
     c.train.init_from = ref
     c.data.name = 'pairs:' + ref + '/reflow/pairs'
+    # Pairs are already in the model's space (the source run's transformed data).
+    c.data.scale, c.data.dequantize, c.data.binarize, c.data.flip = 'none', False, 'none', False
     if metrics is not None:
       c.eval.metrics = tuple(metrics)
 

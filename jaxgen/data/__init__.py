@@ -11,8 +11,10 @@ batch_size)`` walks steps in order. ``data.pipeline`` makes the batches in memor
 
 Sources: ``toy2d:<name>`` (generated, continuous, infinite; `toy2d`), ``digits`` (scikit-learn
 8x8, 17 levels), ``fashion_mnist`` (IDX files, 256 levels), ``tfds:<name>`` (any TFDS image set;
-all three in `images`), ``pairs:<file.npz>`` (a reflow coupling, `pairs`: batches carry ``x`` =
-z1 and ``x0`` = z0 of the same examples; evaluation on the source run's data).
+all three in `images`), ``pairs:<folder>`` (a reflow coupling, a folder of shards, `pairs`: batches carry ``x`` =
+z1 and ``x0`` = z0 of the same examples; evaluation on the source run's data). With
+``data.x0.name`` set (a data section of its own), `build` pairs x1 from ``data`` with x0 from
+``data.x0`` (`coupling`: batches carry ``x`` and ``x0``, for transfer flows).
 """
 
 from __future__ import annotations
@@ -20,15 +22,16 @@ from __future__ import annotations
 import ml_collections
 
 # Importing a source module registers it.
-from jaxgen.data import images, pairs, toy2d  # noqa: F401
-from jaxgen.data.source import DataSpec, Source, available, build, register  # noqa: F401
+from jaxgen.data import coupling, images, pairs, toy2d  # noqa: F401
+from jaxgen.data.coupling import build  # noqa: F401  (source.build, or a coupling of two)
+from jaxgen.data.source import DataSpec, Source, available, register  # noqa: F401
 from jaxgen.data.loaders import DataNotFoundError  # noqa: F401
 
 
 def defaults() -> ml_collections.ConfigDict:
   """The ``data`` section of every run config, with its defaults (see the module docstring)."""
-  return ml_collections.ConfigDict(dict(
-      name='toy2d:moons',   # toy2d:<name> | digits | fashion_mnist | tfds:<name> | pairs:<file.npz>
+  d = ml_collections.ConfigDict(dict(
+      name='toy2d:moons',   # toy2d:<name> | digits | fashion_mnist | tfds:<name> | pairs:<folder>
       dir='',               # fashion_mnist: folder of the IDX files; tfds: data_dir ('' = default)
       train_split='train',  # pairs: must stay 'train' (every pair is a training example)
       eval_split='test',    # pairs: must stay 'test' (evaluation is on the source run's data)
@@ -47,3 +50,6 @@ def defaults() -> ml_collections.ConfigDict:
                             # the batches are the same (`jaxgen.data.pipeline`)
       threads=4,            # grain: reader threads preparing batches ahead (0: in the consumer)
   ))
+  # x0 of a data-to-data coupling: a data section of its own ('' = none; `coupling`).
+  d.x0 = coupling.x0_defaults(d)
+  return d

@@ -2,12 +2,23 @@
 
 Time convention (the reference code's): **t = 0 is noise, t = 1 is data**. With a coupling
 (x0, x1) and ``x_t = t x1 + (1 - t) x0`` the network regresses the velocity target ``x1 - x0``
-at ``t ~ U(eps, 1)`` (``loss.time_sampling='uniform'``) or at ``t = sigmoid(u), u ~ N(m, s^2)``
-(``'logit_normal'``, SD3's lognorm(m, s)). The network sees the time label ``t * 999``.
+at ``t ~ U(eps, 1)`` (``loss.time_sampling='uniform'``), at ``t = sigmoid(u), u ~ N(m, s^2)``
+(``'logit_normal'``, SD3's lognorm(m, s)) or at SD3's mode sampling (``'mode'``, scale
+``loss.mode_scale``), optionally shifted towards the noise by SD3's resolution shift
+``loss.shift`` (alpha; 1 = none). SD3 (Esser et al. 2024) runs time the other way (t = 1 noise):
+`sample_time`, `mode_time` and `shift_time` state each formula in both directions. The network
+sees the time label ``t * 999``.
 
 The coupling:
 * **1-RF** (batches with ``x`` only): x0 ~ N(0, I) drawn fresh, independent of the data x1.
-* **k-RF / reflow** (batches that also carry ``x0``, from ``data.name='pairs:FILE'``, see
+* **Transfer** (``data.x0.name`` set, `jaxgen.data.coupling`): x0 = ``batch['x0']`` from a
+  second data source, independent of x1; the same loss learns a data-to-data flow. Its samples
+  start from given x0: ``extras['transfer'](params, x0, sampling) -> (x1, info)`` (e.g. x0 =
+  the coupling source's ``x0_examples(n)``); ``sample``, straightness and bits/dim start from (or
+  end at) N(0, I), so validation refuses those metrics for a transfer run, and the end-of-run
+  picture of such a run shows the flow applied to noise (a limitation of the runtime, which
+  samples through ``sample``).
+* **k-RF / reflow** (batches that also carry ``x0``, from ``data.name='pairs:DIR'``, see
   `jaxgen.data.pairs`): x0 is ``batch['x0']`` and x1 ``batch['x']``, the deterministic coupling
   ``(z0, ODE_{k-1}(z0))`` of the previous flow written by ``python -m launch.reflow``.
 * **Distillation** (``loss.time_sampling='distill'``, needs ``batch['x0']``): the same target
@@ -22,6 +33,12 @@ Sampling integrates ``dx/dt = v(t, x)`` from ``sampling.t_start`` to 1 with any 
 prior at t = 0 with the divergence (`jaxgen.ode.likelihood`), in nats of the data space, with the
 ``likelihood`` section's solver (default dopri5, rtol = atol = 1e-5) and ``likelihood.probes``
 (0: exact trace; k: k Hutchinson Rademacher probes).
+Units: ``log_prob`` is a density of ``batch['x']`` in the model's data space (after
+``data.scale``), never of the raw integers. Bits/dim (`jaxgen.metrics.bpd`, ``eval.metrics=
+('bpd',)``) of dequantized images (``data.dequantize=True``: x = low + (high - low) (level + u) /
+K) adds ``log2(K / (high - low))`` per dimension, the log-volume of a bin, which carries the
+scaling's Jacobian: 7 bits for 8-bit data on [-1, 1], 8 on [0, 1], log2(17 / 2) for digits on
+[-1, 1]. tests/models/test_rectified_flow_bpd.py checks it on a flow of known density.
 
 ``model.sample(params, rng, n, sampling)`` takes the ``sampling`` section, a dict of some of its
 keys (the others: the run's) or a `jaxgen.ode.solvers.SolverSpec` (a solver function, e.g. ``explicit_rk(a, b, c)``, and a grid
@@ -43,13 +60,18 @@ data; default: everywhere); every solver integrates the guided velocity. ``log_p
 conditional model is log p(x | batch['label']); ``velocity`` and the extras are the unconditional
 model (the null label).
 
-``extras``: ``'coupling'(params, rng, n, sampling) -> (z0, z1, info)``, the noise and the sample
+``extras``: ``'transfer'(params, x0, sampling) -> (x1, info)`` (above);
+``'coupling'(params, rng, n, sampling) -> (z0, z1, info)``, the noise and the sample
 ``sample`` would return for the same key (reflow pairs); ``'metric/straightness'(params, rng, n,
 sampling) -> {'straightness': S_N}``, the paper's straightness on the sampler's grid
-(`jaxgen.ode.straightness`), available as ``eval.metrics=('straightness',)``.
+(`jaxgen.ode.straightness`), available as ``eval.metrics=('straightness',)``;
+``'inpaint'(params, rng, x, mask, sampling) -> (x, info)``, replacement along the interpolation
+path (`jaxgen.ode.inpaint`; fixed-step solvers only; ``python -m launch.inpaint``).
 """
 
 from __future__ import annotations
+
+import math
 
 import jax
 import jax.numpy as jnp
@@ -59,12 +81,17 @@ from jaxgen.diffusion import guidance
 from jaxgen.distributions.normal import standard_normal_logp
 from jaxgen.models.base import Model, batch_x
 from jaxgen.ode import grids
+from jaxgen.ode import inpaint as inpaint_lib
 from jaxgen.ode import likelihood as likelihood_lib
 from jaxgen.ode import solvers
 from jaxgen.ode import straightness as straightness_lib
 from jaxgen.nets import score_mlp, unet
 
 NETS = {'score_mlp': score_mlp, 'unet': unet}
+# eval.metrics that start from (or end at) x0 ~ N(0, I): meaningless for a transfer flow.
+NOISE_METRICS = ('sliced_wasserstein', 'straightness', 'bpd', 'nll')
+TIME_SAMPLINGS = ('uniform', 'logit_normal', 'mode', 'distill')
+MODE_SCALE_MAX = 2.0 / (math.pi - 2.0)  # the largest s for which SD3's f(u; s) stays monotone
 
 
 def defaults() -> ml_collections.ConfigDict:
@@ -77,9 +104,11 @@ def defaults() -> ml_collections.ConfigDict:
   ))
   c.loss = ml_collections.ConfigDict(dict(
       eps=1e-3,                    # t ~ U(eps, 1): the reference's (1 - eps) U + eps
-      time_sampling='uniform',     # 'uniform' | 'logit_normal' | 'distill' (needs batch['x0'])
-      logit_mean=0.0,
+      time_sampling='uniform',     # 'uniform' | 'logit_normal' | 'mode' | 'distill' (needs x0)
+      logit_mean=0.0,              # 'logit_normal': t = sigmoid(u), u ~ N(logit_mean, logit_std^2)
       logit_std=1.0,
+      mode_scale=1.29,             # 'mode': SD3's s in [-1, 2/(pi-2)] (0: uniform); see sample_time
+      shift=1.0,                   # SD3's resolution shift alpha > 0 of the training times (1: none)
       distill_steps=1,             # 'distill': t in {0, 1/k, ..., (k-1)/k}, k = distill_steps
   ))
   c.sampling = solvers.defaults()
@@ -97,7 +126,9 @@ def defaults() -> ml_collections.ConfigDict:
 def choices() -> dict:
   return {
       'model.net': tuple(NETS),
-      'loss.time_sampling': ('uniform', 'logit_normal', 'distill'),
+      'loss.time_sampling': TIME_SAMPLINGS,
+      'data.x0.scale': ('unit', 'symmetric', 'levels', 'none'),   # a coupling's x0 source
+      'data.x0.binarize': ('none', 'fixed', 'resample'),
       **solvers.choices('sampling'),
       **solvers.choices('likelihood'),
       **unet.choices('model.unet'),
@@ -108,6 +139,14 @@ def choices() -> dict:
 def ranges() -> dict:
   return {
       **guidance.ranges(),
+      'loss.eps': (lambda e: 0 <= e < 1, 'in [0, 1) (t ~ U(eps, 1))'),
+      'loss.logit_std': (lambda s: 0 < s < math.inf, 'a finite number > 0 (std of logit(t))'),
+      'loss.logit_mean': (math.isfinite, 'a finite number (mean of logit(t))'),
+      'loss.mode_scale': (lambda s: -1 <= s <= MODE_SCALE_MAX,
+                          f'in [-1, 2/(pi-2) = {MODE_SCALE_MAX:.4f}] (beyond, f(u; s) is not '
+                          'monotone; 0 is uniform)'),
+      'loss.shift': (lambda a: 0 < a < math.inf,
+                     'a finite number > 0 (1: no shift; > 1 moves training times to the noise)'),
       'loss.distill_steps': (lambda k: k >= 1, '>= 1 (Euler steps being distilled)'),
       'sampling.steps': (lambda n: n >= 1, '>= 1 (intervals of the fixed-step grid)'),
       'sampling.t_start': (lambda t: 0 <= t < 1, 'in [0, 1) (t = 0 noise, t = 1 data)'),
@@ -121,11 +160,26 @@ def cross_checks(config) -> list[str]:
   distillation fits a given coupling, so it needs batches with ``x0`` (a ``pairs:`` source), and
   its loss cannot be evaluated on the evaluation split (the source run's data, without ``x0``)."""
   problems = []
+  if config.loss.time_sampling == 'distill' and config.loss.shift != 1.0:
+    problems.append(
+        f"config.loss.shift={config.loss.shift} does not apply to loss.time_sampling='distill' "
+        '(its times are the Euler grid i / k): leave loss.shift=1')
+  x0_name = config.data.x0.name if 'x0' in config.data else ''
+  if x0_name:
+    if config.data.name.startswith('pairs:'):
+      problems.append(f'config.data.x0.name={x0_name!r}: data.name={config.data.name!r} already '
+                      "holds its x0 (a pairs file); leave data.x0.name=''")
+    noise = [m for m in config.eval.metrics if m in NOISE_METRICS]
+    if noise:
+      problems.append(
+          f'config.data.x0.name={x0_name!r} trains a transfer flow (x0 from data), but '
+          f'eval.metrics {tuple(noise)} start from N(0, I) (samples, straightness, the prior of '
+          "bits/dim): keep eval.metrics=('loss',) and sample with extras['transfer']")
   if config.loss.time_sampling == 'distill':
     if not config.data.name.startswith('pairs:'):
       problems.append(
           f"config.loss.time_sampling='distill' learns a given coupling, but config.data.name="
-          f"{config.data.name!r} has no x0: train on data.name=pairs:FILE (made by python -m "
+          f"{config.data.name!r} has no x0: train on data.name=pairs:RUN/reflow/pairs (made by python -m "
           'launch.reflow --workdir RUN --num N)')
     if 'loss' in config.eval.metrics:
       problems.append(
@@ -154,14 +208,51 @@ def check(config) -> None:
             f'one of: {", ".join(g for g in grids.NAMES if g != "log_snr")}') from None
 
 
+def mode_time(u, s):
+  """SD3's mode sampling in OUR time direction (t = 0 noise, t = 1 data).
+
+  SD3 (t_SD3 = 1 is noise) draws ``t_SD3 = f(u; s) = 1 - u - s (cos^2(pi u / 2) - 1 + u)`` with
+  u ~ U(0, 1); ours is ``t = 1 - t_SD3 = u + s (cos^2(pi u / 2) - 1 + u)``. f is monotone for
+  ``-1 <= s <= 2 / (pi - 2)`` and symmetric (``t(1 - u) = 1 - t(u)``), so the density of t,
+  ``p(t) = 1 / |dt/du| = 1 / |1 + s (1 - (pi / 2) sin(pi u))|`` at ``u = t^{-1}(t)``, is the same
+  in either direction: s > 0 puts more mass at mid times (a mode at t = 1/2), s < 0 at the ends,
+  s = 0 is uniform.
+  """
+  return u + s * (jnp.cos(0.5 * jnp.pi * u) ** 2 - 1.0 + u)
+
+
+def shift_time(t, alpha):
+  """SD3's resolution shift of training times, converted to our direction (t = 0 noise).
+
+  SD3 shifts its time ``t_SD3 = 1 - t`` (1 = noise) as ``t_SD3' = alpha t_SD3 / (1 + (alpha - 1)
+  t_SD3)``; in ours that is ``t' = 1 - t_SD3' = t / (alpha - (alpha - 1) t)``, so alpha > 1 moves
+  the training times towards the noise (as larger images need) and alpha = 1 is the identity. A
+  base density p(t) becomes ``p'(t') = p(a t' / (1 + (a - 1) t')) a / (1 + (a - 1) t')^2``.
+  The sampler's ``grid='shift'`` (`jaxgen.ode.grids.shift`) is the same map on the time grid.
+  """
+  return t / (alpha - (alpha - 1.0) * t)
+
+
 def sample_time(rng, b: int, lc) -> jax.Array:
-  """Training times [b]: U(eps, 1), logit-normal, or the k distillation times i / k."""
+  """Training times [b] in our direction (t = 0 noise, t = 1 data).
+
+  ``loss.time_sampling``: 'uniform' U(eps, 1) (the reference code's); 'logit_normal' ``t =
+  sigmoid(u), u ~ N(logit_mean, logit_std^2)`` (SD3's lognorm(m, s): symmetric about 1/2 for
+  m = 0, so the same in SD3's direction; for m != 0 SD3's lognorm(m, s) is ours with -m);
+  'mode' `mode_time` with s = ``loss.mode_scale``; 'distill' the k times i / k. Then, except for
+  'distill' (whose times are the Euler grid's), ``loss.shift`` alpha (`shift_time`; 1 = none).
+  """
   if lc.time_sampling == 'distill':
     k = int(lc.distill_steps)
     return jax.random.randint(rng, (b,), 0, k).astype(jnp.float32) / k
   if lc.time_sampling == 'logit_normal':
-    return jax.nn.sigmoid(lc.logit_mean + lc.logit_std * jax.random.normal(rng, (b,)))
-  return jax.random.uniform(rng, (b,)) * (1 - lc.eps) + lc.eps
+    t = jax.nn.sigmoid(lc.logit_mean + lc.logit_std * jax.random.normal(rng, (b,)))
+  elif lc.time_sampling == 'mode':
+    t = mode_time(jax.random.uniform(rng, (b,)), lc.get('mode_scale', 1.29))
+  else:
+    t = jax.random.uniform(rng, (b,)) * (1 - lc.eps) + lc.eps
+  alpha = lc.get('shift', 1.0)
+  return t if alpha == 1.0 else shift_time(t, alpha)
 
 
 def flow_loss(v, x1, rng, lc, x0=None) -> jax.Array:
@@ -175,7 +266,7 @@ def flow_loss(v, x1, rng, lc, x0=None) -> jax.Array:
     if lc.time_sampling == 'distill':
       raise ValueError(
           "loss.time_sampling='distill' learns a given coupling: the batch needs 'x0' "
-          '(data.name=pairs:FILE, made by python -m launch.reflow --workdir RUN); the evaluation '
+          '(data.name=pairs:RUN/reflow/pairs, made by python -m launch.reflow --workdir RUN); the evaluation '
           "split has no x0, so leave 'loss' out of eval.metrics")
     x0 = jax.random.normal(k_noise, x1.shape)
   t = sample_time(k_t, x1.shape[0], lc)
@@ -218,6 +309,13 @@ def sample_coupling(v, rng, n: int, shape, spec: solvers.SolverSpec, t_start: fl
   z0 = jax.random.normal(rng, (n,) + tuple(shape))
   z1, info = solvers.integrate(v, z0, t_start, 1.0, spec)
   return z0, z1, info
+
+
+def transfer_flow(v, x0, spec: solvers.SolverSpec, t_start: float = 0.0):
+  """Integrates ``dx/dt = v(t, x)`` from GIVEN ``x0`` at ``t_start`` to t = 1: the samples of a
+  data-to-data (transfer) flow, whose x0 come from a data source (`jaxgen.data.coupling`), not
+  from N(0, I). Returns ``(x1, info)``."""
+  return solvers.integrate(v, x0, t_start, 1.0, spec)
 
 
 def flow_straightness(v, rng, n: int, shape, spec: solvers.SolverSpec,
@@ -305,6 +403,9 @@ def build(config, spec) -> Model:
     return sample_coupling(lambda t, x: velocity(params, t, x), rng, n, spec.shape,
                            *settings(sampling))
 
+  def transfer(params, x0, sampling):
+    return transfer_flow(lambda t, x: velocity(params, t, x), x0, *settings(sampling))
+
   def straightness(params, rng, n, sampling):
     s = flow_straightness(lambda t, x: velocity(params, t, x), rng, n, spec.shape,
                           *settings(sampling))
@@ -318,6 +419,8 @@ def build(config, spec) -> Model:
 
   return Model(init=init, loss=loss, sample=sample, log_prob=log_prob, velocity=velocity,
                t_span=(0.0, 1.0),
-               extras={'coupling': coupling, 'metric/straightness': straightness},
+               extras={'coupling': coupling, 'metric/straightness': straightness,
+                       'transfer': transfer,
+                       'inpaint': inpaint_lib.make_flow_inpaint(velocity, settings)},
                sampling_label=sampling_label,
                adaptive_ode=lambda sampling: settings(sampling)[0].adaptive)
