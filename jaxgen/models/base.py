@@ -54,7 +54,10 @@ class Model:
     sample: ``(params, rng, n, sampling) -> (x, info)`` with ``sampling`` the (static) sampling
       settings: the config section, a dict of some of its keys (the others from the run's), or the
       family's typed value (a `jaxgen.ode.solvers.SolverSpec` for the ODE families);
-      jit-compatible for static ``n`` and ``sampling``.
+      jit-compatible for static ``n`` and ``sampling``. ``info`` may hold ``'label'`` (int32
+      ``[n]``, the classes of a class-conditional draw; the picture puts class k in row k). None
+      for a family with no sampler (the classifier): the trainer then writes no samples and the
+      sampling commands refuse the run.
     log_prob: ``(params, batch, rng) -> [b]`` log-likelihood in nats of ``batch['x']``, or None if
       the family has none. ODE families take ``likelihood=None`` too: the solve settings (section,
       dict or `SolverSpec`; None: the run's ``likelihood`` section).
@@ -72,7 +75,7 @@ class Model:
 
   init: Callable[..., Params]
   loss: Callable[..., Any]
-  sample: Callable[..., Any]
+  sample: Optional[Callable[..., Any]]
   log_prob: Optional[Callable[..., Any]] = None
   discrete: bool = False
   velocity: Optional[Callable[..., Any]] = None

@@ -56,8 +56,12 @@ def inputs(run, sampler=None) -> dict:
       discrete=model.discrete, num_samples=ec.num_samples, dequant_draws=ec.dequant_draws)
 
 
+def _wanted(cls) -> list[str]:
+  return [p for p in inspect.signature(cls.__init__).parameters if p != 'self']
+
+
 def _make(cls, available: dict, **fixed):
-  wanted = [p for p in inspect.signature(cls.__init__).parameters if p != 'self']
+  wanted = _wanted(cls)
   return cls(**{p: fixed[p] if p in fixed else available[p] for p in wanted})
 
 
@@ -74,6 +78,13 @@ class Evaluator:
       extra = [k.split('/', 1)[1] for k in model.extras if k.startswith('metric/')]
       raise cfg_lib.ConfigError(f'config.eval.metrics: unknown {unknown}; available: '
                        f'{", ".join(METRICS + tuple(extra))}')
+    if model.sample is None:
+      drawn = [m for module in REGISTRY if 'sample_fn' in _wanted(module.Evaluator)
+               for m in module.NAMES if m in names] + own
+      if drawn:
+        raise cfg_lib.ConfigError(
+            f'config.eval.metrics: {drawn} need samples, and family {run.config.model.family!r} '
+            'has no sampler: leave them out of config.eval.metrics')
     available = inputs(run, sampler)
     self._evaluators = []
     for module in REGISTRY:

@@ -23,6 +23,7 @@ RF = 'experiments/rectified_flow/toy2d.py:smoke'
 SDE_2D = 'experiments/score_sde/toy2d.py:smoke'
 SDE_IMG = 'experiments/score_sde/digits.py:smoke'
 PCNN_PP = 'experiments/pixelcnn/digits.py:smoke,pp'
+CLF = 'experiments/classifier/digits.py:smoke'
 SHORT = ['--config.train.steps=2', '--config.train.progress=false']
 
 
@@ -78,6 +79,8 @@ def existing(tmp_path):
 # (experiment, overrides, the line's pattern): settings that used to fail after training or
 # after config.json was written, now refused when the config is validated or the Run is built.
 CONFIG_CASES = [
+    (CLF, ["--config.eval.metrics=('loss','sliced_wasserstein')"],
+     r"config\.eval\.metrics: \['sliced_wasserstein'\] need samples.*'classifier' has no sampler"),
     (RF, ['--config.sampling.grid=cosine'],
      r"config\.sampling\.grid='cosine' is not allowed; choose one of"),
     (RF, ['--config.sampling.grid=log_snr'],
