@@ -108,8 +108,13 @@ def write_config(workdir: str, config) -> None:
 
 
 def _resume_changes(old, config) -> list[str]:
-  """The keys in which `config` differs from the run's `old` config outside `RESUME_KEYS`."""
-  return [k for k in cfg_lib.diff(old, config) if not k.startswith(RESUME_KEYS)]
+  """The keys in which `config` differs from the run's `old` config outside `RESUME_KEYS`. A key
+  that one of them lacks (a run written before the key existed) counts with its schema default,
+  the behaviour the older run had."""
+  fo, fn = cfg_lib.flatten(old.to_dict()), cfg_lib.flatten(config.to_dict())
+  schema = cfg_lib.flatten(cfg_lib.base(config.model.family).to_dict())
+  changed = (k for k in set(fo) | set(fn) if fo.get(k, schema.get(k)) != fn.get(k, schema.get(k)))
+  return sorted(k for k in changed if not k.startswith(RESUME_KEYS))
 
 
 def check_resume(workdir: str, config) -> None:

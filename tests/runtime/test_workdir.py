@@ -83,3 +83,19 @@ def test_a_checkpoint_written_with_another_config_is_refused_on_resume():
   resumable = json.loads(cfg.to_json(tiny_config(**{'train.steps': '12'})))
   workdir.check_checkpoint_config(resumable, config, 6, '/x/checkpoints')  # a resume key
   workdir.check_checkpoint_config(None, config, 6, '/x/checkpoints')  # an old checkpoint
+
+
+def test_a_run_written_before_a_key_existed_resumes_with_the_keys_default(tmp_path):
+  """A config.json / checkpoint config lacking a key added to the schema later (here the
+  conditioning keys model.num_classes, loss.p_uncond, sampling.label) means the key's default,
+  the behaviour that run had: its resume is not refused. A changed key beside them still is."""
+  config = tiny_config()
+  stored = json.loads(cfg.to_json(config))
+  for section, key in (('model', 'num_classes'), ('loss', 'p_uncond'), ('sampling', 'label')):
+    stored[section].pop(key)
+  workdir.check_checkpoint_config(stored, config, 6, '/x/checkpoints')
+  (tmp_path / workdir.CONFIG).write_text(json.dumps(stored))
+  workdir.check_resume(str(tmp_path), config)
+  stored['model']['score_mlp']['width'] += 1   # a change beside the missing keys still counts
+  with pytest.raises(cfg.ConfigError, match=r'different config \(model.score_mlp.width differ'):
+    workdir.check_checkpoint_config(stored, config, 6, '/x/checkpoints')
