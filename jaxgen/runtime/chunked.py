@@ -12,7 +12,8 @@ writes ``DIR/samples/<name>/`` (`write_chunks`; default name as launch.sample's 
     chunk_00000.npz    ``samples`` [m, *shape] float32 (m = chunk, the last one the rest) and the
                        sampler's per-sample info (``label`` [m] of class-conditional or guided
                        samples); byte-deterministic (`shards.npz_bytes`)
-    chunk_00000.json   its record: index, num, bytes, SHA-256, nfe
+    chunk_00000.json   its record: index, num, bytes, SHA-256, nfe, nonfinite (samples holding
+                       NaN/inf: written all the same, counted in the final line)
     preview.png        the first chunk's first 64 samples (`viz.save_samples`, a row per class)
     index.json         written last: the plan, every record and ``digest`` (SHA-256 of the
                        chunks' SHA-256s: the identity of the sample set)
@@ -179,6 +180,18 @@ def _preview(run, folder: str, plan: dict, data: bytes, nfe) -> None:
                    title=title, labels=labels)
 
 
+def _open_folder(folder: str, plan: dict, force: bool) -> None:
+  """Makes the folder ready for chunks: emptied of our files if `force`, temporary files of a
+  killed write removed, ``plan.json`` (re)written."""
+  if force:
+    clear(folder)
+  paths.makedirs(folder)
+  for f in paths.listdir(folder):
+    if _TMP.search(f) and _OURS.match(f):
+      paths.remove(paths.join(folder, f))
+  paths.write_atomic(paths.join(folder, shards.PLAN), shards.json_text(plan))
+
+
 def write_chunks(run, workdir: str, num: int, chunk: int = 1000, seed: int = 0,
                  name: str = 'samples', force: bool = False, draw: Optional[Callable] = None,
                  sampling=None) -> str:
@@ -213,7 +226,7 @@ def write_chunks(run, workdir: str, num: int, chunk: int = 1000, seed: int = 0,
   if records:
     print(f'samples: resuming {folder}: {len(records)} finished chunks kept ({kept} samples, '
           f'SHA-256 checked), {len(todo)} to make', flush=True)
-  bar = shards.Progress(num, kept, 'samples', 'sample', 'chunk')
+  bar = shards.Progress(num, kept, 'samples', 'sample', 'chunk', quiet=not writer)
   t0, t_first, nfe = time.perf_counter(), None, None
   try:
     for n, i in enumerate(todo):
@@ -221,17 +234,14 @@ def write_chunks(run, workdir: str, num: int, chunk: int = 1000, seed: int = 0,
       arrays, scalars = _split_info(info, n_call, sizes[i])
       nfe = scalars.get('nfe')
       if n == 0 and writer:  # the sampler accepted the settings: now the folder may be written
-        if force:
-          clear(folder)
-        paths.makedirs(folder)
-        for f in paths.listdir(folder):   # temporary files of a killed write
-          if _TMP.search(f) and _OURS.match(f):
-            paths.remove(paths.join(folder, f))
-        paths.write_atomic(paths.join(folder, shards.PLAN), shards.json_text(plan))
+        _open_folder(folder, plan, force)
       if writer:
-        data = shards.npz_bytes(samples=np.asarray(x[:sizes[i]], np.float32), **arrays)
+        x = np.asarray(x[:sizes[i]], np.float32)
+        data = shards.npz_bytes(samples=x, **arrays)
         records[i] = shards.write_with_record(folder, chunk_name(i), data, index=i,
-                                              num=sizes[i], **scalars)
+                                              num=sizes[i], nonfinite=int(np.sum(
+                                                  ~np.isfinite(x).all(axis=tuple(
+                                                      range(1, x.ndim))))), **scalars)
         if i == 0:
           _preview(run, folder, plan, data, nfe)
       bar.update(sizes[i], i, f'/{len(sizes)}', f'NFE {nfe}, ' if nfe is not None else '')
@@ -243,6 +253,8 @@ def write_chunks(run, workdir: str, num: int, chunk: int = 1000, seed: int = 0,
   made = sum(sizes[i] for i in todo)
   if not writer:
     return folder
+  if not todo:
+    _open_folder(folder, plan, force=False)   # a finished folder: only its plan is rewritten
   if 0 not in todo and not paths.isfile(paths.join(folder, PREVIEW)):
     _, data, _ = shards.verified(folder, chunk_name(0))
     if data is not None:
@@ -255,8 +267,10 @@ def write_chunks(run, workdir: str, num: int, chunk: int = 1000, seed: int = 0,
   if len(todo) > 1:   # after the first chunk (its time includes the compilation)
     rate = (f', {(made - sizes[todo[0]]) / max(seconds - t_first, 1e-9):.0f} samples/s after '
             f'the first chunk ({t_first:.1f}s incl. compilation and the preview)')
+  bad = sum(int(r.get('nonfinite', 0)) for r in ordered)
+  warn = f'; WARNING: {bad} samples hold NaN/inf values' if bad else ''
   print(f'Wrote {folder}: {num} samples in {len(sizes)} chunks of {n_call} ({made} made, {kept} '
-        f'kept) in {seconds:.1f}s{rate}, from step {run.step} (digest {digest[:12]}...)',
+        f'kept) in {seconds:.1f}s{rate}, from step {run.step} (digest {digest[:12]}...){warn}',
         flush=True)
   return folder
 

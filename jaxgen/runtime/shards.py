@@ -105,13 +105,15 @@ def verified(folder: str, file_name: str, **expect) -> tuple[Optional[dict], Opt
 
 class Progress:
   """A tqdm bar (items/s, ETA) when stderr is a terminal and tqdm is installed, else one line per
-  finished part on stdout: ``<what>: <part> <i> written: done/total <unit>s (<unit>s/s, s)``."""
+  finished part on stdout: ``<what>: <part> <i> written: done/total <unit>s (<unit>s/s, s)``;
+  nothing at all if `quiet` (e.g. on the processes that do not write)."""
 
-  def __init__(self, total: int, done: int, what: str, unit: str, part: str, prefix: str = ''):
+  def __init__(self, total: int, done: int, what: str, unit: str, part: str, prefix: str = '',
+               quiet: bool = False):
     self.total, self.done, self.what, self.unit, self.part = total, done, what, unit, part
-    self.prefix, self.made, self.t0 = prefix, 0, time.perf_counter()
+    self.prefix, self.made, self.t0, self.quiet = prefix, 0, time.perf_counter(), quiet
     self.bar = None
-    if sys.stderr.isatty():
+    if sys.stderr.isatty() and not quiet:
       try:
         from tqdm import tqdm
         self.bar = tqdm(total=total, initial=done, unit=unit, unit_scale=True, dynamic_ncols=True,
@@ -127,6 +129,8 @@ class Progress:
     self.made += n
     if self.bar is not None:
       self.bar.update(n)
+      return
+    if self.quiet:
       return
     dt = time.perf_counter() - self.t0
     print(f'{self.prefix}{self.what}: {self.part} {i}{parts} written: {self.done}/{self.total} '

@@ -199,3 +199,28 @@ def test_streamed_gaussian_statistics_equal_the_one_shot_ones_in_one_chunk_of_me
   np.testing.assert_allclose(s_mu, mu, rtol=1e-12, atol=1e-12)
   np.testing.assert_allclose(s_sigma, sigma, rtol=1e-10, atol=1e-10)
   assert peak < 1_000_000, peak
+
+
+@pytest.mark.slow
+def test_classifier_guided_chunks_store_the_asked_labels(tmp_path, capsys):
+  """A smoke score-SDE run guided by a smoke classifier run through launch.sample --num: each
+  chunk holds label 3 for all its samples, and chunk 1 is the guided sampler at chunk key 1."""
+  from jaxgen.runtime import guidance
+  score, clf = str(tmp_path / 'sde'), str(tmp_path / 'clf')
+  assert launch_train.main(['--config', 'experiments/score_sde/digits.py:smoke', '--workdir',
+                            score, "--config.eval.metrics=('loss',)", '--config.sampling.steps=3',
+                            '--config.sampling.corrector=none']) == 0
+  assert launch_train.main(['--config', 'experiments/classifier/digits.py:smoke', '--workdir',
+                            clf, '--config.train.steps=2']) == 0
+  flags = [f'--config.sampling.classifier={clf}', '--config.sampling.classifier_scale=1',
+           '--config.sampling.label=3']
+  assert launch_sample.main(['--workdir', score, '--num', '20', '--chunk', '8'] + flags) == 0
+  folder = os.path.join(score, 'samples', 'sample_4_pc_clf3_s1')
+  labels = [lab.tolist() for lab in chunked.iterate_chunks(folder, 'label')]
+  assert labels == [[3] * 8, [3] * 8, [3] * 4]
+  assert chunked.read_index(folder)['plan']['sampling']['classifier'] == clf
+  run = run_lib.open_run(score, {k[9:].split('=')[0]: k.split('=')[1] for k in flags})
+  draw = guidance.draw_for(run)
+  x, info = draw(run.params, jax.random.fold_in(chunked.sample_key(run, 0), 1), 8,
+                 run.config.sampling)
+  np.testing.assert_array_equal(list(chunked.iterate_chunks(folder))[1], x)
