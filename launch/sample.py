@@ -1,12 +1,20 @@
-"""Draw samples from a trained run: a grid picture (PNG) and the raw samples (.npz).
+"""Draw samples from a trained run: a grid picture (PNG) and the raw samples (.npz), or many
+samples in resumable chunks.
 
     python -m launch.sample --workdir DIR [--name NAME] [--config.sampling.solver=heun \
         --config.sampling.steps=50 --config.sampling.num_samples=64 ...]
+    python -m launch.sample --workdir DIR --num 50000 [--chunk 1000] [--seed 0] [--force]
 
-Writes DIR/samples/NAME.png and DIR/samples/NAME.npz (default NAME: sample_<step>_<sampler>, the
-sampler named by the family from config.sampling, e.g. the ODE solver). A score_sde run samples
-classifier-guided with --config.sampling.classifier=CLASSIFIER_RUN (and classifier_scale, label;
-`jaxgen.runtime.guidance`); a run without a sampler (a classifier) is refused in one line.
+Without --num: writes DIR/samples/NAME.png and DIR/samples/NAME.npz (sampling.num_samples
+samples; default NAME: sample_<step>_<sampler>, the sampler named by the family from
+config.sampling, e.g. the ODE solver). With --num N: N samples in chunks of --chunk (a multiple of
+the device count; each chunk one sharded jit call) written to the folder DIR/samples/NAME/
+(chunk_*.npz, their SHA-256 records, plan.json, index.json and preview.png, the first chunk's first
+64 samples; `jaxgen.runtime.chunked`) with a progress line per chunk: a killed run rerun with the
+same flags resumes to the same bytes; other settings on an existing folder are refused unless
+--force. A score_sde run samples classifier-guided with --config.sampling.classifier=CLASSIFIER_RUN
+(and classifier_scale, label; `jaxgen.runtime.guidance`), in both modes; a run without a sampler
+(a classifier) is refused in one line.
 """
 
 from __future__ import annotations
@@ -16,14 +24,20 @@ import time
 
 
 def _sample(args, run) -> None:
-  from jaxgen.runtime import cli, guidance, samples
+  from jaxgen.runtime import chunked, cli, guidance, samples
 
   if run.model.sample is None:
     raise cli.Failure(f'--workdir={args.workdir} is a {run.config.model.family} run: it has no '
                       'sampler (a classifier guides a score_sde run: launch.sample --workdir '
                       'SCORE_RUN --config.sampling.classifier=THIS_RUN)')
+  if args.num is None and (args.chunk is not None or args.seed or args.force):
+    raise cli.Failure('--chunk, --seed and --force belong to chunked sampling: give --num N')
   draw = guidance.draw_for(run)  # None unless config.sampling.classifier names a classifier run
   name = args.name or guidance.sample_name(run)
+  if args.num is not None:
+    chunked.write_chunks(run, args.workdir, args.num, 1000 if args.chunk is None else args.chunk,
+                         seed=args.seed, name=name, force=args.force, draw=draw)
+    return
   t0 = time.perf_counter()
   path = samples.write(run, args.workdir, run.step, name=name, draw=draw)
   if path:  # '' on the processes other than 0 of a multi-process run (they do not write)
@@ -31,12 +45,24 @@ def _sample(args, run) -> None:
           'incl. compilation)')
 
 
+def _arguments(parser) -> None:
+  parser.add_argument('--name', default='')
+  parser.add_argument('--num', type=int, default=None,
+                      help='chunked sampling: this many samples into the folder samples/NAME/')
+  parser.add_argument('--chunk', type=int, default=None,
+                      help='samples per jit call and file (default 1000; a multiple of the '
+                      'device count)')
+  parser.add_argument('--seed', type=int, default=0,
+                      help="chunked sampling: the sample key is fold_in(the run's, seed)")
+  parser.add_argument('--force', action='store_true',
+                      help='chunked sampling: delete an existing folder of other settings')
+
+
 def main(argv=None) -> int:
   from jaxgen.runtime import cli
 
   argv = sys.argv[1:] if argv is None else argv
-  return cli.on_run(argv, 'python -m launch.sample', __doc__, _sample,
-                    lambda p: p.add_argument('--name', default=''))
+  return cli.on_run(argv, 'python -m launch.sample', __doc__, _sample, _arguments)
 
 
 if __name__ == '__main__':
