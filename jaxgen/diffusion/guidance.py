@@ -214,7 +214,10 @@ def config_problems(config) -> list[str]:
     out.append(f'config.loss.p_uncond={p:g} drops class labels, but config.model.num_classes=0 '
                '(unconditional): set model.num_classes (e.g. 10) or loss.p_uncond=0')
   s = config.sampling
-  if int(s.label) >= max(k, 0) and int(s.label) >= 0:
+  # With a guiding classifier (score SDEs: sampling.classifier) the label is the classifier's
+  # class, checked against that classifier when it is opened.
+  guided_by_classifier = bool(s.get('classifier', ''))
+  if int(s.label) >= max(k, 0) and int(s.label) >= 0 and not guided_by_classifier:
     out.append(f'config.sampling.label={s.label} must be -1 (all classes) or a class in '
                + (f'0..{k - 1}' if k else 'a conditional model; this one has model.num_classes=0'))
   w = float(s.guidance)

@@ -18,6 +18,7 @@ import pytest
 from jaxgen.runtime import config as cfg
 from jaxgen.runtime import guidance
 from jaxgen.runtime import workdir as workdir_lib
+from tests.conftest import ROOT
 from launch import sample as launch_sample
 from launch import train as launch_train
 
@@ -149,3 +150,14 @@ def test_guided_samples_of_a_score_run_with_a_classifier_run(runs, tmp_path,
   err = capsys.readouterr().err.strip().splitlines()
   assert len(err) == 1 and 'it has no sampler' in err[0], err
   assert not _samples(clf)
+
+
+def test_a_label_of_an_unconditional_score_run_is_the_guiding_classifiers_class():
+  """sampling.label=k on an unconditional score run is refused at validation unless a classifier
+  guides it (then k is checked against that classifier's classes when it is opened)."""
+  base = cfg.load(os.path.join(ROOT, 'experiments/score_sde/digits.py') + ':smoke')
+  base.sampling.label = 3
+  with pytest.raises(cfg.ConfigError, match=r'config\.sampling\.label=3 must be -1'):
+    cfg.validate(base)
+  base.sampling.classifier = '/some/classifier/run'
+  assert cfg.validate(base).sampling.label == 3
