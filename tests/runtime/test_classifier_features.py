@@ -87,18 +87,18 @@ def test_fd_of_the_evaluation_split_is_zero_against_itself_and_large_when_pixels
   assert abs(_evaluator(digits_run, ('fd',), x).run(None, KEY)['eval/fd']) < 1e-6
   perm = np.random.default_rng(0).permutation(64)
   shuffled = x.reshape(len(x), 64)[:, perm].reshape(x.shape)
-  # Measured: ~2e2 (the features' own total variance, tr(Sigma), is ~1e2).
-  ev = _evaluator(digits_run, ('fd', 'kid'), shuffled)
-  out = ev.run(None, KEY)
-  assert out['eval/fd'] > 10 * 1.0 and out['eval/fd'] > 0.5 * np.trace(ev._ref_stats[1])
-  assert out['eval/kid'] > 0
+  # Measured (benchmarks/classifier_features.py): FD 23.2 shuffled, 0.32 for 297 training images
+  # against the test images (the floor of a perfect model with that many samples).
+  out = _evaluator(digits_run, ('fd', 'kid'), shuffled).run(None, KEY)
+  assert out['eval/fd'] > 10.0 and out['eval/kid'] > 0.5
 
 
 def test_is_of_real_digits_is_near_the_number_of_classes_and_one_for_a_constant_image(
     digits_run, real):
   x, _ = real
   score = _evaluator(digits_run, ('is',), x).run(None, KEY)['eval/is']
-  assert 8.0 < score <= 10.0  # 10 classes, near-uniform labels, ~96% accurate confident classifier
+  # 10 classes, near-uniform labels, a confident 96%-accurate classifier: measured 9.82.
+  assert 9.0 < score <= 10.0
   const = np.zeros_like(x)
   assert abs(_evaluator(digits_run, ('is',), const).run(None, KEY)['eval/is'] - 1.0) < 1e-9
 
