@@ -137,3 +137,26 @@ def test_tiny_end_to_end_run_reports_fd_and_is(tmp_path):
   out = [r for r in rows if 'eval/fd' in r][-1]
   assert np.isfinite(out['eval/fd']) and out['eval/fd'] > 0
   assert 1.0 <= out['eval/is'] <= 10.0
+
+
+def test_export_refuses_a_noisy_classifier_before_writing(tmp_path):
+  import types
+  config = cfg_lib.validate(cfg_lib.load('experiments/classifier/digits.py:smoke'))
+  with pytest.raises(cfg_lib.ConfigError, match=r"^model.noise='vpsde': an evaluation classifier must be clean"):
+    asset_lib.export(types.SimpleNamespace(config=config), str(tmp_path / 'x.npz'), 'cmd')
+  assert not os.listdir(tmp_path)
+
+
+@pytest.mark.slow
+def test_export_cli_writes_a_verified_asset(tmp_path):
+  """Trains the clean smoke classifier (about a minute on a busy 2-core CPU) and exports it."""
+  from launch import export_classifier
+  loop.train(cfg_lib.validate(cfg_lib.load('experiments/classifier/digits.py:clean,smoke')),
+             str(tmp_path / 'run'))
+  out = tmp_path / 'assets' / 'classifier_digits.npz'
+  assert export_classifier.main(['--workdir', str(tmp_path / 'run'), '--out', str(out)]) == 0
+  entry = asset_lib.read_manifest(str(out.parent))['digits']
+  assert entry['sha256'] == asset_lib.sha256_file(str(out)) and entry['test_examples'] == 297
+  a = asset_lib.load('digits', str(out.parent))
+  feats, logits = a.embed_all(np.zeros((3, 8, 8, 1), np.float32))
+  assert feats.shape == (3, entry['feature_dim']) and logits.shape == (3, 10)
