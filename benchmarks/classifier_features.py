@@ -8,6 +8,17 @@ Prints one JSON line: the asset's SHA-256, size and test accuracy, then the metr
 (a) the evaluation split itself (FD 0), (b) as many training examples (the floor a perfect
 model reaches with that many samples), (c) the evaluation split with its pixels shuffled (one fixed
 permutation), (d) a constant image; and class_accuracy of the labelled evaluation split.
+
+Measured (2026-12-02, 2-core CPU shared with other jobs; digits ~1 minute, fashion_mnist ~6
+minutes wall), FD / IS / KID:
+
+  data           examples  test acc  eval vs eval        train vs eval        shuffled pixels      constant
+  digits            297    0.9596    0.0 / 9.82 / -0.056  0.318 / 9.86 / -0.030  23.2 / 2.96 / 1.91   55.6 / 1.00 / 6.49
+  fashion_mnist   10000    0.8593    0.0 / 6.60 / -0.001  0.005 / 6.61 / -0.000  17.6 / 1.17 / 1.43   30.6 / 1.00 / 2.69
+
+(KID is the unbiased MMD^2, negative around 0 for equal laws; for digits each "subset" is all 297
+examples, so its std is 0. IS of real data is below the 10 classes by how unsure the classifier
+is: 9.82 for the 96% digits classifier, 6.60 for the 86% Fashion-MNIST one.)
 """
 
 from __future__ import annotations
