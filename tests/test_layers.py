@@ -20,6 +20,7 @@ ALLOWED = {
     'distributions': set(),
     'nets': {'distributions'},
     'data': {'distributions'},
+    'assets': set(),  # data files only (the pinned evaluation classifiers), no code
 }
 
 

@@ -17,7 +17,14 @@ Evaluation: eval/loss, eval/accuracy (t = 1e-5, i.e. clean) and eval/accuracy_t0
 _t0.75 on 1024 test images (4 batches of 256).
 
 Variants: ``smoke`` (nf 8, 4 steps), ``clean`` (model.noise='none': a clean-data classifier to
-score guided samples).
+score guided samples; nf 16, no dropout, 1200 steps with 100 warm-up, evaluated on 2048 test
+images: the pinned evaluation asset jaxgen/assets/classifier_fashion_mnist.npz of the ``fd`` /
+``is`` / ``kid`` / ``class_accuracy`` metrics, `jaxgen.runtime.classifier_asset`).
+
+The ``clean`` variant (measured, seed 0, EMA parameters; 2-core CPU shared with ~7 jobs, load
+~15-20): 38,410 parameters, 16 minutes wall for 1200 steps (~1 step/s while another training
+shared the cores, ~2.5 steps/s alone); eval/accuracy 0.863 and eval/loss 0.359 on 2048 test
+images, 0.8593 on all 10,000 (the asset's test_accuracy, `launch.export_classifier`).
 
 Runtime and expected result: NOT measured yet (only the smoke ran here). From the digits
 classifier's cost per image and the 28x28 resolution, expect roughly 30-60 minutes on the 2-core
@@ -58,6 +65,14 @@ def get_config(arg=None):
     c.model.classifier.nf = 8
 
   def clean(c):
+    # The pinned evaluation asset (jaxgen/assets/classifier_fashion_mnist.npz): smaller and
+    # shorter so it trains on the laptop CPU; no noise input.
     c.model.noise = 'none'
+    c.model.classifier.nf = 16
+    c.model.classifier.dropout = 0.0
+    c.optim.warmup_steps = 100
+    c.train.steps = 1200
+    c.train.checkpoint_every = 600
+    c.eval.num_batches = 8
 
   return cfg.select(config, arg, smoke=smoke, clean=clean)

@@ -23,7 +23,9 @@ Conventions
   (noisy classifiers only), over the evaluation split, noise from the evaluator's key.
 * ``extras``: 'logits' ``(params, t, x) -> [b, K]`` of an ``x`` already at time t (``t`` scalar
   or ``[b]``; ignored for 'none'); 'log_prob_y' ``(params, t, x, y) -> [b]`` the log-posterior
-  ``log p_t(y | x)`` in nats; 'correct' ``(params, batch, rng) -> {name: [b] 0/1}`` (the
+  ``log p_t(y | x)`` in nats; 'features' ``(params, x) -> [b, F]`` the penultimate layer
+  (`jaxgen.nets.classifier`, ``F = nf * ch_mult[-1]``) of a clean ``x`` (time label of t = eps;
+  a clean classifier's are the features of `jaxgen.runtime.classifier_asset`); 'correct' ``(params, batch, rng) -> {name: [b] 0/1}`` (the
   evaluator's); 'noise_sde' ``() -> the jaxgen.diffusion.sde instance or None``.
 """
 
@@ -146,6 +148,10 @@ def build(config, spec) -> Model:
     logp = jax.nn.log_softmax(logits_fn(params, t, x))
     return jnp.take_along_axis(logp, jnp.asarray(y, jnp.int32)[:, None], axis=-1)[:, 0]
 
+  def features(params, x):
+    t = jnp.full(x.shape[:1], eps, jnp.float32)
+    return net.apply({'params': params}, x, time_label(sde, t), train=False, features=True)[1]
+
   def correct(params, batch, rng):
     x, y = batch_x(batch), labels_of(batch)
     times = {'accuracy': eps}
@@ -158,5 +164,5 @@ def build(config, spec) -> Model:
     return out
 
   return Model(init=init, loss=loss, sample=None,
-               extras=dict(logits=logits, log_prob_y=log_prob_y, correct=correct,
+               extras=dict(logits=logits, log_prob_y=log_prob_y, correct=correct, features=features,
                            noise_sde=lambda: sde))

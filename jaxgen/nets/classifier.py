@@ -12,7 +12,10 @@ Call convention (that of `jaxgen.nets.unet`, with logits out):
   convention (the family passes ``t * 999`` for VP / sub-VP, ``sigma(t)`` for VE); embedded as is
   with ``embedding_type='positional'`` or as ``log(t_label)`` with ``'fourier'``. With
   ``time_conditional=False`` (a clean-data classifier) it is ignored and no embedding exists.
-* Returns float32 logits ``[b, num_classes]`` (the last layer starts at ``init_scale``).
+* Returns float32 logits ``[b, num_classes]`` (the last layer starts at ``init_scale``); with
+  ``features=True`` the pair ``(logits, features)``, ``features`` float32 ``[b, nf * ch_mult[-1]]``
+  the penultimate layer (after the last norm + swish and, for images, the global mean pool: the
+  input of the logits Dense). The parameters are the same either way.
 """
 
 from __future__ import annotations
@@ -77,7 +80,7 @@ class Classifier(nn.Module):
     return layers.dense(width, name='temb_dense_1')(nn.swish(temb))
 
   @nn.compact
-  def __call__(self, x, t_label, train: bool = False):
+  def __call__(self, x, t_label, train: bool = False, features: bool = False):
     b = x.shape[0]
     temb = self._temb(t_label, b)
     if x.ndim == 2:
@@ -100,4 +103,5 @@ class Classifier(nn.Module):
           h = nn.avg_pool(h, (2, 2), strides=(2, 2), padding='SAME')
       h = nn.swish(layers.group_norm(h.shape[-1], name='norm_out')(h))
       h = jnp.mean(h, axis=(1, 2))
-    return layers.dense(self.num_classes, self.init_scale, name='logits')(h).astype(jnp.float32)
+    logits = layers.dense(self.num_classes, self.init_scale, name='logits')(h).astype(jnp.float32)
+    return (logits, h.astype(jnp.float32)) if features else logits

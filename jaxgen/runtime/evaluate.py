@@ -7,8 +7,9 @@ module there and one line in `REGISTRY`.
 
 Metrics (see each module): ``loss``, ``nll`` (nats per example), ``bpd`` (bits/dim),
 ``sliced_wasserstein`` (with the sampler's ``nfe``), ``accuracy``
-(classifier families, at their noise levels), and any family metric ``m`` that the model
-declares as ``model.extras['metric/' + m]``.
+(classifier families, at their noise levels), ``fd`` / ``is`` / ``kid`` / ``class_accuracy``
+(samples in the pinned classifier's features: digits, fashion_mnist), and any family metric
+``m`` that the model declares as ``model.extras['metric/' + m]``.
 """
 
 from __future__ import annotations
@@ -20,13 +21,14 @@ from jaxgen.runtime import config as cfg_lib
 from jaxgen.runtime import parallel
 from jaxgen.runtime import samples as samples_lib
 from jaxgen.runtime.evaluators import classification
+from jaxgen.runtime.evaluators import classifier_features
 from jaxgen.runtime.evaluators import family
 from jaxgen.runtime.evaluators import likelihood
 from jaxgen.runtime.evaluators import loss
 from jaxgen.runtime.evaluators import sample_quality
 
 # Modules with NAMES and an Evaluator.
-REGISTRY = (loss, likelihood, sample_quality, classification)
+REGISTRY = (loss, likelihood, sample_quality, classification, classifier_features)
 METRICS = tuple(name for module in REGISTRY for name in module.NAMES)
 
 

@@ -1,0 +1,105 @@
+"""``fd``, ``is``, ``kid``, ``class_accuracy``: sample quality in the feature space of the pinned
+evaluation classifier of the run's data (`jaxgen.runtime.classifier_asset`: ``digits``,
+``fashion_mnist``; other data is one ConfigError naming config.eval.metrics).
+
+* Samples: ``eval.num_samples`` from the run's sampler with key ``fold_in(rng, 2)`` (the same
+  draw as ``sliced_wasserstein``'s), mapped from the run's data range ``[spec.low, spec.high]``
+  to the [-1, 1] the classifier was trained on (so 'unit' and 'levels' runs are measured alike)
+  and clipped to it.
+* Reference: the **whole evaluation split** (297 digits test images, 10k Fashion-MNIST test
+  images), in the run's data transforms, mapped the same way; its features are computed once.
+* ``eval/fd``: the Frechet distance between Gaussians fitted to the penultimate features
+  (`jaxgen.metrics.frechet`, 'eigh'); like FID it is biased upwards for few samples.
+* ``eval/is`` (and ``eval/is_std``): ``exp(E KL(p(y|x) || p(y)))`` of the classifier's softmax
+  (`jaxgen.metrics.inception_score`) over ``max(1, min(10, n // 500))`` splits (each of at least
+  500 samples where possible): at most the number of classes (10), 1 for a constant image.
+* ``eval/kid`` (and ``eval/kid_std``): the unbiased cubic-kernel MMD^2 (`jaxgen.metrics.kid`) over
+  100 subsets of ``min(1000, n, reference)`` samples, subset seed 0.
+* ``eval/class_accuracy``: the fraction of samples that the classifier puts in the class they
+  were drawn for (``info['label']`` of a class-conditional sampler, e.g. ``model.num_classes``
+  runs); a sampler without labels is a ConfigError naming config.eval.metrics.
+The data must have the asset's number of levels (binarized images are refused: the classifier
+never saw them).
+"""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+
+from jaxgen.metrics import frechet
+from jaxgen.metrics import inception_score as is_lib
+from jaxgen.metrics import kid as kid_lib
+from jaxgen.runtime import classifier_asset
+from jaxgen.runtime import config as cfg_lib
+
+NAMES = ('fd', 'is', 'kid', 'class_accuracy')
+KID_SUBSETS = 100
+
+
+def is_splits(n: int) -> int:
+  return max(1, min(10, n // 500))
+
+
+def to_asset_range(x, low: float, high: float) -> np.ndarray:
+  """Values of ``[low, high]`` mapped affinely to the classifier's [-1, 1] (and clipped)."""
+  x = np.asarray(x, np.float32)
+  return np.clip(2.0 * (x - low) / (high - low) - 1.0, -1.0, 1.0)
+
+
+class Evaluator:
+
+  def __init__(self, names, sample_fn, reference, spec, num_samples):
+    """sample_fn: ``(params, rng, n) -> (x, info)`` on the host; reference: ``n -> [n, ...]``
+    evaluation examples (0: all); spec: the run's `DataSpec`."""
+    wanted = '/'.join(names)
+    if spec.name not in classifier_asset.names():
+      raise cfg_lib.ConfigError(
+          f'config.eval.metrics: {wanted} need a pinned evaluation classifier, which exists for '
+          f'data {", ".join(classifier_asset.names())}, not {spec.name!r}: remove them '
+          'from config.eval.metrics')
+    self._asset = classifier_asset.load(spec.name)
+    entry = self._asset.entry
+    if spec.num_levels != entry['data']['num_levels'] or tuple(spec.shape) != tuple(
+        entry['data']['shape']):
+      raise cfg_lib.ConfigError(
+          f'config.eval.metrics: {wanted}: the pinned {spec.name} classifier saw '
+          f'{entry["data"]["num_levels"]}-level images of shape {tuple(entry["data"]["shape"])}, '
+          f'this run\'s data has {spec.num_levels} levels, shape {tuple(spec.shape)} (binarized?): '
+          'remove them from config.eval.metrics or set config.data.binarize=\'none\'')
+    if num_samples < 2:
+      raise cfg_lib.ConfigError(f'config.eval.num_samples={num_samples}: {wanted} need at least '
+                                '2 samples (e.g. 1000)')
+    self._names, self._n, self._sample = tuple(names), int(num_samples), sample_fn
+    self._low, self._high = float(spec.low), float(spec.high)
+    ref = to_asset_range(reference(0), self._low, self._high)
+    self._ref_feats, _ = self._asset.embed_all(ref)
+    self._ref_stats = frechet.stats_from_features(self._ref_feats)
+
+  def scores(self, x, labels=None) -> dict:
+    """The metrics of samples `x` (the run's data range) with their asked classes `labels`."""
+    feats, logits = self._asset.embed_all(to_asset_range(x, self._low, self._high))
+    out = {}
+    if 'fd' in self._names:
+      mu, sigma = frechet.stats_from_features(feats)
+      out['eval/fd'] = frechet.frechet_distance(mu, sigma, *self._ref_stats)
+    if 'is' in self._names:
+      mean, std = is_lib.inception_score(logits=logits, num_splits=is_splits(len(x)))
+      out['eval/is'], out['eval/is_std'] = mean, std
+    if 'kid' in self._names:
+      m = min(1000, len(feats), len(self._ref_feats))
+      mean, std = kid_lib.kernel_inception_distance(self._ref_feats, feats, m, KID_SUBSETS)
+      out['eval/kid'], out['eval/kid_std'] = mean, std
+    if 'class_accuracy' in self._names:
+      if labels is None:
+        raise cfg_lib.ConfigError(
+            "config.eval.metrics: class_accuracy needs class-conditional samples (the sampler's "
+            "info['label']); this run's are unconditional: remove class_accuracy or train with "
+            'model.num_classes')
+      labels = np.asarray(labels).reshape(-1)[:len(x)]
+      out['eval/class_accuracy'] = float(np.mean(np.argmax(logits, -1) == labels))
+    return out
+
+  def run(self, params, rng) -> dict:
+    x, info = self._sample(params, jax.random.fold_in(rng, 2), self._n)
+    return self.scores(x, info.get('label'))
