@@ -41,7 +41,9 @@ Conventions
   order of `jaxgen.diffusion`. ``extras``: 'score' ``(params, t, x) -> score``; 'inpaint'
   ``(params, rng, x, mask, sampling)``; 'colorize' ``(params, rng, gray, sampling)`` (PC sampler
   with replacement, `jaxgen.diffusion.controllable`, reading the 'pc' keys of ``sampling``);
-  'denoise' ``(params, t, x)`` (Tweedie).
+  'denoise' ``(params, t, x)`` (Tweedie); 'log_prob_stats' ``(params, batch, rng, likelihood=None)
+  -> (logp [b], {'nfe': [b]})``, `log_prob` with the PF-ODE solve's NFE per example
+  (`jaxgen.ode.likelihood.per_example_stats`; the evaluator's ``eval/likelihood_nfe``).
 """
 
 from __future__ import annotations
@@ -187,16 +189,19 @@ def build(config, spec) -> Model:
     shape = (n,) + tuple(spec.shape)
     return sampler.sample(sde, lambda t, x: score_p(params, t, x), rng, shape, settings(sampling))
 
-  def log_prob(params, batch, rng, likelihood=None):
+  def log_prob_stats(params, batch, rng, likelihood=None):
     from jaxgen.ode import likelihood as lik
 
     x = batch_x(batch)
     solve, eps, probes = (run_likelihood if likelihood is None
                           else _likelihood(likelihood, *run_likelihood))
-    logp, _ = lik.ode_log_likelihood(
+    logp, stats = lik.ode_log_likelihood(
         lambda t, y: velocity(params, t, y), x, sde.prior_logp, eps, sde.T,
         rng=rng, solver=solve, **lik.estimator(probes))
-    return logp
+    return logp, lik.per_example_stats(stats, x.shape[0])
+
+  def log_prob(params, batch, rng, likelihood=None):
+    return log_prob_stats(params, batch, rng, likelihood)[0]
 
   def inpaint(params, rng, x, mask, sampling):
     return controllable.inpaint(sde, lambda t, y: score_p(params, t, y), rng, x, mask,
@@ -215,6 +220,7 @@ def build(config, spec) -> Model:
 
   return Model(init=init, loss=loss, sample=sample, log_prob=log_prob, discrete=False,
                velocity=velocity, t_span=(sde.T, float(sde.eps)),
-               extras=dict(score=score, inpaint=inpaint, colorize=colorize, denoise=denoise),
+               extras=dict(score=score, inpaint=inpaint, colorize=colorize, denoise=denoise,
+                           log_prob_stats=log_prob_stats),
                sampling_label=lambda sampling: settings(sampling).label,
                adaptive_ode=lambda sampling: settings(sampling).adaptive_ode)
