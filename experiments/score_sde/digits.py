@@ -9,7 +9,7 @@ parameters); VP SDE beta 0.1 -> 20; DSM with t ~ U(1e-5, 1), mean over dimension
 100 warm-up steps, grad clip 1, EMA 0.995, batch 64, 1500 steps. Samples: PC sampler, reverse-diffusion
 predictor + Langevin corrector (snr 0.16), 300 steps, final denoising.
 
-Variants: ``smoke`` (nf 8, 4 steps), ``ve`` (VE SDE on [0, 1] data, sigma_max 8 ~ the largest
+Variants: ``smoke`` (nf 8, 4 steps; eval/bpd on dequantized test images, eval.dequantize), ``ve`` (VE SDE on [0, 1] data, sigma_max 8 ~ the largest
 pairwise distance of the training images, NCSN++-style Fourier embedding, score / sigma),
 ``ode`` (PF-ODE samples, dopri5), ``cond`` (class-conditional with label dropout 0.1 and classifier-free
 guidance w = 1 at sampling, `experiments.common.class_conditional`; 100 samples, one row per digit).
@@ -75,7 +75,8 @@ def get_config(arg=None):
     c.model.unet.nf = 8
     c.model.unet.attn_resolutions = ()
     c.sampling.steps = 4
-    c.eval.metrics = ('loss', 'bpd')    # PF-ODE bits/dim: Euler, 4 steps, one probe
+    c.eval.metrics = ('loss', 'bpd')    # PF-ODE bits/dim: Euler, 4 steps, one probe, on
+    c.eval.dequantize = True            # the test images dequantized (k + u) / 17 (metrics.bpd)
     c.likelihood.solver = 'euler'
     c.likelihood.steps = 4
     c.likelihood.probes = 1

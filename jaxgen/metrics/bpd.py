@@ -1,28 +1,57 @@
-"""Bits per dimension from per-example log-likelihoods in nats: the one implementation.
+"""Bits per dimension from per-example log-likelihoods in nats: the one definition every family
+and the evaluator use.
 
-For a discrete model (``discrete=True``) the log-likelihood is a log-probability mass:
-``bpd = -log P(x) / (D ln 2)``.
+Discrete families (``discrete=True``, e.g. PixelCNN) give the log-probability mass of the integer
+data exactly: ``bpd = -log P(k) / (D ln 2)``.
 
-For a continuous density over dequantized data, each of the K integer levels owns a bin of width
-``w = (high - low) / K`` in the model's data space (data in [0,1]: w = 1/K; in [-1,1]: w = 2/K), so
-``log P(x_int) >= log p(x) + D log w`` (Jensen) and
+Continuous families (score SDE, rectified flow, NICE) give a log-*density* ``log p(x)`` of data
+scaled from K integer levels k in {0..K-1} to ``[low, high]``. Their bits/dim are defined only on
+**uniformly dequantized** data,
 
-    bpd = -log p(x) / (D ln 2) - log2(w) = -log p(x) / (D ln 2) + log2(K / (high - low)).
+    x = low + (high - low) (k + u) / K,    u ~ U[0, 1)^D    (offset convention: k + u, not the
+                                                              centred k + 0.5),
 
-For 8-bit data the offset is 8 bits on [0,1] and 7 bits on [-1,1] (score_sde's convention),
-log2(17) for 17-level digits on [0,1]. NICE's MNIST figure: 8 - 1980.50 / (784 ln 2) = 4.36.
+so each level owns a bin of width ``w = (high - low) / K`` (1/K on [0, 1], 2/K on [-1, 1]) and,
+by Jensen, ``log P(k) >= E_u[log p(x)] + D log w``. The reported figure is that bound, averaged
+over ``eval.dequant_draws`` independent draws of u (each draw re-dequantizes the data):
+
+    bpd = -(log p(x) + D log((high - low) / K)) / (D ln 2)
+        = -log p(x) / (D ln 2) + log2(K / (high - low)).
+
+The same model expressed on another affine scale gives the same bpd (the Jacobian D log of the
+scale factor moves between log p and the offset). For 8-bit data the offset is 8 bits on [0, 1]
+and 7 on [-1, 1] (score_sde's convention), log2(17) for 17-level digits on [0, 1]; a uniform
+density scores exactly log2(K). NICE's MNIST figure: 8 - 1980.50 / (784 ln 2) = 4.36.
+
+A density evaluated on *non*-dequantized data (the grid points k / (K - 1)) is no bound on any
+discrete likelihood, and continuous data (toy2d, ``num_levels`` None) have no bins: both are
+refused (`check`, `bits_per_dim`); report ``nll`` there.
 
 `spec` is a data description with ``dim``, ``low``, ``high``, ``num_levels`` (None: continuous
-data, no offset) and ``dequantized`` (`jaxgen.data.DataSpec`).
+data) and ``dequantized`` (`jaxgen.data.DataSpec`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from typing import Callable
+from typing import Callable, Optional
 
 import jax
 import jax.numpy as jnp
+
+
+def problem(spec, discrete: bool) -> Optional[str]:
+  """Why bits/dim of a model (``discrete`` or not) on data `spec` is undefined, or None."""
+  if discrete:
+    return None
+  if spec.num_levels is None:
+    return (f'{spec.name} is continuous data (no integer levels, no bins): bits/dim is '
+            "undefined; report 'nll' (nats per example) instead")
+  if not spec.dequantized:
+    return (f'{spec.name} has {spec.num_levels} integer levels but is not dequantized: the '
+            'density of grid points is no bound on the discrete likelihood')
+  return None
 
 
 def offset_bits(spec) -> float:
@@ -33,7 +62,11 @@ def offset_bits(spec) -> float:
 
 
 def bits_per_dim(log_prob_nats, spec, discrete: bool):
-  """Per-example bits/dim (array in, array out; numpy or traced) for data described by `spec`."""
+  """Per-example bits/dim (array in, array out; numpy or traced) for data described by `spec`
+  (see the module docstring); ValueError where bits/dim is undefined (`problem`)."""
+  why = problem(spec, discrete)
+  if why is not None:
+    raise ValueError(why)
   bpd = -log_prob_nats / (spec.dim * math.log(2.0))
   if not discrete:
     bpd = bpd + offset_bits(spec)
@@ -50,16 +83,27 @@ def integer_levels(x: jax.Array, spec) -> jax.Array:
   return jnp.clip(jnp.round(unit * (k - 1)), 0, k - 1)
 
 
+def dequantize(x: jax.Array, rng: jax.Array, spec) -> tuple[jax.Array, object]:
+  """``(x', spec')``: the integer levels of `x` (`integer_levels`) dequantized afresh,
+  ``x' = low + (high - low) (level + u) / K``, u ~ U[0, 1) from `rng`, and `spec` marked
+  dequantized. For an evaluation of non-dequantized data (``eval.dequantize``; score_sde's
+  reference trains on k / 255 and scores (k + u) / 256)."""
+  levels = integer_levels(x, spec)
+  u = jax.random.uniform(rng, x.shape, x.dtype)
+  xc = spec.low + (spec.high - spec.low) * (levels + u) / spec.num_levels
+  return xc, dataclasses.replace(spec, dequantized=True)
+
+
 def dequantized_bpd(log_prob_fn: Callable, x: jax.Array, rng: jax.Array, spec,
                     num_draws: int = 5):
-  """Bits/dim of discrete data under a continuous density, averaged over dequantization draws.
+  """Bits/dim of discrete data under a continuous density, averaged over dequantization draws
+  (in-graph; the evaluator's draws come from the data pipeline or `dequantize` instead).
 
   Args:
     log_prob_fn: ``(x_cont, rng) -> [b]`` log-density in nats of continuous data in
       ``[spec.low, spec.high]`` (e.g. ``lambda x, r: model.log_prob(params, {'x': x}, r)``).
     x: ``[b, *spec.shape]`` a batch as produced by `jaxgen.data` (dequantized or not); the integer
-      levels are recovered from it and re-dequantized ``num_draws`` times,
-      ``x_j = low + (high - low) (level + u_j) / K``, ``u_j ~ U[0, 1)``.
+      levels are recovered from it and re-dequantized ``num_draws`` times (`dequantize`).
     rng: key for the dequantization noise and ``log_prob_fn``.
     spec: the data's description (see the module docstring).
     num_draws: dequantization draws per image (score_sde evaluates the test set 5 times).
@@ -68,16 +112,13 @@ def dequantized_bpd(log_prob_fn: Callable, x: jax.Array, rng: jax.Array, spec,
     ``extra['bpd_iw']`` is the tighter importance-weighted bound ``bits_per_dim(log mean_j
     p(x_j))``; ``extra['log_prob']`` is ``[num_draws, b]`` nats.
   """
-  levels = integer_levels(x, spec)
-  k = spec.num_levels
+  deq_spec = dataclasses.replace(spec, dequantized=True)
 
   def one(key):
     ku, kl = jax.random.split(key)
-    u = jax.random.uniform(ku, x.shape, x.dtype)
-    xc = spec.low + (spec.high - spec.low) * (levels + u) / k
-    return log_prob_fn(xc, kl)
+    return log_prob_fn(dequantize(x, ku, spec)[0], kl)
 
   lps = jax.lax.map(one, jax.random.split(rng, num_draws))  # [draws, b]
-  bpd = jnp.mean(bits_per_dim(lps, spec, discrete=False), axis=0)
+  bpd = jnp.mean(bits_per_dim(lps, deq_spec, discrete=False), axis=0)
   lme = jax.scipy.special.logsumexp(lps, axis=0) - math.log(num_draws)
-  return bpd, {'bpd_iw': bits_per_dim(lme, spec, discrete=False), 'log_prob': lps}
+  return bpd, {'bpd_iw': bits_per_dim(lme, deq_spec, discrete=False), 'log_prob': lps}

@@ -66,7 +66,10 @@ class Model:
       probability-flow ODE of a score SDE), with the family's time convention; else None.
     t_span: ``(t_start, t_end)`` of the sampling ODE in the family's time convention (noise at
       t_start, data at t_end); None where ``velocity`` is None.
-    extras: family-specific pure functions (encode/decode, inpaint, ...), by name.
+    extras: family-specific pure functions (encode/decode, inpaint, ...), by name. Families whose
+      ``log_prob`` solves an ODE also give ``'log_prob_stats'``: ``(params, batch, rng,
+      likelihood=None) -> (log_prob [b], {'nfe': [b]})`` (the evaluator's ``likelihood_nfe``), of
+      which ``log_prob`` is the first half, so the contract above stays ``[b]`` nats.
     sampling_label: ``sampling -> str``, a short name of the sampler a ``sampling`` value selects
       (``'dopri5'``, ``'pc'``, ``'fast'``); names sample files.
     adaptive_ode: ``sampling -> bool``, whether ``sample`` with that ``sampling`` runs an adaptive

@@ -67,6 +67,8 @@ sampling) -> {'straightness': S_N}``, the paper's straightness on the sampler's 
 (`jaxgen.ode.straightness`), available as ``eval.metrics=('straightness',)``;
 ``'inpaint'(params, rng, x, mask, sampling) -> (x, info)``, replacement along the interpolation
 path (`jaxgen.ode.inpaint`; fixed-step solvers only; ``python -m launch.inpaint``).
+``'log_prob_stats'(params, batch, rng, likelihood=None) -> (logp [b], {'nfe': [b]})``, `log_prob`
+with the solve's NFE per example (the evaluator's ``eval/likelihood_nfe``).
 """
 
 from __future__ import annotations
@@ -326,13 +328,14 @@ def flow_straightness(v, rng, n: int, shape, spec: solvers.SolverSpec,
   return straightness_lib.straightness(v, z0, t_start, 1.0, spec)[0]
 
 
-def flow_log_prob(v, x, rng, spec: solvers.SolverSpec, probes: int = 0):
+def flow_log_prob(v, x, rng, spec: solvers.SolverSpec, probes: int = 0, with_stats=False):
   """log p_1(x) in nats: the ODE from the data (t = 1) back to the N(0, I) prior (t = 0) with the
-  solve ``spec``; ``probes`` 0 takes the exact divergence, k > 0 k Hutchinson probes."""
-  logp, _ = likelihood_lib.ode_log_likelihood(
+  solve ``spec``; ``probes`` 0 takes the exact divergence, k > 0 k Hutchinson probes.
+  ``with_stats``: ``(logp, {'nfe': [b]})`` (`jaxgen.ode.likelihood.per_example_stats`)."""
+  logp, stats = likelihood_lib.ode_log_likelihood(
       v, x, standard_normal_logp, 1.0, 0.0, rng=rng, solver=spec,
       **likelihood_lib.estimator(probes))
-  return logp
+  return (logp, likelihood_lib.per_example_stats(stats, x.shape[0])) if with_stats else logp
 
 
 def build(config, spec) -> Model:
@@ -392,12 +395,16 @@ def build(config, spec) -> Model:
       return x, info
     return x, {**info, 'nfe': info['nfe'] * factor, 'label': labels}
 
-  def log_prob(params, batch, rng, likelihood=None):
+  def log_prob_stats(params, batch, rng, likelihood=None):
     lspec, probes = (run_likelihood if likelihood is None else
                      likelihood_spec(likelihood, run_likelihood[1], run_likelihood[0]))
     x = batch_x(batch)
     y = guidance.batch_labels(batch, num_classes)[:x.shape[0]] if conditional else None
-    return flow_log_prob(lambda t, z: apply(params, t, z, y=y), x, rng, lspec, probes)
+    return flow_log_prob(lambda t, z: apply(params, t, z, y=y), x, rng, lspec, probes,
+                         with_stats=True)
+
+  def log_prob(params, batch, rng, likelihood=None):
+    return log_prob_stats(params, batch, rng, likelihood)[0]
 
   def coupling(params, rng, n, sampling):
     return sample_coupling(lambda t, x: velocity(params, t, x), rng, n, spec.shape,
@@ -420,7 +427,7 @@ def build(config, spec) -> Model:
   return Model(init=init, loss=loss, sample=sample, log_prob=log_prob, velocity=velocity,
                t_span=(0.0, 1.0),
                extras={'coupling': coupling, 'metric/straightness': straightness,
-                       'transfer': transfer,
+                       'transfer': transfer, 'log_prob_stats': log_prob_stats,
                        'inpaint': inpaint_lib.make_flow_inpaint(velocity, settings)},
                sampling_label=sampling_label,
                adaptive_ode=lambda sampling: settings(sampling)[0].adaptive)

@@ -60,6 +60,9 @@ Conventions
   (`jaxgen.diffusion.classifier_guidance`): classifier guidance with a classifier run,
   ``sampling.classifier`` (its workdir, '' = none) and ``sampling.classifier_scale`` s, read by
   `jaxgen.runtime.guidance` (``launch.sample``).
+  'log_prob_stats' ``(params, batch, rng, likelihood=None) -> (logp [b], {'nfe': [b]})``,
+  `log_prob` with the PF-ODE solve's NFE per example (`jaxgen.ode.likelihood.per_example_stats`;
+  the evaluator's ``eval/likelihood_nfe``).
 """
 
 from __future__ import annotations
@@ -258,17 +261,20 @@ def build(config, spec) -> Model:
       return x, info
     return x, {**info, 'nfe': info['nfe'] * factor, 'label': labels}
 
-  def log_prob(params, batch, rng, likelihood=None):
+  def log_prob_stats(params, batch, rng, likelihood=None):
     from jaxgen.ode import likelihood as lik
 
     x = batch_x(batch)
     s = score_for(guidance.batch_labels(batch, num_classes)[:x.shape[0]]) if conditional else score_p
     solve, eps, probes = (run_likelihood if likelihood is None
                           else _likelihood(likelihood, *run_likelihood))
-    logp, _ = lik.ode_log_likelihood(
+    logp, stats = lik.ode_log_likelihood(
         lambda t, y: sde.pf_ode(lambda r, z: s(params, r, z))(t, y), x, sde.prior_logp, eps,
         sde.T, rng=rng, solver=solve, **lik.estimator(probes))
-    return logp
+    return logp, lik.per_example_stats(stats, x.shape[0])
+
+  def log_prob(params, batch, rng, likelihood=None):
+    return log_prob_stats(params, batch, rng, likelihood)[0]
 
   def inpaint(params, rng, x, mask, sampling):
     fn, _, _ = guided_score(params, x.shape[0], sampling)
@@ -292,7 +298,7 @@ def build(config, spec) -> Model:
   return Model(init=init, loss=loss, sample=sample, log_prob=log_prob, discrete=False,
                velocity=velocity, t_span=(sde.T, float(sde.eps)),
                extras=dict(score=score, score_given=score_given, inpaint=inpaint,
-                           colorize=colorize, denoise=denoise,
+                           colorize=colorize, denoise=denoise, log_prob_stats=log_prob_stats,
                            sample_with_score=classifier_guidance.sample_with_score(
                                sde, score_p, spec.shape, settings)),
                sampling_label=sampling_label,

@@ -29,6 +29,7 @@ Public functions:
     ode_log_likelihood(velocity, x, prior_logp, t_data, t_noise, *, rng=None, method='hutchinson',
                        num_probes=1, probe='rademacher', solver=None)
         -> (logp[b] nats, {'nfe', 'prior_logp', 'delta_logp', 'z', ...solver stats})
+    per_example_stats(stats, b) -> {'nfe': [b]}   (what a family's extras['log_prob_stats'] returns)
 
 ``solver`` is a `jaxgen.ode.solvers.SolverSpec` (or a config section / dict of its keys, read by
 ``SolverSpec.from_config(solver, solver='dopri5')``): by default dopri5 at rtol = atol = 1e-5 (the
@@ -48,6 +49,14 @@ import jax.numpy as jnp
 from jaxgen.ode import solvers
 
 Velocity = Callable[[jax.Array, jax.Array], jax.Array]
+
+
+def per_example_stats(stats: dict, batch: int) -> dict:
+  """``{'nfe': [b] float32}`` from `ode_log_likelihood`'s stats: each example's augmented
+  evaluations (``nfe_per_example`` with per-example steps, else the batch's shared count), shaped
+  like the batch so that a batch-sharded evaluation carries it (a family's ``log_prob_stats``)."""
+  nfe = stats.get('nfe_per_example', stats['nfe'])
+  return {'nfe': jnp.broadcast_to(jnp.asarray(nfe, jnp.float32), (batch,))}
 
 
 def estimator(probes: int) -> dict:

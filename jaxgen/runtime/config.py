@@ -85,6 +85,9 @@ def common() -> ConfigDict:
       num_samples=1024,     # samples drawn for sample-based metrics
       use_ema=True,
       dequant_draws=1,      # dequantization draws per example for likelihood metrics
+      dequantize=False,     # bpd of a continuous family on data.dequantize=False images: the
+                            # evaluator dequantizes the evaluation batches itself (score_sde's
+                            # reference: trains on k/(K-1), scores (k + u)/K); jaxgen.metrics.bpd
   ))
   return c
 

@@ -5,11 +5,12 @@ The driver builds the functions of a Run once (`inputs`: ``loss_fn``, ``log_prob
 `jaxgen.runtime.evaluators` the ones its ``Evaluator`` asks for by name. Adding a metric is one
 module there and one line in `REGISTRY`.
 
-Metrics (see each module): ``loss``, ``nll`` (nats per example), ``bpd`` (bits/dim),
-``sliced_wasserstein`` (with the sampler's ``nfe``), ``accuracy``
-(classifier families, at their noise levels), ``fd`` / ``is`` / ``kid`` / ``class_accuracy``
-(samples in the pinned classifier's features: digits, fashion_mnist), and any family metric
-``m`` that the model declares as ``model.extras['metric/' + m]``.
+Metrics (see each module): ``loss``, ``nll`` (nats per example), ``bpd`` (bits/dim; both with
+``likelihood_seconds`` and, for ODE likelihoods, ``likelihood_nfe``), ``sliced_wasserstein``
+(with the sampler's ``nfe``), ``accuracy`` (classifier families, at their noise levels), ``fd`` /
+``is`` / ``kid`` / ``class_accuracy`` (samples in the pinned classifier's features: digits,
+fashion_mnist), and any family metric ``m`` that the model declares as
+``model.extras['metric/' + m]``.
 """
 
 from __future__ import annotations
@@ -49,13 +50,15 @@ def inputs(run, sampler=None) -> dict:
       loss_fn=lambda p, b, r: model.loss(p, b, r, train=False)[0],
       log_prob_fn=model.log_prob,
       correct_fn=model.extras.get('correct'),   # classifiers: per-example hits per noise level
+      log_prob_stats_fn=model.extras.get('log_prob_stats'),   # ODE likelihoods: with the NFE
       # ODE likelihoods (families with a velocity) compile with the ODE-solve options.
       log_prob_options=compile_options.ode_solve() if model.velocity is not None else None,
       sample_fn=lambda p, r, n: draw(p, r, n, config.sampling),
       sampling=config.sampling,
       sampling_options=compile_options.sampling_options(model, config.sampling),
       batches=batches, reference=run.data.eval_array, mesh=mesh, spec=run.data.spec,
-      discrete=model.discrete, num_samples=ec.num_samples, dequant_draws=ec.dequant_draws)
+      discrete=model.discrete, num_samples=ec.num_samples, dequant_draws=ec.dequant_draws,
+      dequantize_eval=ec.dequantize)
 
 
 def _wanted(cls) -> list[str]:
