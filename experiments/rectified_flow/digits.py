@@ -56,6 +56,21 @@ The metric's noise floor here: 297 training images against the 297 test images s
 (median of 5 draws), so 100 Euler steps are at the floor and 1-RF in one step is far from it,
 as the paper's one-step FID of 378 says for CIFAR-10. The training-time variants (``mode``,
 ``logit_normal``, ``shift2``) were not measured here.
+
+Class-conditional (``cond``; measured 2026-12-02 on the shared 2-core CPU, 1500 steps in 16
+minutes wall, the picture in docs/results/rectified_flow_digits_cond_w1.png, one row per digit):
+
+    python -m launch.train --config experiments/rectified_flow/digits.py:cond --workdir runs/rf_digits_cond
+    python -m launch.evaluate --workdir runs/rf_digits_cond \
+        --config.eval.metrics="('class_accuracy','fd','is')" --config.eval.num_samples=500
+
+eval/loss 0.410 (label dropout 0.1), eval/bpd 2.009 (conditional on the test labels, one
+Hutchinson probe), straightness 8.62; with guidance w = 1 (Euler 100 steps, NFE 200: two velocity
+evaluations a step) sliced W 0.259 against the test images (the classes in equal shares, not the
+data's mix), and in the pinned digits classifier's features (`jaxgen/assets`, 500 samples):
+class accuracy 1.000 (every sample classified as the class asked for; the classifier's own test
+accuracy is 0.960), FD 0.214 (297 training images against the 297 test images score 0.318) and
+IS 9.98 (real test digits: 9.82).
 """
 
 from experiments import common
