@@ -4,8 +4,9 @@ A pairs folder (written by ``python -m launch.reflow``, by default ``RUN/reflow/
 
     shard_00000.npz ...  z0, z1: float32 [m, *shape], m = index.shard_size (the last one: the rest)
                          z0 the noise end (t = 0 in rectified flow's convention), z1 = ODE(z0) of
-                         the flow that made them; written byte-deterministically (`shard_bytes`),
-                         so the same pairs always give the same file and the same SHA-256
+                         the flow that made them; written byte-deterministically (stored
+                         members, fixed time stamps), so the same pairs always give the same
+                         file and the same SHA-256
     shard_00000.json     the shard's record: pairs, SHA-256 and size of the file, NFE, z1 range
     plan.json            how the pairs are made (written first; a resumed generation must match)
     index.json           written last, once every shard exists: the plan (solver, steps, rtol,
@@ -49,7 +50,6 @@ import io
 import json
 import os
 import threading
-import zipfile
 from typing import Optional
 
 import ml_collections
@@ -83,19 +83,6 @@ def record_name(i: int) -> str:
 def shard_sizes(num: int, shard_size: int) -> list[int]:
   """Pairs per shard: `shard_size` each, the last one the rest."""
   return [min(shard_size, num - s) for s in range(0, num, shard_size)]
-
-
-def shard_bytes(z0: np.ndarray, z1: np.ndarray) -> bytes:
-  """The ``.npz`` file of one shard (z0, z1 as float32), byte-deterministic: stored (not
-  compressed) members with a fixed time stamp, so its SHA-256 is a function of the arrays
-  (``np.savez`` stamps the current time)."""
-  buf = io.BytesIO()
-  with zipfile.ZipFile(buf, 'w', zipfile.ZIP_STORED) as zf:
-    for key, a in (('z0', z0), ('z1', z1)):
-      info = zipfile.ZipInfo(key + '.npy', date_time=(1980, 1, 1, 0, 0, 0))
-      with zf.open(info, 'w', force_zip64=True) as f:
-        np.lib.format.write_array(f, np.ascontiguousarray(a, np.float32), allow_pickle=False)
-  return buf.getvalue()
 
 
 def sha256(data: bytes) -> str:

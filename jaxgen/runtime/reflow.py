@@ -7,7 +7,8 @@ the shard size; the last shard the rest) and is made in chunks of C pairs: chunk
 one jit-compiled call with the key ``fold_in(fold_in(PRNGKey(seed), i), c)``, sharded over the
 devices along the batch when they divide C (a short last chunk is padded to C: one compilation).
 So shard i is a pure function of (seed, i, C, the run and its sampling): a resumed or
-multi-process generation writes exactly the bytes of an uninterrupted one (`pairs.shard_bytes`).
+multi-process generation writes exactly the bytes of an uninterrupted one
+(`jaxgen.runtime.shards.npz_bytes`).
 
 Folder protocol (see `jaxgen.data.pairs`): ``plan.json`` first (a rerun must match it, else it
 is refused unless --force), then each shard file (atomically: a temporary file renamed, so a
@@ -23,10 +24,8 @@ pairs.
 from __future__ import annotations
 
 import json
-import os
 import re
 import resource
-import sys
 import time
 from typing import Optional
 
@@ -39,6 +38,7 @@ from jaxgen.runtime import compile_options
 from jaxgen.runtime import config as cfg_lib
 from jaxgen.runtime import parallel
 from jaxgen.runtime import paths
+from jaxgen.runtime import shards
 from jaxgen.runtime.cli import Failure
 
 # The files of a pairs folder that a --force rerun may delete (nothing else is ever removed).
@@ -97,15 +97,6 @@ def plan_of(run, workdir: str, num: int, shard: int, chunk: int, seed: int) -> d
               eval_source=run.data.eval_source())
 
 
-def _json(d: dict) -> str:
-  return json.dumps(d, indent=1, sort_keys=True)
-
-
-def _differs(a: dict, b: dict) -> list[str]:
-  fa, fb = cfg_lib.flatten(json.loads(_json(a))), cfg_lib.flatten(json.loads(_json(b)))
-  return sorted(k for k in set(fa) | set(fb) if fa.get(k) != fb.get(k))
-
-
 def clear(out: str) -> None:
   """Deletes the pairs files in `out` (index, plan, shards, records, temporary files): only
   those, so a mistaken --out never loses anything else."""
@@ -130,42 +121,12 @@ def finished(out: str, i: int, size: int) -> Optional[dict]:
   return rec if ok else None
 
 
-class _Progress:
-  """A tqdm bar of pairs (pairs/s, ETA) on a terminal, else one line per shard."""
-
-  def __init__(self, total: int, done: int, prefix: str):
-    self.total, self.done, self.prefix, self.t0 = total, done, prefix, time.perf_counter()
-    self.made = 0
-    self.bar = None
-    if sys.stderr.isatty():
-      try:
-        from tqdm import tqdm
-        self.bar = tqdm(total=total, initial=done, unit='pair', unit_scale=True,
-                        dynamic_ncols=True, mininterval=1.0, desc=prefix or 'reflow')
-      except ImportError:
-        pass
-
-  def update(self, n: int, i: int, nfe: int) -> None:
-    self.done += n
-    self.made += n
-    if self.bar is not None:
-      self.bar.update(n)
-      return
-    dt = time.perf_counter() - self.t0
-    print(f'{self.prefix}reflow: shard {i} written: {self.done}/{self.total} pairs (NFE {nfe}, '
-          f'{self.made / max(dt, 1e-9):.0f} pairs/s, {dt:.1f}s)', flush=True)
-
-  def close(self) -> None:
-    if self.bar is not None:
-      self.bar.close()
-
-
 def _write_shard(out: str, i: int, z0: np.ndarray, z1: np.ndarray, nfe: int) -> dict:
   """Shard i and then its record, each atomically (the record marks the shard finished)."""
-  data = pairs.shard_bytes(z0, z1)
+  data = shards.npz_bytes(z0=np.asarray(z0, np.float32), z1=np.asarray(z1, np.float32))
   paths.write_atomic(paths.join(out, pairs.shard_name(i)), data)
   rec = pairs.shard_record(i, data, z1, nfe=int(nfe))
-  paths.write_atomic(paths.join(out, pairs.record_name(i)), _json(rec))
+  paths.write_atomic(paths.join(out, pairs.record_name(i)), shards.json_text(rec))
   return rec
 
 
@@ -195,7 +156,7 @@ def make_pairs(run, workdir: str, num: int, shard: int = 5000, seed: int = 0, ou
       old = json.loads(paths.read_text(plan_path))
     except ValueError:
       old = {}
-    diff = _differs(old, plan)
+    diff = shards.differing_keys(old, plan)
     if diff:
       raise Failure(f'{out} holds an unfinished pair generation made with other settings '
                     f'({", ".join(diff[:4])}{" ..." if len(diff) > 4 else ""} differ); rerun '
@@ -204,8 +165,9 @@ def make_pairs(run, workdir: str, num: int, shard: int = 5000, seed: int = 0, ou
     clear(out)
   _barrier('reflow_clear', pc)
   paths.makedirs(out)
-  if not paths.create_exclusive(plan_path, _json(plan)):   # every process may try; same text
-    if _differs(json.loads(paths.read_text(plan_path)), plan):
+  # Every process may try; the text is the same.
+  if not paths.create_exclusive(plan_path, shards.json_text(plan)):
+    if shards.differing_keys(json.loads(paths.read_text(plan_path)), plan):
       raise Failure(f'{out}/plan.json was just written with other settings by another process')
   sizes = pairs.shard_sizes(num, shard)
   mine = [i for i in range(len(sizes)) if i % pc == pi]
@@ -235,7 +197,7 @@ def make_pairs(run, workdir: str, num: int, shard: int = 5000, seed: int = 0, ou
       mesh, params = run.mesh, run.params
     make = pair_function(run, chunk, run.config.sampling, mesh)
     key = jax.random.PRNGKey(seed)
-    bar = _Progress(sum(sizes[i] for i in mine), kept, prefix)
+    bar = shards.Progress(sum(sizes[i] for i in mine), kept, 'reflow', 'pair', 'shard', prefix)
     try:
       for i in todo:
         z0 = np.empty((sizes[i],) + tuple(plan['shape']), np.float32)
@@ -253,7 +215,7 @@ def make_pairs(run, workdir: str, num: int, shard: int = 5000, seed: int = 0, ou
           raise Failure(f'the ODE produced NaN/inf values in shard {i}; it was not written '
                         f'({len(records)} finished shards are kept)', code=1)
         records[i] = _write_shard(out, i, z0, z1, max(nfes))
-        bar.update(sizes[i], i, max(nfes))
+        bar.update(sizes[i], i, extra=f'NFE {max(nfes)}, ')
     finally:
       bar.close()
   made = sum(sizes[i] for i in todo)
@@ -281,7 +243,7 @@ def make_pairs(run, workdir: str, num: int, shard: int = 5000, seed: int = 0, ou
                   'this command as one process to make them', code=1)
   nfe = [r['nfe'] for r in all_records]
   index = pairs.index(dict(plan, nfe=max(nfe), nfe_mean=float(np.mean(nfe))), all_records)
-  paths.write_atomic(index_path, _json(index))
+  paths.write_atomic(index_path, shards.json_text(index))
   rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024   # KiB on Linux -> MiB
   print(f'Wrote {out}: {num} pairs in {len(sizes)} shards of {shard} ({made} made, {kept} kept) '
         f'in {seconds:.1f}s, {made / max(seconds, 1e-9):.0f} pairs/s, {plan["solver"]} NFE '
@@ -306,12 +268,12 @@ def save(folder: str, z0, z1, shard_size: int = 5000, **meta) -> dict:
   records = []
   for i, start in enumerate(range(0, len(z0), shard_size)):
     a0, a1 = z0[start:start + shard_size], z1[start:start + shard_size]
-    data = pairs.shard_bytes(a0, a1)
+    data = shards.npz_bytes(z0=np.asarray(a0, np.float32), z1=np.asarray(a1, np.float32))
     paths.write_atomic(paths.join(folder, pairs.shard_name(i)), data)
     records.append(pairs.shard_record(i, data, a1))
   plan = dict(meta, num=len(z0), shard_size=int(shard_size), shape=list(z0.shape[1:]))
   index = pairs.index(plan, records)
-  paths.write_atomic(paths.join(folder, pairs.INDEX), _json(index))
+  paths.write_atomic(paths.join(folder, pairs.INDEX), shards.json_text(index))
   return index
 
 
