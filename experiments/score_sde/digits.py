@@ -34,6 +34,11 @@ without guidance (``--config.sampling.guidance=0``: samples/sample_1500_pc_all.p
 gives the same layout with weaker class fidelity: several 4s look like 6s or 9s, a few 9s like 5s
 and one 3 like a 9; guidance w = 1 makes them their class. ``python -m launch.sample --workdir runs/sde_digits_cond
 --config.sampling.label=3 --config.sampling.guidance=2`` samples one class with stronger guidance.
+In the pinned digits classifier's features (`jaxgen/assets`; 500 samples at w = 1,
+``python -m launch.evaluate --workdir runs/sde_digits_cond --config.eval.num_samples=500
+--config.eval.metrics="('class_accuracy','fd','is')"``): class accuracy 1.000 (the classifier's
+own test accuracy: 0.960), FD 0.222 (297 training vs the 297 test images: 0.318), IS 9.98 (real
+test digits: 9.82). The picture: docs/results/score_sde_digits_cond_w1.png.
 """
 
 from experiments import common
