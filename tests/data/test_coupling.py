@@ -43,8 +43,12 @@ class Gauss(source.Source):
     return self._eval[:n]
 
 
-if PREFIX not in source.SOURCES:
+@pytest.fixture(autouse=True, scope='module')
+def gauss_source():
+  """Registers the test source for this module only (the registry is global to the process)."""
   source.register(PREFIX, Gauss)
+  yield
+  source.SOURCES.pop(PREFIX, None)
 
 
 def _data(x1='toy2d:moons', x0='toy2d:8gaussians', **x0_keys):

@@ -44,11 +44,6 @@ def _clf_config(**overrides):
   return cfg.validate(c)
 
 
-def test_sample_labels():
-  assert guidance.sample_labels(5, 3, 10).tolist() == [3] * 5
-  assert guidance.sample_labels(12, -1, 10).tolist() == list(range(10)) + [0, 1]
-
-
 @pytest.mark.parametrize('overrides, words', [
     (dict(), None),
     ({'model.noise': 'vesde'}, ["classifier's model.noise='vesde' (sigma_min=0.01, sigma_max=50)",
