@@ -27,7 +27,7 @@ training 34 minutes wall for the 1500 steps (1.0-1.3 steps/s, ~2 minutes of comp
 ~3 minutes of evaluation; bpd was left out of that evaluation (the dopri5 likelihood of 1024
 images is the slowest part: ``python -m launch.evaluate --workdir RUN
 --config.eval.metrics="('bpd',)"``, not measured).
-Measured result (ours; run with ``--config.eval.metrics="('loss','sliced_wasserstein',
+Expected result (measured, ours; run with ``--config.eval.metrics="('loss','sliced_wasserstein',
 'straightness','fd','is')"``, EMA weights at step 1500): train loss 0.279, eval/loss 0.271,
 straightness 62.1 on the 100-step Euler grid (256 samples, summed over 784 dimensions),
 eval/sliced_wasserstein 0.093 (256 Euler-100 samples against 256 test images, NFE 100), and in
