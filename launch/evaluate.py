@@ -2,7 +2,10 @@
 
     python -m launch.evaluate --workdir DIR [--out FILE] [--config.eval.metrics="('bpd',)" ...]
 
-Writes DIR/eval_<step>.json (or FILE) with the metrics of config.eval.metrics and prints them.
+Writes DIR/eval_<step>.json (or FILE) with the metrics of config.eval.metrics and prints them,
+with ``provenance``: seed, step, parameter count, the sampler and its NFE, and what the metrics
+are measured with (the evaluation classifier's or Inception weights' SHA-256, the likelihood's
+quantization).
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ def _evaluate(args, run) -> None:
   from jaxgen.runtime import evaluate
   from jaxgen.runtime import paths
 
-  results = {'step': run.step, **evaluate.evaluate(run)}
+  metrics, provenance = evaluate.evaluate_with_provenance(run)
+  results = {'step': run.step, **metrics, 'provenance': provenance}
   out = args.out or paths.join(args.workdir, f'eval_{run.step}.json')
   if jax.process_index() == 0:  # several processes: every one evaluates, process 0 writes
     paths.write_text(out, json.dumps(results, indent=2))

@@ -88,6 +88,10 @@ def common() -> ConfigDict:
       dequantize=False,     # bpd of a continuous family on data.dequantize=False images: the
                             # evaluator dequantizes the evaluation batches itself (score_sde's
                             # reference: trains on k/(K-1), scores (k + u)/K); jaxgen.metrics.bpd
+      inception_weights='', # fid / inception_score: the FID Inception weights .npz (converted by
+                            # tools/convert_inception_weights.py from pytorch-fid's file)
+      fid_stats='',         # fid: reference mu/sigma .npz from launch.fid_stats ('' = the run's
+                            # evaluation split)
   ))
   return c
 
@@ -159,18 +163,32 @@ def load(spec: str) -> ConfigDict:
   found through its own folder, without changing ``sys.path``. A file outside any package is run
   on its own. Variants apply left to right (`select`).
   """
+  path, _, arg = spec.partition(':')
+  module = load_module(path, 'get_config')
+  try:
+    return module.get_config(arg or None)
+  except ConfigError:
+    raise
+  except Exception as e:  # noqa: BLE001  (ml_collections refuses a value of the wrong type, ...)
+    raise ConfigError(_file_error(path, e)) from None
+
+
+def load_module(path: str, function: str, what: str = 'experiment file',
+                example: str = 'experiments/rectified_flow/toy2d.py[:smoke]'):
+  """The module of the file `path` (see `load`: a file inside a package is imported as a module
+  of it), which must define `function`; ConfigError naming the file (a `what`, e.g. 'table
+  file', with an `example` path) otherwise."""
   import sys
 
-  path, _, arg = spec.partition(':')
   if os.path.isdir(path):
-    raise ConfigError(f'experiment file {path!r} is a folder, not a .py file (give a path such '
-                      'as experiments/rectified_flow/toy2d.py[:smoke])')
+    raise ConfigError(f'{what} {path!r} is a folder, not a .py file (give a path such '
+                      f'as {example})')
   if not os.path.isfile(path):
-    raise ConfigError(f'experiment file {path!r} does not exist (give a path such as '
-                      'experiments/rectified_flow/toy2d.py[:smoke])')
+    raise ConfigError(f'{what} {path!r} does not exist (give a path such as '
+                      f'{example})')
   if not path.endswith('.py'):
-    raise ConfigError(f'experiment file {path!r} is not a .py file (give a path such as '
-                      'experiments/rectified_flow/toy2d.py[:smoke])')
+    raise ConfigError(f'{what} {path!r} is not a .py file (give a path such as '
+                      f'{example})')
   folder, name = os.path.split(os.path.realpath(path))
   parts = [name[:-3]]
   while os.path.isfile(os.path.join(folder, '__init__.py')):
@@ -205,14 +223,10 @@ def load(spec: str) -> ConfigDict:
     raise
   except Exception as e:  # noqa: BLE001  (a mistake in the experiment file: name its line)
     raise ConfigError(_file_error(path, e)) from None
-  if not hasattr(module, 'get_config'):
-    raise ConfigError(f'{path} defines no get_config(arg)')
-  try:
-    return module.get_config(arg or None)
-  except ConfigError:
-    raise
-  except Exception as e:  # noqa: BLE001  (ml_collections refuses a value of the wrong type, ...)
-    raise ConfigError(_file_error(path, e)) from None
+  if not hasattr(module, function):
+    raise ConfigError(f'{path} defines no {function}(' + ('arg' if function == 'get_config'
+                                                          else '') + ')')
+  return module
 
 
 def _file_error(path: str, e: BaseException) -> str:

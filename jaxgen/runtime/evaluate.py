@@ -9,13 +9,17 @@ Metrics (see each module): ``loss``, ``nll`` (nats per example), ``bpd`` (bits/d
 ``likelihood_seconds`` and, for ODE likelihoods, ``likelihood_nfe``), ``sliced_wasserstein``
 (with the sampler's ``nfe``), ``accuracy`` (classifier families, at their noise levels), ``fd`` /
 ``is`` / ``kid`` / ``class_accuracy`` (samples in the pinned classifier's features: digits,
-fashion_mnist), and any family metric ``m`` that the model declares as
+fashion_mnist), ``fid`` / ``inception_score`` (the FID Inception-v3 with the weights of
+``eval.inception_weights``, streamed over chunks of samples), and any family metric ``m`` that the model declares as
 ``model.extras['metric/' + m]``.
 """
 
 from __future__ import annotations
 
 import inspect
+
+import jax
+import numpy as np
 
 from jaxgen.runtime import compile_options
 from jaxgen.runtime import config as cfg_lib
@@ -24,12 +28,13 @@ from jaxgen.runtime import samples as samples_lib
 from jaxgen.runtime.evaluators import classification
 from jaxgen.runtime.evaluators import classifier_features
 from jaxgen.runtime.evaluators import family
+from jaxgen.runtime.evaluators import inception
 from jaxgen.runtime.evaluators import likelihood
 from jaxgen.runtime.evaluators import loss
 from jaxgen.runtime.evaluators import sample_quality
 
 # Modules with NAMES and an Evaluator.
-REGISTRY = (loss, likelihood, sample_quality, classification, classifier_features)
+REGISTRY = (loss, likelihood, sample_quality, classification, classifier_features, inception)
 METRICS = tuple(name for module in REGISTRY for name in module.NAMES)
 
 
@@ -58,7 +63,7 @@ def inputs(run, sampler=None) -> dict:
       sampling_options=compile_options.sampling_options(model, config.sampling),
       batches=batches, reference=run.data.eval_array, mesh=mesh, spec=run.data.spec,
       discrete=model.discrete, num_samples=ec.num_samples, dequant_draws=ec.dequant_draws,
-      dequantize_eval=ec.dequantize)
+      dequantize_eval=ec.dequantize, eval_config=ec)
 
 
 def _wanted(cls) -> list[str]:
@@ -100,6 +105,15 @@ class Evaluator:
       self._evaluators.append(_make(family.Evaluator, available,
                                     metric_fn=model.extras['metric/' + m], index=i))
 
+  def identities(self) -> dict:
+    """What the metrics are measured with (feature networks and their digests, the likelihood's
+    quantization), from the evaluators that say."""
+    out = {}
+    for evaluator in self._evaluators:
+      if hasattr(evaluator, 'identity'):
+        out.update(evaluator.identity())
+    return out
+
   def __call__(self, params, rng) -> dict:
     results = {}
     for evaluator in self._evaluators:
@@ -113,3 +127,24 @@ def evaluate(run, params=None, rng=None) -> dict:
   params = run.params if params is None else params
   rng = run.eval_rng() if rng is None else rng
   return Evaluator(run)(params, rng)
+
+
+def evaluate_with_provenance(run) -> tuple[dict, dict]:
+  """``(metrics, provenance)`` of `run` with its own parameters and evaluation key; provenance:
+  the seed, checkpoint step, family, parameter count, the sampler's name and NFE (when a
+  sample-based metric ran), the sampling and likelihood sections and what each evaluator
+  measures with (`Evaluator.identities`): what a table row records beside its numbers."""
+  evaluator = Evaluator(run)
+  results = evaluator(run.params, run.eval_rng())
+  config = run.config
+  prov = dict(seed=int(config.seed), step=run.step, family=config.model.family,
+              use_ema=bool(config.eval.use_ema),
+              num_params=int(sum(np.size(x) for x in jax.tree_util.tree_leaves(run.params))),
+              metrics=list(config.eval.metrics), evaluators=evaluator.identities())
+  if 'eval/nfe' in results:
+    prov['sampler'] = run.model.sampling_label(config.sampling)
+    prov['nfe'] = results['eval/nfe']
+    prov['sampling'] = config.sampling.to_dict()
+  if 'eval/likelihood_nfe' in results or 'eval/bpd' in results:
+    prov['likelihood'] = config.likelihood.to_dict() if 'likelihood' in config else {}
+  return results, prov

@@ -259,8 +259,11 @@ def test_mistakes_on_a_trained_run(capsys, trained):
           r'--step=7: .* has no checkpoint at that step; steps present: \[2\]', trained)
   refused(capsys, launch_sample.main, ['--workdir', trained, '--config.sampling.grid=log_snr'],
           r"config\.sampling\.grid='log_snr' cannot be used by rectified flow", trained)
+  refused(capsys, launch_evaluate.main, ['--workdir', trained, "--config.eval.metrics=('fidd',)"],
+          r"config\.eval\.metrics: unknown \['fidd'\]", trained)
+  # fid without the Inception weights: the download and the converter, nothing written
   refused(capsys, launch_evaluate.main, ['--workdir', trained, "--config.eval.metrics=('fid',)"],
-          r"config\.eval\.metrics: unknown \['fid'\]", trained)
+          r'config\.eval\.inception_weights is empty.*convert_inception_weights', trained)
 
 
 def test_a_save_that_fails_during_the_run_exits_1_in_one_line(capsys, tmp_path, monkeypatch):

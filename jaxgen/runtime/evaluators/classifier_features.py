@@ -18,6 +18,7 @@ evaluation classifier of the run's data (`jaxgen.runtime.classifier_asset`: ``di
 * ``eval/class_accuracy``: the fraction of samples that the classifier puts in the class they
   were drawn for (``info['label']`` of a class-conditional sampler, e.g. ``model.num_classes``
   runs); a sampler without labels is a ConfigError naming config.eval.metrics.
+With them comes ``eval/nfe``, the sampler's function evaluations per sample.
 The data must have the asset's number of levels (binarized images are refused: the classifier
 never saw them).
 """
@@ -100,6 +101,11 @@ class Evaluator:
       out['eval/class_accuracy'] = float(np.mean(np.argmax(logits, -1) == labels))
     return out
 
+  def identity(self) -> dict:
+    """What these numbers are measured with: the asset's file and SHA-256."""
+    entry = self._asset.entry
+    return {'features': f'{entry["file"]} (sha256 {entry["sha256"]})'}
+
   def run(self, params, rng) -> dict:
     x, info = self._sample(params, jax.random.fold_in(rng, 2), self._n)
-    return self.scores(x, info.get('label'))
+    return {**self.scores(x, info.get('label')), 'eval/nfe': float(info['nfe'])}

@@ -96,6 +96,14 @@ class Evaluator:
     self._draws = dequant_draws
     self._has_nfe = log_prob_stats_fn is not None
 
+  def identity(self) -> dict:
+    """How the likelihood's data are quantized (what makes bits/dim comparable)."""
+    s = self._spec
+    what = ('exact discrete likelihood' if self._discrete else
+            'uniformly dequantized (bound)' if s.dequantized else 'continuous density')
+    return {'likelihood': f'{what}, {s.num_levels} levels, data range [{s.low:g}, {s.high:g}], '
+                          f'{self._draws} draw(s)'}
+
   def _compile(self, params, batch, rng) -> float:
     """Compiles for this batch's shapes once (ahead of time; the jit cache keeps it); seconds."""
     key = tuple((k, v.shape, str(v.dtype)) for k, v in sorted(batch.items()))
