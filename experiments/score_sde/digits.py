@@ -99,7 +99,13 @@ def get_config(arg=None):
     c.sampling.method = 'ode'
     c.sampling.solver = 'dopri5'
 
+  def subvp(c):
+    c.model.sde = 'subvpsde'
+
+  def lw(c):
+    c.loss.likelihood_weighting = True
+
   def cond(c):
     common.class_conditional(c)
 
-  return cfg.select(config, arg, smoke=smoke, ve=ve, ode=ode, cond=cond)
+  return cfg.select(config, arg, smoke=smoke, ve=ve, ode=ode, subvp=subvp, lw=lw, cond=cond)

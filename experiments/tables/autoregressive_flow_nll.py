@@ -1,0 +1,61 @@
+"""NICE and the PixelCNN family: test log-likelihood, each model against the one before it.
+
+    python -m launch.table experiments/tables/autoregressive_flow_nll.py --scale laptop
+
+NICE (Dinh et al. 2014; additive couplings, exact density of uniformly dequantized data), then
+PixelCNN (van den Oord et al. 2016, Pixel RNN paper), Gated PixelCNN (van den Oord et al. 2016,
+Conditional PixelCNN paper) and PixelCNN++ (Salimans et al. 2017), all exact discrete
+likelihoods. Every bits/dim is `jaxgen.metrics.bpd`'s one definition on the same 17 levels of the
+digits (NICE: the dequantization bound, which can only be above its discrete likelihood), so the
+four numbers compare. Laptop: `experiments/nice/digits.py` (1000 steps) and
+`experiments/pixelcnn/digits.py` (3000 steps; ``pixelcnn``, default Gated, ``pp``) on the 297
+test images.
+
+Claim: each later model has a better likelihood than the earlier one (the papers: NICE 4.36
+bits/dim on MNIST, a different data set; PixelCNN 3.14, Gated 3.03, PixelCNN++ 2.92 bits/dim on
+CIFAR-10).
+"""
+
+from experiments.tables import runs
+from jaxgen.runtime.table_spec import Claim, Column, Row, Scale, Table
+
+ROWS = (('NICE', 'nice_digits', 4.36), ('PixelCNN', 'pixelcnn_digits', 3.14),
+        ('Gated PixelCNN', 'gated_pixelcnn_digits', 3.03),
+        ('PixelCNN++', 'pixelcnn_pp_digits', 2.92))
+
+
+def _claim(r):
+  bpd = [r[label]['bpd'] for label, _, _ in ROWS]
+  ok = all(b < a for a, b in zip(bpd, bpd[1:]))
+  return ok, 'bits/dim in order: ' + ' > '.join(f'{label} {b:.3f}' for (label, _, _), b in
+                                                 zip(ROWS, bpd))
+
+
+def get_table():
+  return Table(
+      name='autoregressive_flow_nll',
+      title='NICE, PixelCNN, Gated PixelCNN, PixelCNN++: test bits/dim',
+      source='Dinh et al. 2014 (NICE, Table 2: MNIST 1980.50 nats = 4.36 bits/dim); van den Oord '
+             'et al. 2016 (PixelCNN 3.14, Gated 3.03, CIFAR-10); Salimans et al. 2017 '
+             '(PixelCNN++ 2.92, CIFAR-10)',
+      paper_setting='NICE on MNIST (dequantized, 256 levels), the PixelCNNs on CIFAR-10 test: '
+                    'different data sets, so only the order compares',
+      columns=(Column('bpd', 'bits/dim', 'lower'), Column('nll', 'NLL (nats/image)', 'lower', '.2f'),
+               Column('num_params', 'parameters', '', ',d'),
+               Column('likelihood_seconds', 'likelihood s', '', '.1f')),
+      rows=tuple(Row(label, run, paper={'bpd': bpd}) for label, run, bpd in ROWS),
+      metrics=('nll', 'bpd'),
+      scales={
+          'smoke': Scale('Smoke: 5-step digits runs (meaningless numbers).', runs.SMOKE),
+          'laptop': Scale('Laptop: scikit-learn digits (17 levels; the uniform model: log2(17) = '
+                          '4.09 bits/dim), the 297 test images.', runs.LAPTOP),
+          'paper': Scale('Paper: not one data set (see the sources); at paper scale these rows '
+                         'run the PixelCNN CIFAR-10 config and NICE on TFDS MNIST.',
+                         {'nice_digits': runs.RunSpec('experiments/nice/tfds_mnist.py'),
+                          'pixelcnn_digits': runs.RunSpec('experiments/pixelcnn/cifar10.py',
+                                                          {'model.net': 'pixelcnn'}),
+                          'gated_pixelcnn_digits': runs.RunSpec('experiments/pixelcnn/cifar10.py',
+                                                                {'model.net': 'gated'}),
+                          'pixelcnn_pp_digits': runs.RunSpec('experiments/pixelcnn/cifar10.py')}),
+      },
+      claims=(Claim('Each later model has a better (lower) bits/dim than the earlier one', _claim),))

@@ -1,0 +1,107 @@
+"""Rectified Flow (Liu, Gong, Liu, ICLR 2023), the CIFAR-10 table: 1-RF, 2-RF, 3-RF and one-step
+distillation; one Euler step vs an adaptive solver; straightness.
+
+    python -m launch.table experiments/tables/rectified_flow_reflow.py --scale laptop
+
+The chain (runs.py): 1-RF (`experiments/rectified_flow/digits.py`), 2-RF fine-tuned from 1-RF's
+EMA weights on 10k reflow pairs of 1-RF (Euler, 100 steps), 3-RF likewise from 2-RF, and 2-RF
+distilled to one step (``distill``: regression of z1 - z0 at t = 0 on 2-RF's pairs). Each model
+is sampled with one Euler step, 100 Euler steps (where straightness is measured: S =
+E int ||(Z1 - Z0) - dZ/dt||^2 dt on that grid, 0 for a straight flow) and dopri5 (rtol = atol =
+1e-5, the paper's RK45; its NFE is adaptive). Laptop metrics: FD / IS / KID of 1000 samples in
+the pinned digits classifier's features against the 297 test images.
+
+Claim: reflow straightens the flow (S falls from 1-RF to 2-RF to 3-RF) and one-step quality
+improves by a large factor (the paper: FID 378 -> 12.2 -> 8.2); distillation improves one step
+further; with the adaptive solver 1-RF stays best (2.58 vs 3.36 vs 3.96).
+"""
+
+from experiments.tables import runs
+from jaxgen.runtime.table_spec import Claim, Column, Row, Scale, Table
+
+MODELS = (('1-RF', 'rectified_flow_digits'), ('2-RF', 'rectified_flow_digits_2rf'),
+          ('3-RF', 'rectified_flow_digits_3rf'))
+# The paper's table (CIFAR-10 FID, 50k samples): RK45 and one Euler step.
+PAPER = {('1-RF', 'euler1'): 378, ('2-RF', 'euler1'): 12.21, ('3-RF', 'euler1'): 8.15,
+         ('1-RF', 'dopri5'): 2.58, ('2-RF', 'dopri5'): 3.36, ('3-RF', 'dopri5'): 3.96,
+         ('2-RF distilled', 'euler1'): 4.85}
+SAMPLERS = {
+    'euler1': ('1 Euler step', {'sampling.solver': 'euler', 'sampling.steps': 1}, ('fd', 'is', 'kid')),
+    'euler100': ('100 Euler steps', {'sampling.solver': 'euler', 'sampling.steps': 100},
+                 ('fd', 'is', 'kid', 'straightness')),
+    'dopri5': ('dopri5', {'sampling.solver': 'dopri5', 'sampling.rtol': 1e-5,
+                          'sampling.atol': 1e-5}, ('fd', 'is', 'kid')),
+}
+
+
+def _rows():
+  rows = []
+  for model, run in MODELS:
+    for key, (name, over, metrics) in SAMPLERS.items():
+      smoke = key == 'euler1' and model in ('1-RF', '2-RF')
+      rows.append(Row(f'{model} {name}', run, over, metrics=metrics, series=model,
+                      paper={'fd': PAPER[(model, key)]} if (model, key) in PAPER else {},
+                      scales=() if smoke else ('laptop', 'paper'),
+                      scale_overrides={'smoke': {'sampling.steps': 2}} if key == 'euler100' else {}))
+  rows.append(Row('2-RF distilled 1 Euler step', 'rectified_flow_digits_2rf_distill',
+                  SAMPLERS['euler1'][1], metrics=('fd', 'is', 'kid'),
+                  paper={'fd': PAPER[('2-RF distilled', 'euler1')]}))
+  return tuple(rows)
+
+
+def _claim_straight(r):
+  s = [r[f'{m} 100 Euler steps']['straightness'] for m, _ in MODELS]
+  return s[1] < s[0] and s[2] <= s[1] * 1.05, ('straightness 1-RF / 2-RF / 3-RF: '
+                                                + ' / '.join(f'{v:.3f}' for v in s))
+
+
+def _claim_one_step(r):
+  f1, f2 = r['1-RF 1 Euler step']['fd'], r['2-RF 1 Euler step']['fd']
+  return f1 / f2 >= 2, f'one-step FD 1-RF {f1:.3f} vs 2-RF {f2:.3f}: a factor {f1 / f2:.1f}'
+
+
+def _claim_distill(r):
+  f2, fd = r['2-RF 1 Euler step']['fd'], r['2-RF distilled 1 Euler step']['fd']
+  return fd < f2, f'one-step FD 2-RF {f2:.3f} vs distilled {fd:.3f}'
+
+
+def _claim_adaptive(r):
+  f = [r[f'{m} dopri5']['fd'] for m, _ in MODELS]
+  return f[0] <= min(f[1:]), 'dopri5 FD 1-RF / 2-RF / 3-RF: ' + ' / '.join(f'{v:.3f}' for v in f)
+
+
+def get_table():
+  return Table(
+      name='rectified_flow_reflow',
+      title='Rectified flow: reflow and distillation, one step vs adaptive',
+      source='Liu, Gong and Liu, Flow Straight and Fast (ICLR 2023), CIFAR-10 results table',
+      paper_setting='FID of 50k CIFAR-10 samples; RK45 at rtol = atol = 1e-5 (1-RF: NFE 127)',
+      columns=(Column('fd', 'FD', 'lower'), Column('is', 'IS', 'higher', '.2f'),
+               Column('kid', 'KID', 'lower', '.4f'), Column('nfe', 'NFE', '', '.0f'),
+               Column('straightness', 'straightness', 'lower')),
+      rows=_rows(), metrics=('fd', 'is', 'kid'),
+      scales={
+          'smoke': Scale('Smoke: 4-step digits runs, 64 reflow pairs (meaningless numbers), '
+                         '8 samples.', runs.SMOKE, {'eval.num_samples': 8}),
+          'laptop': Scale('Laptop: scikit-learn digits, experiments/rectified_flow/digits.py '
+                          '(1500 steps each; reflow on 10k pairs); 1000 samples in the pinned '
+                          'digits classifier\'s features (real test vs training images: FD '
+                          '0.318, IS 9.82).', runs.LAPTOP, {'eval.num_samples': 1000}),
+          'paper': Scale('Paper: experiments/rectified_flow/cifar10.py and its reflow variants '
+                         '(1M pairs each), Inception FID / IS of 50k samples.',
+                         {'rectified_flow_digits': runs.RunSpec('experiments/rectified_flow/cifar10.py'),
+                          'rectified_flow_digits_2rf': runs.RunSpec(
+                              'experiments/rectified_flow/cifar10.py:reflow',
+                              pairs_from='rectified_flow_digits', num_pairs=1_000_000),
+                          'rectified_flow_digits_3rf': runs.RunSpec(
+                              'experiments/rectified_flow/cifar10.py:reflow3',
+                              pairs_from='rectified_flow_digits_2rf', num_pairs=1_000_000),
+                          'rectified_flow_digits_2rf_distill': runs.RunSpec(
+                              'experiments/rectified_flow/cifar10.py:distill',
+                              pairs_from='rectified_flow_digits_2rf', num_pairs=1_000_000)},
+                         {'eval.num_samples': 50000}, metrics={'fd': 'fid', 'is': 'inception_score', 'kid': ''}),
+      },
+      claims=(Claim('Reflow straightens the flow', _claim_straight),
+              Claim('One-step quality improves by a large factor with reflow', _claim_one_step),
+              Claim('Distillation improves one-step quality further', _claim_distill),
+              Claim('With an adaptive solver 1-RF is (slightly) best', _claim_adaptive)))

@@ -1,0 +1,73 @@
+"""The runs the tables share, by scale: one key is one workdir ``<runs>/<scale>/<key>``, so two
+tables that name a key train it once. Not a table itself (no ``get_table``).
+
+* ``smoke``: the experiments' ``smoke`` variants (a few steps, stand-in data where the real set is
+  missing): they exercise every step of a table in the test suite, their numbers mean nothing.
+* ``laptop``: scikit-learn's 8x8 digits (1500 train / 297 test images, 17 levels) with the
+  experiments' own settings (`experiments/score_sde/digits.py` etc.: each docstring states its
+  model, length and measured result), and Fashion-MNIST for the cross-family likelihood table.
+* ``paper``: the papers' CIFAR-10 configs (accelerator scale).
+"""
+
+from jaxgen.runtime.table_spec import RunSpec
+
+SDE = 'experiments/score_sde/digits.py'
+RF = 'experiments/rectified_flow/digits.py'
+NICE = 'experiments/nice/digits.py'
+PIXELCNN = 'experiments/pixelcnn/digits.py'
+RF_PAIRS = 10_000   # reflow pairs per k-RF on digits (Euler 100 steps of the source flow)
+
+
+def _digits(suffix: str = '') -> dict:
+  """Every digits run, with `suffix` (``',smoke'``) appended to each config's variants."""
+  def v(path, variant=''):
+    variants = ','.join(x for x in (variant, suffix.lstrip(',')) if x)
+    return path + (':' + variants if variants else '')
+  n_pairs = RF_PAIRS if not suffix else 64
+  return {
+      'score_sde_digits_vp': RunSpec(v(SDE)),
+      'score_sde_digits_ve': RunSpec(v(SDE, 've')),
+      'score_sde_digits_subvp': RunSpec(v(SDE, 'subvp')),
+      'score_sde_digits_vp_lw': RunSpec(v(SDE, 'lw')),
+      'score_sde_digits_subvp_lw': RunSpec(v(SDE, 'subvp,lw')),
+      'rectified_flow_digits': RunSpec(v(RF)),
+      'rectified_flow_digits_2rf': RunSpec(v(RF, 'reflow'), pairs_from='rectified_flow_digits',
+                                           num_pairs=n_pairs),
+      'rectified_flow_digits_3rf': RunSpec(v(RF, 'reflow3'),
+                                           pairs_from='rectified_flow_digits_2rf',
+                                           num_pairs=n_pairs),
+      'rectified_flow_digits_2rf_distill': RunSpec(v(RF, 'distill'),
+                                                   pairs_from='rectified_flow_digits_2rf',
+                                                   num_pairs=n_pairs),
+      'nice_digits': RunSpec(v(NICE)),
+      'pixelcnn_digits': RunSpec(v(PIXELCNN, 'pixelcnn')),
+      'gated_pixelcnn_digits': RunSpec(v(PIXELCNN)),
+      'pixelcnn_pp_digits': RunSpec(v(PIXELCNN, 'pp')),
+  }
+
+
+FASHION_STEPS = 600  # laptop: every Fashion-MNIST run is this many steps (a short, equal budget)
+
+
+def _fashion(suffix: str = '') -> dict:
+  """The Fashion-MNIST runs of the cross-family likelihood table (`suffix` as `_digits`); at
+  laptop scale each trains `FASHION_STEPS` steps (the experiment's batch, lr and net)."""
+  def v(path, variant=''):
+    variants = ','.join(x for x in (variant, suffix.lstrip(',')) if x)
+    return path + (':' + variants if variants else '')
+  short = {} if suffix else {'train.steps': FASHION_STEPS}
+  pcnn = 'experiments/pixelcnn/fashion_8bit.py'
+  return {
+      'nice_fashion': RunSpec(v('experiments/nice/fashion_mnist.py'), short),
+      'pixelcnn_fashion': RunSpec(v(pcnn, 'pixelcnn'), short),
+      'gated_pixelcnn_fashion': RunSpec(v(pcnn, 'gated'), short),
+      'pixelcnn_pp_fashion': RunSpec(v(pcnn, 'pp'), short),
+      'score_sde_fashion_vp': RunSpec(v('experiments/score_sde/fashion_mnist.py'), short),
+      'score_sde_fashion_subvp': RunSpec(v('experiments/score_sde/fashion_mnist.py'),
+                                         {**short, 'model.sde': 'subvpsde'}),
+      'rectified_flow_fashion': RunSpec(v('experiments/rectified_flow/fashion_mnist.py'), short),
+  }
+
+
+SMOKE = {**_digits(',smoke'), **_fashion(',smoke')}
+LAPTOP = {**_digits(), **_fashion()}

@@ -1,0 +1,120 @@
+"""Score SDE, Table 1 (Song et al., ICLR 2021): samplers of one trained model, VE and VP.
+
+    python -m launch.table experiments/tables/score_sde_samplers.py --scale laptop
+
+Rows sample the same trained score model with the predictors of the paper (ancestral sampling,
+reverse diffusion, the probability-flow discretization), each predictor-only with N and 2N steps,
+predictor-corrector (one Langevin step, snr 0.16, after each of N predictor steps: NFE 2N) and
+corrector-only (2N Langevin steps). The paper: N = 1000 on CIFAR-10 (FID of 50k samples, discrete
+DDPM / SMLD models); laptop: N = 100 on digits (the continuous VE and VP runs of
+`experiments/score_sde/digits.py`; FD, IS and KID of 1000 samples in the pinned digits
+classifier's features against the 297 test images). Each sampler ends with the Tweedie
+denoising step (+1 NFE), as the paper's code.
+
+Claim: predictor-corrector beats predictor-only at matched NFE (PC N vs P 2N), and corrector-only
+is far worse than either.
+"""
+
+from experiments.tables import runs
+from jaxgen.runtime.table_spec import Claim, Column, Row, Scale, Table
+
+# The paper's Table 1 (FID, CIFAR-10): VE (SMLD) and VP (DDPM), P1000 / PC1000 / C2000.
+PAPER = {
+    ('ve', 'ancestral', 'P'): 4.98, ('vp', 'ancestral', 'P'): 3.24,
+    ('ve', 'reverse_diffusion', 'P'): 4.79, ('vp', 'reverse_diffusion', 'P'): 3.21,
+    ('ve', 'probability_flow', 'P'): 15.41, ('vp', 'probability_flow', 'P'): 3.59,
+    ('ve', 'reverse_diffusion', 'PC'): 3.60, ('vp', 'reverse_diffusion', 'PC'): 3.18,
+    ('ve', 'corrector', 'C'): 20.43, ('vp', 'corrector', 'C'): 19.06,
+}
+PREDICTORS = {'ancestral': dict(predictor='ancestral'),
+              'reverse_diffusion': dict(predictor='reverse_diffusion'),
+              'probability_flow': dict(predictor='reverse_diffusion', probability_flow=True)}
+N = {'smoke': 2, 'laptop': 100, 'paper': 1000}
+
+
+def _sampling(kind: str, pred: dict, scale: str) -> dict:
+  n = N[scale]
+  s = {'sampling.method': 'pc', 'sampling.snr': 0.16, 'sampling.n_steps_each': 1,
+       'sampling.probability_flow': False}
+  s.update({'sampling.' + k: v for k, v in pred.items()})
+  if kind == 'P':
+    return {**s, 'sampling.corrector': 'none', 'sampling.steps': n}
+  if kind == 'P2':
+    return {**s, 'sampling.corrector': 'none', 'sampling.steps': 2 * n}
+  if kind == 'PC':
+    return {**s, 'sampling.corrector': 'langevin', 'sampling.steps': n}
+  return {**s, 'sampling.predictor': 'none', 'sampling.corrector': 'langevin',
+          'sampling.steps': 2 * n}
+
+
+def _rows():
+  rows = []
+  for sde in ('ve', 'vp'):
+    run = f'score_sde_digits_{sde}'
+    cells = [(p, k) for p in PREDICTORS for k in ('P', 'P2', 'PC')] + [('corrector', 'C')]
+    for pred, kind in cells:
+      name = {'P': 'P N', 'P2': 'P 2N', 'PC': 'PC N', 'C': 'C 2N'}[kind]
+      label = f'{sde.upper()} {pred} {name}' if kind != 'C' else f'{sde.upper()} corrector-only C 2N'
+      over = {s: _sampling(kind, PREDICTORS.get(pred, {}), s) for s in N}
+      smoke = (pred == 'reverse_diffusion' and kind in ('P', 'PC')) or kind == 'C'
+      paper = PAPER.get((sde, pred, kind))
+      rows.append(Row(label, run, scale_overrides=over, series=f'{sde.upper()} {kind}',
+                      paper={'fd': paper} if paper is not None else {},
+                      scales=() if smoke and sde == 'vp' else ('laptop', 'paper')))
+  return tuple(rows)
+
+
+def _claim_pc(results):
+  wins, lines = 0, []
+  for sde in ('VE', 'VP'):
+    for pred in ('ancestral', 'reverse_diffusion', 'probability_flow'):
+      pc = results[f'{sde} {pred} PC N']['fd']
+      p2 = results[f'{sde} {pred} P 2N']['fd']
+      wins += pc < p2
+      lines.append(f'{sde} {pred}: PC {pc:.3f} vs P2N {p2:.3f}')
+  return wins >= 4, f'PC N beats P 2N in {wins} of 6 pairs (FD: {"; ".join(lines)})'
+
+
+def _claim_c(results):
+  worst = []
+  for sde in ('VE', 'VP'):
+    c = results[f'{sde} corrector-only C 2N']['fd']
+    others = [v['fd'] for k, v in results.items() if k.startswith(sde) and 'corrector' not in k]
+    worst.append(c > max(others))
+    worst_other = max(others)
+  return all(worst), (f'corrector-only is the worst sampler for {sum(worst)} of 2 SDEs '
+                      f'(VP: C2N FD {c:.3f}, worst other {worst_other:.3f})')
+
+
+COLUMNS = (Column('fd', 'FD', 'lower'), Column('is', 'IS', 'higher', '.2f'),
+           Column('kid', 'KID', 'lower', '.4f'), Column('nfe', 'NFE', '', '.0f'))
+
+
+def get_table():
+  return Table(
+      name='score_sde_samplers',
+      title='Score SDE Table 1: predictor-only vs predictor-corrector vs corrector-only',
+      source='Song et al., Score-Based Generative Modeling through SDEs (ICLR 2021), Table 1',
+      paper_setting='FID of 50k CIFAR-10 samples, discrete SMLD (VE) / DDPM (VP) models, N = 1000;'
+                    ' its P2N column is not quoted here',
+      columns=COLUMNS, rows=_rows(), metrics=('fd', 'is', 'kid'),
+      scales={
+          'smoke': Scale('Smoke: 4-step digits runs (meaningless numbers), N = 2, 8 samples.',
+                         runs.SMOKE, {'eval.num_samples': 8}),
+          'laptop': Scale('Laptop: scikit-learn digits (8x8, 17 levels), the VE and VP runs of '
+                          'experiments/score_sde/digits.py (1500 steps), N = 100; FD / IS / KID of '
+                          '1000 samples in the pinned digits classifier\'s features (real test '
+                          'images vs training images: FD 0.318, IS 9.82).',
+                          runs.LAPTOP, {'eval.num_samples': 1000}),
+          'paper': Scale('Paper: the score_sde CIFAR-10 configs (continuous NCSN++ VE, DDPM++ '
+                         'VP), N = 1000, Inception FID / IS of 50k samples.',
+                         {'score_sde_digits_ve': runs.RunSpec('experiments/score_sde/ncsnpp_cont_ve.py'),
+                          'score_sde_digits_vp': runs.RunSpec('experiments/score_sde/ddpmpp_cont_vp.py')},
+                         {'eval.num_samples': 50000}, metrics={'fd': 'fid', 'is': 'inception_score', 'kid': ''}),
+      },
+      claims=(Claim('Predictor-corrector beats predictor-only at matched NFE (PC N vs P 2N)',
+                    _claim_pc),
+              Claim('Corrector-only sampling is far worse than sampling with a predictor',
+                    _claim_c)),
+      notes='The paper\'s VE/VP models are discrete (SMLD/DDPM); ours are continuous-time (the '
+            'paper\'s Table 1 reports both families with the same pattern).')

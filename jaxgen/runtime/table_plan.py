@@ -1,0 +1,204 @@
+"""What building a table at a scale takes, as commands, and running the ones not done yet.
+
+`plan` turns a `table_spec.Table` at a scale into `Step`s, each one command of the launch CLIs:
+
+* ``train``: ``python -m launch.train --config SPEC --workdir RUNS/<scale>/<key> [--config.k=v]``;
+  done when the workdir's newest checkpoint is at the config's ``train.steps``. An unfinished
+  workdir resumes (launch.train does); a workdir of another config is refused there (one line).
+* ``pairs``: ``python -m launch.reflow --workdir <source run> --num N``: the reflow pairs a
+  ``pairs_from`` run trains on; done when the pairs' ``index.json`` exists. The run itself then
+  trains with ``--config.train.init_from=<source run>`` (pairs and weights from there).
+* ``evaluate``: ``python -m launch.evaluate --workdir W --out RUNS/<scale>/tables/<table>/<row>.json
+  --config.eval.metrics=... [row overrides]``; done when that file exists, records this command
+  and the run's newest step (a retrained run or a changed row is evaluated again).
+
+Every step runs as its own process (`execute`; its output streams to the console), in order, and
+stops at the first failure (its exit status is returned): rerunning the same table command
+resumes where it stopped, since every step is itself resumable or atomic. Paths are absolute.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+import time
+from typing import Any, Mapping, Optional
+
+from jaxgen.runtime import config as cfg_lib
+from jaxgen.runtime import overrides as overrides_lib
+from jaxgen.runtime import paths
+from jaxgen.runtime import table_spec
+from jaxgen.runtime import workdir as workdir_lib
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+@dataclasses.dataclass(frozen=True)
+class Step:
+  """kind: 'train' | 'pairs' | 'evaluate'; name: the run key or row label; argv: the command
+  after ``python``; done: nothing left to do; out: the row file (evaluate)."""
+  kind: str
+  name: str
+  argv: tuple
+  done: bool
+  out: str = ''
+
+  def command(self) -> str:
+    import shlex
+    return 'python ' + ' '.join(shlex.quote(a) for a in self.argv)
+
+
+def text(value: Any) -> str:
+  """A config value as ``--config.k=`` text that `overrides.parse_value` reads back."""
+  if isinstance(value, str):
+    return value
+  return repr(tuple(value) if isinstance(value, list) else value)
+
+
+def flags(overrides: Mapping[str, Any]) -> list[str]:
+  return [f'--config.{k}={text(v)}' for k, v in overrides.items()]
+
+
+def workdir(runs: str, scale: str, key: str) -> str:
+  return os.path.join(os.path.abspath(runs), scale, key)
+
+
+def row_file(runs: str, scale: str, table: str, label: str) -> str:
+  return os.path.join(os.path.abspath(runs), scale, 'tables', table,
+                      table_spec.slug(label) + '.json')
+
+
+def _config_path(spec: str) -> str:
+  path, _, variant = spec.partition(':')
+  return (path if os.path.isabs(path) else os.path.join(ROOT, path)) + (':' + variant if variant
+                                                                        else '')
+
+
+def train_overrides(runs: str, scale: str, spec: table_spec.RunSpec) -> dict:
+  out = dict(spec.overrides)
+  if spec.pairs_from:
+    out['train.init_from'] = workdir(runs, scale, spec.pairs_from)
+  return out
+
+
+def train_config(runs: str, scale: str, spec: table_spec.RunSpec):
+  """The validated training config of `spec` (ConfigError for a bad experiment or override)."""
+  overrides = {k: text(v) for k, v in train_overrides(runs, scale, spec).items()}
+  return cfg_lib.validate(overrides_lib.apply(cfg_lib.load(_config_path(spec.config)), overrides))
+
+
+def trained(path: str, steps: int) -> bool:
+  return paths.exists(paths.join(path, workdir_lib.CONFIG)) and (
+      workdir_lib.latest_step(path) or 0) >= steps
+
+
+def evaluation_overrides(table: table_spec.Table, scale: str, row: table_spec.Row) -> dict:
+  """The evaluation overrides of `row` at `scale`: the scale's, the row's, the row's at this
+  scale, then ``eval.metrics`` (the row's or the table's, renamed by the scale)."""
+  s = table.scales[scale]
+  out = {**s.overrides, **row.overrides, **row.scale_overrides.get(scale, {})}
+  metrics = tuple(n for n in (s.metrics.get(m, m) for m in (row.metrics or table.metrics)) if n)
+  out['eval.metrics'] = metrics
+  return out
+
+
+def check_evaluation(config, overrides: Mapping[str, Any], where: str) -> None:
+  """Refuses (ConfigError naming `where`) evaluation overrides that launch.evaluate would refuse
+  on a run of `config`: keys that change the trained model, bad values, unknown metrics."""
+  texts = {k: text(v) for k, v in overrides.items()}
+  try:
+    workdir_lib.check_overrides(texts)
+    config = cfg_lib.validate(overrides_lib.apply(cfg_lib.ConfigDict(config.to_dict()), texts))
+  except cfg_lib.ConfigError as e:
+    raise cfg_lib.ConfigError(f'{where}: {e}') from None
+
+
+def _row_done(out: str, argv: tuple, path: str) -> bool:
+  record = read_row(out)
+  if record is None:
+    return False
+  return (record.get('table_row', {}).get('argv') == list(argv)
+          and record.get('step') == workdir_lib.latest_step(path))
+
+
+def read_row(out: str) -> Optional[dict]:
+  if not os.path.exists(out):
+    return None
+  try:
+    with open(out) as f:
+      return json.load(f)
+  except (OSError, ValueError):
+    return None
+
+
+def plan(table: table_spec.Table, scale: str, runs: str) -> list:
+  """The steps of `table` at `scale`, runs under `runs` (module docstring), in order: each run's
+  training (after its pairs, after their source's training), then every row's evaluation."""
+  if scale not in table.scales:
+    raise cfg_lib.ConfigError(f'--scale={scale}: table {table.name} defines scales '
+                              f'{", ".join(table.scales)}')
+  s = table.scales[scale]
+  needed: list[str] = []
+
+  def need(key):
+    spec = s.runs[key]
+    if spec.pairs_from:
+      need(spec.pairs_from)
+    if key not in needed:
+      needed.append(key)
+
+  for row in table.rows_at(scale):
+    need(row.run)
+  steps, configs, paired = [], {}, set()
+  for key in needed:
+    spec = s.runs[key]
+    path = workdir(runs, scale, key)
+    config = configs[key] = train_config(runs, scale, spec)
+    if spec.pairs_from and spec.pairs_from not in paired:
+      paired.add(spec.pairs_from)
+      src = workdir(runs, scale, spec.pairs_from)
+      pairs = os.path.join(src, 'reflow', 'pairs')
+      argv = ('-m', 'launch.reflow', '--workdir', src, '--num', str(spec.num_pairs),
+              *flags(spec.pairs_overrides))
+      steps.append(Step('pairs', spec.pairs_from, argv,
+                        os.path.exists(os.path.join(pairs, 'index.json'))))
+    argv = ('-m', 'launch.train', '--config', _config_path(spec.config), '--workdir', path,
+            *flags(train_overrides(runs, scale, spec)))
+    steps.append(Step('train', key, argv, trained(path, config.train.steps)))
+  for row in table.rows_at(scale):
+    path = workdir(runs, scale, row.run)
+    out = row_file(runs, scale, table.name, row.label)
+    over = evaluation_overrides(table, scale, row)
+    check_evaluation(configs[row.run], over, f'table {table.name}, row {row.label!r}')
+    argv = ('-m', 'launch.evaluate', '--workdir', path, '--out', out, *flags(over))
+    steps.append(Step('evaluate', row.label, argv, _row_done(out, argv, path), out))
+  return steps
+
+
+def execute(steps: list, python: str = sys.executable, log=print) -> int:
+  """Runs the steps not done, in order, each a subprocess of `python` in the repository root;
+  returns 0, or the exit status of the first that failed (the later ones are not run). An
+  evaluation's row file gains ``table_row``: its command and wall time."""
+  todo = [s for s in steps if not s.done]
+  log(f'table: {len(steps) - len(todo)} of {len(steps)} steps done, {len(todo)} to run')
+  env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
+  for n, step in enumerate(todo, 1):
+    log(f'table: [{n}/{len(todo)}] {step.kind} {step.name}: {step.command()}')
+    if step.out:
+      paths.makedirs(os.path.dirname(step.out))
+    t0 = time.perf_counter()
+    rc = subprocess.call([python, *step.argv], cwd=ROOT, env=env)
+    seconds = time.perf_counter() - t0
+    if rc:
+      log(f'table: {step.kind} {step.name} failed (exit status {rc}) after {seconds:.0f}s; '
+          'rerun the same command to resume')
+      return rc
+    if step.kind == 'evaluate':
+      record = read_row(step.out) or {}
+      record['table_row'] = dict(label=step.name, argv=list(step.argv), seconds=seconds)
+      paths.write_atomic(step.out, json.dumps(record, indent=2))
+    log(f'table: {step.kind} {step.name} done in {seconds:.0f}s')
+  return 0

@@ -1,0 +1,181 @@
+"""What a paper table is: runs x rows x columns, the paper's numbers and the claims it checks.
+
+A table file ``experiments/tables/<name>.py`` defines ``get_table() -> Table``; ``python -m
+launch.table FILE --scale smoke|laptop|paper`` builds it (`jaxgen.runtime.table_plan`: trains
+the missing runs, evaluates every row, `jaxgen.runtime.table_report`: Markdown, CSV, a plot).
+
+* A **run** (`RunSpec`) is one training: an experiment file with variants and ``--config.*``
+  overrides, or a reflow run trained on the pairs of another run (``pairs_from``). Runs are
+  named by keys; the same key at the same scale is the same workdir
+  (``<runs>/<scale>/<key>``), so tables that name one key share one training.
+* A **row** (`Row`) evaluates one run with evaluation-time overrides (``sampling.*``, ``eval.*``,
+  ``likelihood.*``: the keys `jaxgen.runtime.workdir.USE_KEYS` lets change on a trained run) and
+  carries the paper's numbers for its columns.
+* A **column** (`Column`) is one result key of ``launch.evaluate`` (``fd`` is ``eval/fd``; the
+  provenance keys ``nfe``, ``num_params``, ``seed``, ``step`` are columns too).
+* A **scale** (`Scale`) maps every run key to its `RunSpec` and adds the overrides that make the
+  scale (``smoke``: a few steps; ``laptop``: digits or Fashion-MNIST on this CPU; ``paper``: the
+  papers' CIFAR-10 configs), and may swap metric names (``fd`` -> ``fid`` at paper scale).
+* A **claim** (`Claim`) is the paper's statement as a check on our numbers: ``check(results)``
+  (row label -> column key -> float) returns ``(agrees, one line saying why)``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+from typing import Any, Callable, Mapping, Optional
+
+SCALES = ('smoke', 'laptop', 'paper')
+
+
+def slug(label: str) -> str:
+  """A row label as a file name: '+' -> 'plus', other characters but letters, digits and '-_.'
+  -> '_' (`Table` refuses two labels with one slug)."""
+  label = label.replace('+', 'plus')
+  return ''.join(ch if ch.isalnum() or ch in '-_.' else '_' for ch in label).strip('_')
+
+
+def _frozen(mapping) -> Mapping:
+  return types.MappingProxyType(dict(mapping or {}))
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSpec:
+  """One training. config: ``'experiments/<family>/<file>.py[:variant[,variant]]'`` (relative to
+  the repository root); overrides: ``--config.*`` values at training; pairs_from: the key of a
+  rectified-flow run of the same scale whose reflow pairs (``launch.reflow --num num_pairs``,
+  with `pairs_overrides` for its sampler) this run trains on, starting from its weights
+  (``train.init_from``; the experiment's ``reflow``/``reflow3``/``distill`` variant)."""
+  config: str
+  overrides: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+  pairs_from: str = ''
+  num_pairs: int = 0
+  pairs_overrides: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+  def __post_init__(self):
+    object.__setattr__(self, 'overrides', _frozen(self.overrides))
+    object.__setattr__(self, 'pairs_overrides', _frozen(self.pairs_overrides))
+    if bool(self.pairs_from) != (self.num_pairs > 0):
+      raise ValueError(f'RunSpec({self.config!r}): pairs_from and num_pairs > 0 go together')
+
+
+@dataclasses.dataclass(frozen=True)
+class Row:
+  """One line of the table. run: a run key of every scale the row is in; overrides: evaluation
+  overrides (``'sampling.steps': 50``); metrics: ``eval.metrics`` of this row (default: the
+  table's); paper: column key -> the paper's number (or text, e.g. '-' for not reported);
+  series: the plot's curve this row belongs to (rows of one series, in order, are its points);
+  scales: the scales this row exists at (default all); scale_overrides: scale -> overrides
+  applied after `overrides` at that scale (e.g. fewer steps at smoke)."""
+  label: str
+  run: str
+  overrides: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+  metrics: tuple = ()
+  paper: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+  series: str = ''
+  scales: tuple = ()
+  scale_overrides: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
+
+  def __post_init__(self):
+    object.__setattr__(self, 'overrides', _frozen(self.overrides))
+    object.__setattr__(self, 'paper', _frozen(self.paper))
+    object.__setattr__(self, 'scale_overrides',
+                       _frozen({k: _frozen(v) for k, v in dict(self.scale_overrides).items()}))
+    bad = [s for s in tuple(self.scales) + tuple(self.scale_overrides) if s not in SCALES]
+    if bad:
+      raise ValueError(f'Row({self.label!r}): unknown scales {bad}; scales are {SCALES}')
+
+  def at(self, scale: str) -> bool:
+    return not self.scales or scale in self.scales
+
+
+@dataclasses.dataclass(frozen=True)
+class Column:
+  """key: a result key (``eval/<key>`` of launch.evaluate, or ``nfe``, ``num_params``, ``seed``,
+  ``step``); better: 'lower' | 'higher' | '' (printed in the header); fmt: a format spec."""
+  key: str
+  label: str
+  better: str = ''
+  fmt: str = '.3f'
+
+  def __post_init__(self):
+    if self.better not in ('lower', 'higher', ''):
+      raise ValueError(f'Column({self.key!r}): better must be lower, higher or empty')
+
+
+@dataclasses.dataclass(frozen=True)
+class Scale:
+  """description: the data and length of this scale, one sentence (printed above the table);
+  runs: run key -> RunSpec; overrides: evaluation overrides of every row; metrics: metric name
+  -> the name used at this scale (``{'fd': 'fid'}``: the paper's Inception FID where the laptop
+  uses the pinned classifier's FD; '' leaves the metric out); runtime: the measured time of this scale (table file's
+  statement, printed in the report)."""
+  description: str
+  runs: Mapping[str, RunSpec]
+  overrides: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+  metrics: Mapping[str, str] = dataclasses.field(default_factory=dict)
+  runtime: str = ''
+
+  def __post_init__(self):
+    object.__setattr__(self, 'runs', _frozen(self.runs))
+    object.__setattr__(self, 'overrides', _frozen(self.overrides))
+    object.__setattr__(self, 'metrics', _frozen(self.metrics))
+
+
+@dataclasses.dataclass(frozen=True)
+class Plot:
+  """A curve per row series: `y` against `x` (column keys), log-scaled x if `logx`."""
+  x: str
+  y: str
+  logx: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class Claim:
+  """text: the paper's claim in one sentence; check: results -> (agrees, why)."""
+  text: str
+  check: Callable[[Mapping[str, Mapping[str, float]]], tuple]
+
+
+@dataclasses.dataclass(frozen=True)
+class Table:
+  """name: the file's stem; title; source: the paper and table its numbers come from; paper_setting:
+  what the paper measured (data, sample count, metric); metrics: default ``eval.metrics`` of a
+  row."""
+  name: str
+  title: str
+  source: str
+  paper_setting: str
+  columns: tuple
+  rows: tuple
+  scales: Mapping[str, Scale]
+  metrics: tuple = ()
+  claims: tuple = ()
+  plot: Optional[Plot] = None
+  notes: str = ''
+
+  def __post_init__(self):
+    object.__setattr__(self, 'scales', _frozen(self.scales))
+    labels = [r.label for r in self.rows]
+    if len(set(labels)) != len(labels) or len({slug(x) for x in labels}) != len(labels):
+      raise ValueError(f'table {self.name}: row labels repeat (or map to one file name)')
+    for scale_name, scale in self.scales.items():
+      if scale_name not in SCALES:
+        raise ValueError(f'table {self.name}: unknown scale {scale_name!r}; scales are {SCALES}')
+      for row in self.rows:
+        if row.at(scale_name) and row.run not in scale.runs:
+          raise ValueError(f'table {self.name}: row {row.label!r} names run {row.run!r}, which '
+                           f'scale {scale_name!r} does not define')
+      for key, spec in scale.runs.items():
+        if spec.pairs_from and spec.pairs_from not in scale.runs:
+          raise ValueError(f'table {self.name}: run {key!r} takes pairs from {spec.pairs_from!r}'
+                           f', which scale {scale_name!r} does not define')
+    for row in self.rows:
+      unknown = [k for k in row.paper if k not in {c.key for c in self.columns}]
+      if unknown:
+        raise ValueError(f'table {self.name}: row {row.label!r} has paper numbers for '
+                         f'{unknown}, which are no columns')
+
+  def rows_at(self, scale: str) -> tuple:
+    return tuple(r for r in self.rows if r.at(scale))

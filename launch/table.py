@@ -1,0 +1,95 @@
+"""Build a paper table: train the runs it needs (resuming unfinished ones), evaluate every row,
+write Markdown, CSV and a plot with our numbers beside the paper's.
+
+    python -m launch.table experiments/tables/<name>.py --scale smoke|laptop|paper \
+        [--runs runs/tables] [--out DIR] [--dry-run] [--report-only]
+
+Runs live in RUNS/<scale>/<key> (shared by every table that names the key), row results in
+RUNS/<scale>/tables/<name>/; the report goes to OUT (default RUNS/<scale>/) as
+<name>_<scale>.md, .csv and .png. Each step is one launch command (printed before it runs); a
+killed build rerun with the same command resumes. --dry-run prints the steps (done or to run)
+and runs none; --report-only rewrites the report from the rows evaluated so far.
+``--scale paper`` runs the papers' CIFAR-10 configs only where an accelerator is present (and
+the data and the Inception weights, which its steps name): on a CPU-only machine it prints what
+it would run and exits 0. A bad table file or scale is one ``error:`` line, exit 2, nothing
+written; a step that fails stops the build with its exit status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+
+def _parser():
+  p = argparse.ArgumentParser(prog='python -m launch.table', description=__doc__,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+  p.add_argument('table', help='experiments/tables/<name>.py')
+  p.add_argument('--scale', required=True, choices=('smoke', 'laptop', 'paper'))
+  p.add_argument('--runs', default='runs/tables', help='root of the runs and row results')
+  p.add_argument('--out', default='', help='report folder (default RUNS/<scale>)')
+  p.add_argument('--dry-run', action='store_true', help='print the steps, run none')
+  p.add_argument('--report-only', action='store_true',
+                 help='write the report from the rows evaluated so far')
+  return p
+
+
+def load_table(path: str):
+  from jaxgen.runtime import config as cfg
+  from jaxgen.runtime import table_spec
+
+  module = cfg.load_module(path, 'get_table', 'table file', 'experiments/tables/ddim_steps.py')
+  try:
+    table = module.get_table()
+  except cfg.ConfigError:
+    raise
+  except Exception as e:  # noqa: BLE001  (a mistake in the table file: name it)
+    raise cfg.ConfigError(f'{path}: {type(e).__name__}: {e} (fix the table file)') from None
+  if not isinstance(table, table_spec.Table):
+    raise cfg.ConfigError(f'{path}: get_table() returned {type(table).__name__}, not a '
+                          'jaxgen.runtime.table_spec.Table')
+  return table
+
+
+def main(argv=None) -> int:
+  import os
+  import shlex
+
+  from jaxgen.runtime import cli
+
+  argv = sys.argv[1:] if argv is None else argv
+  args = _parser().parse_args(argv)
+  try:
+    from jaxgen.runtime import table_plan
+    table = load_table(args.table)
+    steps = table_plan.plan(table, args.scale, args.runs)
+  except cli.USER_ERRORS as e:
+    return cli.error(e)
+  command = 'python -m launch.table ' + ' '.join(shlex.quote(a) for a in argv)
+  out = args.out or os.path.join(args.runs, args.scale)
+  if args.scale == 'paper' and not (args.dry_run or args.report_only):
+    import jax
+    if jax.default_backend() == 'cpu':
+      print(f'table {table.name}: --scale paper needs an accelerator (this machine has only a '
+            'CPU); it would run:')
+      args.dry_run = True
+  if args.dry_run:
+    for s in steps:
+      print(f'{"done" if s.done else "todo"}  {s.kind:8s} {s.command()}')
+    return 0
+  t0 = time.perf_counter()
+  if not args.report_only:
+    rc = table_plan.execute(steps)
+    if rc:
+      return rc
+  from jaxgen.runtime import table_report
+  written = table_report.write(table, args.scale, args.runs, out, command,
+                               None if args.report_only else time.perf_counter() - t0)
+  print(open(written[0]).read())
+  print('Wrote ' + ', '.join(written))
+  return 0
+
+
+if __name__ == '__main__':
+  sys.exit(main())

@@ -1,0 +1,77 @@
+"""Every table file under experiments/tables/ builds at smoke scale with ``python -m
+launch.table FILE --scale smoke``: its runs train (tables share them: one runs folder for this
+module), every row is evaluated, and the Markdown report has a number of ours in every row and
+the paper's numbers in their own columns; a second build finds every step done. Bad input to the
+command is one line and exit 2; ``--scale paper`` on a CPU prints its plan and writes nothing."""
+
+import glob
+import os
+
+import pytest
+
+from launch import table as table_cli
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TABLES = sorted(os.path.basename(p)[:-3] for p in glob.glob(os.path.join(ROOT, 'experiments',
+                                                                          'tables', '*.py'))
+                if not os.path.basename(p).startswith(('_', 'runs')))
+
+pytestmark = pytest.mark.xdist_group('tables')   # one worker: the smoke runs are shared
+
+
+@pytest.fixture(scope='module')
+def runs(tmp_path_factory):
+  return str(tmp_path_factory.mktemp('table_runs'))
+
+
+def test_the_six_tables_exist():
+  assert TABLES == ['autoregressive_flow_nll', 'ddim_steps', 'fashion_likelihood',
+                    'rectified_flow_reflow', 'score_sde_likelihood', 'score_sde_samplers']
+
+
+@pytest.mark.parametrize('name', TABLES)
+def test_table_builds_at_smoke_scale(name, runs, capsys):
+  path = os.path.join(ROOT, 'experiments', 'tables', name + '.py')
+  assert table_cli.main([path, '--scale', 'smoke', '--runs', runs]) == 0
+  table = table_cli.load_table(path)
+  md = open(os.path.join(runs, 'smoke', f'{name}_smoke.md')).read()
+  assert 'NOT EVALUATED' not in md
+  lines = [l for l in md.splitlines() if l.startswith('| ')]
+  rows = table.rows_at('smoke')
+  assert len(lines) == 1 + len(rows)
+  first = table.columns[0]
+  for row, line in zip(rows, lines[1:]):
+    cells = [c.strip() for c in line.strip('|').split('|')]
+    assert cells[0] == row.label
+    assert cells[1] not in ('-', ''), f'{name}: row {row.label!r} has no {first.key}'
+    float(cells[1].replace(',', ''))
+  assert os.path.exists(os.path.join(runs, 'smoke', f'{name}_smoke.csv'))
+  capsys.readouterr()
+  assert table_cli.main([path, '--scale', 'smoke', '--runs', runs, '--dry-run']) == 0
+  out = capsys.readouterr().out
+  assert out.count('todo') == 0 and out.count('done') > 0   # a rebuild has nothing to do
+
+
+def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys):
+  assert table_cli.main([str(tmp_path / 'nope.py'), '--scale', 'smoke']) == 2
+  err = capsys.readouterr().err
+  assert err.count('\n') == 1 and 'table file' in err and 'does not exist' in err
+  bad = tmp_path / 'bad.py'
+  bad.write_text('def get_table():\n  return 3\n')
+  assert table_cli.main([str(bad), '--scale', 'smoke', '--runs', str(tmp_path / 'r')]) == 2
+  assert 'not a jaxgen.runtime.table_spec.Table' in capsys.readouterr().err
+  path = os.path.join(ROOT, 'experiments', 'tables', 'fashion_likelihood.py')
+  assert table_cli.main([path, '--scale', 'paper', '--runs', str(tmp_path / 'r')]) == 2
+  assert 'defines scales smoke, laptop' in capsys.readouterr().err
+  assert not os.path.exists(tmp_path / 'r')
+
+
+def test_paper_scale_on_a_cpu_prints_the_plan(tmp_path, capsys):
+  path = os.path.join(ROOT, 'experiments', 'tables', 'rectified_flow_reflow.py')
+  assert table_cli.main([path, '--scale', 'paper', '--runs', str(tmp_path)]) == 0
+  out = capsys.readouterr().out
+  assert 'needs an accelerator' in out
+  assert 'launch.train --config' in out and 'rectified_flow/cifar10.py:reflow' in out
+  assert 'launch.reflow' in out and '--num 1000000' in out
+  assert "eval.metrics=('fid', 'inception_score')" in out   # KID has no Inception version here
+  assert not os.listdir(tmp_path)

@@ -1,0 +1,146 @@
+"""The table layer (`jaxgen.runtime.table_spec`, `table_plan`, `table_report`): a table's runs
+become launch commands in dependency order, done steps are recognised (and a changed row or a
+retrained run is not), bad rows are refused before anything runs, and the report puts our numbers
+and the paper's in separate columns with each claim's verdict."""
+
+import csv
+import io
+import json
+import os
+
+import pytest
+
+from jaxgen.runtime import config as cfg
+from jaxgen.runtime import overrides as overrides_lib
+from jaxgen.runtime import table_plan, table_report
+from jaxgen.runtime.table_spec import Claim, Column, Row, RunSpec, Scale, Table
+
+TOY = 'experiments/rectified_flow/toy2d.py:smoke'
+
+
+def _table(rows=None, runs=None, claims=(), **kw):
+  runs = runs or {'a': RunSpec(TOY), 'b': RunSpec(TOY, {'optim.lr': 1e-3})}
+  rows = rows or (Row('first', 'a', {'sampling.steps': 3}, paper={'sw': 0.5}),
+                  Row('second', 'b', paper={'sw': 0.25}, scale_overrides={'smoke': {'sampling.steps': 2}}))
+  return Table(name='toy', title='Toy', source='nobody 2026', paper_setting='moons',
+               columns=(Column('sliced_wasserstein', 'SW', 'lower'), Column('sw', 'SW copy'),
+                        Column('nfe', 'NFE', '', '.0f')),
+               rows=rows, metrics=('sliced_wasserstein',), claims=claims,
+               scales={'smoke': Scale('Toy smoke.', runs, {'eval.num_samples': 16})}, **kw)
+
+
+def test_spec_refuses_inconsistent_tables():
+  with pytest.raises(ValueError, match="names run 'zz'"):
+    _table(rows=(Row('r', 'zz'),))
+  with pytest.raises(ValueError, match='repeat'):
+    _table(rows=(Row('r', 'a'), Row('r', 'b')))
+  with pytest.raises(ValueError, match='one file name'):   # 'a b' and 'a_b' -> a_b.json
+    _table(rows=(Row('a b', 'a'), Row('a_b', 'b')))
+  _table(rows=(Row('PixelCNN', 'a'), Row('PixelCNN++', 'b')))   # PixelCNN.json, PixelCNNplusplus.json
+  with pytest.raises(ValueError, match='no columns'):
+    _table(rows=(Row('r', 'a', paper={'fid': 1.0}),))
+  with pytest.raises(ValueError, match="takes pairs from 'nope'"):
+    _table(runs={'a': RunSpec(TOY), 'b': RunSpec(TOY, pairs_from='nope', num_pairs=8)})
+  with pytest.raises(ValueError, match='go together'):
+    RunSpec(TOY, pairs_from='a')
+  with pytest.raises(ValueError, match='unknown scales'):
+    Row('r', 'a', scales=('huge',))
+
+
+@pytest.mark.parametrize('value', [3, 1e-5, True, 'dopri5', ('fd', 'is'), ['bpd']])
+def test_override_text_reads_back_as_the_value(value):
+  schema = {int: 0, float: 0.0, bool: False, str: '', tuple: (), list: ()}[type(value)]
+  back = overrides_lib.parse_value(table_plan.text(value), schema)
+  assert back == (tuple(value) if isinstance(value, list) else value)
+
+
+def test_plan_orders_runs_pairs_and_rows(tmp_path):
+  runs = {'rf1': RunSpec(TOY), 'rf2': RunSpec('experiments/rectified_flow/toy2d.py:reflow,smoke',
+                                              pairs_from='rf1', num_pairs=64),
+          'rf3': RunSpec('experiments/rectified_flow/toy2d.py:reflow3,smoke', pairs_from='rf2',
+                         num_pairs=64),
+          'dist': RunSpec('experiments/rectified_flow/toy2d.py:distill,smoke', pairs_from='rf2',
+                          num_pairs=64)}
+  rows = (Row('three', 'rf3'), Row('distilled', 'dist'), Row('one', 'rf1'))
+  steps = table_plan.plan(_table(rows=rows, runs=runs), 'smoke', str(tmp_path))
+  kinds = [(s.kind, s.name) for s in steps]
+  # sources before what trains on them; rf2's pairs made once although two runs read them
+  assert kinds == [('train', 'rf1'), ('pairs', 'rf1'), ('train', 'rf2'), ('pairs', 'rf2'),
+                   ('train', 'rf3'), ('train', 'dist'), ('evaluate', 'three'),
+                   ('evaluate', 'distilled'), ('evaluate', 'one')]
+  train_rf2 = steps[2].argv
+  assert f'--config.train.init_from={tmp_path}/smoke/rf1' in train_rf2
+  assert steps[1].argv[:5] == ('-m', 'launch.reflow', '--workdir', f'{tmp_path}/smoke/rf1', '--num')
+  assert not any(s.done for s in steps)
+
+
+def test_evaluation_overrides_scale_then_row_then_row_at_scale():
+  t = _table()
+  first, second = t.rows
+  assert table_plan.evaluation_overrides(t, 'smoke', first) == {
+      'eval.num_samples': 16, 'sampling.steps': 3, 'eval.metrics': ('sliced_wasserstein',)}
+  assert table_plan.evaluation_overrides(t, 'smoke', second)['sampling.steps'] == 2
+
+
+def test_bad_rows_are_refused_at_plan_time(tmp_path):
+  with pytest.raises(cfg.ConfigError, match=r"row 'r'.*only sampling"):
+    table_plan.plan(_table(rows=(Row('r', 'a', {'model.hidden': 8}),)), 'smoke', str(tmp_path))
+  with pytest.raises(cfg.ConfigError, match=r"row 'r'.*sampling\.stepz"):
+    table_plan.plan(_table(rows=(Row('r', 'a', {'sampling.stepz': 8}),)), 'smoke', str(tmp_path))
+  with pytest.raises(cfg.ConfigError, match='scales smoke'):
+    table_plan.plan(_table(), 'laptop', str(tmp_path))
+  assert not os.listdir(tmp_path)   # nothing written
+
+
+def test_done_steps_are_recognised_and_changes_are_not(tmp_path, monkeypatch):
+  t = _table()
+  steps = table_plan.plan(t, 'smoke', str(tmp_path))
+  row = steps[-1]
+  monkeypatch.setattr(table_plan.workdir_lib, 'latest_step', lambda p: 20)
+  monkeypatch.setattr(table_plan.paths, 'exists', lambda p: True)
+  os.makedirs(os.path.dirname(row.out))
+  with open(row.out, 'w') as f:
+    json.dump({'step': 20, 'eval/sliced_wasserstein': 0.3,
+               'table_row': {'argv': list(row.argv)}}, f)
+  again = table_plan.plan(t, 'smoke', str(tmp_path))
+  assert [s.done for s in again] == [True, True, False, True]   # toy smoke: 20 training steps; row 'first' not evaluated
+  # a retrained run (newer checkpoint) or a changed row is evaluated again
+  monkeypatch.setattr(table_plan.workdir_lib, 'latest_step', lambda p: 40)
+  assert not table_plan.plan(t, 'smoke', str(tmp_path))[-1].done
+  monkeypatch.setattr(table_plan.workdir_lib, 'latest_step', lambda p: 20)
+  changed = _table(rows=(t.rows[0], Row('second', 'b', {'sampling.steps': 9})))
+  assert not table_plan.plan(changed, 'smoke', str(tmp_path))[-1].done
+
+
+def _write_row(tmp_path, table, label, record):
+  out = table_plan.row_file(str(tmp_path), 'smoke', table.name, label)
+  os.makedirs(os.path.dirname(out), exist_ok=True)
+  with open(out, 'w') as f:
+    json.dump(record, f)
+
+
+def test_report_keeps_ours_and_the_papers_apart_and_checks_claims(tmp_path):
+  better = Claim('second beats first', lambda r: (r['second']['sliced_wasserstein'] <
+                                                  r['first']['sliced_wasserstein'], 'why'))
+  worse = Claim('first beats second', lambda r: (r['first']['sliced_wasserstein'] <
+                                                 r['second']['sliced_wasserstein'], 'because'))
+  t = _table(claims=(better, worse))
+  md = table_report.markdown(t, 'smoke', str(tmp_path), 'python -m launch.table x')
+  assert '**not measured**: second beats first' in md and 'NOT EVALUATED YET' in md
+  _write_row(tmp_path, t, 'first', {'step': 4, 'eval/sliced_wasserstein': 0.4,
+                                    'provenance': {'seed': 7, 'step': 4, 'nfe': 3.0,
+                                                   'sampler': 'euler', 'evaluators': {}}})
+  _write_row(tmp_path, t, 'second', {'step': 4, 'eval/sliced_wasserstein': 0.2,
+                                     'provenance': {'seed': 7, 'step': 4, 'evaluators': {
+                                         'features': 'x.npz (sha256 abc)'}}})
+  md = table_report.markdown(t, 'smoke', str(tmp_path), 'python -m launch.table x')
+  table_lines = [l for l in md.splitlines() if l.startswith('| ')]
+  assert table_lines[0] == ('| row | SW (lower better) | SW copy | NFE | SW copy (paper) |')
+  assert table_lines[1] == '| first | 0.400 | - | 3 | 0.500 |'   # 'sw' is no result of ours
+  assert table_lines[2] == '| second | 0.200 | - | - | 0.250 |'
+  assert '**agrees**: second beats first. why' in md
+  assert '**disagrees**: first beats second. because' in md
+  assert 'features: x.npz (sha256 abc)' in md and 'seed 7, step 4, sampler euler (NFE 3)' in md
+  rows = list(csv.DictReader(io.StringIO(table_report.csv_text(t, 'smoke', str(tmp_path)))))
+  assert rows[0]['sliced_wasserstein'] == '0.4' and rows[0]['paper_sw'] == '0.5'
+  assert rows[1]['paper_sliced_wasserstein'] == '' and rows[0]['seed'] == '7'
