@@ -63,7 +63,9 @@ def inputs(run, sampler=None) -> dict:
       sampling_options=compile_options.sampling_options(model, config.sampling),
       batches=batches, reference=run.data.eval_array, mesh=mesh, spec=run.data.spec,
       discrete=model.discrete, num_samples=ec.num_samples, dequant_draws=ec.dequant_draws,
-      dequantize_eval=ec.dequantize, eval_config=ec)
+      dequantize_eval=ec.dequantize, eval_config=ec,
+      # the data the evaluation split comes from (a reflow run's pairs: its chain's root data)
+      eval_data_name=run.data.eval_source()['data']['name'])
 
 
 def _wanted(cls) -> list[str]:

@@ -42,7 +42,7 @@ def _evaluator(run, names, x, labels=None):
   """The evaluator with a fake sampler that returns `x` (and `labels` as info['label'])."""
   info = {'nfe': 1} if labels is None else {'nfe': 1, 'label': labels}
   return cf.Evaluator(names, lambda p, r, n: (x[:n], info), run.data.eval_array, run.data.spec,
-                      len(x))
+                      len(x), run.data.eval_source()['data']['name'])
 
 
 def test_assets_are_small_and_their_checksums_verify():

@@ -1,6 +1,7 @@
 """``fd``, ``is``, ``kid``, ``class_accuracy``: sample quality in the feature space of the pinned
-evaluation classifier of the run's data (`jaxgen.runtime.classifier_asset`: ``digits``,
-``fashion_mnist``; other data is one ConfigError naming config.eval.metrics).
+evaluation classifier of the run's evaluation data (`jaxgen.runtime.classifier_asset`:
+``digits``, ``fashion_mnist``; a reflow run on ``pairs:`` evaluates on its chain's root data,
+whose classifier it uses; other data is one ConfigError naming config.eval.metrics).
 
 * Samples: ``eval.num_samples`` from the run's sampler with key ``fold_in(rng, 2)`` (the same
   draw as ``sliced_wasserstein``'s), mapped from the run's data range ``[spec.low, spec.high]``
@@ -50,16 +51,17 @@ def to_asset_range(x, low: float, high: float) -> np.ndarray:
 
 class Evaluator:
 
-  def __init__(self, names, sample_fn, reference, spec, num_samples):
+  def __init__(self, names, sample_fn, reference, spec, num_samples, eval_data_name):
     """sample_fn: ``(params, rng, n) -> (x, info)`` on the host; reference: ``n -> [n, ...]``
-    evaluation examples (0: all); spec: the run's `DataSpec`."""
+    evaluation examples (0: all); spec: the run's `DataSpec`; eval_data_name: the name of the
+    data its evaluation split comes from."""
     wanted = '/'.join(names)
-    if spec.name not in classifier_asset.names():
+    if eval_data_name not in classifier_asset.names():
       raise cfg_lib.ConfigError(
           f'config.eval.metrics: {wanted} need a pinned evaluation classifier, which exists for '
-          f'data {", ".join(classifier_asset.names())}, not {spec.name!r}: remove them '
+          f'data {", ".join(classifier_asset.names())}, not {eval_data_name!r}: remove them '
           'from config.eval.metrics')
-    self._asset = classifier_asset.load(spec.name)
+    self._asset = classifier_asset.load(eval_data_name)
     entry = self._asset.entry
     if spec.num_levels != entry['data']['num_levels'] or tuple(spec.shape) != tuple(
         entry['data']['shape']):
