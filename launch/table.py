@@ -22,12 +22,15 @@ import sys
 import time
 
 
+RUNS = 'runs/tables'
+
+
 def _parser():
   p = argparse.ArgumentParser(prog='python -m launch.table', description=__doc__,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
   p.add_argument('table', help='experiments/tables/<name>.py')
   p.add_argument('--scale', required=True, choices=('smoke', 'laptop', 'paper'))
-  p.add_argument('--runs', default='runs/tables', help='root of the runs and row results')
+  p.add_argument('--runs', default=RUNS, help='root of the runs and row results')
   p.add_argument('--out', default='', help='report folder (default RUNS/<scale>)')
   p.add_argument('--dry-run', action='store_true', help='print the steps, run none')
   p.add_argument('--report-only', action='store_true',
@@ -66,7 +69,9 @@ def main(argv=None) -> int:
     steps = table_plan.plan(table, args.scale, args.runs)
   except cli.USER_ERRORS as e:
     return cli.error(e)
-  command = 'python -m launch.table ' + ' '.join(shlex.quote(a) for a in argv)
+  # the build command (what regenerates the rows), whatever report flags this call has
+  command = f'python -m launch.table {shlex.quote(args.table)} --scale {args.scale}' + (
+      f' --runs {shlex.quote(args.runs)}' if args.runs != RUNS else '')
   out = args.out or os.path.join(args.runs, args.scale)
   if args.scale == 'paper' and not (args.dry_run or args.report_only):
     import jax

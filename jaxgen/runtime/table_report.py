@@ -74,6 +74,47 @@ def claims(table: table_spec.Table, res: dict) -> list:
   return out
 
 
+def training_seconds(workdir: str) -> Optional[float]:
+  """A run's training wall time from its metrics.jsonl: the sum over log intervals of steps /
+  steps_per_sec (the first interval includes the compilation; a resumed run counts each
+  logged interval once); None if it logged none."""
+  path = os.path.join(workdir, 'metrics.jsonl')
+  if not os.path.exists(path):
+    return None
+  import json
+  total, last, seen = 0.0, 0, set()
+  with open(path) as f:
+    for line in f:
+      try:
+        rec = json.loads(line)
+      except ValueError:
+        continue
+      sps, step = rec.get('steps_per_sec'), rec.get('step')
+      if sps and step is not None and step not in seen and step > last:
+        total += (step - last) / sps
+        last = step
+        seen.add(step)
+  return total if seen else None
+
+
+def runtime_line(table: table_spec.Table, scale: str, runs: str, res: dict) -> str:
+  """'training A min (n runs), evaluation B min (m rows)' as measured by this machine's runs."""
+  keys = []
+  for row in table.rows_at(scale):
+    key = row.run
+    while key and key not in keys:
+      keys.append(key)
+      key = table.scales[scale].runs[key].pairs_from
+  train = [training_seconds(table_plan.workdir(runs, scale, k)) for k in keys]
+  evals = [((r['record'] or {}).get('table_row') or {}).get('seconds') for r in res.values()]
+  t = sum(x for x in train if x)
+  e = sum(x for x in evals if x)
+  return (f'training {t / 60:.1f} min ({sum(1 for x in train if x)} of {len(keys)} runs; from '
+          f'their metrics.jsonl, runs shared with other tables included), evaluation '
+          f'{e / 60:.1f} min ({sum(1 for x in evals if x)} of {len(evals)} rows; each a fresh '
+          'process, compilation included); reflow pairs not counted')
+
+
 def machine() -> str:
   import jax
   return (f'{platform.system()} {platform.machine()}, {os.cpu_count()} CPU cores, jax '
@@ -93,6 +134,7 @@ def markdown(table: table_spec.Table, scale: str, runs: str, command: str,
            f'Command: `{command}`  ', f'Date: {now}  ', f'Machine: {machine()}  ']
   if s.runtime:
     lines.append(f'Runtime: {s.runtime}  ')
+  lines.append(f'Measured here: {runtime_line(table, scale, runs, res)}  ')
   if seconds is not None:
     lines.append(f'This invocation: {seconds / 60:.1f} min (steps already done were skipped)  ')
   lines.append('')
@@ -123,6 +165,7 @@ def markdown(table: table_spec.Table, scale: str, runs: str, command: str,
     over = table_plan.evaluation_overrides(table, scale, row)
     extra = ', '.join(f'{k}={table_plan.text(v)}' for k, v in over.items())
     how = f'- {row.label}: run `{row.run}` = `{spec.config}`'
+    trained = training_seconds(table_plan.workdir(runs, scale, row.run))
     if spec.overrides:
       how += ' ' + ' '.join(table_plan.flags(spec.overrides))
     if spec.pairs_from:
@@ -131,7 +174,9 @@ def markdown(table: table_spec.Table, scale: str, runs: str, command: str,
     if prov:
       how += (f'; seed {prov.get("seed")}, step {prov.get("step")}'
               + (f', sampler {prov["sampler"]} (NFE {prov["nfe"]:g})' if 'sampler' in prov else '')
-              + (f', {rec["table_row"]["seconds"]:.0f} s' if 'table_row' in rec else ''))
+              + (f'; trained in {trained / 60:.1f} min' if trained else '')
+              + (f', evaluated in {rec["table_row"]["seconds"]:.0f} s' if 'table_row' in rec
+                 else ''))
     else:
       how += '; NOT EVALUATED YET'
     lines.append(how)
