@@ -32,6 +32,9 @@ def _parser():
   p.add_argument('--scale', required=True, choices=('smoke', 'laptop', 'paper'))
   p.add_argument('--runs', default=RUNS, help='root of the runs and row results')
   p.add_argument('--out', default='', help='report folder (default RUNS/<scale>)')
+  p.add_argument('--inception-weights', default='',
+                 help='FID Inception .npz for rows with fid / inception_score (paper scale)')
+  p.add_argument('--fid-stats', default='', help='reference statistics (launch.fid_stats) for fid')
   p.add_argument('--dry-run', action='store_true', help='print the steps, run none')
   p.add_argument('--report-only', action='store_true',
                  help='write the report from the rows evaluated so far')
@@ -66,9 +69,14 @@ def main(argv=None) -> int:
   try:
     from jaxgen.runtime import table_plan
     table = load_table(args.table)
-    steps = table_plan.plan(table, args.scale, args.runs)
+    inception = {k: v for k, v in (('eval.inception_weights', args.inception_weights),
+                                   ('eval.fid_stats', args.fid_stats)) if v}
+    steps = table_plan.plan(table, args.scale, args.runs, inception)
   except cli.USER_ERRORS as e:
     return cli.error(e)
+  needs = [s.name for s in steps if s.kind == 'evaluate' and any(
+      f"'{m}'" in a for a in s.argv if a.startswith('--config.eval.metrics=')
+      for m in table_plan.CHUNKED_METRICS)]
   # the build command (what regenerates the rows), whatever report flags this call has
   command = f'python -m launch.table {shlex.quote(args.table)} --scale {args.scale}' + (
       f' --runs {shlex.quote(args.runs)}' if args.runs != RUNS else '')
@@ -79,6 +87,13 @@ def main(argv=None) -> int:
       print(f'table {table.name}: --scale paper needs an accelerator (this machine has only a '
             'CPU); it would run:')
       args.dry_run = True
+  if needs and not args.inception_weights and not args.report_only:
+    if not args.dry_run:
+      return cli.error(f'rows {needs[:2]}... measure fid / inception_score: give --inception-weights '
+                       'FILE.npz (pytorch-fid\'s FID Inception converted by '
+                       'tools/convert_inception_weights.py) and --fid-stats (launch.fid_stats)')
+    print('(these rows need --inception-weights FILE.npz and --fid-stats FILE.npz: '
+          'tools/convert_inception_weights.py, python -m launch.fid_stats)')
   if args.dry_run:
     for s in steps:
       print(f'{"done" if s.done else "todo"}  {s.kind:8s} {s.command()}')

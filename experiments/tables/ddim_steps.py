@@ -62,6 +62,6 @@ def get_table():
           'paper': Scale('Paper: the DDPM++ cont. VP CIFAR-10 config, Inception FID of 50k.',
                          {'score_sde_digits_vp': runs.RunSpec(
                              'experiments/score_sde/ddpmpp_cont_vp.py')},
-                         {'eval.num_samples': 50000}, metrics={'fd': 'fid', 'is': 'inception_score', 'kid': ''}),
+                         {'eval.num_samples': 50000}, samples=50000, metrics={'fd': 'fid', 'is': 'inception_score', 'kid': ''}),
       },
       claims=(Claim('eta = 0 degrades least as the steps fall', _claim),))

@@ -99,7 +99,7 @@ def get_table():
                           'rectified_flow_digits_2rf_distill': runs.RunSpec(
                               'experiments/rectified_flow/cifar10.py:distill',
                               pairs_from='rectified_flow_digits_2rf', num_pairs=1_000_000)},
-                         {'eval.num_samples': 50000}, metrics={'fd': 'fid', 'is': 'inception_score', 'kid': ''}),
+                         {'eval.num_samples': 50000}, samples=50000, metrics={'fd': 'fid', 'is': 'inception_score', 'kid': ''}),
       },
       claims=(Claim('Reflow straightens the flow', _claim_straight),
               Claim('One-step quality improves by a large factor with reflow', _claim_one_step),

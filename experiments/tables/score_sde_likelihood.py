@@ -79,7 +79,7 @@ def get_table():
                               'experiments/score_sde/ddpmpp_cont_subvp.py',
                               {'loss.likelihood_weighting': True})},
                          {**EVAL, 'eval.dequant_draws': 5, 'eval.num_samples': 50000},
-                         metrics={'fd': 'fid'}),
+                         samples=50000, metrics={'fd': 'fid'}),
       },
       claims=(Claim('sub-VP gives lower bits/dim than VP', _claim_subvp),
               Claim('Likelihood weighting lowers bits/dim', _claim_lw)))

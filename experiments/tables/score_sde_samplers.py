@@ -110,7 +110,7 @@ def get_table():
                          'VP), N = 1000, Inception FID / IS of 50k samples.',
                          {'score_sde_digits_ve': runs.RunSpec('experiments/score_sde/ncsnpp_cont_ve.py'),
                           'score_sde_digits_vp': runs.RunSpec('experiments/score_sde/ddpmpp_cont_vp.py')},
-                         {'eval.num_samples': 50000}, metrics={'fd': 'fid', 'is': 'inception_score', 'kid': ''}),
+                         {'eval.num_samples': 50000}, samples=50000, metrics={'fd': 'fid', 'is': 'inception_score', 'kid': ''}),
       },
       claims=(Claim('Predictor-corrector beats predictor-only at matched NFE (PC N vs P 2N)',
                     _claim_pc),

@@ -92,6 +92,8 @@ def common() -> ConfigDict:
                             # tools/convert_inception_weights.py from pytorch-fid's file)
       fid_stats='',         # fid: reference mu/sigma .npz from launch.fid_stats ('' = the run's
                             # evaluation split)
+      samples_dir='',       # fid / inception_score: read the samples from this finished chunk
+                            # folder (launch.sample --num N) instead of drawing them
   ))
   return c
 

@@ -65,7 +65,8 @@ def inputs(run, sampler=None) -> dict:
       discrete=model.discrete, num_samples=ec.num_samples, dequant_draws=ec.dequant_draws,
       dequantize_eval=ec.dequantize, eval_config=ec,
       # the data the evaluation split comes from (a reflow run's pairs: its chain's root data)
-      eval_data_name=run.data.eval_source()['data']['name'])
+      eval_data_name=run.data.eval_source()['data']['name'],
+      run_step=run.step if run.state is not None else None)
 
 
 def _wanted(cls) -> list[str]:

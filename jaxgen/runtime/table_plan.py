@@ -8,6 +8,9 @@
 * ``pairs``: ``python -m launch.reflow --workdir <source run> --num N``: the reflow pairs a
   ``pairs_from`` run trains on; done when the pairs' ``index.json`` exists. The run itself then
   trains with ``--config.train.init_from=<source run>`` (pairs and weights from there).
+* ``sample`` (scales with ``samples`` N, rows with Inception metrics): ``python -m launch.sample
+  --workdir W --num N --name <table>_<row> [sampling overrides]``, resumable chunks; the row's
+  evaluation then reads them (``eval.samples_dir``). Done when the folder's index.json exists.
 * ``evaluate``: ``python -m launch.evaluate --workdir W --out RUNS/<scale>/tables/<table>/<row>.json
   --config.eval.metrics=... [row overrides]``; done when that file exists, records this command
   and the run's newest step (a retrained run or a changed row is evaluated again).
@@ -33,12 +36,14 @@ from jaxgen.runtime import paths
 from jaxgen.runtime import table_spec
 from jaxgen.runtime import workdir as workdir_lib
 
+# Metrics that read a chunk folder of launch.sample (eval.samples_dir) at scales with `samples`.
+CHUNKED_METRICS = ('fid', 'inception_score')
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 @dataclasses.dataclass(frozen=True)
 class Step:
-  """kind: 'train' | 'pairs' | 'evaluate'; name: the run key or row label; argv: the command
+  """kind: 'train' | 'pairs' | 'sample' | 'evaluate'; name: the run key or row label; argv: the command
   after ``python``; done: nothing left to do; out: the row file (evaluate)."""
   kind: str
   name: str
@@ -134,9 +139,12 @@ def read_row(out: str) -> Optional[dict]:
     return None
 
 
-def plan(table: table_spec.Table, scale: str, runs: str) -> list:
+def plan(table: table_spec.Table, scale: str, runs: str,
+         inception: Optional[Mapping[str, str]] = None) -> list:
   """The steps of `table` at `scale`, runs under `runs` (module docstring), in order: each run's
-  training (after its pairs, after their source's training), then every row's evaluation."""
+  training (after its pairs, after their source's training), then every row's evaluation.
+  `inception`: ``eval.inception_weights`` / ``eval.fid_stats`` values for the rows with Inception
+  metrics."""
   if scale not in table.scales:
     raise cfg_lib.ConfigError(f'--scale={scale}: table {table.name} defines scales '
                               f'{", ".join(table.scales)}')
@@ -173,6 +181,16 @@ def plan(table: table_spec.Table, scale: str, runs: str) -> list:
     out = row_file(runs, scale, table.name, row.label)
     over = evaluation_overrides(table, scale, row)
     check_evaluation(configs[row.run], over, f'table {table.name}, row {row.label!r}')
+    if set(over['eval.metrics']) & set(CHUNKED_METRICS):
+      over.update(inception or {})
+    if s.samples and set(over['eval.metrics']) & set(CHUNKED_METRICS):
+      name = f'{table.name}_{table_spec.slug(row.label)}'
+      folder = os.path.join(path, 'samples', name)
+      argv = ('-m', 'launch.sample', '--workdir', path, '--num', str(s.samples), '--name', name,
+              *flags({k: v for k, v in over.items() if k.startswith('sampling.')}))
+      steps.append(Step('sample', row.label, argv,
+                        os.path.exists(os.path.join(folder, 'index.json'))))
+      over['eval.samples_dir'] = folder
     argv = ('-m', 'launch.evaluate', '--workdir', path, '--out', out, *flags(over))
     steps.append(Step('evaluate', row.label, argv, _row_done(out, argv, path), out))
   return steps

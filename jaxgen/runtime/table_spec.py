@@ -109,13 +109,16 @@ class Scale:
   """description: the data and length of this scale, one sentence (printed above the table);
   runs: run key -> RunSpec; overrides: evaluation overrides of every row; metrics: metric name
   -> the name used at this scale (``{'fd': 'fid'}``: the paper's Inception FID where the laptop
-  uses the pinned classifier's FD; '' leaves the metric out); runtime: the measured time of this scale (table file's
-  statement, printed in the report)."""
+  uses the pinned classifier's FD; '' leaves the metric out); runtime: the measured time of this
+  scale (table file's statement, printed in the report); samples: > 0 makes each row with an
+  Inception metric draw that many samples first as a resumable chunk folder (launch.sample
+  --num), which its evaluation reads."""
   description: str
   runs: Mapping[str, RunSpec]
   overrides: Mapping[str, Any] = dataclasses.field(default_factory=dict)
   metrics: Mapping[str, str] = dataclasses.field(default_factory=dict)
   runtime: str = ''
+  samples: int = 0
 
   def __post_init__(self):
     object.__setattr__(self, 'runs', _frozen(self.runs))

@@ -39,7 +39,8 @@ def stub(monkeypatch, tmp_path):
   return str(weights)
 
 
-def _evaluator(weights, n, batch, fid_stats='', names=('fid', 'inception_score')):
+def _evaluator(weights, n, batch, fid_stats='', names=('fid', 'inception_score'), samples_dir='',
+               run_step=None):
   data = np.random.default_rng(2).uniform(-1, 1, size=(300, 8, 8, 1)).astype(np.float32)
 
   def sample_fn(params, rng, m):
@@ -47,8 +48,9 @@ def _evaluator(weights, n, batch, fid_stats='', names=('fid', 'inception_score')
     return np.asarray(x), {'nfe': 7}
 
   spec = types.SimpleNamespace(low=-1.0, high=1.0)
-  ec = cfg.ConfigDict(dict(batch_size=batch, inception_weights=weights, fid_stats=fid_stats))
-  e = ev.Evaluator(names, sample_fn, lambda k: data, spec, n, parallel.make_mesh(0), ec)
+  ec = cfg.ConfigDict(dict(batch_size=batch, inception_weights=weights, fid_stats=fid_stats,
+                           samples_dir=samples_dir))
+  e = ev.Evaluator(names, sample_fn, lambda k: data, spec, n, parallel.make_mesh(0), ec, run_step)
   return e, sample_fn, data
 
 
@@ -72,6 +74,30 @@ def test_streamed_fid_and_is_equal_the_one_shot_numbers(stub):
   assert out['eval/inception_score_std'] == pytest.approx(std, rel=1e-9)
   assert out['eval/nfe'] == 7
   assert 'sha256' in e.identity()['inception']
+
+
+def test_samples_from_a_chunk_folder_give_the_numbers_of_the_same_samples(stub, tmp_path):
+  """eval.samples_dir: the first num_samples of a finished launch.sample folder, read chunk by
+  chunk, score exactly as the same samples drawn; too few samples or another step is refused."""
+  from jaxgen.runtime import chunked
+  e, sample_fn, _ = _evaluator(stub, 130, 48)
+  key = jax.random.PRNGKey(0)
+  drawn = e.run(None, key)
+  k4 = jax.random.fold_in(key, 4)
+  x = np.concatenate([sample_fn(None, jax.random.fold_in(k4, i), 48)[0] for i in range(3)])[:130]
+  folder = str(tmp_path / 'samples')
+  chunked.save(folder, np.concatenate([x, x[:20]]), chunk=40, step=5)   # 150 samples, 4 chunks
+  e2, _, _ = _evaluator(stub, 130, 48, samples_dir=folder, run_step=5)
+  read = e2.run(None, key)
+  assert read['eval/fid'] == pytest.approx(drawn['eval/fid'], rel=1e-6)
+  assert read['eval/inception_score'] == pytest.approx(drawn['eval/inception_score'], rel=1e-9)
+  assert 'digest' in e2.identity()['samples']
+  with pytest.raises(cfg.ConfigError, match='holds 150 samples, fewer than'):
+    _evaluator(stub, 200, 48, samples_dir=folder)
+  with pytest.raises(cfg.ConfigError, match='sampled from step 5, this run is at step 6'):
+    _evaluator(stub, 130, 48, samples_dir=folder, run_step=6)
+  with pytest.raises(cfg.ConfigError, match='samples_dir: samples folder .* does not exist'):
+    _evaluator(stub, 130, 48, samples_dir=str(tmp_path / 'none'))
 
 
 def test_grey_images_become_rgb_in_unit_range():

@@ -144,3 +144,25 @@ def test_report_keeps_ours_and_the_papers_apart_and_checks_claims(tmp_path):
   rows = list(csv.DictReader(io.StringIO(table_report.csv_text(t, 'smoke', str(tmp_path)))))
   assert rows[0]['sliced_wasserstein'] == '0.4' and rows[0]['paper_sw'] == '0.5'
   assert rows[1]['paper_sliced_wasserstein'] == '' and rows[0]['seed'] == '7'
+
+
+def test_inception_rows_at_a_scale_with_samples_read_a_chunk_folder(tmp_path):
+  """A scale with samples=N: a row measuring fid first draws N samples as a resumable chunk
+  folder with the row's sampling overrides, and its evaluation reads that folder with the
+  given Inception weights; rows without Inception metrics draw nothing."""
+  runs = {'a': RunSpec(TOY)}
+  rows = (Row('fid row', 'a', {'sampling.steps': 3}, metrics=('fid',)), Row('sw row', 'a'))
+  t = Table(name='toy', title='Toy', source='-', paper_setting='-',
+            columns=(Column('fid', 'FID', 'lower'),), rows=rows,
+            metrics=('sliced_wasserstein',),
+            scales={'paper': Scale('x', runs, {'eval.num_samples': 100}, samples=100)})
+  steps = table_plan.plan(t, 'paper', str(tmp_path), {'eval.inception_weights': 'w.npz'})
+  assert [(s.kind, s.name) for s in steps] == [('train', 'a'), ('sample', 'fid row'),
+                                               ('evaluate', 'fid row'), ('evaluate', 'sw row')]
+  folder = f'{tmp_path}/paper/a/samples/toy_fid_row'
+  assert steps[1].argv == ('-m', 'launch.sample', '--workdir', f'{tmp_path}/paper/a', '--num',
+                           '100', '--name', 'toy_fid_row', '--config.sampling.steps=3')
+  assert f'--config.eval.samples_dir={folder}' in steps[2].argv
+  assert '--config.eval.inception_weights=w.npz' in steps[2].argv
+  assert not any(a.startswith(('--config.eval.samples_dir', '--config.eval.inception'))
+                 for a in steps[3].argv)

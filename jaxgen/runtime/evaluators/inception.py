@@ -9,6 +9,9 @@ network and weights of pytorch-fid, converted from the file the user supplies wi
   antialiasing: another resize changes FID) and passed through the network; only the features
   are kept, accumulated in float64 (`jaxgen.metrics.frechet.GaussianStats`): no more than one
   chunk of images is ever in memory, so 50k samples stream.
+  With ``eval.samples_dir`` (a finished folder of ``python -m launch.sample --num N``, resumable
+  and SHA-256 checked: `jaxgen.runtime.chunked`) the first ``eval.num_samples`` samples are read
+  from it chunk by chunk instead (its checkpoint step must be the run's).
 * Reference: ``eval.fid_stats`` (an .npz of ``mu``, ``sigma`` written by ``python -m
   launch.fid_stats``; the papers' CIFAR-10 FID uses the 50k training images), or with '' the
   run's own evaluation split, streamed the same way (computed once per evaluator).
@@ -147,7 +150,8 @@ def load_stats(path: str) -> tuple:
 
 class Evaluator:
 
-  def __init__(self, names, sample_fn, reference, spec, num_samples, mesh, eval_config):
+  def __init__(self, names, sample_fn, reference, spec, num_samples, mesh, eval_config,
+               run_step=None):
     """sample_fn: ``(params, rng, n) -> (x, info)``; reference: ``n -> [n, ...]`` evaluation
     examples (0: all); eval_config: the run's ``eval`` section (inception_weights, fid_stats,
     batch_size)."""
@@ -161,6 +165,9 @@ class Evaluator:
     self._chunk = max(n_dev, bs - bs % n_dev)
     self._features = Features(str(eval_config.get('inception_weights', '')))
     self._stats_path = str(eval_config.get('fid_stats', ''))
+    self._samples_dir = str(eval_config.get('samples_dir', ''))
+    if self._samples_dir:
+      self._check_folder(run_step)
     self._ref = None
     if 'fid' in self._names:
       if self._stats_path:
@@ -171,18 +178,51 @@ class Evaluator:
             to_unit(ref[i:i + self._chunk], self._low, self._high)
             for i in range(0, len(ref), self._chunk))).finalize()
 
+  def _check_folder(self, run_step) -> None:
+    from jaxgen.runtime import chunked
+    try:
+      index = chunked.read_index(self._samples_dir)
+    except FileNotFoundError as e:
+      raise cfg_lib.ConfigError(f'config.eval.samples_dir: {e}') from None
+    plan = index['plan']
+    if plan['num'] < self._n:
+      raise cfg_lib.ConfigError(
+          f'config.eval.samples_dir={self._samples_dir} holds {plan["num"]} samples, fewer than '
+          f'eval.num_samples={self._n}: make more (launch.sample --num {self._n}) or lower it')
+    if run_step is not None and plan.get('step') not in (None, run_step):
+      raise cfg_lib.ConfigError(
+          f'config.eval.samples_dir={self._samples_dir} was sampled from step {plan["step"]}, '
+          f'this run is at step {run_step}: sample it again (launch.sample --num ... --force)')
+    self._folder_nfe = max((float(r.get('nfe') or 0) for r in index['chunks']), default=0.0)
+    self._folder_digest = index.get('digest', '')
+
   def identity(self) -> dict:
     ref = self._stats_path or "the run's evaluation split"
-    return {'inception': f'FID Inception-v3 weights sha256 {self._features.sha256}, reference {ref}'}
+    out = {'inception': f'FID Inception-v3 weights sha256 {self._features.sha256}, reference {ref}'}
+    if self._samples_dir:
+      out['samples'] = f'{self._samples_dir} (digest {self._folder_digest})'
+    return out
 
-  def run(self, params, rng) -> dict:
+  def _chunks(self, params, rng):
+    """(samples, nfe) chunks: drawn, or read from eval.samples_dir; `num_samples` in all."""
+    if self._samples_dir:
+      from jaxgen.runtime import chunked
+      left = self._n
+      for x in chunked.iterate_chunks(self._samples_dir):
+        if left <= 0:
+          return
+        yield np.asarray(x)[:left], self._folder_nfe
+        left -= len(x)
+      return
     key = jax.random.fold_in(rng, 4)
-    stats = is_stats = None
-    nfe = 0.0
     for i, start in enumerate(range(0, self._n, self._chunk)):
       x, info = self._sample(params, jax.random.fold_in(key, i), self._chunk)
-      x = np.asarray(x)[:self._n - start]
-      nfe = float(info['nfe'])
+      yield np.asarray(x)[:self._n - start], float(info['nfe'])
+
+  def run(self, params, rng) -> dict:
+    stats = is_stats = None
+    nfe = 0.0
+    for x, nfe in self._chunks(params, rng):
       feats, logits = self._features(to_unit(x, self._low, self._high))
       if stats is None:   # pool3: 2048 features, 1008 logits
         stats = frechet.gaussian_stats(feats.shape[1])
