@@ -17,7 +17,7 @@ further; with the adaptive solver 1-RF stays best (2.58 vs 3.36 vs 3.96).
 """
 
 from experiments.tables import runs
-from jaxgen.runtime.table_spec import Claim, Column, Row, Scale, Table
+from jaxgen.runtime.table_spec import Claim, Column, Plot, Row, Scale, Table
 
 MODELS = (('1-RF', 'rectified_flow_digits'), ('2-RF', 'rectified_flow_digits_2rf'),
           ('3-RF', 'rectified_flow_digits_3rf'))
@@ -79,7 +79,7 @@ def get_table():
       columns=(Column('fd', 'FD', 'lower'), Column('is', 'IS', 'higher', '.2f'),
                Column('kid', 'KID', 'lower', '.4f'), Column('nfe', 'NFE', '', '.0f'),
                Column('straightness', 'straightness', 'lower')),
-      rows=_rows(), metrics=('fd', 'is', 'kid'),
+      rows=_rows(), metrics=('fd', 'is', 'kid'), plot=Plot('nfe', 'fd', logx=True, floor={'laptop': (0.318, 'real: test vs training images')}),
       scales={
           'smoke': Scale('Smoke: 4-step digits runs, 64 reflow pairs (meaningless numbers), '
                          '8 samples.', runs.SMOKE, {'eval.num_samples': 8}),

@@ -226,6 +226,9 @@ def plot(table: table_spec.Table, scale: str, runs: str, out: str) -> Optional[s
   for name, pts in series.items():
     xs, ys = zip(*pts)
     ax.plot(xs, ys, 'o-', label=name)
+  if scale in p.floor:
+    value, text = p.floor[scale]
+    ax.axhline(value, color='grey', linestyle='--', linewidth=1, label=text)
   if p.logx:
     ax.set_xscale('log')
   ax.set_xlabel(label.get(p.x, p.x))
