@@ -76,14 +76,13 @@ def _claim_pc(results):
 
 
 def _claim_c(results):
-  worst = []
+  parts, worst = [], 0
   for sde in ('VE', 'VP'):
     c = results[f'{sde} corrector-only C 2N']['fd']
-    others = [v['fd'] for k, v in results.items() if k.startswith(sde) and 'corrector' not in k]
-    worst.append(c > max(others))
-    worst_other = max(others)
-  return all(worst), (f'corrector-only is the worst sampler for {sum(worst)} of 2 SDEs '
-                      f'(VP: C2N FD {c:.3f}, worst other {worst_other:.3f})')
+    other = max(v['fd'] for k, v in results.items() if k.startswith(sde) and 'corrector' not in k)
+    worst += c > other
+    parts.append(f'{sde}: C 2N FD {c:.3f}, worst sampler with a predictor {other:.3f}')
+  return worst == 2, f'corrector-only is the worst for {worst} of 2 SDEs ({"; ".join(parts)})'
 
 
 COLUMNS = (Column('fd', 'FD', 'lower'), Column('is', 'IS', 'higher', '.2f'),
