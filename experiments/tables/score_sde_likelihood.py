@@ -9,7 +9,7 @@ offset log2(K / 2) for data on [-1, 1]) with the PF-ODE likelihood (dopri5, rtol
 one Rademacher probe, as the reference), over two dequantization draws; with it the ODE's NFE
 and the wall time. Also FD of PF-ODE samples (dopri5) as the paper's FID column. Laptop: the
 digits runs of `experiments/score_sde/digits.py` (``subvp``, ``lw`` variants), the 297 test
-images, 1000 samples.
+images, FD of 500 PF-ODE samples.
 
 Claim: sub-VP gives lower bits/dim than VP (3.02 vs 3.16 for DDPM++ cont. in the paper); and
 likelihood weighting lowers bits/dim (the paper's Table 2 lists models without it; its
@@ -64,9 +64,9 @@ def get_table():
                          runs.SMOKE, SMOKE_EVAL),
           'laptop': Scale('Laptop: scikit-learn digits (17 levels; uniform bits/dim: log2(17) = '
                           '4.09), the runs of experiments/score_sde/digits.py (1500 steps); bpd '
-                          'of the 297 test images, FD of 1000 PF-ODE samples in the pinned '
+                          'of the 297 test images, FD of 500 PF-ODE samples in the pinned '
                           'digits classifier\'s features.',
-                          runs.LAPTOP, {**EVAL, 'eval.num_samples': 1000}),
+                          runs.LAPTOP, {**EVAL, 'eval.num_samples': 500}),
           'paper': Scale('Paper: the DDPM++ cont. VP / sub-VP CIFAR-10 configs, bpd of the test '
                          'set, Inception FID of 50k.',
                          {'score_sde_digits_vp': runs.RunSpec('experiments/score_sde/ddpmpp_cont_vp.py'),

@@ -7,7 +7,7 @@ reverse diffusion, the probability-flow discretization), each predictor-only wit
 predictor-corrector (one Langevin step, snr 0.16, after each of N predictor steps: NFE 2N) and
 corrector-only (2N Langevin steps). The paper: N = 1000 on CIFAR-10 (FID of 50k samples, discrete
 DDPM / SMLD models); laptop: N = 100 on digits (the continuous VE and VP runs of
-`experiments/score_sde/digits.py`; FD, IS and KID of 1000 samples in the pinned digits
+`experiments/score_sde/digits.py`; FD, IS and KID of 500 samples in the pinned digits
 classifier's features against the 297 test images). Each sampler ends with the Tweedie
 denoising step (+1 NFE), as the paper's code.
 
@@ -102,9 +102,10 @@ def get_table():
                          runs.SMOKE, {'eval.num_samples': 8}),
           'laptop': Scale('Laptop: scikit-learn digits (8x8, 17 levels), the VE and VP runs of '
                           'experiments/score_sde/digits.py (1500 steps), N = 100; FD / IS / KID of '
-                          '1000 samples in the pinned digits classifier\'s features (real test '
-                          'images vs training images: FD 0.318, IS 9.82).',
-                          runs.LAPTOP, {'eval.num_samples': 1000}),
+                          '500 samples (20 rows of up to 201 NFE on this CPU) in the pinned digits '
+                          'classifier\'s features (real test images vs training images: FD '
+                          '0.318, IS 9.82).',
+                          runs.LAPTOP, {'eval.num_samples': 500}),
           'paper': Scale('Paper: the score_sde CIFAR-10 configs (continuous NCSN++ VE, DDPM++ '
                          'VP), N = 1000, Inception FID / IS of 50k samples.',
                          {'score_sde_digits_ve': runs.RunSpec('experiments/score_sde/ncsnpp_cont_ve.py'),
