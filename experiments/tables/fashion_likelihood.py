@@ -37,7 +37,7 @@ def _rows():
   out = []
   for label, run, over in ROWS:
     ode = 'ODE' in label
-    smoke = label in ('NICE', 'PixelCNN', 'score SDE VP (PF-ODE)')
+    smoke = label in ('PixelCNN', 'score SDE VP (PF-ODE)')
     out.append(Row(label, run, {**over, **(ODE if ode else {})},
                    scales=() if smoke else ('laptop', 'paper'),
                    scale_overrides={'smoke': {'likelihood.solver': 'euler', 'likelihood.steps': 2}}

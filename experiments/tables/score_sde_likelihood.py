@@ -45,7 +45,7 @@ def _claim_lw(r):
 
 def get_table():
   rows = tuple(Row(label, run, paper={k: v for k, v in (('bpd', bpd), ('fd', fid)) if v is not None},
-                   scales=() if 'weighting' not in label else ('laptop', 'paper'))
+                   scales=() if label == 'VP' else ('laptop', 'paper'))
                for label, run, bpd, fid in ROWS)
   return Table(
       name='score_sde_likelihood',
