@@ -23,9 +23,30 @@ from jaxgen.runtime import table_spec
 PROVENANCE_KEYS = ('nfe', 'num_params', 'seed', 'step', 'sampler')
 
 
-def value(record: Optional[dict], key: str, scale: table_spec.Scale) -> Any:
+def last_logged(workdir: str, key: str) -> Optional[float]:
+  """The last value of `key` that training logged in the run's metrics.jsonl (or None)."""
+  import json
+  path = os.path.join(workdir, 'metrics.jsonl')
+  out = None
+  if os.path.exists(path):
+    with open(path) as f:
+      for line in f:
+        try:
+          rec = json.loads(line)
+        except ValueError:
+          continue
+        if key in rec and 'steps_per_sec' in rec:
+          out = rec[key]
+  return out
+
+
+def value(record: Optional[dict], key: str, scale: table_spec.Scale,
+          workdir: str = '') -> Any:
   """Column `key` of a row record: ``eval/<key>`` (renamed by the scale's metrics), else the
-  provenance's `key`; None if absent."""
+  provenance's `key`; ``train/<k>``: the last training value of k in the run's metrics.jsonl;
+  None if absent."""
+  if key.startswith('train/'):
+    return last_logged(workdir, key[len('train/'):]) if workdir else None
   if record is None:
     return None
   name = scale.metrics.get(key, key)
@@ -44,7 +65,9 @@ def results(table: table_spec.Table, scale: str, runs: str) -> dict:
   out = {}
   for row in table.rows_at(scale):
     record = table_plan.read_row(table_plan.row_file(runs, scale, table.name, row.label))
-    out[row.label] = {'record': record, **{c.key: value(record, c.key, s) for c in table.columns}}
+    path = table_plan.workdir(runs, scale, row.run)
+    out[row.label] = {'record': record,
+                      **{c.key: value(record, c.key, s, path) for c in table.columns}}
   return out
 
 

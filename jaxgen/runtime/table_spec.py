@@ -93,7 +93,7 @@ class Row:
 @dataclasses.dataclass(frozen=True)
 class Column:
   """key: a result key (``eval/<key>`` of launch.evaluate, or ``nfe``, ``num_params``, ``seed``,
-  ``step``); better: 'lower' | 'higher' | '' (printed in the header); fmt: a format spec."""
+  ``step``, or ``train/<k>``: the last training value of k the run logged); better: 'lower' | 'higher' | '' (printed in the header); fmt: a format spec."""
   key: str
   label: str
   better: str = ''

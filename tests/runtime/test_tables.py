@@ -166,3 +166,17 @@ def test_inception_rows_at_a_scale_with_samples_read_a_chunk_folder(tmp_path):
   assert '--config.eval.inception_weights=w.npz' in steps[2].argv
   assert not any(a.startswith(('--config.eval.samples_dir', '--config.eval.inception'))
                  for a in steps[3].argv)
+
+
+def test_training_columns_and_time_come_from_metrics_jsonl(tmp_path):
+  """``train/<k>`` is the last value of k that training logged (evaluation lines ignored), and
+  the training time is the sum over log intervals of steps / steps_per_sec."""
+  w = tmp_path / 'run'
+  w.mkdir()
+  lines = [{'step': 100, 'bpd': 3.0, 'steps_per_sec': 10.0},
+           {'step': 200, 'bpd': 2.5, 'steps_per_sec': 50.0},
+           {'step': 200, 'eval/bpd': 2.9, 'bpd': 9.9}]
+  (w / 'metrics.jsonl').write_text(''.join(json.dumps(l) + '\n' for l in lines))
+  assert table_report.last_logged(str(w), 'bpd') == 2.5
+  assert table_report.training_seconds(str(w)) == pytest.approx(100 / 10 + 100 / 50)
+  assert table_report.value(None, 'train/bpd', None, str(w)) == 2.5
