@@ -13,6 +13,16 @@ denoising step (+1 NFE), as the paper's code.
 
 Claim: predictor-corrector beats predictor-only at matched NFE (PC N vs P 2N), and corrector-only
 is far worse than either.
+
+Measured (laptop, 2026-12-02; experiments/tables/results/score_sde_samplers_laptop.md): 27
+minutes on the 2-core CPU shared with two other jobs (3.6 training, 23 evaluating 20 rows).
+VP: PC N beats P 2N for all three predictors (FD 0.410 vs 0.451 ancestral, 0.410 vs 0.456
+reverse diffusion, 0.616 vs 0.700 probability flow), as the paper. VE: only with the
+probability-flow predictor (0.871 vs 1.285); with ancestral sampling and reverse diffusion the
+Langevin corrector at snr 0.16 (the paper's CIFAR-10 value, not tuned here) makes samples worse
+(0.688 vs 0.480, 0.695 vs 0.652), where the paper's PC1000 improved VE the most (4.79 -> 3.60).
+Corrector-only is the worst sampler for both SDEs (VE 4.09, VP 1.54), as the paper. The
+probability-flow predictor is the worst predictor for both (the paper: for VE).
 """
 
 from experiments.tables import runs
