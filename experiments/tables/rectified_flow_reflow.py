@@ -4,7 +4,7 @@ distillation; one Euler step vs an adaptive solver; straightness.
     python -m launch.table experiments/tables/rectified_flow_reflow.py --scale laptop
 
 The chain (runs.py): 1-RF (`experiments/rectified_flow/digits.py`), 2-RF fine-tuned from 1-RF's
-EMA weights on 10k reflow pairs of 1-RF (Euler, 100 steps), 3-RF likewise from 2-RF, and 2-RF
+EMA weights on 5000 reflow pairs of 1-RF (Euler, 100 steps), 3-RF likewise from 2-RF, and 2-RF
 distilled to one step (``distill``: regression of z1 - z0 at t = 0 on 2-RF's pairs). Each model
 is sampled with one Euler step, 100 Euler steps (where straightness is measured: S =
 E int ||(Z1 - Z0) - dZ/dt||^2 dt on that grid, 0 for a straight flow) and dopri5 (rtol = atol =
@@ -84,7 +84,7 @@ def get_table():
           'smoke': Scale('Smoke: 4-step digits runs, 64 reflow pairs (meaningless numbers), '
                          '8 samples.', runs.SMOKE, {'eval.num_samples': 8}),
           'laptop': Scale('Laptop: scikit-learn digits, experiments/rectified_flow/digits.py '
-                          '(1500 steps each; reflow on 10k pairs); 1000 samples in the pinned '
+                          '(1500 steps each; reflow on 5000 pairs); 1000 samples in the pinned '
                           'digits classifier\'s features (real test vs training images: FD '
                           '0.318, IS 9.82).', runs.LAPTOP, {'eval.num_samples': 1000}),
           'paper': Scale('Paper: experiments/rectified_flow/cifar10.py and its reflow variants '

@@ -15,7 +15,7 @@ SDE = 'experiments/score_sde/digits.py'
 RF = 'experiments/rectified_flow/digits.py'
 NICE = 'experiments/nice/digits.py'
 PIXELCNN = 'experiments/pixelcnn/digits.py'
-RF_PAIRS = 10_000   # reflow pairs per k-RF on digits (Euler 100 steps of the source flow)
+RF_PAIRS = 5_000    # reflow pairs per k-RF on digits (Euler 100 steps of the source flow)
 
 
 def _digits(suffix: str = '') -> dict:
