@@ -14,6 +14,16 @@ images, FD of 500 PF-ODE samples.
 Claim: sub-VP gives lower bits/dim than VP (3.02 vs 3.16 for DDPM++ cont. in the paper); and
 likelihood weighting lowers bits/dim (the paper's Table 2 lists models without it; its
 likelihood-weighted numbers are in Song et al. 2021b, not quoted here).
+
+Measured (laptop, 2026-12-02; experiments/tables/results/score_sde_likelihood_laptop.md): 28
+minutes on the shared 2-core CPU (10.5 training, 17 evaluating; each row ~4 minutes, the ODE
+likelihood of 2 x 297 images at NFE ~490 and 500 PF-ODE samples). bits/dim: VP 2.354, sub-VP
+2.468, VP + LW 2.589, sub-VP + LW 2.739 (dequantization draw std < 0.006; log2(17) = 4.09 is the
+uniform model). Disagrees on both claims: on digits after 1500 steps sub-VP is 0.11 bits/dim
+WORSE than VP, and likelihood weighting makes both worse (and their PF-ODE samples: FD 1.69 /
+1.77 against 0.55 / 0.69). Likelihood weighting without the importance sampling of t that Song et
+al. 2021b pair it with has a high-variance loss; 1500 steps may not be enough for it, nor for the
+sub-VP gap of 0.14 bits/dim the paper measured after 1.3M steps on CIFAR-10.
 """
 
 from experiments.tables import runs
