@@ -14,7 +14,7 @@ number (NICE and the PixelCNNs need one network pass per image). Parameters: the
 weights' count.
 
 Laptop: every run trains 600 steps (runs.FASHION_STEPS; each experiment's own net, batch and
-learning rate: a short, equal step budget, far from convergence), evaluated on the first 1000
+learning rate: a short, equal step budget, far from convergence), evaluated on the first 500
 test images. The Glow notebook's 3.14 test bits/dim (REFERENCES.md) is the only public
 Fashion-MNIST likelihood we know of; it is not a row.
 """
@@ -65,8 +65,8 @@ def get_table():
           'smoke': Scale('Smoke: 4-5 step Fashion-MNIST runs on 256 (or stand-in) images, one '
                          'evaluation batch (meaningless numbers).', runs.SMOKE),
           'laptop': Scale('Laptop: Fashion-MNIST (Debian\'s dataset-fashion-mnist), each run '
-                          f'{runs.FASHION_STEPS} steps, the first 1000 test images.',
-                          runs.LAPTOP, {'eval.batch_size': 250, 'eval.num_batches': 4}),
+                          f'{runs.FASHION_STEPS} steps, the first 500 test images.',
+                          runs.LAPTOP, {'eval.batch_size': 250, 'eval.num_batches': 2}),
       },
       claims=(Claim('sub-VP gives lower bits/dim than VP (Score SDE Table 2\'s claim, here on '
                     'Fashion-MNIST)', _claim),))
