@@ -227,6 +227,19 @@ def csv_text(table: table_spec.Table, scale: str, runs: str) -> str:
   return buf.getvalue()
 
 
+def curves(table: table_spec.Table, scale: str, runs: str) -> dict:
+  """The plot's points: {series: [(x, y), ...] in increasing x}, from the rows with a series and
+  both values measured."""
+  res = results(table, scale, runs)
+  p = table.plot
+  series: dict = {}
+  for row in table.rows_at(scale):
+    r = res[row.label]
+    if row.series and r.get(p.x) is not None and r.get(p.y) is not None:
+      series.setdefault(row.series, []).append((r[p.x], r[p.y]))
+  return {name: sorted(pts) for name, pts in series.items()}
+
+
 def plot(table: table_spec.Table, scale: str, runs: str, out: str) -> Optional[str]:
   """The table's `Plot` as a PNG (one curve per row series); None without matplotlib or plot."""
   if table.plot is None:
@@ -237,15 +250,10 @@ def plot(table: table_spec.Table, scale: str, runs: str, out: str) -> Optional[s
     import matplotlib.pyplot as plt
   except ImportError:
     return None
-  res = results(table, scale, runs)
   p = table.plot
   label = {c.key: c.label for c in table.columns}
   fig, ax = plt.subplots(figsize=(5, 3.5))
-  series: dict = {}
-  for row in table.rows_at(scale):
-    r = res[row.label]
-    if row.series and r.get(p.x) is not None and r.get(p.y) is not None:
-      series.setdefault(row.series, []).append((r[p.x], r[p.y]))
+  series = curves(table, scale, runs)
   for name, pts in series.items():
     xs, ys = zip(*pts)
     ax.plot(xs, ys, 'o-', label=name)
@@ -254,6 +262,8 @@ def plot(table: table_spec.Table, scale: str, runs: str, out: str) -> Optional[s
     ax.axhline(value, color='grey', linestyle='--', linewidth=1, label=text)
   if p.logx:
     ax.set_xscale('log')
+  if p.logy:
+    ax.set_yscale('log')
   ax.set_xlabel(label.get(p.x, p.x))
   ax.set_ylabel(label.get(p.y, p.y))
   ax.set_title(f'{table.title} ({scale})', fontsize=9)

@@ -13,7 +13,7 @@ import pytest
 from jaxgen.runtime import config as cfg
 from jaxgen.runtime import overrides as overrides_lib
 from jaxgen.runtime import table_plan, table_report
-from jaxgen.runtime.table_spec import Claim, Column, Row, RunSpec, Scale, Table
+from jaxgen.runtime.table_spec import Claim, Column, Plot, Row, RunSpec, Scale, Table
 
 TOY = 'experiments/rectified_flow/toy2d.py:smoke'
 
@@ -144,6 +144,23 @@ def test_report_keeps_ours_and_the_papers_apart_and_checks_claims(tmp_path):
   rows = list(csv.DictReader(io.StringIO(table_report.csv_text(t, 'smoke', str(tmp_path)))))
   assert rows[0]['sliced_wasserstein'] == '0.4' and rows[0]['paper_sw'] == '0.5'
   assert rows[1]['paper_sliced_wasserstein'] == '' and rows[0]['seed'] == '7'
+
+
+def test_plot_draws_one_curve_per_series_in_increasing_x(tmp_path):
+  rows = (Row('a-many', 'a', {'sampling.steps': 3}, series='a'), Row('a-one', 'a', series='a'),
+          Row('b-one', 'b', series='b'), Row('unmeasured', 'b', series='c'),
+          Row('alone', 'b'))
+  t = _table(rows=rows, plot=Plot('nfe', 'sliced_wasserstein', logx=True, logy=True,
+                                  floor={'smoke': (0.1, 'real')}))
+  for label, nfe, sw in (('a-many', 30, 0.2), ('a-one', 1, 2.0), ('b-one', 1, 0.5),
+                         ('alone', 1, 0.1)):
+    _write_row(tmp_path, t, label, {'eval/sliced_wasserstein': sw, 'eval/nfe': nfe})
+  # rows without a series, or with a value missing, draw nothing
+  assert table_report.curves(t, 'smoke', str(tmp_path)) == {'a': [(1, 2.0), (30, 0.2)],
+                                                            'b': [(1, 0.5)]}
+  out = table_report.plot(t, 'smoke', str(tmp_path), str(tmp_path / 'p.png'))
+  assert out is None or open(out, 'rb').read(8) == b'\x89PNG\r\n\x1a\n'
+  assert table_report.plot(_table(), 'smoke', str(tmp_path), str(tmp_path / 'q.png')) is None
 
 
 def test_inception_rows_at_a_scale_with_samples_read_a_chunk_folder(tmp_path):
