@@ -71,7 +71,9 @@ def test_streamed_fid_and_is_equal_the_one_shot_numbers(stub):
   assert out['eval/fid'] == pytest.approx(want, rel=1e-6)
   mean, std = is_lib.inception_score(logits=f['logits_unbiased'], num_splits=10)
   assert out['eval/inception_score'] == pytest.approx(mean, rel=1e-9)
-  assert out['eval/inception_score_std'] == pytest.approx(std, rel=1e-9)
+  # the std of near-equal split scores: its rounding error is the scores' (float64 sums in a
+  # different order), not a fraction of the std itself
+  assert out['eval/inception_score_std'] == pytest.approx(std, abs=1e-8 * mean)
   assert out['eval/nfe'] == 7
   assert 'sha256' in e.identity()['inception']
 
