@@ -151,9 +151,10 @@ def markdown(table: table_spec.Table, scale: str, runs: str, command: str,
   cols = table.columns
   paper_cols = [c for c in cols if any(c.key in r.paper for r in table.rows_at(scale))]
   now = datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')
-  lines = [f'# {table.title} ({scale} scale)', '', s.description, '',
-           f'Paper: {table.source}. The paper\'s numbers ({table.paper_setting}) are in the '
-           'columns marked "paper"; every other number is ours.', '',
+  paper = (f'Paper: {table.source}. The paper\'s numbers ({table.paper_setting}) are in the '
+           'columns marked "paper"; every other number is ours.' if paper_cols else
+           f'Paper: {table.source}. Every number here is ours.')
+  lines = [f'# {table.title} ({scale} scale)', '', s.description, '', paper, '',
            f'Command: `{command}`  ', f'Date: {now}  ', f'Machine: {machine()}  ']
   if s.runtime:
     lines.append(f'Runtime: {s.runtime}  ')

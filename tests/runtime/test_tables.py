@@ -144,6 +144,11 @@ def test_report_keeps_ours_and_the_papers_apart_and_checks_claims(tmp_path):
   rows = list(csv.DictReader(io.StringIO(table_report.csv_text(t, 'smoke', str(tmp_path)))))
   assert rows[0]['sliced_wasserstein'] == '0.4' and rows[0]['paper_sw'] == '0.5'
   assert rows[1]['paper_sliced_wasserstein'] == '' and rows[0]['seed'] == '7'
+  # a table without the paper's numbers says so instead of pointing at empty columns
+  alone = _table(rows=(Row('first', 'a', {'sampling.steps': 3}), Row('second', 'b')))
+  md = table_report.markdown(alone, 'smoke', str(tmp_path), 'python -m launch.table x')
+  assert 'Every number here is ours.' in md and 'columns marked' not in md
+  assert '(paper)' not in md
 
 
 def test_plot_draws_one_curve_per_series_in_increasing_x(tmp_path):
