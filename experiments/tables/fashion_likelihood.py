@@ -20,7 +20,7 @@ Fashion-MNIST likelihood we know of; it is not a row.
 
 Measured (laptop, 2026-12-02; experiments/tables/results/fashion_likelihood_laptop.md): 82
 minutes on the 2-core CPU, which it shared with the rectified-flow table and a test-suite run
-for most of that time (training 40 min for the seven runs, evaluation 34 min, 30 of them the
+for most of that time (training 40 min for the seven runs, evaluation 34 min, 33.5 of them the
 three ODE likelihoods; not timed alone). Bits/dim: PixelCNN++ 3.152, PixelCNN 3.554, Gated
 PixelCNN 3.603 (exact), score SDE sub-VP 4.052, VP 4.138, rectified flow 4.232 (dequantized
 bounds, likelihood NFE 481 / 574 / 328), NICE 6.719. At 600 steps the discrete autoregressive
