@@ -17,8 +17,8 @@ further; with the adaptive solver 1-RF stays best (2.58 vs 3.36 vs 3.96).
 
 Measured (laptop, 2026-12-02; experiments/tables/results/rectified_flow_reflow_laptop.md): 26
 minutes on the 2-core CPU, sharing it with the Fashion-MNIST table (the four train commands 14
-min, 8.8 of it logged training; reflow pairs 5 min for two rounds; the 10 rows 6.6 min). Straightness 1-RF /
-2-RF / 3-RF 8.72 / 0.212 / 0.133; one-step FD 55.9 -> 0.488 -> 0.484 (a factor 115 from 1-RF to
+min, 8.8 of it logged training; reflow pairs 5 min for two rounds; the 10 rows 6.6 min).
+Straightness 1-RF / 2-RF / 3-RF 8.72 / 0.212 / 0.133; one-step FD 55.9 -> 0.488 -> 0.484 (a factor 115 from 1-RF to
 2-RF; the paper's 378 -> 12.2 -> 8.2), distilled 0.441; dopri5 FD 0.316 / 0.375 / 0.425 at NFE
 271 / 163 / 133 (1-RF at the real-data floor, FD 0.318). All four claims agree. Differs: 3-RF's
 one step is barely better than 2-RF's here (the paper: 12.2 -> 8.2), and 100 Euler steps of 2-RF
