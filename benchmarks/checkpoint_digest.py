@@ -3,7 +3,7 @@
     python -m benchmarks.checkpoint_digest [--sizes default,35M] [--repeats 5]
 
 For a train state of each size (params + EMA + Adam mu + nu, float32), saves it `repeats` times
-with `jaxgen.runtime.checkpoint.Checkpointer` (async, as the trainer does) and reports medians
+with `jaxgen.store.checkpoint.Checkpointer` (async, as the trainer does) and reports medians
 of: the blocking part of `save()` (including the host copy the digest reads), the whole save
 (`save` + `wait`), the digest itself (SHA-256 over the host bytes, in Orbax's background save
 thread) and the ratio digest / whole save. 'default' is the state of the default experiment
@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxgen.runtime import checkpoint as ckpt_lib
+from jaxgen.store import checkpoint as ckpt_lib
 
 
 def default_state():

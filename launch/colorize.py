@@ -24,7 +24,7 @@ def _arguments(parser) -> None:
 
 
 def _colorize(args, run) -> None:
-  from jaxgen.runtime import colorize
+  from jaxgen.tools import colorize
 
   colorize.colorize(run, args.workdir, args.num, args.name)
 

@@ -19,7 +19,7 @@ def _evaluate(args, run) -> None:
   import jax
 
   from jaxgen.runtime import evaluate
-  from jaxgen.runtime import paths
+  from jaxgen.store import paths
 
   metrics, provenance = evaluate.evaluate_with_provenance(run)
   results = {'step': run.step, **metrics, 'provenance': provenance}
@@ -42,7 +42,7 @@ def _writes_workdir(args) -> bool:
   """Whether the results go into the workdir (then the command holds its lock)."""
   if not args.out:
     return True
-  from jaxgen.runtime import paths
+  from jaxgen.store import paths
 
   if not (paths.is_local(args.out) and paths.is_local(args.workdir)):  # URLs: compare as text
     out, workdir = paths.abspath(args.out), paths.abspath(args.workdir)

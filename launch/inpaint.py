@@ -34,7 +34,7 @@ def _arguments(parser) -> None:
 
 
 def _inpaint(args, run) -> None:
-  from jaxgen.runtime import inpaint
+  from jaxgen.tools import inpaint
 
   kinds = [k for k in args.masks.split(',') if k]
   inpaint.inpaint(run, args.workdir, kinds, args.num, args.keep, args.name)

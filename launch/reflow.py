@@ -42,7 +42,7 @@ def _arguments(parser) -> None:
 
 
 def _reflow(args, run) -> None:
-  from jaxgen.runtime import reflow
+  from jaxgen.tools import reflow
 
   reflow.make_pairs(run, args.workdir, args.num, args.shard, args.seed, args.out, args.force,
                     args.chunk)

@@ -10,10 +10,10 @@ samples; default NAME: sample_<step>_<sampler>, the sampler named by the family 
 config.sampling, e.g. the ODE solver). With --num N: N samples in chunks of --chunk (a multiple of
 the device count; each chunk one sharded jit call) written to the folder DIR/samples/NAME/
 (chunk_*.npz, their SHA-256 records, plan.json, index.json and preview.png, the first chunk's first
-64 samples; `jaxgen.runtime.chunked`) with a progress line per chunk: a killed run rerun with the
+64 samples; `jaxgen.tools.chunked`) with a progress line per chunk: a killed run rerun with the
 same flags resumes to the same bytes; other settings on an existing folder are refused unless
 --force. A score_sde run samples classifier-guided with --config.sampling.classifier=CLASSIFIER_RUN
-(and classifier_scale, label; `jaxgen.runtime.guidance`), in both modes; a run without a sampler
+(and classifier_scale, label; `jaxgen.tools.classifier_run`), in both modes; a run without a sampler
 (a classifier) is refused in one line.
 """
 
@@ -24,7 +24,9 @@ import time
 
 
 def _sample(args, run) -> None:
-  from jaxgen.runtime import chunked, cli, guidance, samples
+  from jaxgen.runtime import cli, samples
+  from jaxgen.tools import chunked
+  from jaxgen.tools import classifier_run as guidance
 
   if run.model.sample is None:
     raise cli.Failure(f'--workdir={args.workdir} is a {run.config.model.family} run: it has no '

@@ -7,7 +7,7 @@ Solver names are the values of ``sampling.solver`` (and ``likelihood.solver``) t
 
 
 def main():
-  from jaxgen.runtime import listing
+  from jaxgen.tools import listing
 
   print(listing.solvers_text())
 

@@ -43,7 +43,7 @@ def _parser():
 
 def load_table(path: str):
   from jaxgen.runtime import config as cfg
-  from jaxgen.runtime import table_spec
+  from jaxgen.tables import spec as table_spec
 
   module = cfg.load_module(path, 'get_table', 'table file', 'experiments/tables/ddim_steps.py')
   try:
@@ -54,7 +54,7 @@ def load_table(path: str):
     raise cfg.ConfigError(f'{path}: {type(e).__name__}: {e} (fix the table file)') from None
   if not isinstance(table, table_spec.Table):
     raise cfg.ConfigError(f'{path}: get_table() returned {type(table).__name__}, not a '
-                          'jaxgen.runtime.table_spec.Table')
+                          'jaxgen.tables.spec.Table')
   return table
 
 
@@ -67,7 +67,7 @@ def main(argv=None) -> int:
   argv = sys.argv[1:] if argv is None else argv
   args = _parser().parse_args(argv)
   try:
-    from jaxgen.runtime import table_plan
+    from jaxgen.tables import plan as table_plan
     table = load_table(args.table)
     inception = {k: v for k, v in (('eval.inception_weights', args.inception_weights),
                                    ('eval.fid_stats', args.fid_stats)) if v}
@@ -103,7 +103,7 @@ def main(argv=None) -> int:
     rc = table_plan.execute(steps)
     if rc:
       return rc
-  from jaxgen.runtime import table_report
+  from jaxgen.tables import report as table_report
   written = table_report.write(table, args.scale, args.runs, out, command,
                                None if args.report_only else time.perf_counter() - t0)
   print(open(written[0]).read())

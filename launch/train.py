@@ -30,10 +30,10 @@ def main(argv=None) -> int:
   except cli.USER_ERRORS as e:
     return cli.error(e)
 
-  from jaxgen.runtime import checkpoint as ckpt_lib
   from jaxgen.runtime import loop
   from jaxgen.runtime import parallel
   from jaxgen.runtime import workdir as workdir_lib
+  from jaxgen.store import checkpoint as ckpt_lib
 
   parallel.initialize_multihost()
   try:

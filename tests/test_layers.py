@@ -1,7 +1,8 @@
 """The import rules of DESIGN.md's layers, checked on the source (every import, also inside
 functions): the maths layers never import a network, a family or the runtime; families never
-import the runtime; `launch/` imports only `jaxgen.runtime`; experiment files only the config
-module, the network presets and their own package."""
+import the runtime; the store imports no other layer; tools and tables sit above the runtime;
+`launch/` imports only the store, runtime, tools and tables; experiment files only the config
+module, the network presets, the table spec and their own package."""
 
 import ast
 import os
@@ -11,15 +12,19 @@ import pytest
 from tests.conftest import ROOT
 
 # Each jaxgen sub-package and what it may import besides itself.
+BELOW_RUNTIME = {'store', 'models', 'diffusion', 'ode', 'metrics', 'distributions', 'nets', 'data'}
 ALLOWED = {
-    'runtime': {'models', 'diffusion', 'ode', 'metrics', 'distributions', 'nets', 'data'},
+    'tables': {'runtime'} | BELOW_RUNTIME,
+    'tools': {'runtime'} | BELOW_RUNTIME,
+    'runtime': BELOW_RUNTIME,
     'models': {'diffusion', 'ode', 'metrics', 'distributions', 'nets'},
     'diffusion': {'ode', 'metrics', 'distributions'},
     'ode': {'metrics'},
     'metrics': set(),
     'distributions': set(),
     'nets': {'distributions'},
-    'data': {'distributions'},
+    'data': {'distributions', 'store'},
+    'store': set(),  # the files of a workdir: below everything that touches files
     'assets': set(),  # data files only (the pinned evaluation classifiers), no code
 }
 
@@ -69,10 +74,11 @@ def test_layer_imports_only_the_layers_below(layer):
   assert not bad, '\n'.join(bad)
 
 
-def test_launch_imports_only_the_runtime():
+def test_launch_imports_only_store_runtime_tools_and_tables():
   bad = [f'{os.path.relpath(p, ROOT)}:{line} imports {mod}'
          for p in _files('launch') for line, mod in _imports(p)
-         if mod.startswith('jaxgen.') and _layer(mod) in ALLOWED and _layer(mod) != 'runtime']
+         if mod.startswith('jaxgen.') and _layer(mod) in ALLOWED
+         and _layer(mod) not in ('store', 'runtime', 'tools', 'tables')]
   assert not bad, '\n'.join(bad)
 
 
@@ -82,7 +88,7 @@ def test_experiments_import_only_the_config_module_and_net_presets():
   def allowed(path, mod):
     own = ('jaxgen.runtime.config', 'jaxgen.nets')
     if os.path.basename(os.path.dirname(path)) == 'tables':
-      own += ('jaxgen.runtime.table_spec',)
+      own += ('jaxgen.tables.spec',)
     return mod.startswith(own) or mod in ('jaxgen', 'jaxgen.runtime')
 
   bad = [f'{os.path.relpath(p, ROOT)}:{line} imports {mod}'

@@ -33,7 +33,7 @@ identical figures): eval/accuracy 0.960 (0.9596), eval/loss 0.253.
 
 Guidance (measured): experiments/score_sde/digits.py trained as documented (eval/loss 0.078),
 64 PC samples (300 steps + Langevin, NFE 601) with sampling.label=-1 (sample i asks for class
-i mod 10), guided by this run through `jaxgen.runtime.guidance.write_samples`, then classified by
+i mod 10), guided by this run through `jaxgen.tools.classifier_run.write_samples`, then classified by
 the ``clean`` run: the clean classifier agrees with the asked class for 0.078 of the unguided
 samples (chance), 0.844 at classifier_scale 1 and 0.984 at scale 3 (3-4 minutes per 64 samples
 incl. compilation). At scale 1 the grid shows readable digits in the asked order.

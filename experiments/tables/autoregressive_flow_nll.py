@@ -25,7 +25,7 @@ capacity is the limit; here data is.
 """
 
 from experiments.tables import runs
-from jaxgen.runtime.table_spec import Claim, Column, Row, Scale, Table
+from jaxgen.tables.spec import Claim, Column, Row, Scale, Table
 
 ROWS = (('NICE', 'nice_digits', 4.36), ('PixelCNN', 'pixelcnn_digits', 3.14),
         ('Gated PixelCNN', 'gated_pixelcnn_digits', 3.03),

@@ -22,7 +22,7 @@ discretization's on this small model (the real-data floor, 297 training vs test 
 """
 
 from experiments.tables import runs
-from jaxgen.runtime.table_spec import Claim, Column, Plot, Row, Scale, Table
+from jaxgen.tables.spec import Claim, Column, Plot, Row, Scale, Table
 
 STEPS = (10, 20, 50, 100)
 # The paper's Table 1, CIFAR-10 FID, eta = 0 (the 10-step figure is unverified in

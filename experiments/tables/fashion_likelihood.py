@@ -29,7 +29,7 @@ SDE Table 2's claim holds here: sub-VP below VP (4.052 vs 4.138), unlike on digi
 """
 
 from experiments.tables import runs
-from jaxgen.runtime.table_spec import Claim, Column, Row, Scale, Table
+from jaxgen.tables.spec import Claim, Column, Row, Scale, Table
 
 ROWS = (('NICE', 'nice_fashion', {}),
         ('PixelCNN', 'pixelcnn_fashion', {}),

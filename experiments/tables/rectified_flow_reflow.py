@@ -27,7 +27,7 @@ quality at many steps as the paper's reflow costs FID with RK45.
 """
 
 from experiments.tables import runs
-from jaxgen.runtime.table_spec import Claim, Column, Plot, Row, Scale, Table
+from jaxgen.tables.spec import Claim, Column, Plot, Row, Scale, Table
 
 MODELS = (('1-RF', 'rectified_flow_digits'), ('2-RF', 'rectified_flow_digits_2rf'),
           ('3-RF', 'rectified_flow_digits_3rf'))

@@ -9,7 +9,7 @@ tables that name a key train it once. Not a table itself (no ``get_table``).
 * ``paper``: the papers' CIFAR-10 configs (accelerator scale).
 """
 
-from jaxgen.runtime.table_spec import RunSpec
+from jaxgen.tables.spec import RunSpec
 
 SDE = 'experiments/score_sde/digits.py'
 RF = 'experiments/rectified_flow/digits.py'

@@ -27,7 +27,7 @@ sub-VP gap of 0.14 bits/dim the paper measured after 1.3M steps on CIFAR-10.
 """
 
 from experiments.tables import runs
-from jaxgen.runtime.table_spec import Claim, Column, Row, Scale, Table
+from jaxgen.tables.spec import Claim, Column, Row, Scale, Table
 
 ROWS = (('VP', 'score_sde_digits_vp', 3.16, 3.93), ('sub-VP', 'score_sde_digits_subvp', 3.02, 3.16),
         ('VP + likelihood weighting', 'score_sde_digits_vp_lw', None, None),

@@ -26,7 +26,7 @@ probability-flow predictor is the worst predictor for both (the paper: for VE).
 """
 
 from experiments.tables import runs
-from jaxgen.runtime.table_spec import Claim, Column, Row, Scale, Table
+from jaxgen.tables.spec import Claim, Column, Row, Scale, Table
 
 # The paper's Table 1 (FID, CIFAR-10): VE (SMLD) and VP (DDPM), P1000 / PC1000 / C2000.
 PAPER = {

@@ -18,7 +18,7 @@ A pairs folder (written by ``python -m launch.reflow``, by default ``RUN/reflow/
 
 Without ``index.json`` the folder is unfinished (a generation was stopped): the source refuses it
 and says to rerun launch.reflow, which resumes. The single-file ``pairs.npz`` of earlier versions
-is no longer read; `jaxgen.runtime.reflow.convert` turns one into a folder.
+is no longer read; `jaxgen.tools.reflow.convert` turns one into a folder.
 
 Training batches carry ``x = z1`` and ``x0 = z0`` of the same examples (a k-RF or distillation
 loss reads ``batch['x0']``) and are a pure function of (seed, step) that reads only the shards
@@ -106,7 +106,7 @@ def digest(shape, records) -> str:
 
 class _Files:
   """Reads of local or remote (``gs://``) pairs through `etils.epath`, the layer
-  `jaxgen.runtime.paths` is built on (the data layer may not import the runtime, which writes the
+  `jaxgen.store.paths` is built on (the data layer may not import the runtime, which writes the
   pairs through `paths`)."""
 
   @staticmethod

@@ -1,7 +1,7 @@
 """A time-dependent (noise-conditional) classifier p_t(y | x(t)) (Song et al. 2021, Sec. 5 and
 App. I): the family record. It has no generative sampler (``Model.sample`` is None: the trainer
 skips samples, `launch.sample` refuses it); it guides a score SDE's sampler
-(`jaxgen.diffusion.classifier_guidance`, `jaxgen.runtime.guidance`).
+(`jaxgen.diffusion.classifier_guidance`, `jaxgen.tools.classifier_run`).
 
 Conventions
 -----------

@@ -59,7 +59,7 @@ Conventions
   transform)`` samples with ``transform(score)`` in place of the unconditional score
   (`jaxgen.diffusion.classifier_guidance`): classifier guidance with a classifier run,
   ``sampling.classifier`` (its workdir, '' = none) and ``sampling.classifier_scale`` s, read by
-  `jaxgen.runtime.guidance` (``launch.sample``).
+  `jaxgen.tools.classifier_run` (``launch.sample``).
   'log_prob_stats' ``(params, batch, rng, likelihood=None) -> (logp [b], {'nfe': [b]})``,
   `log_prob` with the PF-ODE solve's NFE per example (`jaxgen.ode.likelihood.per_example_stats`;
   the evaluator's ``eval/likelihood_nfe``).

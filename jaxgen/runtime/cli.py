@@ -11,14 +11,14 @@ import contextlib
 import sys
 from typing import Callable, Optional
 
-from jaxgen.runtime import checkpoint as ckpt_lib
 from jaxgen.runtime import compile_options
 from jaxgen.runtime import config as cfg_lib
-from jaxgen.runtime import lock as lock_lib
 from jaxgen.runtime import overrides as overrides_lib
 from jaxgen.runtime import parallel
 from jaxgen.runtime import run as run_lib
 from jaxgen.runtime import workdir as workdir_lib
+from jaxgen.store import checkpoint as ckpt_lib
+from jaxgen.store import lock as lock_lib
 
 # What a user's mistake raises (a config key, a missing run or file, a damaged checkpoint).
 # (and a workdir that cannot be used: `lock.WorkdirError`, `lock.Locked`, both ValueErrors).

@@ -10,7 +10,7 @@ It writes into `workdir`::
     init_from.json       with train.init_from: the source, step and params the run started from
     data.json            the data's fingerprint where it has one (a resume on other data is refused)
     lock.json            while the run lives: its host, pid and start time (one writer per workdir,
-                         `jaxgen.runtime.lock`; a second launch is refused, a dead holder's taken over)
+                         `jaxgen.store.lock`; a second launch is refused, a dead holder's taken over)
 
 Determinism: the batch at step s is a pure function of (seed, s) and the step's randomness is
 ``fold_in(state.rng, s)``, so N steps, a restart and N more give the parameters of 2N steps
@@ -51,18 +51,18 @@ import time
 import jax
 import numpy as np
 
-from jaxgen.runtime import checkpoint as ckpt_lib
 from jaxgen.runtime import compile_options
 from jaxgen.runtime import config as cfg_lib
 from jaxgen.runtime import evaluate as evaluate_lib
-from jaxgen.runtime import lock as lock_lib
-from jaxgen.runtime import paths
 from jaxgen.runtime import prefetch
 from jaxgen.runtime import run as run_lib
 from jaxgen.runtime import samples as samples_lib
 from jaxgen.runtime import state as state_lib
 from jaxgen.runtime import workdir as workdir_lib
 from jaxgen.runtime import writer as writer_lib
+from jaxgen.store import checkpoint as ckpt_lib
+from jaxgen.store import lock as lock_lib
+from jaxgen.store import paths
 
 
 class TrainingDiverged(RuntimeError):

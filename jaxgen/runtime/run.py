@@ -19,14 +19,14 @@ import numpy as np
 
 from jaxgen import data as data_lib
 from jaxgen.models import base as models_base
-from jaxgen.runtime import checkpoint as ckpt_lib
 from jaxgen.runtime import config as cfg_lib
-from jaxgen.runtime import overrides as overrides_lib
 from jaxgen.runtime import optim
+from jaxgen.runtime import overrides as overrides_lib
 from jaxgen.runtime import parallel
-from jaxgen.runtime import paths
 from jaxgen.runtime import state as state_lib
 from jaxgen.runtime import workdir as workdir_lib
+from jaxgen.store import checkpoint as ckpt_lib
+from jaxgen.store import paths
 
 # Keys of the run's base key kept apart from the per-step keys fold_in(rng, step < 2**30).
 EVAL_SALT, SAMPLE_SALT = 2**31 - 1, 2**31 - 2

@@ -4,7 +4,7 @@ Samples are in the space of ``batch['x']`` (after the data transforms); the .npz
 ``samples`` and the sampler's info (``nfe`` = network evaluations per sample; ``label``, the class
 of each sample, from class-conditional models, whose picture then has one row per class and a
 title naming the label and the guidance scale). Both go through
-`jaxgen.runtime.paths`, so the workdir may be local or ``gs://...``.
+`jaxgen.store.paths`, so the workdir may be local or ``gs://...``.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import numpy as np
 
 from jaxgen.runtime import compile_options
 from jaxgen.runtime import parallel
-from jaxgen.runtime import paths
 from jaxgen.runtime import viz
+from jaxgen.store import paths
 
 
 def sampler(model, mesh) -> Callable:

@@ -1,7 +1,7 @@
 """Pictures: sample grids for images, scatter plots for 2-D data, training curves.
 
 Image grids are written by a small PNG encoder (numpy + zlib), so they need no imaging library.
-Every picture is written through `jaxgen.runtime.paths`, so a path may be local or ``gs://...``.
+Every picture is written through `jaxgen.store.paths`, so a path may be local or ``gs://...``.
 Scatter plots and curves use matplotlib when it is installed; without it (e.g. a bare accelerator
 image) a 2-D histogram PNG replaces the scatter plot and curves are skipped, with one notice each.
 """
@@ -18,7 +18,7 @@ from typing import Optional
 
 import numpy as np
 
-from jaxgen.runtime import paths
+from jaxgen.store import paths
 
 _NOTICES: set = set()
 

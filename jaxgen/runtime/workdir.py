@@ -13,10 +13,10 @@ from __future__ import annotations
 import json
 from typing import Optional
 
-from jaxgen.runtime import checkpoint as ckpt_lib
 from jaxgen.runtime import config as cfg_lib
-from jaxgen.runtime import lock as lock_lib
-from jaxgen.runtime import paths
+from jaxgen.store import checkpoint as ckpt_lib
+from jaxgen.store import lock as lock_lib
+from jaxgen.store import paths
 
 # Where a workdir is found unusable (a file, under a file, read-only, a full disk): `lock.hold`
 # meets it first; the messages are the lock module's.

@@ -7,7 +7,7 @@ import json
 import sys
 import time
 
-from jaxgen.runtime import paths
+from jaxgen.store import paths
 
 
 METRICS = 'metrics.jsonl'

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from jaxgen.runtime import config as cfg
-from jaxgen.runtime import reflow
+from jaxgen.tools import reflow
 from jaxgen import data as data_lib
 from jaxgen.data import pairs
 from tests.conftest import data_cfg

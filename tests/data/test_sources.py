@@ -7,7 +7,7 @@ import pytest
 
 from jaxgen import data as data_lib
 from jaxgen.data import source
-from jaxgen.runtime import reflow
+from jaxgen.tools import reflow
 from tests.conftest import data_cfg
 
 

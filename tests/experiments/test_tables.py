@@ -60,7 +60,7 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys):
   bad = tmp_path / 'bad.py'
   bad.write_text('def get_table():\n  return 3\n')
   assert table_cli.main([str(bad), '--scale', 'smoke', '--runs', str(tmp_path / 'r')]) == 2
-  assert 'not a jaxgen.runtime.table_spec.Table' in capsys.readouterr().err
+  assert 'not a jaxgen.tables.spec.Table' in capsys.readouterr().err
   path = os.path.join(ROOT, 'experiments', 'tables', 'fashion_likelihood.py')
   assert table_cli.main([path, '--scale', 'paper', '--runs', str(tmp_path / 'r')]) == 2
   assert 'defines scales smoke, laptop' in capsys.readouterr().err

@@ -12,8 +12,8 @@ import jax
 import pytest
 
 from jaxgen.runtime import config as cfg
-from jaxgen.runtime import lock
 from jaxgen.runtime import workdir as workdir_lib
+from jaxgen.store import lock
 from launch import evaluate as launch_evaluate
 from launch import sample as launch_sample
 from launch import train as launch_train
@@ -269,7 +269,7 @@ def test_mistakes_on_a_trained_run(capsys, trained):
 def test_a_save_that_fails_during_the_run_exits_1_in_one_line(capsys, tmp_path, monkeypatch):
   """A failed save (here: a full disk at the first save) is a failed run, not bad input: exit 1,
   one `error:` line naming the step."""
-  from jaxgen.runtime import checkpoint as ckpt_lib
+  from jaxgen.store import checkpoint as ckpt_lib
 
   def full(self, step, *args, **kwargs):
     raise ckpt_lib.SaveFailed(f'could not save checkpoint step {step} to {self.directory}/'

@@ -15,13 +15,13 @@ from jaxgen.runtime import config as cfg
 from jaxgen.runtime import overrides as overrides_lib
 from jaxgen.runtime import parallel
 from jaxgen import data as data_lib
-from jaxgen.runtime import loop
-from jaxgen.runtime import cli as cli_lib
-from jaxgen.runtime import paths as paths_lib
-from jaxgen.runtime import reflow
-from jaxgen.runtime import run as run_lib
 from jaxgen.data import pairs
+from jaxgen.runtime import cli as cli_lib
 from jaxgen.runtime import evaluate as evaluate_lib
+from jaxgen.runtime import loop
+from jaxgen.runtime import run as run_lib
+from jaxgen.store import paths as paths_lib
+from jaxgen.tools import reflow
 from launch import reflow as launch_reflow
 from launch import train as launch_train
 

@@ -5,7 +5,7 @@ sigma(t)); 'log_prob_y' is a normalised log-posterior; the loss falls on a separ
 trained classifier is right on clean data; the accuracy evaluator averages the real examples of
 a padded split (a hand-made classifier whose logits we control); label-less data is refused at
 validation in one line, before anything is written. (The family training through launch.train
-is tests/runtime/test_guidance.py's fixture and tests/experiments' smoke of
+is tests/tools/test_classifier_run.py's fixture and tests/experiments' smoke of
 experiments/classifier/*.py.)
 """
 

@@ -15,7 +15,7 @@ import jax
 import numpy as np
 import pytest
 
-from jaxgen.runtime import checkpoint as ckpt_lib
+from jaxgen.store import checkpoint as ckpt_lib
 
 N = 100_000  # 400 kB per array
 

@@ -81,7 +81,7 @@ def test_streamed_fid_and_is_equal_the_one_shot_numbers(stub):
 def test_samples_from_a_chunk_folder_give_the_numbers_of_the_same_samples(stub, tmp_path):
   """eval.samples_dir: the first num_samples of a finished launch.sample folder, read chunk by
   chunk, score exactly as the same samples drawn; too few samples or another step is refused."""
-  from jaxgen.runtime import chunked
+  from jaxgen.tools import chunked
   e, sample_fn, _ = _evaluator(stub, 130, 48)
   key = jax.random.PRNGKey(0)
   drawn = e.run(None, key)

@@ -15,9 +15,9 @@ import jax
 import numpy as np
 import pytest
 
-from jaxgen.runtime import checkpoint as ckpt_lib
 from jaxgen.runtime import loop
 from jaxgen.runtime import run as run_lib
+from jaxgen.store import checkpoint as ckpt_lib
 from tests.conftest import EXP, ROOT, tiny_config
 
 STEPS, LOG, CKPT = 2000, 10, 20

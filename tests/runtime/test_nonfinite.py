@@ -7,9 +7,9 @@ import jax
 import numpy as np
 import pytest
 
-from jaxgen.runtime import checkpoint as ckpt_lib
 from jaxgen.runtime import loop
 from jaxgen.runtime import prefetch
+from jaxgen.store import checkpoint as ckpt_lib
 from tests.conftest import tiny_config
 
 

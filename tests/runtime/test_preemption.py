@@ -15,10 +15,10 @@ import jax
 import numpy as np
 import pytest
 
-from jaxgen.runtime import checkpoint as ckpt_lib
 from jaxgen.runtime import loop
 from jaxgen.runtime import prefetch
 from jaxgen.runtime import run as run_lib
+from jaxgen.store import checkpoint as ckpt_lib
 from tests.conftest import EXP, ROOT, run_steps, tiny_config
 
 # tiny_config's settings as flags, a run too long to finish, a log line every 5 steps and no

@@ -7,13 +7,13 @@ import jax
 import numpy as np
 import pytest
 
-from jaxgen.runtime import checkpoint as ckpt_lib
 from jaxgen.runtime import config as cfg
-from jaxgen.runtime import parallel
 from jaxgen.runtime import loop
 from jaxgen.runtime import optim
+from jaxgen.runtime import parallel
 from jaxgen.runtime import run as run_lib
 from jaxgen.runtime import workdir as workdir_lib
+from jaxgen.store import checkpoint as ckpt_lib
 from tests.conftest import run_steps, tiny_config
 
 def test_one_and_eight_devices_give_the_same_parameters():

@@ -10,7 +10,7 @@ network and weights of pytorch-fid, converted from the file the user supplies wi
   are kept, accumulated in float64 (`jaxgen.metrics.frechet.GaussianStats`): no more than one
   chunk of images is ever in memory, so 50k samples stream.
   With ``eval.samples_dir`` (a finished folder of ``python -m launch.sample --num N``, resumable
-  and SHA-256 checked: `jaxgen.runtime.chunked`) the first ``eval.num_samples`` samples are read
+  and SHA-256 checked: `jaxgen.tools.chunked`) the first ``eval.num_samples`` samples are read
   from it chunk by chunk instead (its checkpoint step must be the run's).
 * Reference: ``eval.fid_stats`` (an .npz of ``mu``, ``sigma`` written by ``python -m
   launch.fid_stats``; the papers' CIFAR-10 FID uses the 50k training images), or with '' the
@@ -127,7 +127,7 @@ def save_stats(path: str, stats: frechet.GaussianStats, meta: dict) -> None:
   import io
   import json
 
-  from jaxgen.runtime import paths
+  from jaxgen.store import paths
 
   mu, sigma = stats.finalize()
   buf = io.BytesIO()
@@ -179,9 +179,9 @@ class Evaluator:
             for i in range(0, len(ref), self._chunk))).finalize()
 
   def _check_folder(self, run_step) -> None:
-    from jaxgen.runtime import chunked
+    from jaxgen.store import shards
     try:
-      index = chunked.read_index(self._samples_dir)
+      index = shards.read_index(self._samples_dir)
     except FileNotFoundError as e:
       raise cfg_lib.ConfigError(f'config.eval.samples_dir: {e}') from None
     plan = index['plan']
@@ -206,9 +206,9 @@ class Evaluator:
   def _chunks(self, params, rng):
     """(samples, nfe) chunks: drawn, or read from eval.samples_dir; `num_samples` in all."""
     if self._samples_dir:
-      from jaxgen.runtime import chunked
+      from jaxgen.store import shards
       left = self._n
-      for x in chunked.iterate_chunks(self._samples_dir):
+      for x in shards.iterate(self._samples_dir):
         if left <= 0:
           return
         yield np.asarray(x)[:left], self._folder_nfe

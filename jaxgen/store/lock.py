@@ -13,7 +13,7 @@ delete if that host's run is dead. In a multi-process run only process 0 locks.
 Creating the lock is also where a workdir that cannot be written is found (a file, under a file,
 read-only, a full disk): one line naming the folder, and nothing left behind (a workdir created
 only to hold the lock is removed again). Every file operation is one of the small helpers at the
-top of this module, on `jaxgen.runtime.paths` (local paths: plain `os`, as before).
+top of this module, on `jaxgen.store.paths` (local paths: plain `os`, as before).
 
 On an object store (``--workdir gs://bucket/run``) the lock is created with
 `paths.create_exclusive` (GCS ``ifGenerationMatch=0``: of two racing starts exactly one wins).
@@ -41,7 +41,7 @@ import time
 import uuid
 from typing import Iterator, Optional
 
-from jaxgen.runtime import paths
+from jaxgen.store import paths
 
 LOCK = 'lock.json'
 _GUARD_SUFFIX = '.takeover'
@@ -266,14 +266,14 @@ class _Heartbeat:
       try:
         now = _parse(_read(self.path))
         if not now or now.get('token') != self.record['token']:
-          print(f'jaxgen.runtime.lock: the lock {self.path} is no longer this run\'s (taken over '
+          print(f'jaxgen.store.lock: the lock {self.path} is no longer this run\'s (taken over '
                 'after a missed heartbeat?); this run no longer holds its workdir',
                 file=sys.stderr, flush=True)
           return
         self.record['heartbeat'] = time.time()
         _replace(self.path, json.dumps(self.record, indent=2))
       except Exception as e:  # noqa: BLE001  (the store unreachable for a moment: try again)
-        print(f'jaxgen.runtime.lock: could not refresh the heartbeat of {self.path} '
+        print(f'jaxgen.store.lock: could not refresh the heartbeat of {self.path} '
               f'({type(e).__name__}: {e})', file=sys.stderr, flush=True)
 
   def stop(self) -> None:

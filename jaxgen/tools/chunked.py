@@ -48,11 +48,11 @@ import numpy as np
 
 from jaxgen.metrics import frechet
 from jaxgen.runtime import parallel
-from jaxgen.runtime import paths
 from jaxgen.runtime import samples as samples_lib
-from jaxgen.runtime import shards
 from jaxgen.runtime import viz
 from jaxgen.runtime.cli import Failure
+from jaxgen.store import paths
+from jaxgen.store import shards
 
 FORMAT = 'jaxgen.samples/1'
 PREVIEW = 'preview.png'
@@ -275,39 +275,13 @@ def write_chunks(run, workdir: str, num: int, chunk: int = 1000, seed: int = 0,
   return folder
 
 
-def read_index(folder: str) -> dict:
-  """The index of a finished samples folder; FileNotFoundError naming the fix otherwise."""
-  index = shards.read_json(paths.join(folder, shards.INDEX))
-  if index is None:
-    state = 'is unfinished (no index.json)' if paths.isdir(folder) else 'does not exist'
-    raise FileNotFoundError(f'samples folder {folder} {state}: run (or rerun, it resumes) python '
-                            '-m launch.sample --workdir RUN --num N with the same flags')
-  return index
-
-
-def iterate_chunks(folder: str, key: Optional[str] = 'samples') -> Iterator:
-  """The chunks of a finished samples folder in order, one at a time (host memory: one chunk):
-  the array `key` of each (``'samples'``, ``'label'``), or with ``key=None`` the dict of all its
-  arrays. Each chunk's SHA-256 is checked against the index as it is read (ValueError naming the
-  file for a damaged one)."""
-  for rec in read_index(folder)['chunks']:
-    path = paths.join(folder, rec['file'])
-    data = paths.read_bytes(path)
-    if shards.sha256(data) != rec['sha256']:
-      raise ValueError(f'{path}: SHA-256 mismatch with {folder}/index.json (the file changed); '
-                       'rerun launch.sample with the same flags to make it again')
-    arrays = shards.load_npz_bytes(data)
-    del data
-    yield arrays if key is None else arrays[key]
-
-
 def gaussian_stats(folder: str, features: Optional[Callable] = None) -> frechet.GaussianStats:
   """Streaming `frechet.GaussianStats` of ``features(chunk)`` [m, d] over the chunks of `folder`
   (default features: each sample flattened), never more than one chunk in memory; its
   ``finalize()`` equals the one-shot statistics of all samples up to round-off."""
   features = features or (lambda x: np.reshape(x, (len(x), -1)))
   stats = None
-  for x in iterate_chunks(folder):
+  for x in shards.iterate(folder):
     f = np.asarray(features(x))
     stats = (frechet.gaussian_stats(f.shape[1]) if stats is None else stats).update(f)
   return stats

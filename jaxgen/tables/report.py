@@ -2,7 +2,7 @@
 every row was measured), ``<name>_<scale>.csv`` and, where the table declares a `Plot`,
 ``<name>_<scale>.png``.
 
-Our numbers come from the row files of `jaxgen.runtime.table_plan` (``launch.evaluate``'s JSON:
+Our numbers come from the row files of `jaxgen.tables.plan` (``launch.evaluate``'s JSON:
 ``eval/<key>`` and its ``provenance``); the paper's from the table file, always in columns headed
 "paper", never mixed with ours. A column the evaluation did not produce prints as "-".
 """
@@ -16,9 +16,9 @@ import os
 import platform
 from typing import Any, Optional
 
-from jaxgen.runtime import paths
-from jaxgen.runtime import table_plan
-from jaxgen.runtime import table_spec
+from jaxgen.store import paths
+from jaxgen.tables import plan as table_plan
+from jaxgen.tables import spec as table_spec
 
 PROVENANCE_KEYS = ('nfe', 'num_params', 'seed', 'step', 'sampler')
 

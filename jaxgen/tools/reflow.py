@@ -8,7 +8,7 @@ one jit-compiled call with the key ``fold_in(fold_in(PRNGKey(seed), i), c)``, sh
 devices along the batch when they divide C (a short last chunk is padded to C: one compilation).
 So shard i is a pure function of (seed, i, C, the run and its sampling): a resumed or
 multi-process generation writes exactly the bytes of an uninterrupted one
-(`jaxgen.runtime.shards.npz_bytes`).
+(`jaxgen.store.shards.npz_bytes`).
 
 Folder protocol (see `jaxgen.data.pairs`): ``plan.json`` first (a rerun must match it, else it
 is refused unless --force), then each shard file (atomically: a temporary file renamed, so a
@@ -37,9 +37,9 @@ from jaxgen.data import pairs
 from jaxgen.runtime import compile_options
 from jaxgen.runtime import config as cfg_lib
 from jaxgen.runtime import parallel
-from jaxgen.runtime import paths
-from jaxgen.runtime import shards
 from jaxgen.runtime.cli import Failure
+from jaxgen.store import paths
+from jaxgen.store import shards
 
 # The files of a pairs folder that a --force rerun may delete (nothing else is ever removed).
 _OURS = re.compile(r'^(index\.json|plan\.json|shard_\d{5}\.(npz|json))(\.tmp\d+)?$')

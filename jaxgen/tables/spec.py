@@ -1,8 +1,8 @@
 """What a paper table is: runs x rows x columns, the paper's numbers and the claims it checks.
 
 A table file ``experiments/tables/<name>.py`` defines ``get_table() -> Table``; ``python -m
-launch.table FILE --scale smoke|laptop|paper`` builds it (`jaxgen.runtime.table_plan`: trains
-the missing runs, evaluates every row, `jaxgen.runtime.table_report`: Markdown, CSV, a plot).
+launch.table FILE --scale smoke|laptop|paper`` builds it (`jaxgen.tables.plan`: trains
+the missing runs, evaluates every row, `jaxgen.tables.report`: Markdown, CSV, a plot).
 
 * A **run** (`RunSpec`) is one training: an experiment file with variants and ``--config.*``
   overrides, or a reflow run trained on the pairs of another run (``pairs_from``). Runs are

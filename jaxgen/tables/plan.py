@@ -32,9 +32,9 @@ from typing import Any, Mapping, Optional
 
 from jaxgen.runtime import config as cfg_lib
 from jaxgen.runtime import overrides as overrides_lib
-from jaxgen.runtime import paths
-from jaxgen.runtime import table_spec
 from jaxgen.runtime import workdir as workdir_lib
+from jaxgen.store import paths
+from jaxgen.tables import spec as table_spec
 
 # Metrics that read a chunk folder of launch.sample (eval.samples_dir) at scales with `samples`.
 CHUNKED_METRICS = ('fid', 'inception_score')

@@ -1,4 +1,4 @@
-"""Classifier-guided sampling of a score-SDE run with a classifier run (`jaxgen.runtime.guidance`).
+"""Classifier-guided sampling of a score-SDE run with a classifier run (`jaxgen.tools.classifier_run`).
 
 Default tests (config.json-only folders, nothing trained): a missing classifier run, one of
 another family, a clean one, or one trained on another SDE / other SDE parameters / other data is
@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 from jaxgen.runtime import config as cfg
-from jaxgen.runtime import guidance
 from jaxgen.runtime import workdir as workdir_lib
+from jaxgen.tools import classifier_run as guidance
 from tests.conftest import ROOT
 from launch import sample as launch_sample
 from launch import train as launch_train

@@ -1,4 +1,4 @@
-"""The table layer (`jaxgen.runtime.table_spec`, `table_plan`, `table_report`): a table's runs
+"""The table layer (`jaxgen.tables.spec`, `table_plan`, `table_report`): a table's runs
 become launch commands in dependency order, done steps are recognised (and a changed row or a
 retrained run is not), bad rows are refused before anything runs, and the report puts our numbers
 and the paper's in separate columns with each claim's verdict."""
@@ -12,8 +12,9 @@ import pytest
 
 from jaxgen.runtime import config as cfg
 from jaxgen.runtime import overrides as overrides_lib
-from jaxgen.runtime import table_plan, table_report
-from jaxgen.runtime.table_spec import Claim, Column, Plot, Row, RunSpec, Scale, Table
+from jaxgen.tables import plan as table_plan
+from jaxgen.tables import report as table_report
+from jaxgen.tables.spec import Claim, Column, Plot, Row, RunSpec, Scale, Table
 
 TOY = 'experiments/rectified_flow/toy2d.py:smoke'
 

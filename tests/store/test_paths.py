@@ -1,5 +1,5 @@
-"""jaxgen.runtime.paths, the one path layer: each fact holds on a local folder and on a ``gs://``
-bucket (a fake GCS on 127.0.0.1, `tests.runtime.remote_fs`): what is written reads back, an atomic
+"""jaxgen.store.paths, the one path layer: each fact holds on a local folder and on a ``gs://``
+bucket (a fake GCS on 127.0.0.1, `tests.store.remote_fs`): what is written reads back, an atomic
 write leaves no temporary file, an exclusive create has one winner among racers, an appended log
 keeps its earlier lines, pictures and sample files are the same bytes on both; Orbax saves and
 restores a checkpoint in the bucket; and (phase 2 of issue 14.3) a run trains, resumes, samples and
@@ -18,11 +18,11 @@ import numpy as np
 import pytest
 
 from jaxgen.data import DataSpec
-from jaxgen.runtime import paths
 from jaxgen.runtime import samples
 from jaxgen.runtime import viz
+from jaxgen.store import paths
 from tests.conftest import ROOT
-from tests.runtime import remote_fs
+from tests.store import remote_fs
 
 needs_fake = pytest.mark.skipif(remote_fs.unavailable() is not None,
                                 reason=str(remote_fs.unavailable()))
@@ -307,7 +307,7 @@ def test_checkpointer_on_gs_skips_an_uncommitted_step_and_reads_its_config(gcs):
   import jax
   import jax.numpy as jnp
 
-  from jaxgen.runtime import checkpoint as ckpt_lib
+  from jaxgen.store import checkpoint as ckpt_lib
 
   w = 'gs://bucket/ck'
   c = ckpt_lib.Checkpointer(w, keep=2, async_save=False)
@@ -330,7 +330,7 @@ def test_the_lock_on_gs_has_one_holder_and_a_stale_heartbeat_is_taken_over(gcs, 
   host) is taken over; the heartbeat is refreshed while held; release removes the lock."""
   import time
 
-  from jaxgen.runtime import lock
+  from jaxgen.store import lock
 
   w = 'gs://bucket/locked'
   monkeypatch.setattr(lock, 'HEARTBEAT_S', 0.05)

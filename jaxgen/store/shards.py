@@ -7,7 +7,7 @@ whose record exists and whose bytes match the record's SHA-256 (`verified`), and
 rest. Files are written byte-deterministically (`npz_bytes`), so a file's SHA-256 is a function of
 its arrays and a resumed generation writes exactly the bytes of an uninterrupted one.
 
-Used by `jaxgen.runtime.chunked` (large-N sampling). `jaxgen.runtime.reflow` has its own copy of
+Used by `jaxgen.tools.chunked` (large-N sampling). `jaxgen.tools.reflow` has its own copy of
 these patterns (pairs shards); it could use these functions unchanged.
 """
 
@@ -19,12 +19,11 @@ import json
 import sys
 import time
 import zipfile
-from typing import Optional
+from typing import Iterator, Optional
 
 import numpy as np
 
-from jaxgen.runtime import config as cfg_lib
-from jaxgen.runtime import paths
+from jaxgen.store import paths
 
 PLAN, INDEX = 'plan.json', 'index.json'
 
@@ -57,9 +56,15 @@ def json_text(d: dict) -> str:
 def differing_keys(a: dict, b: dict) -> list[str]:
   """The flattened keys (``sampling.steps``) whose values differ between two plans (compared as
   their JSON text would give them back, so tuples equal lists)."""
-  fa = cfg_lib.flatten(json.loads(json_text(a)))
-  fb = cfg_lib.flatten(json.loads(json_text(b)))
+  fa, fb = _dotted(json.loads(json_text(a))), _dotted(json.loads(json_text(b)))
   return sorted(k for k in set(fa) | set(fb) if fa.get(k) != fb.get(k))
+
+
+def _dotted(d: dict, prefix: str = '') -> dict:
+  out = {}
+  for k, v in d.items():
+    out.update(_dotted(v, f'{prefix}{k}.') if isinstance(v, dict) else {prefix + k: v})
+  return out
 
 
 def read_json(p: str) -> Optional[dict]:
@@ -139,3 +144,29 @@ class Progress:
   def close(self) -> None:
     if self.bar is not None:
       self.bar.close()
+
+
+def read_index(folder: str) -> dict:
+  """The index of a finished folder; FileNotFoundError naming the fix otherwise."""
+  index = read_json(paths.join(folder, INDEX))
+  if index is None:
+    state = 'is unfinished (no index.json)' if paths.isdir(folder) else 'does not exist'
+    raise FileNotFoundError(f'folder {folder} {state}: rerun the command that writes it (it '
+                            'resumes) with the same flags')
+  return index
+
+
+def iterate(folder: str, key: Optional[str] = 'samples') -> Iterator:
+  """The files of a finished folder in order, one at a time (host memory: one file):
+  the array `key` of each (``'samples'``, ``'label'``), or with ``key=None`` the dict of all its
+  arrays. Each file's SHA-256 is checked against the index as it is read (ValueError naming the
+  file for a damaged one)."""
+  for rec in read_index(folder)['chunks']:
+    path = paths.join(folder, rec['file'])
+    data = paths.read_bytes(path)
+    if sha256(data) != rec['sha256']:
+      raise ValueError(f'{path}: SHA-256 mismatch with {folder}/index.json (the file changed); '
+                       'rerun the command that wrote it with the same flags to make it again')
+    arrays = load_npz_bytes(data)
+    del data
+    yield arrays if key is None else arrays[key]

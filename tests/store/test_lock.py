@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from jaxgen.runtime import lock
+from jaxgen.store import lock
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -127,7 +127,7 @@ def test_a_workdir_that_cannot_hold_a_lock_is_one_line(tmp_path, monkeypatch):
 # A process that takes the lock when the file `go` appears, says so, and holds it until `stop`.
 _HOLDER = textwrap.dedent('''
     import os, sys, time
-    from jaxgen.runtime import lock
+    from jaxgen.store import lock
     w, name = sys.argv[1], sys.argv[2]
     go, stop = (os.path.join(os.path.dirname(w), f) for f in ('go', 'stop'))
     while not os.path.exists(go):

@@ -21,8 +21,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxgen.runtime import inpaint as inpaint_lib
 from jaxgen.runtime.cli import Failure
+from jaxgen.tools import inpaint as inpaint_lib
 
 
 def colorize(run, workdir: str, num: int = 8, name: str = '') -> str:

@@ -37,7 +37,7 @@ import orbax.checkpoint as ocp
 from orbax.checkpoint import checkpoint_args as ocp_args
 from orbax.checkpoint.handlers import JsonCheckpointHandler
 
-from jaxgen.runtime import paths
+from jaxgen.store import paths
 
 STATE, CONFIG, DIGEST = 'state', 'config', 'digest'
 # Files a committed checkpoint cannot be read without (Orbax 0.12 layout, OCDBT storage).

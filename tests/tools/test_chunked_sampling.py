@@ -1,4 +1,4 @@
-"""Large-N sampling (`jaxgen.runtime.chunked`, ``launch.sample --num``) on a 4-step smoke 1-RF
+"""Large-N sampling (`jaxgen.tools.chunked`, ``launch.sample --num``) on a 4-step smoke 1-RF
 run with 8 devices: chunk i is the run's sampler at ``fold_in(sample_key, i)`` (the last chunk
 padded and cut); a killed run resumes to the bytes of an uninterrupted one without remaking its
 finished chunks; a flipped byte is detected and that chunk made again; other settings on an
@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 
 from jaxgen.metrics import frechet
-from jaxgen.runtime import chunked
 from jaxgen.runtime import run as run_lib
 from jaxgen.runtime import samples as samples_lib
-from jaxgen.runtime import shards
+from jaxgen.store import shards
+from jaxgen.tools import chunked
 from launch import sample as launch_sample
 from launch import train as launch_train
 
@@ -52,7 +52,7 @@ def reference(source):
 def test_chunk_i_is_the_sampler_at_the_ith_key_of_the_run(source, reference):
   """Chunks of 8, 8, 4; chunk i = the run's jit sampler of 8 at fold_in(fold_in(sample_rng(step),
   seed), i) (the last cut to 4), bit for bit; the index lists each file's SHA-256; a preview."""
-  index = chunked.read_index(reference)
+  index = shards.read_index(reference)
   assert [r['num'] for r in index['chunks']] == [8, 8, 4]
   assert index['plan']['sampling']['steps'] == 3 and index['plan']['seed'] == 0
   for r in index['chunks']:
@@ -60,7 +60,7 @@ def test_chunk_i_is_the_sampler_at_the_ith_key_of_the_run(source, reference):
     assert shards.sha256(data) == r['sha256'] and r['nfe'] == 3
   run = run_lib.open_run(source, {'sampling.steps': '3'})
   key = chunked.sample_key(run, 0)
-  got = list(chunked.iterate_chunks(reference))
+  got = list(shards.iterate(reference))
   draw = samples_lib.sampler(run.model, run.mesh)   # launch.sample's jit sampler, 8 a call
   for i in (1, 2):
     x, _ = draw(run.params, jax.random.fold_in(key, i), 8, run.config.sampling)
@@ -86,7 +86,7 @@ def test_a_killed_run_resumes_to_the_bytes_of_an_uninterrupted_one(source, refer
     launch_sample.main(['--workdir', source, '--name', 'killed'] + FLAGS)
   assert not os.path.exists(os.path.join(folder, 'index.json'))
   with pytest.raises(FileNotFoundError, match='is unfinished'):
-    next(chunked.iterate_chunks(folder))
+    next(shards.iterate(folder))
   mtime = os.path.getmtime(os.path.join(folder, 'chunk_00000.npz'))
   made = []
   monkeypatch.setattr(shards, 'write_with_record',
@@ -105,7 +105,7 @@ def test_a_killed_run_resumes_to_the_bytes_of_an_uninterrupted_one(source, refer
 def test_a_flipped_byte_is_detected_and_that_chunk_made_again(source, reference, monkeypatch,
                                                               capsys):
   """On a finished folder a rerun only verifies (nothing drawn); after one byte of chunk 1 is
-  flipped, iterate_chunks refuses it and a rerun names it and makes it (alone) again."""
+  flipped, shards.iterate refuses it and a rerun names it and makes it (alone) again."""
   folder = os.path.join(source, 'samples', 'flip')
   assert launch_sample.main(['--workdir', source, '--name', 'flip'] + FLAGS) == 0
   before = files(folder)
@@ -120,7 +120,7 @@ def test_a_flipped_byte_is_detected_and_that_chunk_made_again(source, reference,
   data[-20] ^= 0x01
   open(path, 'wb').write(bytes(data))
   with pytest.raises(ValueError, match='chunk_00001.npz: SHA-256 mismatch'):
-    list(chunked.iterate_chunks(folder))
+    list(shards.iterate(folder))
   capsys.readouterr()
   assert launch_sample.main(['--workdir', source, '--name', 'flip'] + FLAGS) == 0
   out = capsys.readouterr().out
@@ -148,7 +148,7 @@ def test_force_starts_over_and_bad_flags_are_one_line(source, capsys):
   assert launch_sample.main(['--workdir', source, '--name', 'forced'] + FLAGS) == 0
   assert launch_sample.main(['--workdir', source, '--name', 'forced', '--num', '8', '--chunk',
                              '8', '--force']) == 0
-  assert [r['num'] for r in chunked.read_index(folder)['chunks']] == [8]
+  assert [r['num'] for r in shards.read_index(folder)['chunks']] == [8]
   assert sorted(f for f in os.listdir(folder) if f.startswith('chunk_')) == [
       'chunk_00000.json', 'chunk_00000.npz']
   capsys.readouterr()
@@ -171,10 +171,10 @@ def test_per_sample_info_such_as_labels_is_stored_with_each_chunk(source, tmp_pa
     return np.asarray(x), dict(nfe=np.int32(7), label=np.arange(n, dtype=np.int32) % 3)
 
   folder = chunked.write_chunks(run, str(tmp_path), 20, 8, name='lab', draw=draw)
-  labels = list(chunked.iterate_chunks(folder, 'label'))
+  labels = list(shards.iterate(folder, 'label'))
   assert [lab.tolist() for lab in labels] == [[0, 1, 2, 0, 1, 2, 0, 1]] * 2 + [[0, 1, 2, 0]]
-  assert all(r['nfe'] == 7 for r in chunked.read_index(folder)['chunks'])
-  arrays = next(chunked.iterate_chunks(folder, None))
+  assert all(r['nfe'] == 7 for r in shards.read_index(folder)['chunks'])
+  arrays = next(shards.iterate(folder, None))
   assert sorted(arrays) == ['label', 'samples'] and arrays['samples'].dtype == np.float32
 
 
@@ -207,7 +207,7 @@ def test_classifier_guided_chunks_store_their_labels(tmp_path, capsys):
   sampling.label=-1 (classes in turn, `sample_labels` of each chunk of 8: 0..7), and chunk 1 is the
   guided sampler at chunk key 1. (label=3 is refused on main by the conditioning check of an
   unconditional model: see the report.)"""
-  from jaxgen.runtime import guidance
+  from jaxgen.tools import classifier_run as guidance
   score, clf = str(tmp_path / 'sde'), str(tmp_path / 'clf')
   assert launch_train.main(['--config', 'experiments/score_sde/digits.py:smoke', '--workdir',
                             score, "--config.eval.metrics=('loss',)", '--config.sampling.steps=3',
@@ -218,11 +218,11 @@ def test_classifier_guided_chunks_store_their_labels(tmp_path, capsys):
            '--config.sampling.label=-1']
   assert launch_sample.main(['--workdir', score, '--num', '20', '--chunk', '8'] + flags) == 0
   folder = os.path.join(score, 'samples', 'sample_4_pc_clfall_s1')
-  labels = [lab.tolist() for lab in chunked.iterate_chunks(folder, 'label')]
+  labels = [lab.tolist() for lab in shards.iterate(folder, 'label')]
   assert labels == [list(range(8))] * 2 + [list(range(4))]
-  assert chunked.read_index(folder)['plan']['sampling']['classifier'] == clf
+  assert shards.read_index(folder)['plan']['sampling']['classifier'] == clf
   run = run_lib.open_run(score, {k[9:].split('=')[0]: k.split('=')[1] for k in flags})
   draw = guidance.draw_for(run)
   x, info = draw(run.params, jax.random.fold_in(chunked.sample_key(run, 0), 1), 8,
                  run.config.sampling)
-  np.testing.assert_array_equal(list(chunked.iterate_chunks(folder))[1], x)
+  np.testing.assert_array_equal(list(shards.iterate(folder))[1], x)

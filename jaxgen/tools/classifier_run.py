@@ -1,6 +1,7 @@
 """Classifier-guided sampling of a score-SDE run with a classifier run (Song et al. 2021, Sec. 5).
 
-    from jaxgen.runtime import guidance, run as run_lib
+    from jaxgen.runtime import run as run_lib
+    from jaxgen.tools import classifier_run as guidance
     run = run_lib.open_run('runs/sde_digits')
     path = guidance.write_samples(run, 'runs/sde_digits', classifier='runs/clf_digits',
                                   scale=1.0, label=3)

@@ -7,10 +7,10 @@ import jax
 import numpy as np
 import pytest
 
-from jaxgen.runtime import checkpoint as ckpt_lib
-from jaxgen.runtime import parallel
 from jaxgen.runtime import loop
+from jaxgen.runtime import parallel
 from jaxgen.runtime import run as run_lib
+from jaxgen.store import checkpoint as ckpt_lib
 from tests.conftest import tiny_config
 
 

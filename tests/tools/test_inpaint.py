@@ -1,4 +1,4 @@
-"""The family-neutral inpainting and colorization drivers (`jaxgen.runtime.inpaint`, `colorize`)
+"""The family-neutral inpainting and colorization drivers (`jaxgen.tools.inpaint`, `colorize`)
 and the masks they use (`jaxgen.data.masks`).
 
 Facts checked, on run records whose Model carries each family's extra (score SDE: the PC sampler
@@ -27,9 +27,9 @@ from jaxgen.diffusion import sde as sde_lib
 from jaxgen.models import nice, rectified_flow
 from jaxgen.models.base import Model
 from jaxgen.ode import inpaint as ode_inpaint
-from jaxgen.runtime import colorize as colorize_lib
-from jaxgen.runtime import inpaint as inpaint_lib
 from jaxgen.runtime.cli import Failure
+from jaxgen.tools import colorize as colorize_lib
+from jaxgen.tools import inpaint as inpaint_lib
 
 
 def _spec(shape, low=-1.0, high=1.0):

@@ -34,9 +34,9 @@ import numpy as np
 from jaxgen.data import masks as masks_lib
 from jaxgen.models import base as models_base
 from jaxgen.runtime import config as cfg_lib
-from jaxgen.runtime import paths
 from jaxgen.runtime import viz
 from jaxgen.runtime.cli import Failure
+from jaxgen.store import paths
 
 
 @functools.lru_cache(maxsize=None)

@@ -1,0 +1,7 @@
+"""The files of a workdir, with no knowledge of models (imports no other jaxgen layer).
+
+    paths       the one path layer: local or gs:// (etils.epath), atomic writes
+    lock        one writer per workdir (lock.json)
+    checkpoint  the only Orbax importer: per-leaf digests, fallback to the newest good step
+    shards      resumable verified folders of numbered files (plan, records, index)
+"""
