@@ -95,3 +95,12 @@ def test_experiments_import_only_the_config_module_and_net_presets():
          for p in _files('experiments') for line, mod in _imports(p)
          if mod.startswith('jaxgen') and not allowed(p, mod)]
   assert not bad, '\n'.join(bad)
+
+
+def test_no_test_module_imports_another():
+  """Shared test helpers live in modules not named test_*, so one test file never runs another's
+  tests by importing it."""
+  bad = [f'{os.path.relpath(p, ROOT)}:{line} imports {mod}'
+         for p in _files('tests') for line, mod in _imports(p)
+         if mod.startswith('tests.') and mod.split('.')[-1].startswith('test_')]
+  assert not bad, '\n'.join(bad)

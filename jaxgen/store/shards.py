@@ -146,22 +146,24 @@ class Progress:
       self.bar.close()
 
 
-def read_index(folder: str) -> dict:
-  """The index of a finished folder; FileNotFoundError naming the fix otherwise."""
+def read_index(folder: str, kind: str = 'folder',
+               remake: str = 'the command that wrote it') -> dict:
+  """The index of a finished folder; FileNotFoundError naming the fix otherwise (`kind` names the
+  folder, `remake` the command that makes it)."""
   index = read_json(paths.join(folder, INDEX))
   if index is None:
     state = 'is unfinished (no index.json)' if paths.isdir(folder) else 'does not exist'
-    raise FileNotFoundError(f'folder {folder} {state}: rerun the command that writes it (it '
-                            'resumes) with the same flags')
+    raise FileNotFoundError(f'{kind} {folder} {state}: run (or rerun, it resumes) {remake} with '
+                            'the same flags')
   return index
 
 
-def iterate(folder: str, key: Optional[str] = 'samples') -> Iterator:
+def iterate(folder: str, key: Optional[str] = 'samples', **index_args) -> Iterator:
   """The files of a finished folder in order, one at a time (host memory: one file):
   the array `key` of each (``'samples'``, ``'label'``), or with ``key=None`` the dict of all its
   arrays. Each file's SHA-256 is checked against the index as it is read (ValueError naming the
   file for a damaged one)."""
-  for rec in read_index(folder)['chunks']:
+  for rec in read_index(folder, **index_args)['chunks']:
     path = paths.join(folder, rec['file'])
     data = paths.read_bytes(path)
     if sha256(data) != rec['sha256']:

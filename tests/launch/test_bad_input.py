@@ -1,7 +1,6 @@
 """Every user mistake is one ``error:`` line naming the key or file, exit status 2, no traceback,
 and the workdir exactly as it was (snapshot of the tree before and after)."""
 
-import hashlib
 import json
 import os
 import socket
@@ -18,55 +17,13 @@ from launch import evaluate as launch_evaluate
 from launch import sample as launch_sample
 from launch import train as launch_train
 from tests.conftest import ROOT, tiny_config
+from tests.refusal import SHORT, refused
 
 RF = 'experiments/rectified_flow/toy2d.py:smoke'
 SDE_2D = 'experiments/score_sde/toy2d.py:smoke'
 SDE_IMG = 'experiments/score_sde/digits.py:smoke'
 PCNN_PP = 'experiments/pixelcnn/digits.py:smoke,pp'
 CLF = 'experiments/classifier/digits.py:smoke'
-SHORT = ['--config.train.steps=2', '--config.train.progress=false']
-
-
-def snapshot(path) -> dict:
-  """Every file and folder under `path` (or `path` itself) with its content digest and mtime."""
-  out = {}
-  if not os.path.exists(path):
-    return out
-  def digest(p):
-    with open(p, 'rb') as f:
-      return hashlib.sha256(f.read()).hexdigest(), os.stat(p).st_mtime_ns
-
-  if os.path.isfile(path):
-    return {'.': digest(path)}
-  for root, dirs, files in os.walk(path):
-    for d in dirs:
-      out[os.path.relpath(os.path.join(root, d), path)] = 'dir'
-    for f in files:
-      out[os.path.relpath(os.path.join(root, f), path)] = digest(os.path.join(root, f))
-  return out
-
-
-def one_error(capsys, pattern: str) -> str:
-  err = capsys.readouterr().err
-  lines = [ln for ln in err.splitlines() if ln.startswith('error:')]
-  assert len(lines) == 1, err
-  assert 'Traceback' not in err, err
-  import re
-
-  assert re.search(pattern, lines[0]), lines[0]
-  return lines[0]
-
-
-def refused(capsys, main, argv, pattern, watch):
-  """Runs ``main(argv)`` and checks: exit 2, one error line matching `pattern`, `watch` (a path)
-  unchanged. Returns the line."""
-  before = snapshot(watch)
-  assert main(argv) == 2
-  line = one_error(capsys, pattern)
-  assert snapshot(watch) == before
-  return line
-
-
 @pytest.fixture
 def existing(tmp_path):
   """A workdir that already holds a file of the user's (it must stay exactly as it is)."""

@@ -13,37 +13,19 @@ across the processes), and only process 0 writes config.json, metrics and sample
 import importlib.util
 import json
 import os
-import socket
-import subprocess
 import sys
 
 import jax
 import numpy as np
 
 from jaxgen.runtime import run as run_lib
-from tests.conftest import ROOT
+from tests import processes
 
 EXP = 'experiments/rectified_flow/toy2d.py:smoke'
 FLAGS = ['--config.train.checkpoint_every=3', '--config.train.log_every=3',
          '--config.train.progress=false', '--config.optim.warmup_steps=2',
          # nll: the gathered per-example log-probs and evaluation masks (ODE likelihood)
          "--config.eval.metrics=('loss','sliced_wasserstein','straightness','nll')"]
-TIMEOUT = 120
-
-
-def _free_port() -> int:
-  with socket.socket() as s:
-    s.bind(('localhost', 0))
-    return s.getsockname()[1]
-
-
-def _env(devices: int, **extra) -> dict:
-  env = dict(os.environ, JAX_PLATFORMS='cpu', PYTHONPATH=ROOT,
-             XLA_FLAGS=f'--xla_force_host_platform_device_count={devices}', **extra)
-  for k in ('JAX_COORDINATOR_ADDRESS', 'JAX_NUM_PROCESSES', 'JAX_PROCESS_ID'):
-    if k not in extra:
-      env.pop(k, None)
-  return env
 
 
 def _train_cmd(workdir, steps: int) -> list[str]:
@@ -52,33 +34,9 @@ def _train_cmd(workdir, steps: int) -> list[str]:
 
 
 def _train(workdir, steps: int, processes: int, devices: int) -> list[str]:
-  return _launch(_train_cmd(workdir, steps), processes, devices)
+  return processes.launch(_train_cmd(workdir, steps), processes, devices)
 
 
-def _launch(cmd: list[str], processes: int, devices: int) -> list[str]:
-  """Runs `cmd` as `processes` processes of `devices` CPU devices; returns their outputs."""
-  if processes == 1:
-    procs = [subprocess.Popen(cmd, cwd=ROOT, env=_env(devices), stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True)]
-  else:
-    addr = f'localhost:{_free_port()}'
-    procs = [subprocess.Popen(
-        cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True, env=_env(devices, JAX_COORDINATOR_ADDRESS=addr,
-                            JAX_NUM_PROCESSES=str(processes), JAX_PROCESS_ID=str(i)))
-             for i in range(processes)]
-  outs = []
-  try:
-    for p in procs:
-      outs.append(p.communicate(timeout=TIMEOUT)[0])
-  finally:
-    for p in procs:
-      if p.poll() is None:
-        p.kill()
-        p.wait()
-  for i, (p, out) in enumerate(zip(procs, outs)):
-    assert p.returncode == 0, f'process {i} of {processes} exited {p.returncode}:\n{out[-4000:]}'
-  return outs
 
 
 def test_two_processes_train_like_one_and_resume(tmp_path):
@@ -118,7 +76,7 @@ def test_two_processes_train_like_one_and_resume(tmp_path):
 
   # launch.evaluate as 2 processes restores the shared checkpoint on both, gathers, and process
   # 0 alone writes the same metrics as the run's final evaluation.
-  outs = _launch([sys.executable, '-m', 'launch.evaluate', '--workdir', str(two)], 2, 2)
+  outs = processes.launch([sys.executable, '-m', 'launch.evaluate', '--workdir', str(two)], 2, 2)
   assert 'Wrote' in outs[0] and 'Wrote' not in outs[1]
   got = json.load(open(two / 'eval_6.json'))
   final = [l for l in lines if 'eval/loss' in l][-1]

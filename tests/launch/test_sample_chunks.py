@@ -12,7 +12,7 @@ import time
 import pytest
 
 from tests.conftest import ROOT
-from tests.launch import test_multihost as mh
+from tests import processes
 
 EXP = 'experiments/rectified_flow/toy2d.py:smoke'
 
@@ -25,7 +25,7 @@ def chunk_files(folder):
 @pytest.fixture(scope='module')
 def source(tmp_path_factory):
   w = str(tmp_path_factory.mktemp('sample_chunks') / 'rf')
-  mh._launch([sys.executable, '-m', 'launch.train', '--config', EXP, '--workdir', w,
+  processes.launch([sys.executable, '-m', 'launch.train', '--config', EXP, '--workdir', w,
               '--config.train.steps=4', '--config.train.progress=false'], 1, 4)
   return w
 
@@ -35,7 +35,7 @@ def test_a_sigkilled_run_resumes_to_the_same_bytes(source):
   flags = ['--workdir', source, '--num', '16000', '--chunk', '8', '--config.sampling.steps=3']
   folder = os.path.join(source, 'samples', 'killed')
   proc = subprocess.Popen([sys.executable, '-m', 'launch.sample', '--name', 'killed'] + flags,
-                          cwd=ROOT, env=mh._env(4), stdout=subprocess.DEVNULL,
+                          cwd=ROOT, env=processes.env(4), stdout=subprocess.DEVNULL,
                           stderr=subprocess.DEVNULL)
   try:
     deadline = time.time() + 300
@@ -50,11 +50,11 @@ def test_a_sigkilled_run_resumes_to_the_same_bytes(source):
   assert not os.path.exists(os.path.join(folder, 'index.json')), 'finished before the kill'
   done = {f: os.path.getmtime(os.path.join(folder, f)) for f in os.listdir(folder)
           if f.startswith('chunk_') and f.endswith('.json')}
-  out = mh._launch([sys.executable, '-m', 'launch.sample', '--name', 'killed'] + flags, 1, 4)[0]
+  out = processes.launch([sys.executable, '-m', 'launch.sample', '--name', 'killed'] + flags, 1, 4)[0]
   assert 'finished chunks kept' in out, out[-2000:]
   for f, t in done.items():
     assert os.path.getmtime(os.path.join(folder, f)) == t, f
-  mh._launch([sys.executable, '-m', 'launch.sample', '--name', 'whole'] + flags, 1, 4)
+  processes.launch([sys.executable, '-m', 'launch.sample', '--name', 'whole'] + flags, 1, 4)
   assert chunk_files(folder) == chunk_files(os.path.join(source, 'samples', 'whole'))
 
 
@@ -62,11 +62,11 @@ def test_a_sigkilled_run_resumes_to_the_same_bytes(source):
 def test_two_processes_write_the_folder_of_one(source):
   flags = ['--workdir', source, '--num', '20', '--chunk', '8', '--config.sampling.steps=3']
   cmd = [sys.executable, '-m', 'launch.sample']
-  mh._launch(cmd + ['--name', 'one'] + flags, 1, 4)
-  outs = mh._launch(cmd + ['--name', 'two'] + flags, 2, 2)
+  processes.launch(cmd + ['--name', 'one'] + flags, 1, 4)
+  outs = processes.launch(cmd + ['--name', 'two'] + flags, 2, 2)
   assert 'Wrote' in outs[0] and 'Wrote' not in outs[1] and 'chunk' not in outs[1]
   one, two = (os.path.join(source, 'samples', n) for n in ('one', 'two'))
   assert chunk_files(one) == chunk_files(two)
-  outs = mh._launch(cmd + ['--name', 'two'] + flags, 2, 2)   # finished: verified, nothing drawn
+  outs = processes.launch(cmd + ['--name', 'two'] + flags, 2, 2)   # finished: verified, nothing drawn
   assert '3 finished chunks kept' in outs[0] and '(0 made, 20 kept)' in outs[0]
   assert chunk_files(one) == chunk_files(two)

@@ -36,7 +36,7 @@ from jaxgen.runtime import config as cfg
 from jaxgen.runtime import viz
 from launch import sample as launch_sample
 from launch import train as launch_train
-from tests.launch.test_bad_input import refused, snapshot
+from tests.refusal import refused, snapshot
 
 K = 3
 SPEC = DataSpec(name='labelled2d', shape=(2,), low=-4.0, high=4.0, num_levels=None,

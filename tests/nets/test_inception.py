@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from jaxgen.nets import inception
+from tests.nets.inception_weights import state_dict_like
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TORCH_PYTHON = os.environ.get('JAXGEN_TORCH_PYTHON', '/work/venv-torch/bin/python')
@@ -74,42 +75,15 @@ def test_avg_pool_ignores_padding_and_basic_conv_is_conv_bn_relu():
   np.testing.assert_allclose(y, want, rtol=1e-5, atol=1e-6)
 
 
-def _param_shapes():
-  return inception.param_shapes()
-
-
-def _state_dict_like(shapes, seed=0):
-  """A state dict (torch names and layouts) with random values, from our parameter shapes."""
-  rng = np.random.default_rng(seed)
-  inv = {v: k for k, v in inception._BN_KEYS.items()}
-  sd = {}
-  for path, leaf in jax.tree_util.tree_leaves_with_path(shapes):
-    names = [p.key for p in path]
-    if names[0] == 'fc':
-      sd['fc.weight' if names[1] == 'kernel' else 'fc.bias'] = (
-          rng.normal(size=leaf.shape[::-1]) if names[1] == 'kernel' else rng.normal(size=leaf.shape))
-      continue
-    shape = leaf.shape
-    if names[-1] == 'kernel':
-      fan_in = shape[0] * shape[1] * shape[2]
-      val = rng.normal(size=(shape[3], shape[2], shape[0], shape[1])) * np.sqrt(2 / fan_in)
-    elif names[-1] in ('bn_scale', 'bn_var'):
-      val = rng.uniform(0.5, 1.5, shape)
-    else:
-      val = 0.1 * rng.normal(size=shape)
-    sd['.'.join(names[:-1] + [inv[names[-1]]])] = val.astype(np.float32)
-  return sd
-
-
 def test_parameter_layout_is_pytorch_fids_state_dict():
   """94 BasicConvs (5 arrays each) + fc weight and bias = the 472 arrays of pytorch-fid's state
   dict less num_batches_tracked; 23,885,392 numbers; a state dict in torch layout maps back onto
   exactly our tree (transposed kernels), and the output shapes are [b, 2048] / [b, 1008]."""
-  shapes = _param_shapes()
+  shapes = inception.param_shapes()
   leaves = jax.tree_util.tree_leaves(shapes)
   assert len(leaves) == 472
   assert sum(int(np.prod(v.shape)) for v in leaves) == 23_885_392
-  sd = _state_dict_like(shapes)
+  sd = state_dict_like(shapes)
   params = inception.params_from_state_dict(sd)
   assert jax.tree_util.tree_map(lambda a: a.shape, params) == jax.tree_util.tree_map(
       lambda a: a.shape, shapes)
@@ -144,7 +118,7 @@ def test_random_weight_forward_at_299():
   features of the right shapes; pool3 >= 0 (mean of ReLUs); logits_unbiased = pool3 W and
   logits = pool3 W + b (the fc layer).
   (~20 s of XLA compilation on 2 cores.)"""
-  variables = {'params': inception.params_from_state_dict(_state_dict_like(_param_shapes()))}
+  variables = {'params': inception.params_from_state_dict(state_dict_like(inception.param_shapes()))}
   f = inception.feature_fn(variables)
   x = jnp.asarray(np.random.default_rng(3).uniform(size=(2, 299, 299, 3)), jnp.float32)
   out = f(x)

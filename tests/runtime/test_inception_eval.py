@@ -157,9 +157,10 @@ def test_real_network_with_random_weights_end_to_end(tmp_path):
   and the evaluator: 8 digits against their own statistics give FID ~ 0 (round-off, under 1%
   of noise images' FID). (~1-2 min of XLA compilation on 2 cores.)"""
   from launch import fid_stats
-  from tests.nets.test_inception import _param_shapes, _state_dict_like
+  from jaxgen.nets import inception
+  from tests.nets.inception_weights import state_dict_like
   weights = tmp_path / 'inception.npz'
-  np.savez(weights, **_state_dict_like(_param_shapes()))
+  np.savez(weights, **state_dict_like(inception.param_shapes()))
   stats = tmp_path / 'digits8.npz'
   assert fid_stats.main(['--config', 'experiments/score_sde/digits.py', '--split', 'test', '--num',
                          '8', '--inception-weights', str(weights), '--out', str(stats),

@@ -16,7 +16,7 @@ from jaxgen.runtime import parallel
 from jaxgen.runtime import run as run_lib
 from launch import train as launch_train
 from tests.conftest import tiny_config
-from tests.launch.test_bad_input import SHORT, refused
+from tests.refusal import SHORT, refused
 
 NICE = 'experiments/nice/digits.py:smoke'
 SDE_IMG = 'experiments/score_sde/digits.py:smoke'

@@ -10,8 +10,7 @@ import sys
 
 import pytest
 
-from tests.conftest import ROOT
-from tests.launch import test_multihost as mh
+from tests import processes
 
 EXP = 'experiments/rectified_flow/toy2d.py:smoke'
 
@@ -19,13 +18,13 @@ EXP = 'experiments/rectified_flow/toy2d.py:smoke'
 @pytest.mark.slow
 def test_two_processes_write_the_folder_of_one(tmp_path):
   w = tmp_path / 'rf'
-  mh._launch([sys.executable, '-m', 'launch.train', '--config', EXP, '--workdir', str(w),
+  processes.launch([sys.executable, '-m', 'launch.train', '--config', EXP, '--workdir', str(w),
               '--config.train.steps=4', '--config.train.progress=false'], 1, 1)
   flags = ['--num', '20', '--shard', '4', '--config.sampling.steps=3']
   one, two = tmp_path / 'one', tmp_path / 'two'
-  mh._launch([sys.executable, '-m', 'launch.reflow', '--workdir', str(w), '--out', str(one)]
+  processes.launch([sys.executable, '-m', 'launch.reflow', '--workdir', str(w), '--out', str(one)]
              + flags, 1, 1)
-  outs = mh._launch([sys.executable, '-m', 'launch.reflow', '--workdir', str(w), '--out',
+  outs = processes.launch([sys.executable, '-m', 'launch.reflow', '--workdir', str(w), '--out',
                      str(two)] + flags, 2, 1)
   assert 'process 0 writes the index' in outs[1] and outs[0].strip().splitlines()[-1].startswith(
       f'Wrote {two}: 20 pairs in 5 shards of 4 (12 made, 0 kept)')   # shards 0, 2, 4

@@ -35,6 +35,7 @@ from jaxgen.nets import inception as inception_net
 from jaxgen.runtime import config as cfg_lib
 
 NAMES = ('fid', 'inception_score')
+SAMPLES_FOLDER = ('samples folder', 'python -m launch.sample --workdir RUN --num N')
 FEATURE_BATCH = 50   # images per Inception call (299 x 299 x 3 floats: ~54 MB per 50)
 
 
@@ -181,7 +182,7 @@ class Evaluator:
   def _check_folder(self, run_step) -> None:
     from jaxgen.store import shards
     try:
-      index = shards.read_index(self._samples_dir)
+      index = shards.read_index(self._samples_dir, *SAMPLES_FOLDER)
     except FileNotFoundError as e:
       raise cfg_lib.ConfigError(f'config.eval.samples_dir: {e}') from None
     plan = index['plan']
@@ -208,7 +209,7 @@ class Evaluator:
     if self._samples_dir:
       from jaxgen.store import shards
       left = self._n
-      for x in shards.iterate(self._samples_dir):
+      for x in shards.iterate(self._samples_dir, kind=SAMPLES_FOLDER[0], remake=SAMPLES_FOLDER[1]):
         if left <= 0:
           return
         yield np.asarray(x)[:left], self._folder_nfe
