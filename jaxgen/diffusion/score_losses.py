@@ -22,6 +22,9 @@ Losses
 * ``dsm_loss`` (continuous): ``t ~ U(eps, T)``, ``eps = 1e-5`` in the paper;
   default weighting ``lambda = sigma^2``: ``|| s sigma + z ||^2``; likelihood weighting
   ``lambda = g(t)^2``: ``|| s + z / sigma ||^2 g(t)^2`` (Song et al. 2021b, an upper bound on NLL).
+  ``importance_sampling`` (with likelihood weighting only) draws t from ``q ~ g^2 / sigma^2``
+  instead and weights by ``1 / ((T - eps) q)``: ``Z / (T - eps) || s sigma + z ||^2``, the same
+  objective in expectation (`jaxgen.diffusion.likelihood_weighting`).
 * ``ddpm_loss`` (discrete VP): ``i ~ U{0..N-1}``, ``|| eps_hat - z ||^2`` with
   ``eps_hat = -sqrt(1 - alphabar_i) s`` (= the raw network output in the convention above).
 * ``smld_loss`` (discrete VE): ``i ~ U{0..N-1}``, ``|| s - (-z / sigma_i) ||^2 sigma_i^2``.
@@ -38,6 +41,7 @@ from typing import Any, Callable
 import jax
 import jax.numpy as jnp
 
+from jaxgen.diffusion import likelihood_weighting as importance
 from jaxgen.diffusion import sde as sde_lib
 from jaxgen.diffusion.sde import bcast
 
@@ -104,16 +108,26 @@ def _reduce(v: jax.Array, reduce_mean: bool) -> jax.Array:
 
 def dsm_loss(score_fn: ScoreFn, sde, params: Any, x: jax.Array, rng: jax.Array, *,
              train: bool = True, eps: float = 1e-5, reduce_mean: bool = True,
-             likelihood_weighting: bool = False) -> tuple[jax.Array, jax.Array]:
-  """Continuous denoising score matching with ``t ~ U(eps, T)`` (module docstring)."""
+             likelihood_weighting: bool = False,
+             importance_sampling: bool = False) -> tuple[jax.Array, jax.Array]:
+  """Continuous denoising score matching with ``t ~ U(eps, T)``, or with the likelihood weighting's
+  importance sampling of t (module docstring)."""
+  if importance_sampling and not likelihood_weighting:
+    raise ValueError('importance sampling of t needs likelihood weighting')
   rt, rz, rn = jax.random.split(rng, 3)
   b = x.shape[0]
-  t = jax.random.uniform(rt, (b,), minval=eps, maxval=sde.T)
+  if importance_sampling:
+    t = importance.sample_t(sde, rt, (b,), eps)
+  else:
+    t = jax.random.uniform(rt, (b,), minval=eps, maxval=sde.T)
   z = jax.random.normal(rz, x.shape, x.dtype)
   mean, std = sde.marginal_prob(x, t)
   xt = mean + bcast(std, x) * z
   score = score_fn(params, t, xt, rn, train)
-  if likelihood_weighting:
+  if importance_sampling:  # w g^2 ||s + z / sigma||^2, written without dividing by sigma
+    z_norm = importance.normaliser(sde, eps) / (sde.T - eps)
+    per = _reduce(jnp.square(score * bcast(std, x) + z), reduce_mean) * z_norm
+  elif likelihood_weighting:
     _, g = sde.sde(jnp.zeros_like(x), t)
     per = _reduce(jnp.square(score + z / bcast(std, x)), reduce_mean) * g**2
   else:
@@ -153,15 +167,17 @@ def smld_loss(score_fn: ScoreFn, sde, params: Any, x: jax.Array, rng: jax.Array,
 
 
 def get_loss(sde, *, continuous: bool, reduce_mean: bool, likelihood_weighting: bool = False,
+             importance_sampling: bool = False,
              eps: float = 1e-5) -> Callable[..., tuple[jax.Array, jax.Array]]:
   """``loss(score_fn, params, x, rng, train=True)`` for the SDE and the config's choices."""
   kind = sde_kind(sde)
   if continuous:
     def loss(score_fn, params, x, rng, train=True):
       return dsm_loss(score_fn, sde, params, x, rng, train=train, eps=eps,
-                      reduce_mean=reduce_mean, likelihood_weighting=likelihood_weighting)
-  elif likelihood_weighting:
-    raise ValueError('likelihood weighting needs the continuous loss')
+                      reduce_mean=reduce_mean, likelihood_weighting=likelihood_weighting,
+                      importance_sampling=importance_sampling)
+  elif likelihood_weighting or importance_sampling:
+    raise ValueError('likelihood weighting and importance sampling need the continuous loss')
   elif kind == 'vpsde':
     def loss(score_fn, params, x, rng, train=True):
       return ddpm_loss(score_fn, sde, params, x, rng, train=train, reduce_mean=reduce_mean)

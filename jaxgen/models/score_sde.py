@@ -100,6 +100,7 @@ def defaults() -> ml_collections.ConfigDict:
       eps=1e-5,                 # t ~ U(eps, T)
       reduce_mean=False,        # mean over dimensions (True) or 0.5 * sum (False)
       likelihood_weighting=False,
+      importance_sampling=False,  # t ~ g^2 / sigma^2 (needs likelihood_weighting)
   ))
   c.sampling = sampler.defaults()  # the DiffusionSampling keys (method 'pc', grid 'default', ...)
   c.sampling.num_samples = 64
@@ -130,7 +131,12 @@ def choices() -> dict:
 def cross_checks(config) -> list[str]:
   """The conditioning rules across sections (`jaxgen.diffusion.guidance.config_problems`): labels
   need labelled data, guidance a model trained with label dropout, a label a class of the model."""
-  return guidance.config_problems(config)
+  problems = guidance.config_problems(config)
+  if config.loss.importance_sampling and not config.loss.likelihood_weighting:
+    problems.append('config.loss.importance_sampling=True draws t for the likelihood-weighted loss, '
+                    'but config.loss.likelihood_weighting=False: set loss.likelihood_weighting=True '
+                    'or loss.importance_sampling=False')
+  return problems
 
 
 def check(config) -> None:
@@ -208,7 +214,8 @@ def build(config, spec) -> Model:
 
   score_p = score_for(None)  # the unconditional model (null label where conditional)
   loss_impl = sl.get_loss(sde, continuous=mc.continuous, reduce_mean=lc.reduce_mean,
-                          likelihood_weighting=lc.likelihood_weighting, eps=lc.eps)
+                          likelihood_weighting=lc.likelihood_weighting,
+                          importance_sampling=lc.importance_sampling, eps=lc.eps)
   run_sampling = sampler.DiffusionSampling.from_config(config.sampling)
   run_cond = guidance.Conditioning.from_config(config.sampling)
   run_likelihood = _likelihood(config.likelihood)
