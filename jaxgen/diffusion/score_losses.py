@@ -1,7 +1,7 @@
 """Score-matching objectives of score-based SDE models, and how a network output becomes a score.
 
-Conventions (those of `jaxgen.diffusion.sde`): time ``t`` in ``[0, T]``, ``T = 1``; **t = 0 is data, t = T is
-noise**. The forward marginal is ``x_t = alpha(t) x_0 + sigma(t) z``, ``z ~ N(0, I)``. A batch is
+Conventions (those of `jaxgen.diffusion.sde`): time ``t`` in ``[0, T]``, ``T = 1``; **t = 0 is data,
+t = T is noise**. The forward marginal is ``x_t = alpha(t) x_0 + sigma(t) z``, ``z ~ N(0, I)``. A batch is
 ``x: [b, *shape]``; per-example coefficients are ``[b]``. Every loss returns
 ``(scalar batch mean, per-example losses [b])``.
 
@@ -31,7 +31,8 @@ Losses
 Reduction over the data dimensions is the mean (``reduce_mean=True``) or ``0.5 * sum``.
 
 At the exact score of data ``N(m, s0^2 I)`` every loss keeps an irreducible term: per dimension
-``E||s sigma + z||^2 = alpha^2 s0^2 / (alpha^2 s0^2 + sigma^2)`` (see tests/diffusion/test_score_losses.py).
+``E||s sigma + z||^2 = alpha^2 s0^2 / (alpha^2 s0^2 + sigma^2)``
+(tests/diffusion/test_score_losses.py).
 """
 
 from __future__ import annotations

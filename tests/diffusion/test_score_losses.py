@@ -1,8 +1,9 @@
 """Closed-form facts about `jaxgen.diffusion.score_losses`.
 
-For data ``N(m, s0^2 I)`` the time-t marginal is ``N(alpha m, v I)``, ``v = alpha^2 s0^2 + sigma^2``,
-and the exact score is ``-(x - alpha m) / v``. At the exact score the DSM loss does not vanish: per
-dimension ``E||s sigma + z||^2 = alpha^2 s0^2 / v`` (`gaussian_dsm_minimum` below), so
+For data ``N(m, s0^2 I)`` the time-t marginal is ``N(alpha m, v I)``,
+``v = alpha^2 s0^2 + sigma^2``, and the exact score is ``-(x - alpha m) / v``. At the exact score
+the DSM loss does not vanish: per dimension ``E||s sigma + z||^2 = alpha^2 s0^2 / v``
+(`gaussian_dsm_minimum` below), so
 
   * continuous, default weighting:  L* = E_{t~U(eps,1)}[alpha^2 s0^2 / v]        (x d/2 for 0.5*sum)
   * continuous, likelihood weight:  L* = E_t[g^2 / sigma^2 * alpha^2 s0^2 / v]  (t ~ U, or t drawn
