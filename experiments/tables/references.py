@@ -1,0 +1,133 @@
+"""The papers' numbers the tables compare with, each table of numbers with its source.
+
+A `Reference` holds one paper table's values (keyed as the table files key their rows), the
+metric and protocol they measure, and where they are printed (`Source`: the paper, its table or
+section, and links: arXiv abstract pages, the reference repository). ``unverified`` lists the
+keys not yet checked against the paper itself.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Hashable, Mapping
+
+
+@dataclasses.dataclass(frozen=True)
+class Source:
+  paper: str  # authors, year, title
+  where: str  # the table / section / file holding the numbers
+  urls: tuple[str, ...] = ()  # where to read it
+
+
+@dataclasses.dataclass(frozen=True)
+class Reference:
+  source: Source
+  metric: str  # what the values measure, with the paper's protocol
+  values: Mapping[Hashable, float]
+  unverified: frozenset = frozenset()
+
+
+SCORE_SDE = 'Song, Sohl-Dickstein, Kingma, Kumar, Ermon, Poole 2021, "Score-based generative ' \
+            'modeling through stochastic differential equations" (ICLR)'
+SCORE_SDE_URL = ('https://arxiv.org/abs/2011.13456',)
+
+# (sde, predictor, kind): kind 'P' = predictor-only P1000, 'PC' = PC1000, 'C' = corrector-only
+# C2000.
+SCORE_SDE_TABLE1 = Reference(
+    Source(SCORE_SDE, 'Table 1', SCORE_SDE_URL),
+    'FID, CIFAR-10, 50k samples; discrete SMLD (VE) and DDPM (VP) models, N = 1000',
+    {('ve', 'ancestral', 'P'): 4.98, ('vp', 'ancestral', 'P'): 3.24,
+     ('ve', 'reverse_diffusion', 'P'): 4.79, ('vp', 'reverse_diffusion', 'P'): 3.21,
+     ('ve', 'probability_flow', 'P'): 15.41, ('vp', 'probability_flow', 'P'): 3.59,
+     ('ve', 'reverse_diffusion', 'PC'): 3.60, ('vp', 'reverse_diffusion', 'PC'): 3.18,
+     ('ve', 'corrector', 'C'): 20.43, ('vp', 'corrector', 'C'): 19.06})
+
+# (model, sde) -> bits/dim; the FID column of the same table is SCORE_SDE_TABLE2_FID.
+SCORE_SDE_TABLE2_BPD = Reference(
+    Source(SCORE_SDE, 'Table 2', SCORE_SDE_URL),
+    'NLL, bits/dim on the CIFAR-10 test set (uniform dequantization), probability-flow ODE',
+    {('DDPM cont.', 'vp'): 3.21, ('DDPM cont.', 'subvp'): 3.05,
+     ('DDPM++ cont.', 'vp'): 3.16, ('DDPM++ cont.', 'subvp'): 3.02,
+     ('DDPM++ cont. deep', 'vp'): 3.13, ('DDPM++ cont. deep', 'subvp'): 2.99})
+SCORE_SDE_TABLE2_FID = Reference(
+    Source(SCORE_SDE, 'Table 2', SCORE_SDE_URL),
+    'FID, CIFAR-10, 50k samples of the probability-flow ODE',
+    {('DDPM cont.', 'vp'): 3.69, ('DDPM cont.', 'subvp'): 3.56,
+     ('DDPM++ cont.', 'vp'): 3.93, ('DDPM++ cont.', 'subvp'): 3.16,
+     ('DDPM++ cont. deep', 'vp'): 3.08, ('DDPM++ cont. deep', 'subvp'): 2.92})
+
+SCORE_SDE_TABLE3_FID = Reference(
+    Source(SCORE_SDE, 'Table 3', SCORE_SDE_URL), 'FID, CIFAR-10, 50k samples',
+    {'DDPM++ cont. (VP)': 2.55, 'DDPM++ cont. deep (VP)': 2.41, 'NCSN++ cont. (VE)': 2.38,
+     'NCSN++ cont. deep (VE)': 2.20})
+SCORE_SDE_TABLE3_IS = Reference(
+    Source(SCORE_SDE, 'Table 3', SCORE_SDE_URL), 'Inception score, CIFAR-10, 50k samples',
+    {'DDPM++ cont. (VP)': 9.58, 'DDPM++ cont. deep (VP)': 9.68, 'NCSN++ cont. (VE)': 9.83,
+     'NCSN++ cont. deep (VE)': 9.89})
+
+# (model, sampler): sampler 'dopri5' = the paper's RK45 (NFE 127 for 1-RF), 'euler1' = one Euler
+# step, ('2-RF distilled', 'euler1') etc. = distilled to one step.
+RECTIFIED_FLOW_CIFAR10 = Reference(
+    Source('Liu, Gong, Liu 2023, "Flow straight and fast: learning to generate and transfer data '
+           'with rectified flow" (ICLR)', 'the CIFAR-10 results table; the RK45 and distilled '
+           'figures also in the README of gnobitab/RectifiedFlow',
+           ('https://arxiv.org/abs/2209.03003', 'https://github.com/gnobitab/RectifiedFlow')),
+    'FID, CIFAR-10, 50k samples',
+    {('1-RF', 'dopri5'): 2.58, ('2-RF', 'dopri5'): 3.36, ('3-RF', 'dopri5'): 3.96,
+     ('1-RF', 'euler1'): 378.0, ('2-RF', 'euler1'): 12.21, ('3-RF', 'euler1'): 8.15,
+     ('1-RF distilled', 'euler1'): 6.18, ('2-RF distilled', 'euler1'): 4.85,
+     ('3-RF distilled', 'euler1'): 5.21})
+RECTIFIED_FLOW_CIFAR10_RK45_OTHER = Reference(
+    RECTIFIED_FLOW_CIFAR10.source,
+    '1-RF with RK45 on CIFAR-10: NFE, Inception score, recall',
+    {'nfe': 127.0, 'is': 9.60, 'recall': 0.57})
+
+# steps -> FID at eta = 0
+DDIM_ETA0 = Reference(
+    Source('Song, Meng, Ermon 2021, "Denoising diffusion implicit models" (ICLR)',
+           'the CIFAR-10 FID by number of steps, eta = 0 (experiments/tables/ddim_steps.py cites '
+           'it as Table 1)', ('https://arxiv.org/abs/2010.02502',)),
+    'FID, CIFAR-10, 50k samples of one DDPM-trained model, eta = 0',
+    {10: 13.36, 20: 6.84, 50: 4.67, 100: 4.16, 1000: 4.04},
+    unverified=frozenset({10}))
+
+NICE_LOG_LIKELIHOOD = Reference(
+    Source('Dinh, Krueger, Bengio 2014, "NICE: non-linear independent components estimation"',
+           'the log-likelihood results (test set, nats per image)',
+           ('https://arxiv.org/abs/1410.8516',)),
+    'log-likelihood, nats per image on the test set (data dequantized to [0, 1], 256 levels); '
+    'MNIST in bits/dim: 8 - 1980.50 / (784 ln 2) = 4.36',
+    {'MNIST': 1980.50, 'TFD': 5514.71, 'SVHN': 11496.55, 'CIFAR-10': 5371.78})
+
+# model -> bits/dim on CIFAR-10 test
+PIXELCNN_FAMILY_CIFAR10 = Reference(
+    Source('van den Oord, Kalchbrenner, Kavukcuoglu 2016, "Pixel recurrent neural networks" '
+           '(PixelCNN); van den Oord et al. 2016, "Conditional image generation with PixelCNN '
+           'decoders" (Gated PixelCNN); Salimans, Karpathy, Chen, Kingma 2017, "PixelCNN++"',
+           "each paper's CIFAR-10 results table",
+           ('https://arxiv.org/abs/1601.06759', 'https://arxiv.org/abs/1606.05328',
+            'https://arxiv.org/abs/1701.05517')),
+    'NLL, bits/dim on the CIFAR-10 test set (exact discrete likelihood)',
+    {'PixelCNN': 3.14, 'Gated PixelCNN': 3.03, 'PixelCNN++': 2.92})
+PIXELCNN_BINARIZED_MNIST = Reference(
+    PIXELCNN_FAMILY_CIFAR10.source,
+    'NLL, nats per image on binarized MNIST (Pixel RNN paper)',
+    {'PixelCNN': 81.30, 'Diagonal BiLSTM': 79.20})
+
+FASHION_MNIST_GLOW_NOTEBOOK = Reference(
+    Source('a public Glow notebook on Fashion-MNIST (no standard likelihood benchmark exists)',
+           "the notebook's reported train / test bits/dim (no link recorded)"),
+    'bits/dim, Fashion-MNIST 28x28, discrete',
+    {'train': 3.10, 'test': 3.14})
+
+# Likelihood training (Song, Durkan, Murray, Ermon 2021) and other CIFAR-10 bits/dim.
+CIFAR10_BPD = Reference(
+    Source('Song, Durkan, Murray, Ermon 2021, "Maximum likelihood training of score-based '
+           'diffusion models" (NeurIPS); VDM (google-research/vdm README); RealNVP, Glow, FFJORD, '
+           "Flow++: their papers' tables", 'as listed per key',
+           ('https://arxiv.org/abs/2101.09258', 'https://github.com/google-research/vdm')),
+    'NLL, bits/dim on the CIFAR-10 test set',
+    {'ScoreFlow deep sub-VP (variational dequantization, importance sampling)': 2.83,
+     'VDM': 2.65, 'RealNVP': 3.49, 'Glow': 3.35, 'FFJORD': 3.40, 'Flow++': 3.08},
+    unverified=frozenset({'ScoreFlow deep sub-VP (variational dequantization, importance '
+                          'sampling)', 'RealNVP', 'Glow', 'FFJORD', 'Flow++'}))
