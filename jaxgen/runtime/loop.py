@@ -202,7 +202,7 @@ def _summary(host: list[dict]) -> dict:
 def train(config, workdir: str, mesh=None) -> state_lib.TrainState:
   """Trains (or resumes) the run described by a validated `config` in `workdir`.
 
-  A fresh run with ``train.init_from`` starts from that run's parameters (`run.init_params`;
+  A fresh run with ``train.init_from`` starts from that run's parameters (`run.source_params`;
   recorded in ``workdir/init_from.json``); a run with its own checkpoint resumes from it and
   ignores ``train.init_from`` (which may then change, e.g. after the source moved). A run on data
   with a fingerprint (``pairs:``) records it and refuses to resume on other data. Everything is
@@ -230,6 +230,7 @@ def _train(config, workdir: str, mesh) -> state_lib.TrainState:
     workdir_lib.check_init_from(tc.init_from, config)  # before anything is built or written
   is_main = jax.process_index() == 0
   run = run_lib.Run(config, mesh)
+  trainer = state_lib.Trainer(run)
   draw = samples_lib.sampler(run.model, run.mesh)   # one jit cache for evaluation and samples
   evaluator = evaluate_lib.Evaluator(run, draw)     # unknown metrics are refused here
   workdir_lib.check_data_fingerprint(workdir, run.data, resuming)
@@ -238,13 +239,13 @@ def _train(config, workdir: str, mesh) -> state_lib.TrainState:
   try:
     if resuming:
       checkpointer = ckpt_lib.Checkpointer(workdir, keep=tc.keep_checkpoints)
-      state = checkpointer.restore(run.abstract_state())
+      state = checkpointer.restore(trainer.abstract_state())
       workdir_lib.check_checkpoint_config(checkpointer.restored_config, config,
                                           checkpointer.restored_step, checkpointer.directory)
     else:
-      state = run.init()
+      state = trainer.init()
       if fresh_init:
-        start_params, record = run_lib.init_params(run, tc.init_from)
+        start_params, record = run_lib.source_params(run, tc.init_from)
         state = state_lib.start_from(state, start_params)
     # Everything checked and restored: only now is anything written.
     start = int(state.step)
@@ -278,12 +279,11 @@ def _train(config, workdir: str, mesh) -> state_lib.TrainState:
     bar = writer_lib.progress_bar(tc.steps, start)
 
   def evaluate(state):
-    run.state = state
+    run = trainer.show(state)
     return evaluator(run.params, run.eval_rng())
 
   def write_samples(state, step):
-    run.state = state
-    return samples_lib.write(run, workdir, step, draw=draw)
+    return samples_lib.write(trainer.show(state), workdir, step, draw=draw)
 
   nonfinite = _NonFinite(int(tc.get('skip_nonfinite', 0)), tc.checkpoint_every)
   pending: list = []   # metrics of the steps not yet fetched (device arrays)
@@ -293,7 +293,7 @@ def _train(config, workdir: str, mesh) -> state_lib.TrainState:
     with _Preemption(start) as preemption:
       # The next batch is drawn and put on the devices while this step runs.
       for step, batch in prefetch.device_batches(run, start, tc.steps):
-        state, metrics = run.train_step(state, batch)
+        state, metrics = trainer.train_step(state, batch)
         pending.append(metrics)
         done = step + 1
         if bar is not None:

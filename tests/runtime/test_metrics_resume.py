@@ -13,6 +13,7 @@ import numpy as np
 from jaxgen.runtime import loop
 from jaxgen.runtime import parallel
 from jaxgen.runtime import run as run_lib
+from jaxgen.runtime import state as state_lib
 from jaxgen.runtime import writer as writer_lib
 from tests.conftest import tiny_config
 
@@ -22,10 +23,10 @@ def _lines(workdir):
 
 
 def _per_step_losses(config, steps):
-  run = run_lib.Run(config, parallel.make_mesh(0))
-  state, out = run.init(), []
+  trainer = state_lib.Trainer(run_lib.Run(config, parallel.make_mesh(0)))
+  state, out = trainer.init(), []
   for s in range(steps):
-    state, m = run.train_step(state, run.batch(s))
+    state, m = trainer.train_step(state, trainer.run.batch(s))
     out.append(jax.device_get(m))
   return out
 

@@ -12,6 +12,7 @@ from jaxgen.runtime import loop
 from jaxgen.runtime import optim
 from jaxgen.runtime import parallel
 from jaxgen.runtime import run as run_lib
+from jaxgen.runtime import state as state_lib
 from jaxgen.runtime import workdir as workdir_lib
 from jaxgen.store import checkpoint as ckpt_lib
 from tests.conftest import run_steps, tiny_config
@@ -89,9 +90,9 @@ def test_learning_rate_warmup_and_decay():
 
 def test_step_metrics_and_ema():
   config = tiny_config()
-  trainer = run_lib.Run(config, parallel.make_mesh(1))
+  trainer = state_lib.Trainer(run_lib.Run(config, parallel.make_mesh(1)))
   s0 = jax.device_get(trainer.init())
-  s1, m = trainer.train_step(trainer.init(), trainer.batch(0))
+  s1, m = trainer.train_step(trainer.init(), trainer.run.batch(0))
   s1 = jax.device_get(s1)
   assert set(m) >= {'loss', 'grad_norm', 'lr', 'nonfinite'} and float(m['nonfinite']) == 0
   for p0, p1, e1 in zip(*(jax.tree.leaves(t) for t in (s0.params, s1.params, s1.ema_params))):
@@ -101,11 +102,11 @@ def test_step_metrics_and_ema():
 def test_ema_warmup_follows_the_num_updates_rule():
   """With optim.ema_warmup the rate after n updates is min(ema_rate, (1 + n) / (10 + n))."""
   config = tiny_config(**{'optim.ema_warmup': 'true', 'optim.ema_rate': '0.2'})
-  trainer = run_lib.Run(config, parallel.make_mesh(1))
+  trainer = state_lib.Trainer(run_lib.Run(config, parallel.make_mesh(1)))
   state = trainer.init()
   states = [jax.device_get(state)]  # host copies: the step donates its input state
   for step in range(3):
-    state = trainer.train_step(state, trainer.batch(step))[0]
+    state = trainer.train_step(state, trainer.run.batch(step))[0]
     states.append(jax.device_get(state))
   want = jax.tree.leaves(states[0].params)
   for n in (1, 2, 3):
