@@ -4,7 +4,9 @@ It writes into `workdir`::
 
     config.json          the validated config of the run
     checkpoints/<step>/  Orbax checkpoints (state + config); running again resumes from the newest
-    metrics.jsonl        one JSON object per log / evaluation (and tb/, TensorBoard events)
+    metrics.jsonl        one JSON object per log / evaluation (and tb/, TensorBoard events); a log
+                         line is the mean over its ``steps``, ``partial`` where that is fewer
+                         than an uninterrupted run's (after a resume between two log steps)
     samples/step_N.png   sample grids (and step_N.npz with the raw samples); none for a family
                          without a sampler (``Model.sample`` None: a classifier)
     init_from.json       with train.init_from: the source, step and params the run started from
@@ -190,13 +192,30 @@ def _steps(steps: list[int]) -> str:
   return ', '.join(map(str, steps[:5])) + (f' and {len(steps) - 5} more' if len(steps) > 5 else '')
 
 
-def _summary(host: list[dict]) -> dict:
-  """The mean of each metric over the steps of `host`, over the finite ones where some are not
-  (``nonfinite`` stays the fraction of bad steps)."""
+def _summary(host: list[dict], done: int, log_every: int) -> dict:
+  """The mean of each metric over the steps of `host` (those up to step `done`), over the finite
+  ones where some are not (``nonfinite`` stays the fraction of bad steps); ``steps`` is their
+  number, and ``partial`` = 1 marks a line that averages fewer steps than an uninterrupted run's
+  line at `done` (the steps since the last multiple of `log_every`): the first line after a
+  resume at a step that is not a multiple of it, whose earlier steps no process logged."""
   good = [m for m in host if m['nonfinite'] == 0] or host
   out = {k: float(np.mean([m[k] for m in good])) for k in host[0]}
   out['nonfinite'] = float(np.mean([m['nonfinite'] for m in host]))
+  out['steps'] = len(host)
+  if len(host) < done - (done - 1) // log_every * log_every:
+    out['partial'] = 1
   return out
+
+
+def _check_stored_config(checkpointer, step: int, config) -> None:
+  """Refuses (naming the config keys, `workdir.check_checkpoint_config`) a `config` other than
+  the one stored in checkpoint `step` of a workdir without config.json; a stored config that
+  cannot be read is left to the restore, which skips that step as damaged."""
+  try:
+    stored = checkpointer.stored_config(step)
+  except ckpt_lib.CheckpointError:
+    return
+  workdir_lib.check_checkpoint_config(stored, config, step, checkpointer.directory)
 
 
 def train(config, workdir: str, mesh=None) -> state_lib.TrainState:
@@ -239,6 +258,8 @@ def _train(config, workdir: str, mesh) -> state_lib.TrainState:
   try:
     if resuming:
       checkpointer = ckpt_lib.Checkpointer(workdir, keep=tc.keep_checkpoints)
+      if not paths.exists(paths.join(workdir, workdir_lib.CONFIG)):  # else check_resume did it
+        _check_stored_config(checkpointer, latest, config)
       state = checkpointer.restore(trainer.abstract_state())
       workdir_lib.check_checkpoint_config(checkpointer.restored_config, config,
                                           checkpointer.restored_step, checkpointer.directory)
@@ -274,9 +295,10 @@ def _train(config, workdir: str, mesh) -> state_lib.TrainState:
     print(f'{config.model.family} on {config.data.name}: {n_params:,} parameters, '
           f'{run.mesh.devices.size} device(s), global batch {tc.batch_size}, '
           f'steps {start} -> {tc.steps}', flush=True)
-  bar = None
-  if tc.progress and is_main and start < tc.steps:
-    bar = writer_lib.progress_bar(tc.steps, start)
+  # The bar starts after the first step, which compiles: its rate and estimate leave that out.
+  bar, want_bar = None, tc.progress and is_main and start < tc.steps
+  if is_main and start < tc.steps:
+    print('compiling the train step...', flush=True)
 
   def evaluate(state):
     run = trainer.show(state)
@@ -298,6 +320,8 @@ def _train(config, workdir: str, mesh) -> state_lib.TrainState:
         done = step + 1
         if bar is not None:
           bar.update(1)
+        elif want_bar:
+          bar, want_bar = writer_lib.progress_bar(tc.steps, done), False
         stop = preemption.reached(done)
         log = done % tc.log_every == 0 or done == tc.steps or stop
         save = done % tc.checkpoint_every == 0 or done == tc.steps or stop
@@ -307,7 +331,7 @@ def _train(config, workdir: str, mesh) -> state_lib.TrainState:
           nonfinite.check(host, done, checkpointer, is_main)
           window += host
         if log:
-          summary = _summary(window)
+          summary = _summary(window, done, tc.log_every)
           window = []
           now = time.perf_counter()
           summary['steps_per_sec'] = (done - step_last) / max(now - t_last, 1e-9)
