@@ -378,8 +378,7 @@ def _ddpmpp_train(em: Emitter, args, dtype: str):
   config, shape = _ddpmpp_config(args, dtype)
   b = config.train.batch_size
   model = models_base.family_module(config.model.family).build(config, _spec(shape))
-  schedule = optim.learning_rate(config.optim, config.train.steps)
-  tx = optim.make_optimizer(config.optim, config.train.steps)
+  tx, schedule = optim.make_optimizer(config.optim, config.train.steps)
   mesh = parallel.make_mesh(1)
   rep, bat = parallel.replicated(mesh), parallel.batch_sharding(mesh)
   # As jaxgen.runtime.run.Run builds it (one device; Run itself needs the data set on disk).

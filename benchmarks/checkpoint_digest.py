@@ -29,8 +29,9 @@ def default_state():
   from jaxgen.runtime import config as cfg_lib
   from jaxgen.runtime import parallel
   from jaxgen.runtime import run as run_lib
+  from jaxgen.runtime import state as state_lib
   config = cfg_lib.validate(cfg_lib.load('experiments/rectified_flow/toy2d.py'))
-  return run_lib.Run(config, parallel.make_mesh(1)).init()
+  return state_lib.Trainer(run_lib.Run(config, parallel.make_mesh(1))).init()
 
 
 def synthetic_state(n_params: int, n_leaves: int = 200):

@@ -38,21 +38,23 @@ from jaxgen.runtime import config as cfg
 from jaxgen.runtime import overrides as overrides_lib
 from jaxgen.runtime import prefetch
 from jaxgen.runtime import run as run_lib
+from jaxgen.runtime import state as state_lib
 
 
 def unet_step(steps: int, repeats: int) -> dict:
   config = cfg.validate(overrides_lib.apply(cfg.load('experiments/score_sde/digits.py'),
                                             {'train.steps': str(10**6)}))
   run = run_lib.Run(config)
+  trainer = state_lib.Trainer(run)
   bs = config.train.batch_size
   placed = [run.batch(s) for s in range(steps)]
 
   def timed(feed):
-    state = run.init()
+    state = trainer.init()
     jax.block_until_ready(state)
     t = time.perf_counter()
     for _, batch in feed():
-      state, _ = run.train_step(state, batch)
+      state, _ = trainer.train_step(state, batch)
     jax.block_until_ready(state)
     return (time.perf_counter() - t) / steps
 

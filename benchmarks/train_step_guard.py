@@ -23,11 +23,12 @@ import optax
 from jaxgen.runtime import config as cfg
 from jaxgen.runtime import parallel
 from jaxgen.runtime import run as run_lib
+from jaxgen.runtime import state as state_lib
 from jaxgen.runtime.state import TrainState
 
 
 def make_step(run, guard, ema):
-  model, tx = run.model, run.tx
+  model, tx = run.model, state_lib.Trainer(run).tx
 
   def step(state, batch):
     rng = jax.random.fold_in(state.rng, state.step)
@@ -64,7 +65,7 @@ def main():
   batches = [run.batch(s) for s in range(args.steps)]
 
   def timed(f):
-    state = run.init()
+    state = state_lib.Trainer(run).init()
     jax.block_until_ready(state)
     t = time.perf_counter()
     for b in batches:

@@ -46,6 +46,7 @@ from jaxgen.runtime import overrides as overrides_lib
 from jaxgen.runtime import parallel
 from jaxgen.runtime import prefetch
 from jaxgen.runtime import run as run_lib
+from jaxgen.runtime import state as state_lib
 
 
 def machine() -> dict:
@@ -70,8 +71,8 @@ def main():
 
   config = cfg.validate(overrides_lib.apply(cfg.load('experiments/rectified_flow/toy2d.py'),
                                      {'train.steps': str(args.steps)}))
-  trainer = run_lib.Run(config)
-  model, tx = trainer.model, trainer.tx
+  trainer = state_lib.Trainer(run_lib.Run(config))
+  model, tx = trainer.run.model, trainer.tx
 
   def bare_step(params, opt_state, batch, rng):
     (loss, _), grads = jax.value_and_grad(model.loss, has_aux=True)(params, batch, rng)
@@ -79,14 +80,14 @@ def main():
     return optax.apply_updates(params, updates), opt_state, loss
 
   bare_step = jax.jit(bare_step, donate_argnums=(0, 1))
-  batches = [trainer.data.train_batch(s, config.train.batch_size) for s in range(args.steps)]
+  batches = [trainer.run.data.train_batch(s, config.train.batch_size) for s in range(args.steps)]
 
   def run_jaxgen():
     state = trainer.init()
     jax.block_until_ready(state)
     t = time.perf_counter()
     for s in range(args.steps):
-      state, _ = trainer.train_step(state, trainer.batch(s))
+      state, _ = trainer.train_step(state, trainer.run.batch(s))
     jax.block_until_ready(state)
     return time.perf_counter() - t
 
@@ -94,12 +95,12 @@ def main():
     state = trainer.init()
     jax.block_until_ready(state)
     t = time.perf_counter()
-    for _, batch in prefetch.device_batches(trainer, 0, args.steps, depth=args.depth):
+    for _, batch in prefetch.device_batches(trainer.run, 0, args.steps, depth=args.depth):
       state, _ = trainer.train_step(state, batch)
     jax.block_until_ready(state)
     return time.perf_counter() - t
 
-  placed = [parallel.shard_batch(b, trainer.mesh) for b in batches]
+  placed = [parallel.shard_batch(b, trainer.run.mesh) for b in batches]
 
   def run_step_only():
     state = trainer.init()
@@ -125,7 +126,7 @@ def main():
   def run_data_alone():   # what prefetch takes off the loop: Run.batch (draw + put on the mesh)
     t = time.perf_counter()
     for s in range(args.steps):
-      jax.block_until_ready(trainer.batch(s))
+      jax.block_until_ready(trainer.run.batch(s))
     return time.perf_counter() - t
 
   def run_loop():

@@ -22,6 +22,7 @@ from jaxgen.runtime import config as cfg  # noqa: E402
 from jaxgen.runtime import overrides as overrides_lib  # noqa: E402
 from jaxgen.runtime import parallel  # noqa: E402
 from jaxgen.runtime import run as run_lib  # noqa: E402
+from jaxgen.runtime import state as state_lib  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -46,10 +47,10 @@ def tiny_config(**overrides):
 
 
 def run_steps(config, n_devices, steps, state=None):
-  run = run_lib.Run(config, parallel.make_mesh(n_devices))
-  state = run.init() if state is None else state
+  trainer = state_lib.Trainer(run_lib.Run(config, parallel.make_mesh(n_devices)))
+  state = trainer.init() if state is None else state
   for s in range(int(state.step), steps):
-    state, _ = run.train_step(state, run.batch(s))
+    state, _ = trainer.train_step(state, trainer.run.batch(s))
   return jax.device_get(state)
 
 

@@ -2,8 +2,8 @@
 
     config           the schema, variants and validation;  overrides: ``--config.a.b=v``
     workdir          config.json, what a resume / an opened run may change, fingerprints
-    run              the Run record (config, data, model, mesh, train step) and open_run(workdir)
-    optim            learning-rate schedule and optimizer;  state: TrainState, the pure step
+    run              the Run record (config, data, model, mesh, params, step, keys), open_run
+    optim            optimizer and its schedule;  state: TrainState, the pure step, Trainer
     loop             train(config, workdir): the loop;  writer: metrics.jsonl, TensorBoard
     prefetch         the host prepares the next batch while the devices run this one
     parallel         mesh, sharding, multi-host start;  compile_options: XLA settings

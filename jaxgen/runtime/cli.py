@@ -2,6 +2,10 @@
 
 A user mistake prints one ``error: ...`` line on stderr and exits with status 2, having written
 nothing (no traceback); a run that fails after it started (it diverged) exits with 1.
+
+Importing this module imports no JAX, Orbax or config schema: a command reaches them only
+through the functions here (and ``USER_ERRORS``, resolved when first used), so ``--help`` and
+file checks need not wait for them.
 """
 
 from __future__ import annotations
@@ -11,19 +15,21 @@ import contextlib
 import sys
 from typing import Callable, Optional
 
-from jaxgen.runtime import compile_options
-from jaxgen.runtime import config as cfg_lib
-from jaxgen.runtime import overrides as overrides_lib
-from jaxgen.runtime import parallel
-from jaxgen.runtime import run as run_lib
-from jaxgen.runtime import workdir as workdir_lib
-from jaxgen.store import checkpoint as ckpt_lib
 from jaxgen.store import lock as lock_lib
 
-# What a user's mistake raises (a config key, a missing run or file, a damaged checkpoint).
-# (and a workdir that cannot be used: `lock.WorkdirError`, `lock.Locked`, both ValueErrors).
-USER_ERRORS = (cfg_lib.ConfigError, lock_lib.WorkdirError, ckpt_lib.CheckpointError,
-               FileNotFoundError, ValueError)
+
+def __getattr__(name: str):
+  """``USER_ERRORS``: what a user's mistake raises (a config key, a missing run or file, a damaged
+  checkpoint, and a workdir that cannot be used: `lock.WorkdirError`, `lock.Locked`, both
+  ValueErrors). Built on first use (an ``except cli.USER_ERRORS`` clause is evaluated only when
+  an exception reaches it), since it names the config's and the checkpointer's errors."""
+  if name != 'USER_ERRORS':
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
+  from jaxgen.runtime import config as cfg_lib
+  from jaxgen.store import checkpoint as ckpt_lib
+
+  return (cfg_lib.ConfigError, lock_lib.WorkdirError, ckpt_lib.CheckpointError,
+          FileNotFoundError, ValueError)
 
 
 class Failure(Exception):
@@ -43,6 +49,8 @@ def parse(argv: list[str], prog: str, doc: str,
           add_arguments: Optional[Callable[[argparse.ArgumentParser], None]] = None):
   """``(args, overrides)``: the command's flags and its ``--config.a.b=v`` overrides (a dict of
   text values). Raises ConfigError for an override without a value."""
+  from jaxgen.runtime import overrides as overrides_lib
+
   rest, overrides = overrides_lib.split(argv)
   parser = argparse.ArgumentParser(prog=prog, description=doc,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -61,6 +69,12 @@ def on_run(argv: list[str], prog: str, doc: str, work: Callable[..., Optional[in
   (`lock.hold`) from before the run is opened until ``work`` returns: a training run or another
   command writing there refuses it at once. A file system error while working (a full disk) is
   one line and exit status 1."""
+  from jaxgen.runtime import compile_options
+  from jaxgen.runtime import parallel
+  from jaxgen.runtime import run as run_lib
+  from jaxgen.runtime import workdir as workdir_lib
+
+  user_errors = __getattr__('USER_ERRORS')
 
   def arguments(parser):
     parser.add_argument('--workdir', required=True)
@@ -72,7 +86,7 @@ def on_run(argv: list[str], prog: str, doc: str, work: Callable[..., Optional[in
     args, overrides = parse(argv, prog, doc, arguments)
     workdir_lib.read_config(args.workdir)  # a missing run is named before anything is locked
     parallel.initialize_multihost()  # one of several processes: as launch.train
-  except USER_ERRORS as e:
+  except user_errors as e:
     return error(e)
   name = prog.replace('python -m ', '')
   hold = lock_lib.hold(args.workdir, name) if writes(args) else contextlib.nullcontext()
@@ -80,7 +94,7 @@ def on_run(argv: list[str], prog: str, doc: str, work: Callable[..., Optional[in
     with hold:
       try:
         run = run_lib.open_run(args.workdir, overrides, args.step)
-      except USER_ERRORS as e:
+      except user_errors as e:
         return error(e)
       try:
         with compile_options.fast_compile(run.config.train.fast_compile):
@@ -88,7 +102,7 @@ def on_run(argv: list[str], prog: str, doc: str, work: Callable[..., Optional[in
       except Failure as e:
         error(e)
         return e.code
-      except USER_ERRORS as e:  # e.g. an unknown eval.metrics name
+      except user_errors as e:  # e.g. an unknown eval.metrics name
         return error(e)
       except OSError as e:  # a full disk while writing: the run failed, not the input
         error(workdir_lib.os_error_message(e, args.workdir))

@@ -66,7 +66,7 @@ def inputs(run, sampler=None) -> dict:
       dequantize_eval=ec.dequantize, eval_config=ec,
       # the data the evaluation split comes from (a reflow run's pairs: its chain's root data)
       eval_data_name=run.data.eval_source()['data']['name'],
-      run_step=run.step if run.state is not None else None)
+      run_step=run.step)
 
 
 def _wanted(cls) -> list[str]:

@@ -4,7 +4,9 @@ It writes into `workdir`::
 
     config.json          the validated config of the run
     checkpoints/<step>/  Orbax checkpoints (state + config); running again resumes from the newest
-    metrics.jsonl        one JSON object per log / evaluation (and tb/, TensorBoard events)
+    metrics.jsonl        one JSON object per log / evaluation (and tb/, TensorBoard events); a log
+                         line is the mean over its ``steps``, ``partial`` where that is fewer
+                         than an uninterrupted run's (after a resume between two log steps)
     samples/step_N.png   sample grids (and step_N.npz with the raw samples); none for a family
                          without a sampler (``Model.sample`` None: a classifier)
     init_from.json       with train.init_from: the source, step and params the run started from
@@ -190,19 +192,36 @@ def _steps(steps: list[int]) -> str:
   return ', '.join(map(str, steps[:5])) + (f' and {len(steps) - 5} more' if len(steps) > 5 else '')
 
 
-def _summary(host: list[dict]) -> dict:
-  """The mean of each metric over the steps of `host`, over the finite ones where some are not
-  (``nonfinite`` stays the fraction of bad steps)."""
+def _summary(host: list[dict], done: int, log_every: int) -> dict:
+  """The mean of each metric over the steps of `host` (those up to step `done`), over the finite
+  ones where some are not (``nonfinite`` stays the fraction of bad steps); ``steps`` is their
+  number, and ``partial`` = 1 marks a line that averages fewer steps than an uninterrupted run's
+  line at `done` (the steps since the last multiple of `log_every`): the first line after a
+  resume at a step that is not a multiple of it, whose earlier steps no process logged."""
   good = [m for m in host if m['nonfinite'] == 0] or host
   out = {k: float(np.mean([m[k] for m in good])) for k in host[0]}
   out['nonfinite'] = float(np.mean([m['nonfinite'] for m in host]))
+  out['steps'] = len(host)
+  if len(host) < done - (done - 1) // log_every * log_every:
+    out['partial'] = 1
   return out
+
+
+def _check_stored_config(checkpointer, step: int, config) -> None:
+  """Refuses (naming the config keys, `workdir.check_checkpoint_config`) a `config` other than
+  the one stored in checkpoint `step` of a workdir without config.json; a stored config that
+  cannot be read is left to the restore, which skips that step as damaged."""
+  try:
+    stored = checkpointer.stored_config(step)
+  except ckpt_lib.CheckpointError:
+    return
+  workdir_lib.check_checkpoint_config(stored, config, step, checkpointer.directory)
 
 
 def train(config, workdir: str, mesh=None) -> state_lib.TrainState:
   """Trains (or resumes) the run described by a validated `config` in `workdir`.
 
-  A fresh run with ``train.init_from`` starts from that run's parameters (`run.init_params`;
+  A fresh run with ``train.init_from`` starts from that run's parameters (`run.source_params`;
   recorded in ``workdir/init_from.json``); a run with its own checkpoint resumes from it and
   ignores ``train.init_from`` (which may then change, e.g. after the source moved). A run on data
   with a fingerprint (``pairs:``) records it and refuses to resume on other data. Everything is
@@ -230,6 +249,7 @@ def _train(config, workdir: str, mesh) -> state_lib.TrainState:
     workdir_lib.check_init_from(tc.init_from, config)  # before anything is built or written
   is_main = jax.process_index() == 0
   run = run_lib.Run(config, mesh)
+  trainer = state_lib.Trainer(run)
   draw = samples_lib.sampler(run.model, run.mesh)   # one jit cache for evaluation and samples
   evaluator = evaluate_lib.Evaluator(run, draw)     # unknown metrics are refused here
   workdir_lib.check_data_fingerprint(workdir, run.data, resuming)
@@ -238,13 +258,15 @@ def _train(config, workdir: str, mesh) -> state_lib.TrainState:
   try:
     if resuming:
       checkpointer = ckpt_lib.Checkpointer(workdir, keep=tc.keep_checkpoints)
-      state = checkpointer.restore(run.abstract_state())
+      if not paths.exists(paths.join(workdir, workdir_lib.CONFIG)):  # else check_resume did it
+        _check_stored_config(checkpointer, latest, config)
+      state = checkpointer.restore(trainer.abstract_state())
       workdir_lib.check_checkpoint_config(checkpointer.restored_config, config,
                                           checkpointer.restored_step, checkpointer.directory)
     else:
-      state = run.init()
+      state = trainer.init()
       if fresh_init:
-        start_params, record = run_lib.init_params(run, tc.init_from)
+        start_params, record = run_lib.source_params(run, tc.init_from)
         state = state_lib.start_from(state, start_params)
     # Everything checked and restored: only now is anything written.
     start = int(state.step)
@@ -273,17 +295,17 @@ def _train(config, workdir: str, mesh) -> state_lib.TrainState:
     print(f'{config.model.family} on {config.data.name}: {n_params:,} parameters, '
           f'{run.mesh.devices.size} device(s), global batch {tc.batch_size}, '
           f'steps {start} -> {tc.steps}', flush=True)
-  bar = None
-  if tc.progress and is_main and start < tc.steps:
-    bar = writer_lib.progress_bar(tc.steps, start)
+  # The bar starts after the first step, which compiles: its rate and estimate leave that out.
+  bar, want_bar = None, tc.progress and is_main and start < tc.steps
+  if is_main and start < tc.steps:
+    print('compiling the train step...', flush=True)
 
   def evaluate(state):
-    run.state = state
+    run = trainer.show(state)
     return evaluator(run.params, run.eval_rng())
 
   def write_samples(state, step):
-    run.state = state
-    return samples_lib.write(run, workdir, step, draw=draw)
+    return samples_lib.write(trainer.show(state), workdir, step, draw=draw)
 
   nonfinite = _NonFinite(int(tc.get('skip_nonfinite', 0)), tc.checkpoint_every)
   pending: list = []   # metrics of the steps not yet fetched (device arrays)
@@ -293,11 +315,13 @@ def _train(config, workdir: str, mesh) -> state_lib.TrainState:
     with _Preemption(start) as preemption:
       # The next batch is drawn and put on the devices while this step runs.
       for step, batch in prefetch.device_batches(run, start, tc.steps):
-        state, metrics = run.train_step(state, batch)
+        state, metrics = trainer.train_step(state, batch)
         pending.append(metrics)
         done = step + 1
         if bar is not None:
           bar.update(1)
+        elif want_bar:
+          bar, want_bar = writer_lib.progress_bar(tc.steps, done), False
         stop = preemption.reached(done)
         log = done % tc.log_every == 0 or done == tc.steps or stop
         save = done % tc.checkpoint_every == 0 or done == tc.steps or stop
@@ -307,7 +331,7 @@ def _train(config, workdir: str, mesh) -> state_lib.TrainState:
           nonfinite.check(host, done, checkpointer, is_main)
           window += host
         if log:
-          summary = _summary(window)
+          summary = _summary(window, done, tc.log_every)
           window = []
           now = time.perf_counter()
           summary['steps_per_sec'] = (done - step_last) / max(now - t_last, 1e-9)

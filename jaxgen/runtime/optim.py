@@ -27,8 +27,9 @@ def learning_rate(optim, total_steps: int) -> Callable[[jax.Array], jax.Array]:
   return schedule
 
 
-def make_optimizer(optim, total_steps: int) -> optax.GradientTransformation:
-  """Clipping (global norm) followed by Adam / AdamW / RMSProp with the schedule."""
+def make_optimizer(optim, total_steps: int) -> tuple[optax.GradientTransformation, Callable]:
+  """``(tx, schedule)``: clipping (global norm) followed by Adam / AdamW / RMSProp, and the
+  learning-rate schedule it follows (`learning_rate`, built once for both)."""
   lr = learning_rate(optim, total_steps)
   if optim.optimizer == 'adam':
     opt = optax.adam(lr, b1=optim.b1, b2=optim.b2, eps=optim.eps)
@@ -38,4 +39,4 @@ def make_optimizer(optim, total_steps: int) -> optax.GradientTransformation:
   else:
     opt = optax.rmsprop(lr, decay=optim.b2, eps=optim.eps, momentum=optim.momentum or None)
   parts = [optax.clip_by_global_norm(optim.grad_clip)] if optim.grad_clip else []
-  return optax.chain(*parts, opt)
+  return optax.chain(*parts, opt), lr

@@ -1,4 +1,5 @@
-"""The training state, the pure train step and the initial state.
+"""The trainer: the training state, the pure train step, the initial state, and `Trainer`, which
+builds them (with the optimizer and its schedule, made once) for a Run. Only training uses it.
 
 Determinism: step s uses the key ``fold_in(state.rng, s)`` (s < 2**30; `run.EVAL_SALT` and
 `run.SAMPLE_SALT` are kept apart), so the state after N steps is a pure function of the config.
@@ -16,7 +17,10 @@ import optax
 
 from jaxgen.models import base as models_base
 from jaxgen.runtime import compile_options
+from jaxgen.runtime import optim
 from jaxgen.runtime import parallel
+from jaxgen.runtime import run as run_lib
+from jaxgen.store import checkpoint as ckpt_lib
 
 
 @flax.struct.dataclass
@@ -101,3 +105,34 @@ def init_state(model: models_base.Model, tx: optax.GradientTransformation, seed:
 def start_from(state: TrainState, params) -> TrainState:
   """`state` with params and ema_params both set to (copies of) `params`."""
   return state.replace(params=params, ema_params=jax.tree.map(jnp.copy, params))
+
+
+class Trainer:
+  """What training adds to a `run_lib.Run`: the optimizer ``tx`` and its ``schedule`` (made once,
+  `optim.make_optimizer`), the jit-compiled data-parallel ``train_step`` (state donated) and the
+  initial or abstract (restore target) `TrainState` on the run's mesh."""
+
+  def __init__(self, run: run_lib.Run):
+    self.run = run
+    config = run.config
+    self.tx, self.schedule = optim.make_optimizer(config.optim, config.train.steps)
+    rep, bat = parallel.replicated(run.mesh), parallel.batch_sharding(run.mesh)
+    self.train_step = jax.jit(
+        make_train_step(run.model, self.tx, config.optim.ema_rate, self.schedule,
+                        config.optim.ema_warmup),
+        in_shardings=(rep, bat), out_shardings=(rep, rep), donate_argnums=0)
+
+  def init(self) -> TrainState:
+    return init_state(self.run.model, self.tx, self.run.config.seed, self.run.example_x(),
+                      self.run.mesh)
+
+  def abstract_state(self) -> TrainState:
+    return ckpt_lib.abstract(jax.eval_shape(self.init), parallel.replicated(self.run.mesh))
+
+  def show(self, state: TrainState) -> run_lib.Run:
+    """The run with its ``params`` (`run_lib.eval_leaf`), ``step`` and ``rng`` set from `state`
+    (what evaluation and sample files read)."""
+    run = self.run
+    run.params = getattr(state, run_lib.eval_leaf(run.config))
+    run.step, run.rng = int(state.step), state.rng
+    return run

@@ -73,34 +73,9 @@ def read_config(workdir: str, what: str = '--workdir'):
     raise cfg_lib.ConfigError(f'{path} holds a JSON {type(data).__name__}, not a run config; '
                               f'restore it or choose a new {what}')
   try:
-    return cfg_lib.from_json(json.dumps(upgrade(data)))
+    return cfg_lib.from_json(json.dumps(data))
   except cfg_lib.ConfigError as e:
     raise cfg_lib.ConfigError(f'{path}: {e}') from None
-
-
-def upgrade(config: dict) -> dict:
-  """A config.json dict written by an older jaxgen, in today's keys (a no-op on a current one):
-  ``sampling.likelihood_{solver,probes,eps}`` become the ``likelihood`` section, with the
-  tolerances and steps the likelihood then shared with ``sampling``; a score SDE's
-  ``sampling.dpm_order=0`` becomes ``method='dpm_solver++2m'`` and its ``grid='uniform'`` the
-  methods' own grids (``'default'``: DPM-Solver then always ran on log-SNR)."""
-  s = config.get('sampling', {})
-  if 'likelihood' in config or not any(k.startswith('likelihood_') for k in s):
-    return config
-  lik = config['likelihood'] = {k: s[k] for k in ('rtol', 'atol', 'max_steps') if k in s}
-  if s.get('steps', 0) >= 1:
-    lik['steps'] = s['steps']
-  for k in ('solver', 'probes', 'eps'):
-    if f'likelihood_{k}' in s:
-      lik[k] = s.pop(f'likelihood_{k}')
-  if config.get('model', {}).get('family') == 'score_sde':
-    if s.get('dpm_order') == 0:
-      s['dpm_order'] = 3
-      if s.get('method') == 'dpm_solver':
-        s['method'] = 'dpm_solver++2m'
-    if s.get('grid') == 'uniform':
-      s['grid'] = 'default'
-  return config
 
 
 def write_config(workdir: str, config) -> None:
@@ -134,7 +109,7 @@ def check_checkpoint_config(stored: Optional[dict], config, step: int, directory
   `RESUME_KEYS` (a checkpoint copied in from another run, or a config.json edited by hand)."""
   if stored is None:
     return
-  changed = _resume_changes(cfg_lib.from_json(json.dumps(upgrade(stored))), config)
+  changed = _resume_changes(cfg_lib.from_json(json.dumps(stored)), config)
   if changed:
     raise cfg_lib.ConfigError(
         f'the checkpoint of step {step} in {directory} was written with a different config '

@@ -2,6 +2,7 @@
 
     paths       the one path layer: local or gs:// (etils.epath), atomic writes
     lock        one writer per workdir (lock.json)
-    checkpoint  the only Orbax importer: per-leaf digests, fallback to the newest good step
+    checkpoint  Orbax save / (partial) restore, fallback to the newest good step
+    digest      per-leaf SHA-256 digests of a checkpoint (with checkpoint, the Orbax importers)
     shards      resumable verified folders of numbered files (plan, records, index)
 """

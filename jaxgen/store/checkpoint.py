@@ -1,12 +1,14 @@
-"""The thin Orbax layer: the only module that imports orbax.
+"""The thin Orbax layer: with `digest`, the only module that imports orbax.
 
 A checkpoint ``checkpoints/<step>/`` holds three items: ``state`` (the whole `TrainState`: step,
 params, EMA, optimizer state, RNG), ``config`` (the run's config as JSON) and ``digest`` (JSON:
-a SHA-256 of each state leaf's host bytes, dtype and shape, and of the config). Saves are
-asynchronous and atomic (Orbax writes to a temporary folder and renames it on commit); the
+a SHA-256 of each state leaf's host bytes, dtype and shape, and of the config; `digest`). Saves
+are asynchronous and atomic (Orbax writes to a temporary folder and renames it on commit); the
 digest is computed in Orbax's background save thread, so the folder is committed only with it.
 Restoring takes the *target* shardings, so a checkpoint written on one device restores onto
-eight and back, and recomputes the digest: a flipped byte is never restored silently.
+eight and back, and recomputes the digest of what it read: a flipped byte is never restored
+silently. A restore with ``partial=True`` reads only the leaves of its target (the parameters a
+sampling command needs, not the optimizer state) and verifies those.
 
 Damage is never repaired by deleting: `restore()` without a step walks down from the newest
 step folder, skips each one that is empty, incomplete, unreadable or fails its digest, prints
@@ -20,28 +22,24 @@ folder is removed and the earlier checkpoints are untouched.
 
 from __future__ import annotations
 
-import asyncio
-import dataclasses
 import errno
-import hashlib
 import json
 import logging
 import os
 import re
-import time
 from typing import Any, Optional
 
 import jax
-import numpy as np
 import orbax.checkpoint as ocp
-from orbax.checkpoint import checkpoint_args as ocp_args
 from orbax.checkpoint.handlers import JsonCheckpointHandler
 
+from jaxgen.store import digest as digest_lib
 from jaxgen.store import paths
 
 STATE, CONFIG, DIGEST = 'state', 'config', 'digest'
 # Files a committed checkpoint cannot be read without (Orbax 0.12 layout, OCDBT storage).
-_REQUIRED = (f'{STATE}/_METADATA', f'{STATE}/manifest.ocdbt', f'{CONFIG}/metadata')
+_REQUIRED = (f'{STATE}/_METADATA', f'{STATE}/manifest.ocdbt', f'{CONFIG}/metadata',
+             f'{DIGEST}/metadata')
 # On an object store (no rename) Orbax writes into <step>/ directly and commits with this file.
 _COMMITTED = 'commit_success.txt'
 
@@ -53,84 +51,6 @@ class CheckpointError(RuntimeError):
 class SaveFailed(CheckpointError):
   """A save of a running run failed (a full disk, a damaged folder in the way): the run failed,
   unlike the other CheckpointErrors, which refuse bad input before anything runs."""
-
-
-# --- digests -----------------------------------------------------------------------------------
-
-def path_str(path) -> str:
-  """``'opt_state/0/nu/Dense_0/kernel'`` for a jax key path (attribute, dict and index keys)."""
-  parts = []
-  for k in path:
-    for attr in ('key', 'name', 'idx'):
-      if hasattr(k, attr):
-        parts.append(str(getattr(k, attr)))
-        break
-    else:
-      parts.append(str(k))
-  return '/'.join(parts)
-
-
-def leaf_digest(x) -> Optional[str]:
-  """SHA-256 (hex) of a leaf's dtype, shape and host bytes; None for an array this process does
-  not hold whole (multi-process sharded leaves are left unverified)."""
-  if isinstance(x, jax.Array):
-    if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
-      x = jax.random.key_data(x)
-    if not x.is_fully_addressable:
-      return None
-  x = np.ascontiguousarray(np.asarray(x))
-  h = hashlib.sha256(f'{x.dtype.str}{x.shape}'.encode())
-  h.update(x.reshape(-1).view(np.uint8).data)  # hashlib releases the GIL on large buffers
-  return h.hexdigest()
-
-
-def tree_digest(tree) -> dict[str, Optional[str]]:
-  """``{leaf path: leaf_digest}`` of a pytree (host arrays or jax Arrays)."""
-  return {path_str(p): leaf_digest(x) for p, x in jax.tree_util.tree_flatten_with_path(tree)[0]}
-
-
-def config_digest(config: Any) -> str:
-  """SHA-256 of a JSON value in canonical form (sorted keys), so key order does not matter."""
-  return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()
-
-
-class _PendingDigest:
-  """The digest of a host copy of the state, computed when Orbax's save thread asks for it."""
-
-  def __init__(self, host_state, config):
-    self.host_state, self.config = host_state, config
-    self.seconds: Optional[float] = None
-
-  def compute(self) -> dict:
-    t = time.perf_counter()
-    out = {'leaves': tree_digest(self.host_state), 'config': config_digest(self.config),
-           'algorithm': 'sha256(dtype.str + shape + bytes)'}
-    self.host_state = None  # let the host copy go as soon as it is hashed
-    self.seconds = time.perf_counter() - t
-    return out
-
-
-class _DigestHandler(JsonCheckpointHandler):
-  """A JSON item whose content (the digest) is computed in the background save thread."""
-
-  async def _save_fn(self, x, directory):
-    if isinstance(x, _PendingDigest):
-      if not jax.process_index() == 0:
-        return
-      x = await asyncio.to_thread(x.compute)
-    await super()._save_fn(x, directory)
-
-
-@ocp_args.register_with_handler(_DigestHandler, for_save=True)
-@dataclasses.dataclass
-class _DigestSave(ocp_args.CheckpointArgs):
-  item: Any
-
-
-@ocp_args.register_with_handler(_DigestHandler, for_restore=True)
-@dataclasses.dataclass
-class _DigestRestore(ocp_args.CheckpointArgs):
-  item: Any = None
 
 
 # Orbax logs each failure of a background save as a traceback (from several threads); the
@@ -184,7 +104,7 @@ class Checkpointer:
     self._async = async_save
     self._manager_obj = None
     self._damaged: dict[int, str] = {}   # step -> reason, found in this process
-    self._pending: Optional[tuple[int, _PendingDigest]] = None  # async save not yet confirmed
+    self._pending: Optional[tuple[int, digest_lib.Pending]] = None  # async save not yet confirmed
     self.restored_step: Optional[int] = None
     self.restored_config: Optional[dict] = None
     self.last_digest_seconds: Optional[float] = None  # of the newest confirmed save
@@ -198,7 +118,7 @@ class Checkpointer:
       self._manager_obj = ocp.CheckpointManager(
           self.directory, options=options,
           item_handlers={STATE: ocp.StandardCheckpointHandler(), CONFIG: JsonCheckpointHandler(),
-                         DIGEST: _DigestHandler()})
+                         DIGEST: digest_lib.Handler()})
     return self._manager_obj
 
   # --- which steps exist and which look good ---------------------------------------------------
@@ -229,8 +149,6 @@ class Checkpointer:
     if paths.isdir(state):
       missing += [f'{STATE}/{d}/manifest.ocdbt' for d in paths.listdir(state)
                   if d.startswith('ocdbt.process_') and not isfile(STATE, d, 'manifest.ocdbt')]
-    if DIGEST in names and not isfile(DIGEST, 'metadata'):
-      missing.append(f'{DIGEST}/metadata')
     if missing:
       return f'{", ".join(missing)} missing'
     return None
@@ -278,11 +196,11 @@ class Checkpointer:
         print(msg, flush=True)
       return False
     config = json.loads(config_json)
-    pending = _PendingDigest(jax.device_get(state), config)  # the host copy the digest reads
+    pending = digest_lib.Pending(jax.device_get(state), config)  # the host copy the digest reads
     try:
       self._manager.save(step, args=ocp.args.Composite(**{
           STATE: ocp.args.StandardSave(state), CONFIG: ocp.args.JsonSave(config),
-          DIGEST: _DigestSave(pending)}), force=True)
+          DIGEST: digest_lib.Save(pending)}), force=True)
     except Exception as e:
       raise self._save_failed(step, e) from e
     self._pending = (step, pending)
@@ -381,9 +299,10 @@ class Checkpointer:
                             f'read ({_cause(e)})') from e
 
   def restore(self, abstract_state: Any, step: Optional[int] = None, *,
-              verify: bool = True) -> Any:
+              verify: bool = True, partial: bool = False) -> Any:
     """The state at `step`, verified against its digest, with the shardings of
-    `abstract_state`. With step=None: the newest good step, skipping (with one printed line)
+    `abstract_state`; with `partial`, only the leaves of `abstract_state` (a dict of some of the
+    state's fields, e.g. ``{'step', 'ema_params', 'rng'}``) are read and verified. With step=None: the newest good step, skipping (with one printed line)
     every newer one that is damaged; CheckpointError if none is good. An explicit `step` that
     is damaged is a CheckpointError (no fallback). verify=False skips the digest check (to
     inspect a damaged checkpoint; never for resuming)."""
@@ -398,7 +317,7 @@ class Checkpointer:
       reason = self.problem(s) if verify else None
       if reason is None:
         try:
-          state = self._restore_verified(s, abstract_state, verify)
+          state = self._restore_verified(s, abstract_state, verify, partial)
         except _Damaged as e:
           reason = str(e)
         else:
@@ -418,52 +337,59 @@ class Checkpointer:
     self.restored_step = s
     return state
 
-  def _restore_verified(self, step: int, abstract_state: Any, verify: bool = True) -> Any:
-    """Restores `step` and checks its digest; _Damaged if it cannot be trusted, CheckpointError
-    if it holds another model."""
-    self._check_same_model(step, abstract_state)
-    has_digest = paths.isdir(paths.join(self.directory, str(step), DIGEST))
-    items = {STATE: ocp.args.StandardRestore(abstract_state), CONFIG: ocp.args.JsonRestore()}
-    if has_digest:
-      items[DIGEST] = _DigestRestore()
+  def _restore_verified(self, step: int, abstract_state: Any, verify: bool = True,
+                        partial: bool = False) -> Any:
+    """Restores `step` (only the leaves of `abstract_state` if `partial`) and checks their digest;
+    _Damaged if it cannot be trusted, CheckpointError if it holds another model."""
+    self._check_same_model(step, abstract_state, partial)
     try:
-      out = self._manager.restore(step, args=ocp.args.Composite(**items))
+      if partial:
+        state, config, stored = self._read_leaves(step, abstract_state)
+      else:
+        out = self._manager.restore(step, args=ocp.args.Composite(**{
+            STATE: ocp.args.StandardRestore(abstract_state), CONFIG: ocp.args.JsonRestore(),
+            DIGEST: digest_lib.Restore()}))
+        state, config, stored = out[STATE], out[CONFIG], out[DIGEST]
     except Exception as e:  # an unreadable or truncated file: tensorstore / json errors
       raise _Damaged(f'unreadable: {_cause(e)}') from e
-    state, config = out[STATE], out[CONFIG]
-    if not verify:
-      pass
-    elif not has_digest:
-      if jax.process_index() == 0:
-        print(f'Checkpoint step {step} in {self.directory} has no digest (saved before digests '
-              'were recorded): restored unverified.', flush=True)
-    else:
-      stored = out[DIGEST]
-      got = tree_digest(state)
-      want = stored.get('leaves', {})
-      bad = sorted(k for k in set(got) | set(want)
-                   if got.get(k) is not None and want.get(k) is not None and got[k] != want[k]
-                   or (k in got) != (k in want))
+    if verify:
+      if not isinstance(stored, dict) or 'leaves' not in stored:
+        raise _Damaged('no digest (digest/metadata holds no leaf digests)')
+      bad = digest_lib.mismatches(state, stored, whole=not partial)
       if bad:
-        raise _Damaged(f'digest mismatch in {len(bad)} of {len(want)} arrays: '
+        raise _Damaged(f'digest mismatch in {len(bad)} of {len(stored["leaves"])} arrays: '
                        f'{", ".join(bad[:3])}{", ..." if len(bad) > 3 else ""}')
-      if stored.get('config') != config_digest(config):
+      if stored.get('config') != digest_lib.config_digest(config):
         raise _Damaged('digest mismatch in the stored config')
     self.restored_config = config
     return state
 
-  def _check_same_model(self, step: int, abstract_state: Any) -> None:
-    """CheckpointError naming the leaves if `step` stores other shapes than `abstract_state`."""
+  def _read_leaves(self, step: int, abstract_leaves: Any) -> tuple[Any, dict, Any]:
+    """``(leaves, config, digest)`` of `step`: the arrays of the state item named by
+    `abstract_leaves` (a dict of some of its top-level fields), and nothing else of it."""
+    folder = paths.join(self.directory, str(step))
+    args = ocp.args.PyTreeRestore(
+        abstract_leaves, restore_args=ocp.checkpoint_utils.construct_restore_args(abstract_leaves),
+        partial_restore=True)
+    with ocp.Checkpointer(ocp.PyTreeCheckpointHandler()) as reader:
+      leaves = reader.restore(paths.join(folder, STATE), args=args)
+    read = lambda item: json.loads(paths.read_text(paths.join(folder, item, 'metadata')))
+    return leaves, read(CONFIG), read(DIGEST)
+
+  def _check_same_model(self, step: int, abstract_state: Any, partial: bool = False) -> None:
+    """CheckpointError naming the leaves if `step` stores other shapes than `abstract_state` (of
+    its leaves only, if `partial`)."""
     try:
       meta = self._manager.item_metadata(step)[STATE]
-      stored = {path_str(p): tuple(m.shape) for p, m in
+      stored = {digest_lib.path_str(p): tuple(m.shape) for p, m in
                 jax.tree_util.tree_flatten_with_path(meta)[0] if hasattr(m, 'shape')}
     except Exception as e:  # unreadable metadata is damage, found again by the restore
       raise _Damaged(f'metadata unreadable: {_cause(e)}') from e
-    here = {path_str(p): tuple(x.shape)
+    here = {digest_lib.path_str(p): tuple(x.shape)
             for p, x in jax.tree_util.tree_flatten_with_path(abstract_state)[0]}
+    keys = set(here) if partial else set(stored) | set(here)
     diff = [f'{k}: stored {stored.get(k, "absent")} vs {here.get(k, "absent")} here'
-            for k in sorted(set(stored) | set(here)) if stored.get(k) != here.get(k)]
+            for k in sorted(keys) if stored.get(k) != here.get(k)]
     if diff:
       raise CheckpointError(
           f'checkpoint step {step} in {self.directory} holds a different model ({len(diff)} '

@@ -1,10 +1,11 @@
 """Classifier-guided sampling of a score-SDE run with a classifier run (Song et al. 2021, Sec. 5).
 
-    from jaxgen.runtime import run as run_lib
+    from jaxgen.runtime import run as run_lib, samples
     from jaxgen.tools import classifier_run as guidance
-    run = run_lib.open_run('runs/sde_digits')
-    path = guidance.write_samples(run, 'runs/sde_digits', classifier='runs/clf_digits',
-                                  scale=1.0, label=3)
+    run = run_lib.open_run('runs/sde_digits', {'sampling.classifier': 'runs/clf_digits',
+                                               'sampling.label': '3'})
+    path = samples.write(run, 'runs/sde_digits', run.step, name=guidance.sample_name(run),
+                         draw=guidance.draw_for(run))
 
 The score run's sampler draws with ``score(t, x) + scale * grad_x log p_t(label | x)``
 (`jaxgen.diffusion.classifier_guidance`), any ``sampling.method``. The sampling keys (on the
@@ -28,8 +29,7 @@ costs one classifier forward and backward pass) and ``label`` (the class of each
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable, Optional
-
+from typing import Callable
 
 from jaxgen.diffusion import classifier_guidance as cg
 from jaxgen.diffusion import guidance as class_guidance
@@ -151,48 +151,18 @@ def guided_draw(run, classifier: GuidingClassifier) -> Callable:
   return guided
 
 
-def draw_for(run) -> Optional[Callable]:
+def draw_for(run) -> Callable:
   """The classifier-guided ``draw`` of a score run whose ``sampling.classifier`` is set (the
-  classifier opened and checked now), else None (the run's own sampler). `launch.sample` passes
-  it to `samples.write`."""
+  classifier opened and checked now). `launch.sample` passes it to `samples.write` or
+  `chunked.write_chunks`."""
   workdir = settings(run.config.sampling)['classifier']
   if not workdir:
-    return None
+    raise cfg_lib.ConfigError(f"{KEY}='': give the classifier run's workdir")
   return guided_draw(run, open_classifier(workdir, run.config))
 
 
-def sample_name(run, sampling=None) -> str:
-  """``sample_<step>_<sampler>`` plus ``_clf<label>_s<scale>`` where guided (label 'all' for -1);
-  ``sampling`` defaults to the run's."""
-  sampling = run.config.sampling if sampling is None else sampling
-  name = f'sample_{run.step}_{run.model.sampling_label(sampling)}'
-  g = settings(sampling)
-  if g['classifier']:
-    name += f"_clf{'all' if g['label'] < 0 else g['label']}_s{g['classifier_scale']:g}"
-  return name
-
-
-def with_guidance(sampling, classifier: str, scale: float = 1.0, label: int = -1):
-  """A copy of a sampling section with the guidance keys set (they may be absent from it)."""
-  out = cfg_lib.ConfigDict(sampling.to_dict())
-  out.classifier, out.classifier_scale, out.label = str(classifier), float(scale), int(label)
-  return out
-
-
-def write_samples(run, workdir: str, classifier: Optional[str] = None,
-                  scale: Optional[float] = None, label: Optional[int] = None,
-                  name: Optional[str] = None) -> str:
-  """Writes ``samples/<name>.{png,npz}`` of the score `run` (in `workdir`) guided by the classifier
-  run `classifier` with `scale` and `label` (each None: the run's ``sampling`` keys, `DEFAULTS`
-  where absent); the classifier is opened and checked, and the label too, before anything is
-  written. Returns the PNG path (`samples.write`); `name` defaults to `sample_name`."""
+def sample_name(run) -> str:
+  """``sample_<step>_<sampler>_clf<label>_s<scale>`` (label 'all' for -1) of a guided run."""
   g = settings(run.config.sampling)
-  g.update({k: v for k, v in dict(classifier=classifier, classifier_scale=scale,
-                                  label=label).items() if v is not None})
-  if not g['classifier']:
-    raise cfg_lib.ConfigError(f"{KEY}='' : give the classifier run's workdir")
-  sampling = with_guidance(run.config.sampling, g['classifier'], g['classifier_scale'],
-                           g['label'])
-  draw = guided_draw(run, open_classifier(g['classifier'], run.config))
-  return samples_lib.write(run, workdir, run.step, sampling=sampling,
-                           name=name or sample_name(run, sampling), draw=draw)
+  return (f'sample_{run.step}_{run.model.sampling_label(run.config.sampling)}'
+          f"_clf{'all' if g['label'] < 0 else g['label']}_s{g['classifier_scale']:g}")

@@ -49,12 +49,11 @@ def test_two_processes_train_like_one_and_resume(tmp_path):
   for outs in (first, second):
     assert 'Evaluation:' in outs[0] and 'Evaluation:' not in outs[1]
 
-  a = run_lib.open_run(str(one)).state
-  b = run_lib.open_run(str(two)).state
-  assert int(a.step) == int(b.step) == 6
-  a, b = jax.device_get(a), jax.device_get(b)
-  for x, y in zip(jax.tree.leaves((a.params, a.ema_params)),
-                  jax.tree.leaves((b.params, b.ema_params))):
+  a, b = ([run_lib.open_run(str(w), {'eval.use_ema': u}) for u in ('false', 'true')]
+          for w in (one, two))   # the raw params, then the EMA
+  assert a[0].step == b[0].step == 6
+  a, b = jax.device_get([r.params for r in a]), jax.device_get([r.params for r in b])
+  for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
     np.testing.assert_allclose(y, x, rtol=1e-5, atol=1e-5 * float(np.abs(x).max() + 1e-3))
 
   # One writer: every metrics line once (no duplicates from process 1), one TensorBoard event

@@ -20,6 +20,7 @@ from jaxgen.runtime import cli as cli_lib
 from jaxgen.runtime import evaluate as evaluate_lib
 from jaxgen.runtime import loop
 from jaxgen.runtime import run as run_lib
+from jaxgen.runtime import state as state_lib
 from jaxgen.store import paths as paths_lib
 from jaxgen.tools import reflow
 from launch import reflow as launch_reflow
@@ -59,9 +60,8 @@ def test_pairs_folder_holds_the_runs_coupling_and_how_it_was_made(source):
   assert (meta['shard_size'], meta['chunk'], [r['num'] for r in meta['shards']]) == (4, 4,
                                                                                      [4, 4, 2])
   trainer = run_lib.open_run(source, {'sampling.steps': '3'})
-  state = trainer.state
   key = jax.random.fold_in(jax.random.fold_in(jax.random.PRNGKey(0), 1), 0)
-  x, _ = trainer.model.sample(state.ema_params, key, 4, trainer.config.sampling)
+  x, _ = trainer.model.sample(trainer.params, key, 4, trainer.config.sampling)
   np.testing.assert_allclose(z1[4:8], x, rtol=1e-5, atol=1e-6)
   np.testing.assert_array_equal(z0[4:8], jax.random.normal(key, (4, 2)))
 
@@ -74,15 +74,15 @@ def test_source_run_reports_the_straightness_of_its_ema_flow(source):
   reported = [l['eval/straightness'] for l in lines if 'eval/straightness' in l]
   assert len(reported) == 1 and np.isfinite(reported[0]) and reported[0] > 0
   trainer = run_lib.open_run(source)
-  state = trainer.state
+  raw = run_lib.open_run(source, {'eval.use_ema': 'false'}).params
   c = trainer.config
   family = [m for m in c.eval.metrics if m not in evaluate_lib.METRICS]
-  key = jax.random.fold_in(jax.random.fold_in(state.rng, run_lib.EVAL_SALT),
+  key = jax.random.fold_in(jax.random.fold_in(trainer.rng, run_lib.EVAL_SALT),
                            100 + family.index('straightness'))
-  out = trainer.model.extras['metric/straightness'](state.ema_params, key, c.eval.num_samples,
+  out = trainer.model.extras['metric/straightness'](trainer.params, key, c.eval.num_samples,
                                                     c.sampling)
   np.testing.assert_allclose(reported[0], float(out['straightness']), rtol=1e-4)
-  wrong = trainer.model.extras['metric/straightness'](state.params, key, c.eval.num_samples,
+  wrong = trainer.model.extras['metric/straightness'](raw, key, c.eval.num_samples,
                                                       c.sampling)
   assert abs(float(wrong['straightness']) - reported[0]) > 1e-3 * reported[0]   # EMA, not params
 
@@ -91,17 +91,16 @@ def test_pair_generation_is_sharded_over_the_devices(source):
   """With a chunk divisible by the devices, z0 and z1 come back split along the batch (each of the
   8 devices draws and integrates its share) and equal the unsharded sampler's output."""
   trainer = run_lib.open_run(source, {'sampling.steps': '3'})
-  state = trainer.state
   n_dev = trainer.mesh.devices.size
   assert n_dev == 8
   key = jax.random.PRNGKey(3)
   z0, z1, info = reflow.pair_function(trainer, 16, trainer.config.sampling)(
-      state.ema_params, key)
+      trainer.params, key)
   bat = parallel.batch_sharding(trainer.mesh)
   for z in (z0, z1):
     assert z.sharding.is_equivalent_to(bat, z.ndim)
     assert {s.data.shape for s in z.addressable_shards} == {(16 // n_dev, 2)}
-  x, _ = trainer.model.sample(state.ema_params, key, 16, trainer.config.sampling)
+  x, _ = trainer.model.sample(trainer.params, key, 16, trainer.config.sampling)
   np.testing.assert_allclose(z1, x, rtol=1e-5, atol=1e-6)
   np.testing.assert_array_equal(z0, jax.random.normal(key, (16, 2)))
   assert int(info['nfe']) == 3
@@ -146,10 +145,11 @@ def config_2rf(source, **kw):
 
 def test_init_from_copies_the_sources_ema_params_into_params_and_ema(source):
   trainer = run_lib.Run(config_2rf(source))
-  state = run_lib.init_from(trainer, trainer.init(), source)
-  src = run_lib.open_run(source).state
+  state = state_lib.start_from(state_lib.Trainer(trainer).init(),
+                               run_lib.source_params(trainer, source)[0])
+  src = run_lib.open_run(source)   # its EMA params (eval.use_ema)
   for a, b, e in zip(*(jax.tree.leaves(t) for t in (state.params, state.ema_params,
-                                                     src.ema_params))):
+                                                     src.params))):
     np.testing.assert_array_equal(a, e)
     np.testing.assert_array_equal(b, e)
   assert int(state.step) == 0
@@ -165,13 +165,14 @@ def test_init_from_takes_the_params_a_source_without_ema_evaluates_with(source, 
   with open(os.path.join(copy, 'config.json'), 'w') as f:
     json.dump(config, f)
   trainer = run_lib.Run(config_2rf(copy, **{'data.name': f'pairs:{source}/reflow/pairs'}))
-  params, record = run_lib.init_params(trainer, copy)
+  params, record = run_lib.source_params(trainer, copy)
   assert record == {'source': os.path.abspath(copy), 'step': 4, 'params': 'params'}
-  src = run_lib.open_run(source).state
-  for a, p, e in zip(*(jax.tree.leaves(t) for t in (params, src.params, src.ema_params))):
+  raw = run_lib.open_run(source, {'eval.use_ema': 'false'}).params
+  ema = run_lib.open_run(source).params
+  for a, p in zip(jax.tree.leaves(params), jax.tree.leaves(raw)):
     np.testing.assert_array_equal(a, p)
-  assert any(not np.array_equal(p, e) for p, e in zip(jax.tree.leaves(src.params),
-                                                     jax.tree.leaves(src.ema_params)))
+  assert any(not np.array_equal(p, e) for p, e in zip(jax.tree.leaves(raw),
+                                                     jax.tree.leaves(ema)))
 
 
 def test_init_from_refuses_another_model_before_writing_anything(source, tmp_path):
@@ -277,7 +278,7 @@ def test_pairs_of_a_krf_run_evaluate_on_the_root_data_without_earlier_files(sour
 def test_unknown_metric_lists_the_family_metrics(source):
   run = run_lib.open_run(source, {'eval.metrics': "('nope',)"})
   with pytest.raises(ValueError, match='straightness'):
-    evaluate_lib.evaluate(run, run.state.ema_params, jax.random.PRNGKey(0))
+    evaluate_lib.evaluate(run, run.params, jax.random.PRNGKey(0))
 
 
 def test_reflow_of_a_missing_run_is_an_error_message(tmp_path, capsys):

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from jaxgen.store import checkpoint as ckpt_lib
+from jaxgen.store import digest as digest_lib
 
 N = 100_000  # 400 kB per array
 
@@ -50,13 +51,13 @@ def full_disk(request, tmp_path, monkeypatch):
       os.remove(filler)
   else:
     state = {'full': False}
-    original = ckpt_lib._DigestHandler._save_fn
+    original = digest_lib.Handler._save_fn
 
     async def save_fn(self, x, directory):
       if state['full']:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(directory / 'metadata'))
       return await original(self, x, directory)
-    monkeypatch.setattr(ckpt_lib._DigestHandler, '_save_fn', save_fn)
+    monkeypatch.setattr(digest_lib.Handler, '_save_fn', save_fn)
 
     def fill():
       state['full'] = True

@@ -17,6 +17,7 @@ import pytest
 
 from jaxgen.runtime import loop
 from jaxgen.runtime import run as run_lib
+from jaxgen.runtime import state as state_lib
 from jaxgen.store import checkpoint as ckpt_lib
 from tests.conftest import EXP, ROOT, tiny_config
 
@@ -104,7 +105,7 @@ def test_random_sigkills_then_resumes_give_the_uninterrupted_run(tmp_path):
   run = run_lib.Run(config)
   c = ckpt_lib.Checkpointer(str(workdir))
   try:
-    resumed = jax.device_get(c.restore(run.abstract_state(), STEPS))
+    resumed = jax.device_get(c.restore(state_lib.Trainer(run).abstract_state(), STEPS))
   finally:
     c.close()
   for x, y in zip(jax.tree.leaves(straight), jax.tree.leaves(resumed), strict=True):

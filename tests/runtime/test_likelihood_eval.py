@@ -14,6 +14,7 @@ from jaxgen.runtime import evaluate
 from jaxgen.runtime import overrides as overrides_lib
 from jaxgen.runtime import parallel
 from jaxgen.runtime import run as run_lib
+from jaxgen.runtime import state as state_lib
 from launch import train as launch_train
 from tests.conftest import tiny_config
 from tests.refusal import SHORT, refused
@@ -69,7 +70,7 @@ def test_dequant_draws_redequantize_and_are_averaged(redequantize):
   data.dequantize (the pipeline's fresh noise per draw) or eval.dequantize (the evaluator's)."""
   flags = ({'data.dequantize': False, 'eval.dequantize': True} if redequantize else {})
   run = _run(NICE, **flags)
-  params = run.init().params
+  params = state_lib.Trainer(run).init().params
   rng = jax.random.PRNGKey(7)
   b0, b1 = (_per_draw_bpd(run, params, rng, d, redequantize) for d in (0, 1))
   assert b0 != b1
@@ -92,7 +93,7 @@ def test_ode_likelihood_reports_nfe_and_seconds_without_compilation():
                           'likelihood.rtol': '1e-3', 'likelihood.atol': '1e-3',
                           'eval.num_batches': '1'})
   run = run_lib.Run(config, parallel.make_mesh(8))
-  params = run.init().params
+  params = state_lib.Trainer(run).init().params
   ev = evaluate.Evaluator(run)
   rng = jax.random.PRNGKey(0)
   out = ev(params, rng)

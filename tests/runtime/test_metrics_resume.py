@@ -13,6 +13,7 @@ import numpy as np
 from jaxgen.runtime import loop
 from jaxgen.runtime import parallel
 from jaxgen.runtime import run as run_lib
+from jaxgen.runtime import state as state_lib
 from jaxgen.runtime import writer as writer_lib
 from tests.conftest import tiny_config
 
@@ -22,10 +23,10 @@ def _lines(workdir):
 
 
 def _per_step_losses(config, steps):
-  run = run_lib.Run(config, parallel.make_mesh(0))
-  state, out = run.init(), []
+  trainer = state_lib.Trainer(run_lib.Run(config, parallel.make_mesh(0)))
+  state, out = trainer.init(), []
   for s in range(steps):
-    state, m = run.train_step(state, run.batch(s))
+    state, m = trainer.train_step(state, trainer.run.batch(s))
     out.append(jax.device_get(m))
   return out
 
@@ -48,8 +49,9 @@ def _session_starts(path):
 def test_a_resume_at_an_unaligned_step_logs_each_step_once(tmp_path):
   """A run logs at 5 and 10 and checkpoints at 7 and 10; checkpoint 10 is then lost (a kill after
   the log line of step 10, during its save) and a line is cut in half. The resume from 7 drops the
-  lines after 7 and the cut one, logs step 10 once as the mean of steps 8..10 (then 12 as 11..12),
-  and TensorBoard gets a purge marker at step 8."""
+  lines after 7 and the cut one, logs step 10 once as the mean of steps 8..10, marked partial
+  (``steps`` 3, where the uninterrupted line had 5), then 12 as 11..12 (a full final window), and
+  TensorBoard gets a purge marker at step 8."""
   config = lambda steps: tiny_config(**{'train.steps': str(steps), 'train.log_every': '5',
                                         'train.checkpoint_every': '7'})
   loop.train(config(10), str(tmp_path))
@@ -65,6 +67,7 @@ def test_a_resume_at_an_unaligned_step_logs_each_step_once(tmp_path):
   assert [l['step'] for l in train] == [5, 10, 12]
   assert [l['step'] for l in lines if 'eval/loss' in l] == [12]
   assert train[0] == first  # the restored run's own line, untouched
+  assert [(l['steps'], l.get('partial', 0)) for l in train] == [(5, 0), (3, 1), (2, 0)]
   per_step = _per_step_losses(config(12), 12)
   for line, window in ((train[1], per_step[7:10]), (train[2], per_step[10:12])):
     np.testing.assert_allclose(line['loss'], np.mean([m['loss'] for m in window]), rtol=1e-6)

@@ -18,6 +18,7 @@ import pytest
 from jaxgen.runtime import loop
 from jaxgen.runtime import prefetch
 from jaxgen.runtime import run as run_lib
+from jaxgen.runtime import state as state_lib
 from jaxgen.store import checkpoint as ckpt_lib
 from tests.conftest import EXP, ROOT, run_steps, tiny_config
 
@@ -35,7 +36,7 @@ def _restore(workdir, config, step=None):
   run = run_lib.Run(config)
   c = ckpt_lib.Checkpointer(str(workdir))
   try:
-    return jax.device_get(c.restore(run.abstract_state(), step))
+    return jax.device_get(c.restore(state_lib.Trainer(run).abstract_state(), step))
   finally:
     c.close()
 

@@ -10,6 +10,7 @@ import pytest
 from jaxgen.runtime import parallel
 from jaxgen.runtime import prefetch
 from jaxgen.runtime import run as run_lib
+from jaxgen.runtime import state as state_lib
 from tests.conftest import tiny_config
 
 
@@ -92,12 +93,13 @@ def test_a_failing_batch_is_raised_at_its_step(runs):
 @pytest.mark.slow  # compiles a train step (~15 s on the shared CPU)
 def test_training_on_prefetched_batches_is_training_on_run_batch(runs):
   run = runs['grain']
-  state = run.init()
+  trainer = state_lib.Trainer(run)
+  state = trainer.init()
   for step, batch in prefetch.device_batches(run, 0, 3):
-    state, _ = run.train_step(state, batch)
-  expected = run.init()
+    state, _ = trainer.train_step(state, batch)
+  expected = trainer.init()
   for step in range(3):
-    expected, _ = run.train_step(expected, runs['memory'].batch(step))
+    expected, _ = trainer.train_step(expected, runs['memory'].batch(step))
   for a, b in zip(jax.tree.leaves(jax.device_get(state)),
                   jax.tree.leaves(jax.device_get(expected))):
     np.testing.assert_array_equal(a, b)

@@ -12,8 +12,8 @@ from jaxgen.runtime import loop
 from jaxgen.runtime import optim
 from jaxgen.runtime import parallel
 from jaxgen.runtime import run as run_lib
+from jaxgen.runtime import state as state_lib
 from jaxgen.runtime import workdir as workdir_lib
-from jaxgen.store import checkpoint as ckpt_lib
 from tests.conftest import run_steps, tiny_config
 
 def test_one_and_eight_devices_give_the_same_parameters():
@@ -52,8 +52,9 @@ def _files(workdir):
 
 def test_a_failed_start_leaves_the_workdir_as_it_was(tmp_path):
   """A resume with another model width is refused by the config check, and, with config.json
-  gone, by the restore (the stored shapes differ): either way nothing in the workdir changes
-  (config.json is written only after the restore). A fresh start that fails creates nothing."""
+  gone, by the same check against the config stored in the checkpoint, naming the key (not the
+  array shapes): either way nothing in the workdir changes (config.json is written only after
+  the restore). A fresh start that fails creates nothing."""
   loop.train(tiny_config(**{'train.steps': '3'}), str(tmp_path / 'w'))
   before = _files(tmp_path / 'w')
   with pytest.raises(cfg.ConfigError, match='model.score_mlp.width'):
@@ -61,7 +62,8 @@ def test_a_failed_start_leaves_the_workdir_as_it_was(tmp_path):
   assert _files(tmp_path / 'w') == before
   os.remove(tmp_path / 'w' / 'config.json')
   before = _files(tmp_path / 'w')
-  with pytest.raises(ckpt_lib.CheckpointError, match='step 3'):
+  with pytest.raises(cfg.ConfigError,
+                     match=r'step 3 .*different config \(model.score_mlp.width differ'):
     loop.train(tiny_config(**{'model.score_mlp.width': '16'}), str(tmp_path / 'w'))
   assert _files(tmp_path / 'w') == before
   with pytest.raises(FileNotFoundError):
@@ -89,9 +91,9 @@ def test_learning_rate_warmup_and_decay():
 
 def test_step_metrics_and_ema():
   config = tiny_config()
-  trainer = run_lib.Run(config, parallel.make_mesh(1))
+  trainer = state_lib.Trainer(run_lib.Run(config, parallel.make_mesh(1)))
   s0 = jax.device_get(trainer.init())
-  s1, m = trainer.train_step(trainer.init(), trainer.batch(0))
+  s1, m = trainer.train_step(trainer.init(), trainer.run.batch(0))
   s1 = jax.device_get(s1)
   assert set(m) >= {'loss', 'grad_norm', 'lr', 'nonfinite'} and float(m['nonfinite']) == 0
   for p0, p1, e1 in zip(*(jax.tree.leaves(t) for t in (s0.params, s1.params, s1.ema_params))):
@@ -101,11 +103,11 @@ def test_step_metrics_and_ema():
 def test_ema_warmup_follows_the_num_updates_rule():
   """With optim.ema_warmup the rate after n updates is min(ema_rate, (1 + n) / (10 + n))."""
   config = tiny_config(**{'optim.ema_warmup': 'true', 'optim.ema_rate': '0.2'})
-  trainer = run_lib.Run(config, parallel.make_mesh(1))
+  trainer = state_lib.Trainer(run_lib.Run(config, parallel.make_mesh(1)))
   state = trainer.init()
   states = [jax.device_get(state)]  # host copies: the step donates its input state
   for step in range(3):
-    state = trainer.train_step(state, trainer.batch(step))[0]
+    state = trainer.train_step(state, trainer.run.batch(step))[0]
     states.append(jax.device_get(state))
   want = jax.tree.leaves(states[0].params)
   for n in (1, 2, 3):
@@ -135,3 +137,32 @@ def test_one_list_says_what_a_resume_and_an_opened_run_may_change():
   workdir_lib.check_overrides({'sampling.steps': '3', 'likelihood.rtol': '1e-3'})
   with pytest.raises(cfg.ConfigError, match='only sampling.*, likelihood.*, eval.*'):
     workdir_lib.check_overrides({'train.steps': '3'})
+
+
+def test_the_progress_estimate_leaves_out_the_compile_step(tmp_path, monkeypatch, capsys):
+  """'compiling the train step...' is printed before the first step, and the progress bar (whose
+  rate gives the estimate) starts after that step, which compiles: it counts steps 2..N from step
+  1, so the slow first step is not in its rate."""
+  from jaxgen.runtime import writer as writer_lib
+
+  bars = []
+
+  class Bar:
+    def __init__(self, total, initial):
+      self.total, self.initial, self.n = total, initial, initial
+      self.printed_before = 'compiling the train step...' in capsys.readouterr().out
+      bars.append(self)
+
+    def update(self, k):
+      self.n += k
+
+    def set_postfix(self, **_):
+      pass
+
+    def close(self):
+      pass
+
+  monkeypatch.setattr(writer_lib, 'progress_bar', Bar)
+  loop.train(tiny_config(**{'train.steps': '4', 'train.progress': 'true'}), str(tmp_path))
+  assert len(bars) == 1 and (bars[0].total, bars[0].initial, bars[0].n) == (4, 1, 4)
+  assert bars[0].printed_before

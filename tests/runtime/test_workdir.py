@@ -1,8 +1,6 @@
 """workdir rules: a resume on other data is refused, whichever side has a fingerprint."""
 
 import json
-import os
-import shutil
 import types
 
 import pytest
@@ -48,31 +46,6 @@ def test_the_fingerprint_is_written_for_fresh_runs_only(tmp_path):
   assert not (tmp_path / workdir.DATA_FINGERPRINT).exists()
   workdir.write_data_fingerprint(str(tmp_path), _data(STAND_IN), resuming=False)
   assert json.loads((tmp_path / workdir.DATA_FINGERPRINT).read_text()) == STAND_IN
-
-
-DATA = os.path.join(os.path.dirname(__file__), 'data')
-
-
-def _open(tmp_path, name):
-  shutil.copy(os.path.join(DATA, name), tmp_path / workdir.CONFIG)
-  return workdir.read_config(str(tmp_path))
-
-
-def test_a_config_json_of_an_older_jaxgen_is_read_in_todays_keys(tmp_path):
-  """The config.json of runs made before the likelihood section (written by jaxgen at commit
-  f965045: score_sde/digits.py:smoke with DPM-Solver++(2M), rectified_flow/toy2d.py:smoke)
-  opens with the same meaning: the likelihood keys and the tolerances they shared with sampling
-  move to `likelihood`, dpm_order=0 is the method dpm_solver++2m, and DPM-Solver keeps its
-  log-SNR grid."""
-  c = _open(tmp_path, 'config_before_likelihood_section_score_sde.json')
-  assert (c.likelihood.solver, c.likelihood.probes, c.likelihood.eps, c.likelihood.steps) == (
-      'euler', 1, 1e-5, 4)
-  assert (c.likelihood.rtol, c.likelihood.atol) == (c.sampling.rtol, c.sampling.atol)
-  assert (c.sampling.method, c.sampling.grid) == ('dpm_solver++2m', 'default')
-  assert 'likelihood_solver' not in c.sampling
-  r = _open(tmp_path, 'config_before_likelihood_section_rf.json')
-  assert (r.likelihood.solver, r.likelihood.probes, r.sampling.grid) == ('dopri5', 0, 'uniform')
-  assert workdir.upgrade(json.loads(cfg.to_json(c))) == json.loads(cfg.to_json(c))  # a no-op now
 
 
 def test_a_checkpoint_written_with_another_config_is_refused_on_resume():

@@ -10,21 +10,23 @@ import pytest
 from jaxgen.runtime import loop
 from jaxgen.runtime import parallel
 from jaxgen.runtime import run as run_lib
+from jaxgen.runtime import state as state_lib
 from jaxgen.store import checkpoint as ckpt_lib
+from jaxgen.store import digest as digest_lib
 from tests.conftest import tiny_config
 
 
 @pytest.mark.skipif(jax.device_count() < 8, reason='needs 8 devices (JAXGEN_TEST_DEVICES=1)')
 def test_written_on_one_device_restores_on_eight_and_back(tmp_path):
   config = tiny_config()
-  one = run_lib.Run(config, parallel.make_mesh(1))
+  one = state_lib.Trainer(run_lib.Run(config, parallel.make_mesh(1)))
   state = one.init()
-  state, _ = one.train_step(state, one.batch(0))
+  state, _ = one.train_step(state, one.run.batch(0))
   ck = ckpt_lib.Checkpointer(str(tmp_path / 'c1'))
   ck.save(1, state, '{}', force=True)
   ck.close()
 
-  eight = run_lib.Run(config, parallel.make_mesh(8))
+  eight = state_lib.Trainer(run_lib.Run(config, parallel.make_mesh(8)))
   ck8 = ckpt_lib.Checkpointer(str(tmp_path / 'c1'))
   restored = ck8.restore(eight.abstract_state())
   ck8.close()
@@ -33,7 +35,7 @@ def test_written_on_one_device_restores_on_eight_and_back(tmp_path):
   for x, y in zip(jax.tree.leaves(jax.device_get(state)), jax.tree.leaves(jax.device_get(restored))):
     np.testing.assert_array_equal(x, y)
   # ...continue one step on 8 devices, save, and restore on 1 device.
-  restored, _ = eight.train_step(restored, eight.batch(1))
+  restored, _ = eight.train_step(restored, eight.run.batch(1))
   ck8 = ckpt_lib.Checkpointer(str(tmp_path / 'c8'))
   ck8.save(2, restored, '{}', force=True)
   ck8.close()
@@ -54,7 +56,7 @@ def test_damaged_only_checkpoint_is_one_error_and_is_left_in_place(tmp_path):
   for v in victims:
     with open(v, 'wb') as f:
       f.write(b'garbage')
-  trainer = run_lib.Run(config, parallel.make_mesh(1))
+  trainer = state_lib.Trainer(run_lib.Run(config, parallel.make_mesh(1)))
   ck = ckpt_lib.Checkpointer(str(tmp_path))
   with pytest.raises(ckpt_lib.CheckpointError, match=r'no good checkpoint in .*: step 3: .*move'):
     ck.restore(trainer.abstract_state())
@@ -66,7 +68,7 @@ def test_digest_round_trip_and_stored_config(tmp_path):
   """The digest item holds one SHA-256 per state leaf (of the saved host bytes) and one of the
   config; the restore recomputes the same ones; the stored config reads back as saved."""
   config = tiny_config()
-  one = run_lib.Run(config, parallel.make_mesh(1))
+  one = state_lib.Trainer(run_lib.Run(config, parallel.make_mesh(1)))
   state = one.init()
   config_json = json.dumps({'model': {'family': 'x'}, 'seed': 3})
   ck = ckpt_lib.Checkpointer(str(tmp_path))
@@ -75,14 +77,14 @@ def test_digest_round_trip_and_stored_config(tmp_path):
   assert ck.last_digest_seconds is not None
   with open(tmp_path / 'checkpoints' / '1' / 'digest' / 'metadata') as f:
     stored = json.load(f)
-  assert stored['leaves'] == ckpt_lib.tree_digest(jax.device_get(state))
+  assert stored['leaves'] == digest_lib.tree_digest(jax.device_get(state))
   assert len(stored['leaves']) == len(jax.tree.leaves(state))
-  assert stored['config'] == ckpt_lib.config_digest(json.loads(config_json))
+  assert stored['config'] == digest_lib.config_digest(json.loads(config_json))
   ck.close()
   ck = ckpt_lib.Checkpointer(str(tmp_path))
   restored = ck.restore(one.abstract_state())
   ck.close()
-  assert ckpt_lib.tree_digest(restored) == stored['leaves']
+  assert digest_lib.tree_digest(restored) == stored['leaves']
   assert ck.restored_step == 1 and ck.restored_config == json.loads(config_json)
   assert ck.stored_config() == json.loads(config_json)
 
@@ -97,7 +99,7 @@ def test_reading_creates_nothing(tmp_path):
 
 
 def test_no_checkpoint_error(tmp_path):
-  trainer = run_lib.Run(tiny_config(), parallel.make_mesh(1))
+  trainer = state_lib.Trainer(run_lib.Run(tiny_config(), parallel.make_mesh(1)))
   ck = ckpt_lib.Checkpointer(str(tmp_path))
   with pytest.raises(ckpt_lib.CheckpointError, match='no checkpoint'):
     ck.restore(trainer.abstract_state())

@@ -283,7 +283,10 @@ def test_a_gs_workdir_trains_resumes_and_samples_in_process(gcs, tmp_path, monke
   assert workdir_lib.latest_step(w) == 3 and workdir_lib.read_config(w).train.steps == 3
 
   run = run_lib.open_run(w)
-  for x, y in zip(jax.tree.leaves(jax.device_get(trained)), jax.tree.leaves(jax.device_get(run.state))):
+  expected = (getattr(trained, run_lib.eval_leaf(run.config)), trained.step, trained.rng)
+  assert run.step == int(trained.step)
+  for x, y in zip(jax.tree.leaves(jax.device_get(expected)),
+                  jax.tree.leaves(jax.device_get((run.params, run.step, run.rng)))):
     np.testing.assert_array_equal(x, y)
   assert samples.write(run, w, run.step, name='again') == f'{w}/samples/again.png'
   assert 'fast/samples/again.npz' in gcs.objects('fast/samples/')

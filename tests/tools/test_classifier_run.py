@@ -3,7 +3,7 @@
 Default tests (config.json-only folders, nothing trained): a missing classifier run, one of
 another family, a clean one, or one trained on another SDE / other SDE parameters / other data is
 refused in one line that names both keys. The slow test trains a tiny score run and a tiny
-classifier run through launch.train and samples class 3 through `guidance.write_samples` and
+classifier run through launch.train and samples class 3 through `guidance.draw_for` and
 through ``launch.sample --config.sampling.classifier=...`` (the score-SDE family's guidance keys,
 added at merge time, are patched into its schema here), and checks the refusals through the CLI:
 one line, exit 2, nothing written.
@@ -108,8 +108,10 @@ def test_guided_samples_of_a_score_run_with_a_classifier_run(runs, tmp_path,
   assert evals and {'eval/accuracy_t0.5', 'eval/loss'} <= set(evals[-1])
 
   from jaxgen.runtime import run as run_lib
-  run = run_lib.open_run(score)
-  png = guidance.write_samples(run, score, classifier=clf, scale=1.0, label=3, name='fn')
+  from jaxgen.runtime import samples as samples_lib
+  run = run_lib.open_run(score, {'sampling.classifier': clf, 'sampling.classifier_scale': '1.0',
+                                 'sampling.label': '3'})
+  png = samples_lib.write(run, score, run.step, name='fn', draw=guidance.draw_for(run))
   data = np.load(os.path.join(score, 'samples', 'fn.npz'))
   assert png.endswith('fn.png') and os.path.exists(png)
   assert data['samples'].shape == (8, 8, 8, 1) and np.isfinite(data['samples']).all()
