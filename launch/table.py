@@ -11,8 +11,10 @@ killed build rerun with the same command resumes. --dry-run prints the steps (do
 and runs none; --report-only rewrites the report from the rows evaluated so far.
 ``--scale paper`` runs the papers' CIFAR-10 configs only where an accelerator is present (and
 the data and the Inception weights, which its steps name): on a CPU-only machine it prints what
-it would run and exits 0. A bad table file or scale is one ``error:`` line, exit 2, nothing
-written; a step that fails stops the build with its exit status.
+it would run and exits 0. A bad table file, scale or weights file is one ``error:`` line, exit
+2, nothing written (checked before JAX is imported); a step that fails stops the build with its
+exit status. SIGTERM / SIGINT are handed to the running step, which stops as launch.train does on
+preemption (its checkpoint saved, its workdir unlocked); the build then exits with 128 + signal.
 """
 
 from __future__ import annotations
@@ -58,25 +60,42 @@ def load_table(path: str):
   return table
 
 
+def _read_inputs(args) -> None:
+  """The table (its file read) after checking the Inception files; nothing heavy imported."""
+  import os
+
+  from jaxgen.runtime import config as cfg
+  from jaxgen.runtime import evaluators
+
+  if args.inception_weights:
+    evaluators.check_inception_weights(args.inception_weights, '--inception-weights')
+  if args.fid_stats and not os.path.isfile(args.fid_stats):
+    raise cfg.ConfigError(f'--fid-stats={args.fid_stats}: no such file (write it with python -m '
+                          'launch.fid_stats)')
+  return load_table(args.table)
+
+
 def main(argv=None) -> int:
   import os
   import shlex
 
-  from jaxgen.runtime import cli
-
   argv = sys.argv[1:] if argv is None else argv
   args = _parser().parse_args(argv)
+  from jaxgen.runtime import config as cfg
+  try:
+    table = _read_inputs(args)
+  except cfg.ConfigError as e:
+    print(f'error: {e}', file=sys.stderr)
+    return 2
+  from jaxgen.runtime import cli
   try:
     from jaxgen.tables import plan as table_plan
-    table = load_table(args.table)
     inception = {k: v for k, v in (('eval.inception_weights', args.inception_weights),
                                    ('eval.fid_stats', args.fid_stats)) if v}
     steps = table_plan.plan(table, args.scale, args.runs, inception)
   except cli.USER_ERRORS as e:
     return cli.error(e)
-  needs = [s.name for s in steps if s.kind == 'evaluate' and any(
-      f"'{m}'" in a for a in s.argv if a.startswith('--config.eval.metrics=')
-      for m in table_plan.CHUNKED_METRICS)]
+  needs = [s.name for s in steps if s.inception]
   # the build command (what regenerates the rows), whatever report flags this call has
   command = f'python -m launch.table {shlex.quote(args.table)} --scale {args.scale}' + (
       f' --runs {shlex.quote(args.runs)}' if args.runs != RUNS else '')

@@ -21,7 +21,7 @@ over ``eval.dequant_draws`` independent draws of u (each draw re-dequantizes the
 The same model expressed on another affine scale gives the same bpd (the Jacobian D log of the
 scale factor moves between log p and the offset). For 8-bit data the offset is 8 bits on [0, 1]
 and 7 on [-1, 1] (score_sde's convention), log2(17) for 17-level digits on [0, 1]; a uniform
-density scores exactly log2(K). NICE's MNIST figure: 8 - 1980.50 / (784 ln 2) = 4.36.
+density scores exactly log2(K).
 
 A density evaluated on *non*-dequantized data (the grid points k / (K - 1)) is no bound on any
 discrete likelihood, and continuous data (toy2d, ``num_levels`` None) have no bins: both are
@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Callable, Optional
+from typing import Optional
 
 import jax
 import jax.numpy as jnp
@@ -93,32 +93,3 @@ def dequantize(x: jax.Array, rng: jax.Array, spec) -> tuple[jax.Array, object]:
   xc = spec.low + (spec.high - spec.low) * (levels + u) / spec.num_levels
   return xc, dataclasses.replace(spec, dequantized=True)
 
-
-def dequantized_bpd(log_prob_fn: Callable, x: jax.Array, rng: jax.Array, spec,
-                    num_draws: int = 5):
-  """Bits/dim of discrete data under a continuous density, averaged over dequantization draws
-  (in-graph; the evaluator's draws come from the data pipeline or `dequantize` instead).
-
-  Args:
-    log_prob_fn: ``(x_cont, rng) -> [b]`` log-density in nats of continuous data in
-      ``[spec.low, spec.high]`` (e.g. ``lambda x, r: model.log_prob(params, {'x': x}, r)``).
-    x: ``[b, *spec.shape]`` a batch as produced by `jaxgen.data` (dequantized or not); the integer
-      levels are recovered from it and re-dequantized ``num_draws`` times (`dequantize`).
-    rng: key for the dequantization noise and ``log_prob_fn``.
-    spec: the data's description (see the module docstring).
-    num_draws: dequantization draws per image (score_sde evaluates the test set 5 times).
-  Returns:
-    ``(bpd [b], extra)``: ``bpd`` is the mean over draws of the per-draw `bits_per_dim`;
-    ``extra['bpd_iw']`` is the tighter importance-weighted bound ``bits_per_dim(log mean_j
-    p(x_j))``; ``extra['log_prob']`` is ``[num_draws, b]`` nats.
-  """
-  deq_spec = dataclasses.replace(spec, dequantized=True)
-
-  def one(key):
-    ku, kl = jax.random.split(key)
-    return log_prob_fn(dequantize(x, ku, spec)[0], kl)
-
-  lps = jax.lax.map(one, jax.random.split(rng, num_draws))  # [draws, b]
-  bpd = jnp.mean(bits_per_dim(lps, deq_spec, discrete=False), axis=0)
-  lme = jax.scipy.special.logsumexp(lps, axis=0) - math.log(num_draws)
-  return bpd, {'bpd_iw': bits_per_dim(lme, deq_spec, discrete=False), 'log_prob': lps}

@@ -11,15 +11,13 @@ the set *including phi itself* (distance 0), so an exact duplicate counts as a n
 
 "inside" meaning ||x - phi|| <= r_k(phi) for at least one phi (ties count as inside).
 
-Distances are Euclidean, computed in float32 on the default JAX device (an accelerator when
-there is one) as ``|a|^2 + |b|^2 - 2 a.b`` clipped at 0, in blocks of ``chunk x chunk`` (default
-8192: 256 MB per block), so 50k x 50k distances are never held at once. The k+1 smallest
-distances per row are merged block by block; the real-vs-generated block is computed once and
-serves both precision (its rows) and recall (its columns). Arrays are padded to whole blocks so
-each jitted kernel compiles once per (chunk, d); padded columns sit at infinite distance.
-Float32 expansion loses about 1e-7 |x|^2 absolute in a squared distance, negligible next to k-NN
-radii of Inception features. No subsampling here (stylegan2-ada caps each set at 50k): the
-caller chooses the sets.
+Distances are Euclidean, computed in float32 on the default JAX device as ``|a|^2 + |b|^2 -
+2 a.b`` clipped at 0, in blocks of ``chunk x chunk``, so the whole distance matrix is never held
+at once. The k+1 smallest distances per row are merged block by block; each real-vs-generated
+block is computed once and serves both precision (its rows) and recall (its columns). Arrays are
+padded to whole blocks (padded columns at infinite distance), so each jitted kernel compiles
+once per (chunk, d). No subsampling: the caller chooses the sets. Used by
+`jaxgen.runtime.evaluators.classifier_features` (``precision``, ``recall``).
 """
 
 from __future__ import annotations

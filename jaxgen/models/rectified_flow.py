@@ -92,6 +92,7 @@ from jaxgen.nets import score_mlp, unet
 NETS = {'score_mlp': score_mlp, 'unet': unet}
 # eval.metrics that start from (or end at) x0 ~ N(0, I): meaningless for a transfer flow.
 NOISE_METRICS = ('sliced_wasserstein', 'straightness', 'bpd', 'nll')
+METRICS = ('straightness',)   # the family's own eval.metrics: its extras['metric/<name>']
 TIME_SAMPLINGS = ('uniform', 'logit_normal', 'mode', 'distill')
 MODE_SCALE_MAX = 2.0 / (math.pi - 2.0)  # the largest s for which SD3's f(u; s) stays monotone
 

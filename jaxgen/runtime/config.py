@@ -10,12 +10,14 @@ An experiment file builds its config from the schema and only *sets* values:
       return cfg.select(config, arg, smoke=_smoke)
 
 `validate` compares a config against `base(config.model.family)`: every key must exist there,
-every value must have the schema's type, and a few keys have a closed set of values or a range;
-a family may add rules across sections (``cross_checks``, e.g. a loss that needs a data source)
-and build its settings values once (``check(config)`` raising ValueError: a sampler or grid that
-would fail only after training).
-Errors name the key and say what is allowed; they are raised before anything is written.
-Command-line overrides (``--config.a.b=v``) are `jaxgen.runtime.overrides`.
+every value must have the schema's type (the elements of a tuple too), a few keys have a closed
+set of values or a range, and every name of ``eval.metrics`` is declared by an evaluator
+(`jaxgen.runtime.evaluators`) or by the family (its module's ``METRICS``); a family may add rules
+across sections (``cross_checks``, e.g. a loss that needs a data source) and build its settings
+values once (``check(config)`` raising ValueError: a sampler or grid that would fail only after
+training). Errors name the key and say what is allowed; they are raised before anything is
+written. Command-line overrides (``--config.a.b=v``) are `jaxgen.runtime.overrides`.
+Importing this module does not import JAX.
 """
 
 from __future__ import annotations
@@ -29,8 +31,6 @@ from typing import Any, Callable, Mapping, Optional
 
 import ml_collections
 
-from jaxgen import data as data_lib
-
 ConfigDict = ml_collections.ConfigDict
 
 
@@ -40,6 +40,8 @@ class ConfigError(ValueError):
 
 def common() -> ConfigDict:
   """The sections every run has, with their defaults (the family adds model/loss/sampling)."""
+  from jaxgen import data as data_lib
+
   c = ConfigDict()
   c.seed = 42
   c.data = data_lib.defaults()
@@ -79,7 +81,7 @@ def common() -> ConfigDict:
                             # resumes from that instead.
   ))
   c.eval = ConfigDict(dict(
-      metrics=('loss',),    # names from jaxgen.runtime.evaluate.METRICS
+      metrics=('loss',),    # names declared by jaxgen.runtime.evaluators (or the family)
       batch_size=256,
       num_batches=0,        # 0: the whole evaluation split
       num_samples=1024,     # samples drawn for sample-based metrics
@@ -131,7 +133,10 @@ def base(family: str) -> ConfigDict:
   """The full schema of a run of `family`: common sections plus the family's `defaults()`."""
   from jaxgen.models import base as models_base
 
-  module = models_base.family_module(family)
+  return _schema(models_base.family_module(family), family)
+
+
+def _schema(module, family: str) -> ConfigDict:
   c = common()
   fam = module.defaults()
   for key in fam.keys():
@@ -274,6 +279,7 @@ def _coerce(path: str, value: Any, default: Any) -> Any:
       return value
   elif isinstance(default, (tuple, list)):
     if isinstance(value, (tuple, list)):
+      _check_elements(path, value, default)
       return tuple(value)
   else:
     return value
@@ -281,10 +287,22 @@ def _coerce(path: str, value: Any, default: Any) -> Any:
                     f'got {_type_name(value)} {value!r}')
 
 
-def _family_checks(family: str) -> tuple[Mapping[str, tuple], Mapping[str, tuple]]:
-  from jaxgen.models import base as models_base
+def _check_elements(path: str, value, default) -> None:
+  """Refuses an element of the tuple `value` whose type differs from the elements of a schema
+  `default` whose elements share one type (an int stands for a float)."""
+  kinds = {type(v) for v in default}
+  if len(kinds) != 1:
+    return
+  kind = kinds.pop()
+  for i, v in enumerate(value):
+    ok = (isinstance(v, kind) and (kind is bool or not isinstance(v, bool))) or (
+        kind is float and isinstance(v, int) and not isinstance(v, bool))
+    if not ok:
+      raise ConfigError(f'config.{path}: expected a tuple of {kind.__name__} (like {default!r}), '
+                        f'got {_type_name(v)} {v!r} at position {i} of {tuple(value)!r}')
 
-  module = models_base.family_module(family)
+
+def _family_checks(module) -> tuple[Mapping[str, tuple], Mapping[str, tuple]]:
   choices = dict(CHOICES)
   ranges = dict(RANGES)
   if hasattr(module, 'choices'):
@@ -298,9 +316,12 @@ def validate(config: ConfigDict) -> ConfigDict:
   """Checks keys, types and values against the schema; returns a type-normalised copy."""
   if 'model' not in config or 'family' not in config.model:
     raise ConfigError('config.model.family is missing; build configs with jaxgen.runtime.config.base(family)')
+  from jaxgen.models import base as models_base
+
   family = config.model.family
-  schema = base(family)
-  choices, ranges = _family_checks(family)
+  module = models_base.family_module(family)
+  schema = _schema(module, family)
+  choices, ranges = _family_checks(module)
   out = ConfigDict()
 
   def walk(cfg: ConfigDict, sch: ConfigDict, dst: ConfigDict, prefix: str):
@@ -329,16 +350,27 @@ def validate(config: ConfigDict) -> ConfigDict:
         dst[key] = sch[key]
 
   walk(config, schema, out, '')
-  _cross_checks(family, out)
+  _check_metrics(module, out.eval.metrics)
+  _cross_checks(module, out)
   return out
 
 
-def _cross_checks(family: str, config: ConfigDict) -> None:
+def _check_metrics(module, names) -> None:
+  """Refuses a name of ``eval.metrics`` that no evaluator and not the family declares."""
+  from jaxgen.runtime import evaluators
+
+  known = evaluators.metric_names() + tuple(getattr(module, 'METRICS', ()))
+  for name in names:
+    if name not in known:
+      close = difflib.get_close_matches(name, known, n=1)
+      hint = f' Did you mean {close[0]!r}?' if close else ''
+      raise ConfigError(f'config.eval.metrics: unknown metric {name!r}.{hint} Known: '
+                        f'{", ".join(known)}')
+
+
+def _cross_checks(module, config: ConfigDict) -> None:
   """Rules that tie keys of different sections together (a family's ``cross_checks(config)``
   returns a list of messages, each naming the keys and saying how to fix them)."""
-  from jaxgen.models import base as models_base
-
-  module = models_base.family_module(family)
   problems = module.cross_checks(config) if hasattr(module, 'cross_checks') else []
   if problems:
     raise ConfigError('; '.join(problems))

@@ -1,46 +1,66 @@
 """The evaluation driver: the metrics named in ``config.eval.metrics``, as ``eval/<name>`` floats.
 
-The driver builds the functions of a Run once (`inputs`: ``loss_fn``, ``log_prob_fn``,
-``sample_fn``, the evaluation batches, ...) and hands each metric module of
-`jaxgen.runtime.evaluators` the ones its ``Evaluator`` asks for by name. Adding a metric is one
-module there and one line in `REGISTRY`.
-
-Metrics (see each module): ``loss``, ``nll`` (nats per example), ``bpd`` (bits/dim; both with
-``likelihood_seconds`` and, for ODE likelihoods, ``likelihood_nfe``), ``sliced_wasserstein``
-(with the sampler's ``nfe``), ``accuracy`` (classifier families, at their noise levels), ``fd`` /
-``is`` / ``kid`` / ``class_accuracy`` (samples in the pinned classifier's features: digits,
-fashion_mnist), ``fid`` / ``inception_score`` (the FID Inception-v3 with the weights of
-``eval.inception_weights``, streamed over chunks of samples), and any family metric ``m`` that the model declares as
-``model.extras['metric/' + m]``.
+`inputs` builds what evaluators take from a Run once (`Inputs`: pure functions, the evaluation
+batches, the reference data, settings; nothing compiled); each metric module of
+`jaxgen.runtime.evaluators` builds its evaluator from them (its ``DECLARATION.build``), and a
+family's own metric ``m`` (a name of its module's ``METRICS``) runs
+``model.extras['metric/' + m]`` (`evaluators.family`). Names are checked by `config.validate`;
+here a metric whose declaration needs what the model lacks (a sampler, a ``log_prob``) is one
+ConfigError naming config.eval.metrics.
 """
 
 from __future__ import annotations
 
-import inspect
+import dataclasses
+from typing import Any, Callable, Optional
 
 import jax
 import numpy as np
 
 from jaxgen.runtime import compile_options
 from jaxgen.runtime import config as cfg_lib
+from jaxgen.runtime import evaluators
 from jaxgen.runtime import parallel
 from jaxgen.runtime import samples as samples_lib
-from jaxgen.runtime.evaluators import classification
-from jaxgen.runtime.evaluators import classifier_features
 from jaxgen.runtime.evaluators import family
-from jaxgen.runtime.evaluators import inception
-from jaxgen.runtime.evaluators import likelihood
-from jaxgen.runtime.evaluators import loss
-from jaxgen.runtime.evaluators import sample_quality
-
-# Modules with NAMES and an Evaluator.
-REGISTRY = (loss, likelihood, sample_quality, classification, classifier_features, inception)
-METRICS = tuple(name for module in REGISTRY for name in module.NAMES)
 
 
-def inputs(run, sampler=None) -> dict:
-  """What an evaluator may ask for, built once from `run` (pure functions; nothing compiled).
-  `sampler` is a `samples.sampler` to share (its jit cache); one is made otherwise."""
+@dataclasses.dataclass(frozen=True)
+class Inputs:
+  """What evaluators take from a Run (see each module for what it uses).
+
+  loss_fn: ``(params, batch, rng) -> scalar`` with dropout off; log_prob_fn: ``(params, batch,
+  rng) -> [b]`` nats or None; log_prob_stats_fn: ODE likelihoods' ``(params, batch, rng) -> ([b],
+  {'nfe': [b]})`` or None; log_prob_options: the likelihood's compiler options; correct_fn:
+  classifiers' ``(params, batch, rng) -> {name: [b] 0/1}`` or None; sample_fn: ``(params, rng,
+  n) -> (x, info)`` on the host; sampling, sampling_options: the run's sampling section and its
+  compiler options; batches: ``dequant_draw -> iterator`` of sharded evaluation batches with a
+  ``mask``; reference: ``n -> [n, ...]`` evaluation examples (0: all); spec: the run's
+  `DataSpec`; discrete: whether ``log_prob`` is a mass; eval_config: the ``eval`` section;
+  eval_data_name: the data the evaluation split comes from (a reflow run's chain's root data);
+  run_step: the checkpoint step (None: not from a checkpoint)."""
+
+  loss_fn: Callable
+  log_prob_fn: Optional[Callable]
+  log_prob_stats_fn: Optional[Callable]
+  log_prob_options: Any
+  correct_fn: Optional[Callable]
+  sample_fn: Callable
+  sampling: Any
+  sampling_options: Any
+  batches: Callable
+  reference: Callable
+  mesh: Any
+  spec: Any
+  discrete: bool
+  eval_config: Any
+  eval_data_name: str
+  run_step: Optional[int]
+
+
+def inputs(run, sampler=None) -> Inputs:
+  """The `Inputs` of `run`; `sampler` is a `samples.sampler` to share (its jit cache), one is
+  made otherwise."""
   config, model, mesh = run.config, run.model, run.mesh
   ec = config.eval
   n_dev = mesh.devices.size
@@ -51,62 +71,55 @@ def inputs(run, sampler=None) -> dict:
     for b in run.data.eval_batches(bs, ec.num_batches, dequant_draw):
       yield parallel.shard_batch(b, mesh)
 
-  return dict(
+  return Inputs(
       loss_fn=lambda p, b, r: model.loss(p, b, r, train=False)[0],
       log_prob_fn=model.log_prob,
-      correct_fn=model.extras.get('correct'),   # classifiers: per-example hits per noise level
-      log_prob_stats_fn=model.extras.get('log_prob_stats'),   # ODE likelihoods: with the NFE
+      log_prob_stats_fn=model.extras.get('log_prob_stats'),
       # ODE likelihoods (families with a velocity) compile with the ODE-solve options.
       log_prob_options=compile_options.ode_solve() if model.velocity is not None else None,
+      correct_fn=model.extras.get('correct'),
       sample_fn=lambda p, r, n: draw(p, r, n, config.sampling),
       sampling=config.sampling,
       sampling_options=compile_options.sampling_options(model, config.sampling),
       batches=batches, reference=run.data.eval_array, mesh=mesh, spec=run.data.spec,
-      discrete=model.discrete, num_samples=ec.num_samples, dequant_draws=ec.dequant_draws,
-      dequantize_eval=ec.dequantize, eval_config=ec,
-      # the data the evaluation split comes from (a reflow run's pairs: its chain's root data)
+      discrete=model.discrete, eval_config=ec,
       eval_data_name=run.data.eval_source()['data']['name'],
       run_step=run.step)
 
 
-def _wanted(cls) -> list[str]:
-  return [p for p in inspect.signature(cls.__init__).parameters if p != 'self']
-
-
-def _make(cls, available: dict, **fixed):
-  wanted = _wanted(cls)
-  return cls(**{p: fixed[p] if p in fixed else available[p] for p in wanted})
-
-
 class Evaluator:
   """The metrics of ``run.config.eval.metrics``, each evaluator built (and compiled) once;
-  ``Evaluator(run)(params, rng) -> dict of floats``. Unknown names are refused here."""
+  ``Evaluator(run)(params, rng) -> dict of floats``."""
 
   def __init__(self, run, sampler=None):
     names = tuple(run.config.eval.metrics)
     model = run.model
-    own = [m for m in names if m not in METRICS]
-    unknown = [m for m in own if 'metric/' + m not in model.extras]
-    if unknown:
-      extra = [k.split('/', 1)[1] for k in model.extras if k.startswith('metric/')]
-      raise cfg_lib.ConfigError(f'config.eval.metrics: unknown {unknown}; available: '
-                       f'{", ".join(METRICS + tuple(extra))}')
+    chosen = evaluators.declaring(names)
+    known = {m for _, ms in chosen for m in ms}
+    own = [m for m in names if m not in known]
+    lacking = [m for m in own if 'metric/' + m not in model.extras]
+    if lacking:
+      raise cfg_lib.ConfigError(f'config.eval.metrics: {lacking} are no metrics of family '
+                                f'{run.config.model.family!r}: leave them out')
+    family_name = run.config.model.family
     if model.sample is None:
-      drawn = [m for module in REGISTRY if 'sample_fn' in _wanted(module.Evaluator)
-               for m in module.NAMES if m in names] + own
+      drawn = [m for d, ms in chosen if d.samples for m in ms] + own
       if drawn:
         raise cfg_lib.ConfigError(
-            f'config.eval.metrics: {drawn} need samples, and family {run.config.model.family!r} '
-            'has no sampler: leave them out of config.eval.metrics')
+            f'config.eval.metrics: {drawn} need samples, and family {family_name!r} has no '
+            'sampler: leave them out of config.eval.metrics')
+    if model.log_prob is None:
+      lik = [m for d, ms in chosen if d.likelihood for m in ms]
+      if lik:
+        raise cfg_lib.ConfigError(
+            f'config.eval.metrics: {lik} need a likelihood, and family {family_name!r} has no '
+            'log_prob: leave them out of config.eval.metrics')
     available = inputs(run, sampler)
-    self._evaluators = []
-    for module in REGISTRY:
-      chosen = tuple(m for m in module.NAMES if m in names)
-      if chosen:
-        self._evaluators.append(_make(module.Evaluator, available, names=chosen))
+    self._evaluators = [d.build(ms, available) for d, ms in chosen]
     for i, m in enumerate(own):
-      self._evaluators.append(_make(family.Evaluator, available,
-                                    metric_fn=model.extras['metric/' + m], index=i))
+      self._evaluators.append(family.Evaluator(
+          model.extras['metric/' + m], i, int(available.eval_config.num_samples),
+          available.sampling, available.sampling_options))
 
   def identities(self) -> dict:
     """What the metrics are measured with (feature networks and their digests, the likelihood's

@@ -8,16 +8,19 @@
 * ``pairs``: ``python -m launch.reflow --workdir <source run> --num N``: the reflow pairs a
   ``pairs_from`` run trains on; done when the pairs' ``index.json`` exists. The run itself then
   trains with ``--config.train.init_from=<source run>`` (pairs and weights from there).
-* ``sample`` (scales with ``samples`` N, rows with Inception metrics): ``python -m launch.sample
-  --workdir W --num N --name <table>_<row> [sampling overrides]``, resumable chunks; the row's
-  evaluation then reads them (``eval.samples_dir``). Done when the folder's index.json exists.
+* ``sample`` (scales with ``samples`` N, rows with a metric that can read a samples folder, its
+  evaluator's ``Declaration.samples_folder``): ``python -m launch.sample --workdir W --num N
+  --name <table>_<row> [sampling overrides]``, resumable chunks; the row's evaluation then reads
+  them (``eval.samples_dir``). Done when the folder's index.json exists.
 * ``evaluate``: ``python -m launch.evaluate --workdir W --out RUNS/<scale>/tables/<table>/<row>.json
   --config.eval.metrics=... [row overrides]``; done when that file exists, records this command
   and the run's newest step (a retrained run or a changed row is evaluated again).
 
 Every step runs as its own process (`execute`; its output streams to the console), in order, and
 stops at the first failure (its exit status is returned): rerunning the same table command
-resumes where it stopped, since every step is itself resumable or atomic. Paths are absolute.
+resumes where it stopped, since every step is itself resumable or atomic. A SIGTERM or SIGINT
+sent to the build is handed to the running step (which stops as on preemption: launch.train saves
+its step), the build waits for it and returns ``128 + signal``. Paths are absolute.
 """
 
 from __future__ import annotations
@@ -25,31 +28,33 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
 from typing import Any, Mapping, Optional
 
 from jaxgen.runtime import config as cfg_lib
+from jaxgen.runtime import evaluators
 from jaxgen.runtime import overrides as overrides_lib
 from jaxgen.runtime import workdir as workdir_lib
 from jaxgen.store import paths
 from jaxgen.tables import spec as table_spec
 
-# Metrics that read a chunk folder of launch.sample (eval.samples_dir) at scales with `samples`.
-CHUNKED_METRICS = ('fid', 'inception_score')
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 @dataclasses.dataclass(frozen=True)
 class Step:
-  """kind: 'train' | 'pairs' | 'sample' | 'evaluate'; name: the run key or row label; argv: the command
-  after ``python``; done: nothing left to do; out: the row file (evaluate)."""
+  """kind: 'train' | 'pairs' | 'sample' | 'evaluate'; name: the run key or row label; argv: the
+  command after ``python``; done: nothing left to do; out: the row file (evaluate); inception:
+  an evaluation with a metric that needs ``eval.inception_weights``."""
   kind: str
   name: str
   argv: tuple
   done: bool
   out: str = ''
+  inception: bool = False
 
   def command(self) -> str:
     import shlex
@@ -181,9 +186,11 @@ def plan(table: table_spec.Table, scale: str, runs: str,
     out = row_file(runs, scale, table.name, row.label)
     over = evaluation_overrides(table, scale, row)
     check_evaluation(configs[row.run], over, f'table {table.name}, row {row.label!r}')
-    if set(over['eval.metrics']) & set(CHUNKED_METRICS):
+    needs = [d for d, _ in evaluators.declaring(over['eval.metrics'])]
+    needs_inception = any(d.inception_weights for d in needs)
+    if needs_inception:
       over.update(inception or {})
-    if s.samples and set(over['eval.metrics']) & set(CHUNKED_METRICS):
+    if s.samples and any(d.samples_folder for d in needs):
       name = f'{table.name}_{table_spec.slug(row.label)}'
       folder = os.path.join(path, 'samples', name)
       argv = ('-m', 'launch.sample', '--workdir', path, '--num', str(s.samples), '--name', name,
@@ -192,13 +199,38 @@ def plan(table: table_spec.Table, scale: str, runs: str,
                         os.path.exists(os.path.join(folder, 'index.json'))))
       over['eval.samples_dir'] = folder
     argv = ('-m', 'launch.evaluate', '--workdir', path, '--out', out, *flags(over))
-    steps.append(Step('evaluate', row.label, argv, _row_done(out, argv, path), out))
+    steps.append(Step('evaluate', row.label, argv, _row_done(out, argv, path), out,
+                      needs_inception))
   return steps
+
+
+def _run(argv: list, env: dict) -> tuple[int, int]:
+  """``(exit status, signal)``: runs `argv` in its own process group (so a terminal's Ctrl-C
+  reaches it once, through this process) and hands it each SIGTERM / SIGINT this process gets
+  until it exits; `signal` is the first one handed on (0: none)."""
+  got = []
+  child = subprocess.Popen(argv, cwd=ROOT, env=env, start_new_session=True)
+
+  def hand_on(signum, frame):
+    del frame
+    got.append(signum)
+    if child.poll() is None:
+      child.send_signal(signum)
+
+  handled = (signal.SIGTERM, signal.SIGINT)
+  previous = {s: signal.signal(s, hand_on) for s in handled}
+  try:
+    rc = child.wait()
+  finally:
+    for s, handler in previous.items():
+      signal.signal(s, handler)
+  return rc, (got[0] if got else 0)
 
 
 def execute(steps: list, python: str = sys.executable, log=print) -> int:
   """Runs the steps not done, in order, each a subprocess of `python` in the repository root;
-  returns 0, or the exit status of the first that failed (the later ones are not run). An
+  returns 0, or the exit status of the first that failed (the later ones are not run), or
+  ``128 + signal`` after handing a SIGTERM / SIGINT to the running step and waiting for it. An
   evaluation's row file gains ``table_row``: its command and wall time."""
   todo = [s for s in steps if not s.done]
   log(f'table: {len(steps) - len(todo)} of {len(steps)} steps done, {len(todo)} to run')
@@ -208,8 +240,12 @@ def execute(steps: list, python: str = sys.executable, log=print) -> int:
     if step.out:
       paths.makedirs(os.path.dirname(step.out))
     t0 = time.perf_counter()
-    rc = subprocess.call([python, *step.argv], cwd=ROOT, env=env)
+    rc, signum = _run([python, *step.argv], env)
     seconds = time.perf_counter() - t0
+    if signum:
+      log(f'table: stopped by {signal.Signals(signum).name} during {step.kind} {step.name} (its '
+          f'exit status {rc}) after {seconds:.0f}s; rerun the same command to resume')
+      return 128 + signum
     if rc:
       log(f'table: {step.kind} {step.name} failed (exit status {rc}) after {seconds:.0f}s; '
           'rerun the same command to resume')

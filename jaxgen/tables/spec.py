@@ -110,9 +110,10 @@ class Scale:
   runs: run key -> RunSpec; overrides: evaluation overrides of every row; metrics: metric name
   -> the name used at this scale (``{'fd': 'fid'}``: the paper's Inception FID where the laptop
   uses the pinned classifier's FD; '' leaves the metric out); runtime: the measured time of this
-  scale (table file's statement, printed in the report); samples: > 0 makes each row with an
-  Inception metric draw that many samples first as a resumable chunk folder (launch.sample
-  --num), which its evaluation reads."""
+  scale (table file's statement, printed in the report); samples: > 0 makes each row with a
+  metric that can read a samples folder (its evaluator's ``Declaration.samples_folder``) draw that
+  many samples first as a resumable chunk folder (launch.sample --num), which its evaluation
+  reads."""
   description: str
   runs: Mapping[str, RunSpec]
   overrides: Mapping[str, Any] = dataclasses.field(default_factory=dict)

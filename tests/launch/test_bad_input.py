@@ -217,10 +217,21 @@ def test_mistakes_on_a_trained_run(capsys, trained):
   refused(capsys, launch_sample.main, ['--workdir', trained, '--config.sampling.grid=log_snr'],
           r"config\.sampling\.grid='log_snr' cannot be used by rectified flow", trained)
   refused(capsys, launch_evaluate.main, ['--workdir', trained, "--config.eval.metrics=('fidd',)"],
-          r"config\.eval\.metrics: unknown \['fidd'\]", trained)
+          r"config\.eval\.metrics: unknown metric 'fidd'\. Did you mean 'fid'\?", trained)
+  refused(capsys, launch_evaluate.main, ['--workdir', trained, "--config.eval.metrics=('loss', 3)"],
+          r"config\.eval\.metrics: expected a tuple of str .*got int 3 at position 1", trained)
   # fid without the Inception weights: the download and the converter, nothing written
   refused(capsys, launch_evaluate.main, ['--workdir', trained, "--config.eval.metrics=('fid',)"],
           r'config\.eval\.inception_weights is empty.*convert_inception_weights', trained)
+  # a folder or a cut-short .npz as the weights: the key and the file, not the workdir
+  fid = ["--config.eval.metrics=('fid',)", '--config.eval.inception_weights=']
+  refused(capsys, launch_evaluate.main, ['--workdir', trained, fid[0], fid[1] + trained],
+          r'config\.eval\.inception_weights=.*run is a folder, not the weights \.npz', trained)
+  cut = os.path.join(os.path.dirname(trained), 'cut.npz')
+  with open(cut, 'wb') as f:
+    f.write(b'PK\x03\x04' + bytes(100))   # the start of a zip, cut short
+  refused(capsys, launch_evaluate.main, ['--workdir', trained, fid[0], fid[1] + cut],
+          r'config\.eval\.inception_weights=.*cut\.npz is no readable \.npz', trained)
 
 
 def test_a_save_that_fails_during_the_run_exits_1_in_one_line(capsys, tmp_path, monkeypatch):

@@ -18,6 +18,7 @@ from jaxgen import data as data_lib
 from jaxgen.data import pairs
 from jaxgen.runtime import cli as cli_lib
 from jaxgen.runtime import evaluate as evaluate_lib
+from jaxgen.runtime import evaluators
 from jaxgen.runtime import loop
 from jaxgen.runtime import run as run_lib
 from jaxgen.runtime import state as state_lib
@@ -76,7 +77,7 @@ def test_source_run_reports_the_straightness_of_its_ema_flow(source):
   trainer = run_lib.open_run(source)
   raw = run_lib.open_run(source, {'eval.use_ema': 'false'}).params
   c = trainer.config
-  family = [m for m in c.eval.metrics if m not in evaluate_lib.METRICS]
+  family = [m for m in c.eval.metrics if m not in evaluators.metric_names()]
   key = jax.random.fold_in(jax.random.fold_in(trainer.rng, run_lib.EVAL_SALT),
                            100 + family.index('straightness'))
   out = trainer.model.extras['metric/straightness'](trainer.params, key, c.eval.num_samples,

@@ -1,5 +1,6 @@
 """The pinned evaluation classifiers (jaxgen/assets, `jaxgen.runtime.classifier_asset`) and the
-``fd`` / ``is`` / ``kid`` / ``class_accuracy`` evaluator built on them."""
+``fd`` / ``is`` / ``kid`` / ``precision`` / ``recall`` / ``class_accuracy`` evaluator built on
+them."""
 
 import glob
 import json
@@ -101,6 +102,22 @@ def test_is_of_real_digits_is_near_the_number_of_classes_and_one_for_a_constant_
   assert 9.0 < score <= 10.0
   const = np.zeros_like(x)
   assert abs(_evaluator(digits_run, ('is',), const).run(None, KEY)['eval/is'] - 1.0) < 1e-9
+
+
+def test_precision_and_recall_are_one_for_the_split_itself_and_recall_zero_for_one_image(
+    digits_run, real):
+  """Every point lies in its own k-NN ball: the split against itself is (1, 1). One image
+  repeated has k-NN radius 0, so its manifold holds no real feature (recall 0). Fewer samples
+  than k + 1 = 4 are refused."""
+  x, _ = real
+  out = _evaluator(digits_run, ('precision', 'recall'), x).run(None, KEY)
+  assert (out['eval/precision'], out['eval/recall']) == (1.0, 1.0)
+  const = np.full((40,) + x.shape[1:], -1.0, np.float32)
+  out = _evaluator(digits_run, ('recall',), const).run(None, KEY)
+  assert out == {'eval/recall': 0.0, 'eval/nfe': 1.0}
+  with pytest.raises(cfg_lib.ConfigError, match=r'num_samples=3: precision need at least 4'):
+    cf.Evaluator(('precision',), None, digits_run.data.eval_array, digits_run.data.spec, 3,
+                 'digits')
 
 
 def test_class_accuracy_of_real_labelled_data_is_the_test_accuracy(digits_run, real):

@@ -60,6 +60,38 @@ def test_overrides_are_typed_by_the_schema():
   assert c.train.progress is False
 
 
+def test_eval_metrics_must_be_declared_names():
+  """Each name of eval.metrics is an evaluator's (`jaxgen.runtime.evaluators`) or the family's
+  (rectified flow's straightness); anything else, or a non-string, is one ConfigError."""
+  ok = cfg.validate(overrides_lib.apply(cfg.load(EXP), {
+      'eval.metrics': "('loss', 'straightness', 'fid', 'precision')"}))
+  assert ok.eval.metrics == ('loss', 'straightness', 'fid', 'precision')
+  c = overrides_lib.apply(cfg.load(EXP), {'eval.metrics': "('loss', 'sliced_wasserstien')"})
+  with pytest.raises(cfg.ConfigError, match=r"^config\.eval\.metrics: unknown metric "
+                     r"'sliced_wasserstien'\. Did you mean 'sliced_wasserstein'\? Known: loss, "):
+    cfg.validate(c)
+  pixelcnn = overrides_lib.apply(cfg.load('experiments/pixelcnn/digits.py'),
+                                 {'eval.metrics': "('straightness',)"})
+  with pytest.raises(cfg.ConfigError, match="unknown metric 'straightness'"):
+    cfg.validate(pixelcnn)   # rectified flow's own metric
+  c = overrides_lib.apply(cfg.load(EXP), {'eval.metrics': "('loss', 3)"})
+  with pytest.raises(cfg.ConfigError, match=r"config\.eval\.metrics: expected a tuple of str "
+                     r"\(like \('loss',\)\), got int 3 at position 1"):
+    cfg.validate(c)
+
+
+def test_importing_the_config_and_the_evaluator_declarations_imports_no_jax():
+  import subprocess
+  import sys
+
+  from tests.conftest import ROOT
+  code = ('import sys; from jaxgen.runtime import config, evaluators, overrides; '
+          "print('jax' in sys.modules)")
+  out = subprocess.run([sys.executable, '-c', code], cwd=ROOT, capture_output=True, text=True,
+                       timeout=60)
+  assert out.stdout.strip() == 'False', out.stderr
+
+
 def test_int_is_accepted_for_float():
   c = overrides_lib.apply(cfg.load(EXP), {'optim.lr': '1'})
   assert cfg.validate(c).optim.lr == 1.0

@@ -1,7 +1,7 @@
 """The ``fid`` / ``inception_score`` evaluator and ``launch.fid_stats``: samples stream through the
 network in chunks and give the FID and IS of all samples at once; the reference statistics of
-launch.fid_stats are those of the images themselves; a missing weights file is one clear
-ConfigError. The network here is a cheap stand-in with Inception's output shapes (the real
+launch.fid_stats are those of the images themselves; a missing, cut short or folder weights
+file is one clear ConfigError (launch.fid_stats: one error line, exit 2, before importing JAX). The network here is a cheap stand-in with Inception's output shapes (the real
 network's agreement with pytorch-fid is tests/nets/test_inception.py's)."""
 
 import types
@@ -33,7 +33,7 @@ def _stub_net(variables):
 @pytest.fixture
 def stub(monkeypatch, tmp_path):
   weights = tmp_path / 'inception.npz'
-  weights.write_bytes(b'stand-in weights')
+  np.savez(weights, stand_in=np.zeros(3))
   monkeypatch.setattr(ev.inception_net, 'load_weights', lambda p: {'params': {}})
   monkeypatch.setattr(ev.inception_net, 'feature_fn', _stub_net)
   return str(weights)
@@ -126,8 +126,26 @@ def test_fid_stats_file_is_the_reference(stub, tmp_path):
 def test_missing_weights_name_the_download_and_the_converter(tmp_path):
   with pytest.raises(cfg.ConfigError, match='inception_weights is empty.*convert_inception'):
     _evaluator('', 16, 16)
-  with pytest.raises(cfg.ConfigError, match=r'inception_weights: .*not found.*pytorch-fid'):
+  with pytest.raises(cfg.ConfigError, match=r'inception_weights=.*absent.npz: no such file.*'
+                     'pytorch-fid.*convert_inception'):
     _evaluator(str(tmp_path / 'absent.npz'), 16, 16)
+
+
+def _cut_short(tmp_path):
+  """A weights .npz whose last bytes are missing (a copy or download stopped early)."""
+  whole = tmp_path / 'whole.npz'
+  np.savez(whole, a=np.arange(1000.0), b=np.ones((50, 50)))
+  cut = tmp_path / 'cut.npz'
+  cut.write_bytes(whole.read_bytes()[:-200])
+  return cut
+
+
+def test_cut_short_or_folder_weights_are_config_errors_naming_the_key(tmp_path):
+  with pytest.raises(cfg.ConfigError, match=r'^config.eval.inception_weights=.*cut.npz is no '
+                     'readable .npz.*convert'):
+    _evaluator(str(_cut_short(tmp_path)), 16, 16)
+  with pytest.raises(cfg.ConfigError, match=r'^config.eval.inception_weights=.* is a folder'):
+    _evaluator(str(tmp_path), 16, 16)
 
 
 def test_launch_fid_stats_writes_the_statistics_of_the_split(stub, tmp_path, capsys):
@@ -149,6 +167,26 @@ def test_launch_fid_stats_writes_the_statistics_of_the_split(stub, tmp_path, cap
                        str(tmp_path / 'absent.npz'), '--out', str(tmp_path / 'x.npz')])
   assert rc == 2 and not (tmp_path / 'x.npz').exists()
   assert capsys.readouterr().err.count('\n') == 1
+
+
+@pytest.mark.parametrize('weights', ['cut', 'folder'])
+def test_launch_fid_stats_refuses_bad_weights_before_importing_jax(tmp_path, weights):
+  """A cut-short .npz or a folder as --inception-weights: one error line naming the flag, exit 2,
+  nothing written, and JAX never imported (the check runs right after parsing)."""
+  import subprocess
+  import sys
+
+  from tests.conftest import ROOT
+  path = _cut_short(tmp_path) if weights == 'cut' else tmp_path
+  out = tmp_path / 'x.npz'
+  code = ('import sys; from launch import fid_stats; rc = fid_stats.main(sys.argv[1:]); '
+          "print('jax' in sys.modules); sys.exit(rc)")
+  p = subprocess.run([sys.executable, '-c', code, '--config', 'experiments/score_sde/digits.py',
+                      '--inception-weights', str(path), '--out', str(out)], cwd=ROOT,
+                     capture_output=True, text=True, timeout=120)
+  assert p.returncode == 2 and p.stdout.strip() == 'False', p.stdout + p.stderr
+  assert p.stderr.startswith('error: --inception-weights=') and p.stderr.count('\n') == 1
+  assert not out.exists()
 
 
 @pytest.mark.slow

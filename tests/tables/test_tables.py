@@ -90,6 +90,9 @@ def test_bad_rows_are_refused_at_plan_time(tmp_path):
     table_plan.plan(_table(rows=(Row('r', 'a', {'sampling.stepz': 8}),)), 'smoke', str(tmp_path))
   with pytest.raises(cfg.ConfigError, match='scales smoke'):
     table_plan.plan(_table(), 'laptop', str(tmp_path))
+  with pytest.raises(cfg.ConfigError, match=r"row 'r'.*unknown metric 'sliced_wasserstien'"):
+    table_plan.plan(_table(rows=(Row('r', 'a', metrics=('sliced_wasserstien',)),)), 'smoke',
+                    str(tmp_path))
   assert not os.listdir(tmp_path)   # nothing written
 
 

@@ -11,9 +11,11 @@ import jax
 import numpy as np
 
 from jaxgen.runtime import config as cfg_lib
+from jaxgen.runtime import evaluators
 from jaxgen.runtime import parallel
 
-NAMES = ('accuracy',)
+DECLARATION = evaluators.Declaration(
+    names=('accuracy',), build=lambda names, i: Evaluator(names, i.correct_fn, i.batches, i.mesh))
 
 
 class Evaluator:

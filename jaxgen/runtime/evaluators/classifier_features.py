@@ -1,4 +1,4 @@
-"""``fd``, ``is``, ``kid``, ``class_accuracy``: sample quality in the feature space of the pinned
+"""``fd``, ``is``, ``kid``, ``precision``, ``recall``, ``class_accuracy``: sample quality in the feature space of the pinned
 evaluation classifier of the run's evaluation data (`jaxgen.runtime.classifier_asset`:
 ``digits``, ``fashion_mnist``; a reflow run on ``pairs:`` evaluates on its chain's root data,
 whose classifier it uses; other data is one ConfigError naming config.eval.metrics).
@@ -7,8 +7,7 @@ whose classifier it uses; other data is one ConfigError naming config.eval.metri
   draw as ``sliced_wasserstein``'s), mapped from the run's data range ``[spec.low, spec.high]``
   to the [-1, 1] the classifier was trained on (so 'unit' and 'levels' runs are measured alike)
   and clipped to it.
-* Reference: the **whole evaluation split** (297 digits test images, 10k Fashion-MNIST test
-  images), in the run's data transforms, mapped the same way; its features are computed once.
+* Reference: the **whole evaluation split**, in the run's data transforms, mapped the same way; its features are computed once.
 * ``eval/fd``: the Frechet distance between Gaussians fitted to the penultimate features
   (`jaxgen.metrics.frechet`, 'eigh'); like FID it is biased upwards for few samples.
 * ``eval/is`` (and ``eval/is_std``): ``exp(E KL(p(y|x) || p(y)))`` of the classifier's softmax
@@ -16,6 +15,10 @@ whose classifier it uses; other data is one ConfigError naming config.eval.metri
   500 samples where possible): at most the number of classes (10), 1 for a constant image.
 * ``eval/kid`` (and ``eval/kid_std``): the unbiased cubic-kernel MMD^2 (`jaxgen.metrics.kid`) over
   100 subsets of ``min(1000, n, reference)`` samples, subset seed 0.
+* ``eval/precision``, ``eval/recall``: improved precision and recall (`jaxgen.metrics.
+  precision_recall`, k = 3 nearest neighbours) of the samples' features against the reference's:
+  the fraction of samples inside the reference's k-NN manifold, and of reference examples inside
+  the samples'.
 * ``eval/class_accuracy``: the fraction of samples that the classifier puts in the class they
   were drawn for (``info['label']`` of a class-conditional sampler, e.g. ``model.num_classes``
   runs); a sampler without labels is a ConfigError naming config.eval.metrics.
@@ -32,12 +35,17 @@ import numpy as np
 from jaxgen.metrics import frechet
 from jaxgen.metrics import inception_score as is_lib
 from jaxgen.metrics import kid as kid_lib
+from jaxgen.metrics import precision_recall as pr_lib
 from jaxgen.runtime import classifier_asset
 from jaxgen.runtime import config as cfg_lib
+from jaxgen.runtime import evaluators
 
-NAMES = ('fd', 'is', 'kid', 'class_accuracy')
+DECLARATION = evaluators.Declaration(
+    names=('fd', 'is', 'kid', 'precision', 'recall', 'class_accuracy'), samples=True,
+    build=lambda names, i: Evaluator(names, i.sample_fn, i.reference, i.spec,
+                                     int(i.eval_config.num_samples), i.eval_data_name))
 KID_SUBSETS = 100
-
+PR_NEIGHBOURS = 3
 
 def is_splits(n: int) -> int:
   return max(1, min(10, n // 500))
@@ -70,9 +78,10 @@ class Evaluator:
           f'{entry["data"]["num_levels"]}-level images of shape {tuple(entry["data"]["shape"])}, '
           f'this run\'s data has {spec.num_levels} levels, shape {tuple(spec.shape)} (binarized?): '
           'remove them from config.eval.metrics or set config.data.binarize=\'none\'')
-    if num_samples < 2:
+    least = PR_NEIGHBOURS + 1 if {'precision', 'recall'} & set(names) else 2
+    if num_samples < least:
       raise cfg_lib.ConfigError(f'config.eval.num_samples={num_samples}: {wanted} need at least '
-                                '2 samples (e.g. 1000)')
+                                f'{least} samples (e.g. 1000)')
     self._names, self._n, self._sample = tuple(names), int(num_samples), sample_fn
     self._low, self._high = float(spec.low), float(spec.high)
     ref = to_asset_range(reference(0), self._low, self._high)
@@ -93,6 +102,10 @@ class Evaluator:
       m = min(1000, len(feats), len(self._ref_feats))
       mean, std = kid_lib.kernel_inception_distance(self._ref_feats, feats, m, KID_SUBSETS)
       out['eval/kid'], out['eval/kid_std'] = mean, std
+    if {'precision', 'recall'} & set(self._names):
+      precision, recall = pr_lib.precision_recall(self._ref_feats, feats, PR_NEIGHBOURS)
+      out.update({f'eval/{k}': v for k, v in (('precision', precision), ('recall', recall))
+                  if k in self._names})
     if 'class_accuracy' in self._names:
       if labels is None:
         raise cfg_lib.ConfigError(

@@ -18,13 +18,15 @@ network and weights of pytorch-fid, converted from the file the user supplies wi
 * ``eval/fid``: the Frechet distance of the pool3 (2048-d) Gaussians ('sqrtm', pytorch-fid's
   formula); ``eval/inception_score`` (and ``_std``): the 1008-way logits without the fc bias over
   10 splits (fewer when n < 10); ``eval/nfe``: the sampler's NFE.
-Without the weights file: one ConfigError naming the file, the download and the converter.
+Without a readable weights file: one ConfigError naming the key, the download and the converter
+(`jaxgen.runtime.evaluators.check_inception_weights`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import zipfile
 
 import jax
 import numpy as np
@@ -33,8 +35,13 @@ from jaxgen.metrics import frechet
 from jaxgen.metrics import inception_score as is_lib
 from jaxgen.nets import inception as inception_net
 from jaxgen.runtime import config as cfg_lib
+from jaxgen.runtime import evaluators
 
-NAMES = ('fid', 'inception_score')
+DECLARATION = evaluators.Declaration(
+    names=('fid', 'inception_score'), samples=True, samples_folder=True, inception_weights=True,
+    build=lambda names, i: Evaluator(names, i.sample_fn, i.reference, i.spec,
+                                     int(i.eval_config.num_samples), i.mesh, i.eval_config,
+                                     i.run_step))
 SAMPLES_FOLDER = ('samples folder', 'python -m launch.sample --workdir RUN --num N')
 FEATURE_BATCH = 50   # images per Inception call (299 x 299 x 3 floats: ~54 MB per 50)
 
@@ -57,19 +64,13 @@ class Features:
   """The Inception network of a weights file as a streaming map: ``update(images)`` accumulates
   the pool3 statistics (and the logits for IS) of images in [0, 1]."""
 
-  def __init__(self, weights_path: str):
-    if not weights_path:
-      raise cfg_lib.ConfigError(
-          'config.eval.inception_weights is empty: FID and the Inception Score need pytorch-fid\'s '
-          f'FID Inception weights ({inception_net.FID_WEIGHTS_URL}), converted with `python '
-          'tools/convert_inception_weights.py pt_inception-2015-12-05-6726825d.pth inception.npz`;'
-          ' set --config.eval.inception_weights=inception.npz')
+  def __init__(self, weights_path: str, key: str = 'config.eval.inception_weights'):
+    """`key`: the config key or flag that gave `weights_path` (named in errors)."""
+    evaluators.check_inception_weights(weights_path, key)
     try:
       variables = inception_net.load_weights(weights_path)
-    except FileNotFoundError as e:
-      raise cfg_lib.ConfigError(f'config.eval.inception_weights: {e}') from None
-    except ValueError as e:
-      raise cfg_lib.ConfigError(f'config.eval.inception_weights: {e}') from None
+    except (ValueError, KeyError) as e:   # another .npz: the arrays are not the network's
+      raise cfg_lib.ConfigError(f'{key}: {e} ({evaluators.INCEPTION_HOW})') from None
     self.sha256 = file_sha256(weights_path)
     self._fn = inception_net.feature_fn(variables)
 
@@ -98,16 +99,18 @@ def reference_stats(features: Features, images_in_unit) -> frechet.GaussianStats
   return stats
 
 
-def dataset_stats(config, split: str, weights_path: str, num: int = 0, log=print) -> tuple:
+def dataset_stats(config, split: str, weights_path: str, num: int = 0, log=print,
+                  weights_key: str = 'config.eval.inception_weights') -> tuple:
   """``(GaussianStats, meta)``: pool3 statistics of the images of `config`'s data split `split`
   ('' = the training split), the first `num` (0: all), on their grid (no flips, no
   dequantization), streamed in batches of ``eval.batch_size``; meta names the data, split, count
-  and the weights' SHA-256 (what `launch.fid_stats` writes)."""
+  and the weights' SHA-256 (what `launch.fid_stats` writes); `weights_key` names the weights'
+  flag in errors."""
   import time
 
   from jaxgen import data as data_lib
 
-  features = Features(weights_path)
+  features = Features(weights_path, weights_key)
   config.data.eval_split = split or config.data.train_split
   config.data.max_examples = max(0, int(num))
   config.data.dequantize, config.data.flip = False, False
@@ -142,11 +145,15 @@ def load_stats(path: str) -> tuple:
     raise cfg_lib.ConfigError(f'config.eval.fid_stats={path}: no such file; write it with python '
                               '-m launch.fid_stats --config EXPERIMENT --out FILE.npz (or set '
                               "eval.fid_stats='' to use the run's evaluation split)")
-  with np.load(path) as f:
-    if 'mu' not in f.files or 'sigma' not in f.files:
-      raise cfg_lib.ConfigError(f'config.eval.fid_stats={path} holds no mu/sigma: write it with '
-                                'python -m launch.fid_stats')
-    return np.asarray(f['mu'], np.float64), np.asarray(f['sigma'], np.float64)
+  try:
+    with np.load(path) as f:
+      if 'mu' in f.files and 'sigma' in f.files:
+        return np.asarray(f['mu'], np.float64), np.asarray(f['sigma'], np.float64)
+      why = 'holds no mu/sigma'
+  except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
+    why = f'is no readable .npz (cut short? {type(e).__name__}: {e})'
+  raise cfg_lib.ConfigError(f'config.eval.fid_stats={path} {why}: write it again with python -m '
+                            'launch.fid_stats')
 
 
 class Evaluator:

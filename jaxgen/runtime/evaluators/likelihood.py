@@ -33,9 +33,14 @@ import numpy as np
 
 from jaxgen.metrics import bpd as bpd_lib
 from jaxgen.runtime import config as cfg_lib
+from jaxgen.runtime import evaluators
 from jaxgen.runtime import parallel
 
-NAMES = ('nll', 'bpd')
+DECLARATION = evaluators.Declaration(
+    names=('nll', 'bpd'), likelihood=True,
+    build=lambda names, i: Evaluator(
+        names, i.log_prob_fn, i.log_prob_stats_fn, i.log_prob_options, i.batches, i.mesh, i.spec,
+        i.discrete, int(i.eval_config.dequant_draws), bool(i.eval_config.dequantize)))
 
 
 def evaluated_spec(spec, discrete: bool, names, dequantize: bool):
@@ -67,13 +72,10 @@ class Evaluator:
 
   def __init__(self, names, log_prob_fn, log_prob_stats_fn, log_prob_options, batches, mesh,
                spec, discrete, dequant_draws, dequantize_eval):
-    """log_prob_fn: ``(params, batch, rng) -> [b]`` nats, or None (the family has none);
+    """log_prob_fn: ``(params, batch, rng) -> [b]`` nats;
     log_prob_stats_fn: ``(params, batch, rng) -> ([b], {'nfe': [b]})`` or None (no ODE solve);
     log_prob_options: its ``compiler_options``; spec, discrete: as `jaxgen.metrics.bpd` takes;
     dequantize_eval: ``eval.dequantize`` (see the module docstring)."""
-    if log_prob_fn is None:
-      raise cfg_lib.ConfigError(f'this family has no log_prob: remove {"/".join(names)} from '
-                       'config.eval.metrics')
     self._spec = evaluated_spec(spec, discrete, names, dequantize_eval)
     redequantize = self._spec is not spec
     rep, bat = parallel.replicated(mesh), parallel.batch_sharding(mesh)

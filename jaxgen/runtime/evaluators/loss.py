@@ -8,17 +8,18 @@ from __future__ import annotations
 import jax
 import numpy as np
 
+from jaxgen.runtime import evaluators
 from jaxgen.runtime import parallel
 
-NAMES = ('loss',)
+DECLARATION = evaluators.Declaration(
+    names=('loss',), build=lambda names, i: Evaluator(i.loss_fn, i.batches, i.mesh))
 
 
 class Evaluator:
 
-  def __init__(self, names, loss_fn, batches, mesh):
+  def __init__(self, loss_fn, batches, mesh):
     """loss_fn: ``(params, batch, rng) -> scalar``; batches: ``draw -> iterator`` of sharded
     evaluation batches with a ``mask``."""
-    del names
     rep, bat = parallel.replicated(mesh), parallel.batch_sharding(mesh)
     self._loss = jax.jit(loss_fn, in_shardings=(rep, bat, rep))
     self._batches = batches

@@ -7,16 +7,18 @@ from __future__ import annotations
 import jax
 
 from jaxgen.metrics.sliced_wasserstein import sliced_wasserstein
+from jaxgen.runtime import evaluators
 
-NAMES = ('sliced_wasserstein',)
+DECLARATION = evaluators.Declaration(
+    names=('sliced_wasserstein',), samples=True,
+    build=lambda names, i: Evaluator(i.sample_fn, i.reference, int(i.eval_config.num_samples)))
 
 
 class Evaluator:
 
-  def __init__(self, names, sample_fn, reference, num_samples):
+  def __init__(self, sample_fn, reference, num_samples):
     """sample_fn: ``(params, rng, n) -> (x, info)`` on the host; reference: ``n -> [n, ...]``
     evaluation examples."""
-    del names
     self._sample, self._n = sample_fn, num_samples
     self._reference = reference(num_samples)
 
