@@ -3,5 +3,6 @@
     paths       the one path layer: local or gs:// (etils.epath), atomic writes
     lock        one writer per workdir (lock.json)
     checkpoint  the only Orbax importer: per-leaf digests, fallback to the newest good step
-    shards      resumable verified folders of numbered files (plan, records, index)
+    shards      the files of resumable folders: byte-deterministic npz, records, SHA-256, readers
+    resumable   the one resumable writer: plan refusal, --force, verify-or-make, processes, index
 """
