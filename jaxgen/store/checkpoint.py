@@ -38,6 +38,7 @@ from orbax.checkpoint import checkpoint_args as ocp_args
 from orbax.checkpoint.handlers import JsonCheckpointHandler
 
 from jaxgen.store import paths
+from jaxgen.store import shards
 
 STATE, CONFIG, DIGEST = 'state', 'config', 'digest'
 # Files a committed checkpoint cannot be read without (Orbax 0.12 layout, OCDBT storage).
@@ -91,7 +92,7 @@ def tree_digest(tree) -> dict[str, Optional[str]]:
 
 def config_digest(config: Any) -> str:
   """SHA-256 of a JSON value in canonical form (sorted keys), so key order does not matter."""
-  return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()
+  return shards.sha256(json.dumps(config, sort_keys=True).encode())
 
 
 class _PendingDigest:

@@ -23,7 +23,6 @@ Without the weights file: one ConfigError naming the file, the download and the 
 
 from __future__ import annotations
 
-import hashlib
 import os
 
 import jax
@@ -33,6 +32,7 @@ from jaxgen.metrics import frechet
 from jaxgen.metrics import inception_score as is_lib
 from jaxgen.nets import inception as inception_net
 from jaxgen.runtime import config as cfg_lib
+from jaxgen.store import shards
 
 NAMES = ('fid', 'inception_score')
 SAMPLES_FOLDER = ('samples folder', 'python -m launch.sample --workdir RUN --num N')
@@ -43,14 +43,6 @@ def to_unit(x, low: float, high: float) -> np.ndarray:
   """Images of the data range ``[low, high]`` as [0, 1] RGB (grey repeated), clipped."""
   x = np.clip((np.asarray(x, np.float32) - low) / (high - low), 0.0, 1.0)
   return np.repeat(x, 3, axis=-1) if x.shape[-1] == 1 else x
-
-
-def file_sha256(path: str) -> str:
-  h = hashlib.sha256()
-  with open(path, 'rb') as f:
-    for block in iter(lambda: f.read(1 << 20), b''):
-      h.update(block)
-  return h.hexdigest()
 
 
 class Features:
@@ -70,7 +62,7 @@ class Features:
       raise cfg_lib.ConfigError(f'config.eval.inception_weights: {e}') from None
     except ValueError as e:
       raise cfg_lib.ConfigError(f'config.eval.inception_weights: {e}') from None
-    self.sha256 = file_sha256(weights_path)
+    self.sha256 = shards.file_sha256(weights_path)
     self._fn = inception_net.feature_fn(variables)
 
   def __call__(self, images) -> tuple:
