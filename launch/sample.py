@@ -35,7 +35,7 @@ def _sample(args, run) -> None:
   if args.num is None and (args.chunk is not None or args.seed or args.force):
     raise cli.Failure('--chunk, --seed and --force belong to chunked sampling: give --num N')
   draw = guidance.draw_for(run)  # None unless config.sampling.classifier names a classifier run
-  name = args.name or guidance.sample_name(run)
+  name = args.name or samples.default_name(run, args.workdir)
   if args.num is not None:
     chunked.write_chunks(run, args.workdir, args.num, 1000 if args.chunk is None else args.chunk,
                          seed=args.seed, name=name, force=args.force, draw=draw)

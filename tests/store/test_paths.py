@@ -141,7 +141,7 @@ def test_npz_round_trip(root):
 
 def _stub_run(x, spec):
   """What `samples.write` reads of a Run, with a sampler that returns `x` (no model)."""
-  sampling = types.SimpleNamespace(num_samples=len(x))
+  sampling = types.SimpleNamespace(num_samples=len(x), to_dict=lambda: {'num_samples': len(x)})
   return types.SimpleNamespace(
       config=types.SimpleNamespace(sampling=sampling, model=types.SimpleNamespace(family='rf')),
       params=None, sample_rng=lambda step: None,
@@ -162,7 +162,9 @@ def test_sample_files_are_the_same_bytes_local_and_remote(gcs, tmp_path, kind):
   remote = samples.write(run, 'gs://bucket/pics', 6, draw=draw)
   assert local == str(tmp_path / 'run' / 'samples' / 'step_6.png')
   assert remote == 'gs://bucket/pics/samples/step_6.png'
-  assert gcs.objects('pics/') == ['pics/samples/step_6.npz', 'pics/samples/step_6.png']
+  assert gcs.objects('pics/') == ['pics/samples/step_6.json', 'pics/samples/step_6.npz',
+                                  'pics/samples/step_6.png']
+  assert samples.finished('gs://bucket/pics', 'step_6')
   assert paths.read_bytes(remote) == open(local, 'rb').read()
   assert paths.read_bytes(remote)[:8] == b'\x89PNG\r\n\x1a\n'
   np.testing.assert_array_equal(paths.load_npz(remote[:-4] + '.npz')['samples'],

@@ -156,6 +156,15 @@ def test_a_preview_cut_short_is_made_again_by_a_rerun(source, reference, capsys)
   assert open(path, 'rb').read() == whole and files(reference) == before
 
 
+def test_pictures_of_other_settings_get_other_names(source):
+  """launch.sample without --name: the run's settings give sample_4_euler, 2 and 3 Euler steps
+  two other pictures (none overwritten)."""
+  folder = os.path.join(source, 'samples')
+  for steps in ('2', '3'):
+    assert launch_sample.main(['--workdir', source, f'--config.sampling.steps={steps}']) == 0
+  assert {'sample_4_euler_steps-2.png', 'sample_4_euler_steps-3.png'} <= set(os.listdir(folder))
+
+
 def test_force_starts_over_and_bad_flags_are_one_line(source, capsys):
   folder = os.path.join(source, 'samples', 'forced')
   assert launch_sample.main(['--workdir', source, '--name', 'forced'] + FLAGS) == 0
