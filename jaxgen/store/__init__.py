@@ -2,6 +2,7 @@
 
     paths       the one path layer: local or gs:// (etils.epath), atomic writes
     lock        one writer per workdir (lock.json)
+    liveness    who holds a lock and whether that process still runs
     checkpoint  the only Orbax importer: per-leaf digests, fallback to the newest good step
     shards      the files of resumable folders: byte-deterministic npz, records, SHA-256, readers
     resumable   the one resumable writer: plan refusal, --force, verify-or-make, processes, index

@@ -332,6 +332,7 @@ def test_the_lock_on_gs_has_one_holder_and_a_stale_heartbeat_is_taken_over(gcs, 
   host) is taken over; the heartbeat is refreshed while held; release removes the lock."""
   import time
 
+  from jaxgen.store import liveness
   from jaxgen.store import lock
 
   w = 'gs://bucket/locked'
@@ -340,13 +341,13 @@ def test_the_lock_on_gs_has_one_holder_and_a_stale_heartbeat_is_taken_over(gcs, 
     first = lock.holder(w)
     assert first['heartbeat'] > 0
     with pytest.raises(lock.Locked, match='heartbeat is'):
-      lock._acquire(f'{w}/lock.json', w, '{}', lock._record('launch.sample', True))
+      lock._acquire(f'{w}/lock.json', w, '{}', liveness.record('launch.sample', True))
     time.sleep(0.5)
     assert lock.holder(w)['heartbeat'] > first['heartbeat']   # refreshed
     assert lock.holder(w)['token'] == first['token']
   assert 'locked/lock.json' not in gcs.objects('locked/')
   dead = {'host': 'elsewhere', 'pid': 1, 'start': 'then', 'command': 'launch.train',
-          'token': 'y' * 32, 'heartbeat': time.time() - lock.STALE_S - 5}
+          'token': 'y' * 32, 'heartbeat': time.time() - liveness.STALE_S - 5}
   paths.write_text(f'{w}/lock.json', json.dumps(dead))
   with lock.hold(w, 'launch.train', is_main=True):
     assert lock.holder(w)['host'] != 'elsewhere'
