@@ -65,8 +65,8 @@ def default_name(run, workdir: str, sampling=None) -> str:
   name = f'sample_{run.step}_{label}'
   skip = set()
   if now.get('classifier'):
-    label = int(now.get('label', -1))
-    name += f"_clf{'all' if label < 0 else label}_s{float(now.get('classifier_scale', 1.0)):g}"
+    target = int(now.get('label', -1))
+    name += f"_clf{'all' if target < 0 else target}_s{float(now.get('classifier_scale', 1.0)):g}"
     skip = set(GUIDED)
   stored = workdir_lib.read_config(workdir).sampling.to_dict()
   flat_now = dict(shards.dotted(now))

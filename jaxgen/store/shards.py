@@ -37,7 +37,8 @@ def npz_bytes(**arrays) -> bytes:
     for key, a in arrays.items():
       info = zipfile.ZipInfo(key + '.npy', date_time=(1980, 1, 1, 0, 0, 0))
       with zf.open(info, 'w', force_zip64=True) as f:
-        np.lib.format.write_array(f, np.ascontiguousarray(a), allow_pickle=False)
+        a = np.asarray(a)   # (np.ascontiguousarray would make a scalar 1-D)
+        np.lib.format.write_array(f, np.ascontiguousarray(a) if a.ndim else a, allow_pickle=False)
   return buf.getvalue()
 
 

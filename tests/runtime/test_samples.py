@@ -41,6 +41,7 @@ def test_a_picture_cut_short_is_not_finished_and_a_rerun_makes_it_whole(tmp_path
   run, w = stub_run(x, IMAGES), str(tmp_path)
   png = samples.write(run, w, 6, draw=draw_of(x))
   whole = open(png, 'rb').read()
+  assert np.load(tmp_path / 'samples' / 'step_6.npz')['nfe'].shape == ()   # a scalar stays one
   assert samples.finished(w, 'step_6') and sorted(os.listdir(tmp_path / 'samples')) == [
       'step_6.json', 'step_6.npz', 'step_6.png']
   with open(png, 'wb') as f:   # as a kill or a full disk in the middle of an in-place write
