@@ -33,12 +33,12 @@ def _sample(args, run) -> None:
                       'SCORE_RUN --config.sampling.classifier=THIS_RUN)')
   if args.num is None and (args.chunk is not None or args.seed or args.force):
     raise cli.Failure('--chunk, --seed and --force belong to chunked sampling: give --num N')
-  draw, name = None, f'sample_{run.step}_{run.model.sampling_label(run.config.sampling)}'
+  draw = None
   if run.config.sampling.get('classifier'):  # a score run guided by a classifier run
     from jaxgen.tools import classifier_run as guidance
 
-    draw, name = guidance.draw_for(run), guidance.sample_name(run)
-  name = args.name or name
+    draw = guidance.draw_for(run)
+  name = args.name or samples.default_name(run, args.workdir)
   if args.num is not None:
     chunked.write_chunks(run, args.workdir, args.num, 1000 if args.chunk is None else args.chunk,
                          seed=args.seed, name=name, force=args.force, draw=draw)

@@ -7,7 +7,8 @@ A pairs folder (written by ``python -m launch.reflow``, by default ``RUN/reflow/
                          the flow that made them; written byte-deterministically (stored
                          members, fixed time stamps), so the same pairs always give the same
                          file and the same SHA-256
-    shard_00000.json     the shard's record: pairs, SHA-256 and size of the file, NFE, z1 range
+    shard_00000.json     the shard's record: index, pairs, SHA-256 and size of the file, NFE, z1
+                         range
     plan.json            how the pairs are made (written first; a resumed generation must match)
     index.json           written last, once every shard exists: the plan (solver, steps, rtol,
                          atol, seed, chunk, source_workdir, source_step, ``source_config``, the
@@ -17,8 +18,8 @@ A pairs folder (written by ``python -m launch.reflow``, by default ``RUN/reflow/
                          SHA-256s: the identity of the coupling)
 
 Without ``index.json`` the folder is unfinished (a generation was stopped): the source refuses it
-and says to rerun launch.reflow, which resumes. The single-file ``pairs.npz`` of earlier versions
-is no longer read; `jaxgen.tools.reflow.convert` turns one into a folder.
+and says to rerun launch.reflow, which resumes. Files are read through `jaxgen.store.paths` (local
+or ``gs://``) and checked with `jaxgen.store.shards.sha256`.
 
 Training batches carry ``x = z1`` and ``x0 = z0`` of the same examples (a k-RF or distillation
 loss reads ``batch['x0']``) and are a pure function of (seed, step) that reads only the shards
@@ -45,8 +46,6 @@ from __future__ import annotations
 import collections
 import dataclasses
 import functools
-import hashlib
-import io
 import json
 import os
 import threading
@@ -54,14 +53,15 @@ from typing import Optional
 
 import ml_collections
 import numpy as np
-from etils import epath
 
 from jaxgen.data import source
 from jaxgen.data.loaders import DataNotFoundError
+from jaxgen.store import paths
+from jaxgen.store import shards
 
 PREFIX = 'pairs:'
 FORMAT = 'jaxgen.pairs/2'
-INDEX, PLAN = 'index.json', 'plan.json'
+STEM = 'shard'   # shard_00000.npz, its record shard_00000.json (`jaxgen.store.shards`)
 WINDOW = 2       # shards shuffled together (see the module docstring)
 CACHE = 2 * WINDOW   # shards a reader keeps loaded
 HOW = ('Make them from a trained rectified-flow run with `python -m launch.reflow --workdir RUN '
@@ -72,74 +72,11 @@ HOW = ('Make them from a trained rectified-flow run with `python -m launch.reflo
 FIXED = {'train_split': 'train', 'eval_split': 'test', 'max_examples': 0}
 
 
-def shard_name(i: int) -> str:
-  return f'shard_{i:05d}.npz'
-
-
-def record_name(i: int) -> str:
-  return f'shard_{i:05d}.json'
-
-
-def shard_sizes(num: int, shard_size: int) -> list[int]:
-  """Pairs per shard: `shard_size` each, the last one the rest."""
-  return [min(shard_size, num - s) for s in range(0, num, shard_size)]
-
-
-def sha256(data: bytes) -> str:
-  return hashlib.sha256(data).hexdigest()
-
-
-def shard_record(i: int, data: bytes, z1: np.ndarray, **extra) -> dict:
-  """The record (``shard_0000i.json``) of shard i whose file holds `data`."""
-  return dict(file=shard_name(i), num=int(len(z1)), sha256=sha256(data), bytes=len(data),
-              z1_min=float(np.min(z1)), z1_max=float(np.max(z1)), **extra)
-
-
 def digest(shape, records) -> str:
   """SHA-256 (hex) of the example shape and the shards' SHA-256s, in order: the identity of the
   coupling, recorded by a run that trains on it so that a resume on other pairs is refused."""
-  h = hashlib.sha256(repr(tuple(int(d) for d in shape)).encode())
-  for r in records:
-    h.update(r['sha256'].encode())
-  return h.hexdigest()
-
-
-class _Files:
-  """Reads of local or remote (``gs://``) pairs through `etils.epath`, the layer
-  `jaxgen.store.paths` is built on (the data layer may not import the runtime, which writes the
-  pairs through `paths`)."""
-
-  @staticmethod
-  def join(p, *parts):
-    return os.path.join(p, *parts) if _local(p) else str(epath.Path(p).joinpath(*parts))
-
-  @staticmethod
-  def isfile(p):
-    return os.path.isfile(p) if _local(p) else epath.Path(p).is_file()
-
-  @staticmethod
-  def listdir(p):
-    return sorted(os.listdir(p) if _local(p) else [q.name for q in epath.Path(p).iterdir()])
-
-  @staticmethod
-  def read_bytes(p):
-    return epath.Path(p).read_bytes()
-
-  @staticmethod
-  def read_text(p):
-    return epath.Path(p).read_text()
-
-  @staticmethod
-  def abspath(p):
-    return os.path.abspath(p) if _local(p) else p
-
-  @staticmethod
-  def is_local(p):
-    return _local(p)
-
-
-def _local(p) -> bool:
-  return '://' not in os.fspath(p)
+  text = repr(tuple(int(d) for d in shape)) + ''.join(r['sha256'] for r in records)
+  return shards.sha256(text.encode())
 
 
 def _error_name(folder: str) -> str:
@@ -149,16 +86,10 @@ def _error_name(folder: str) -> str:
 def read_index(folder: str) -> dict:
   """The checked ``index.json`` of a pairs folder (every shard present at its recorded size);
   raises `DataNotFoundError` / ValueError with one line naming the file and the fix."""
-  paths = _Files
   name = _error_name(folder)
-  if paths.isfile(folder) and folder.endswith('.npz'):
-    raise ValueError(f'{name} is a single-file pairs file of an earlier version; pairs are now a '
-                     f'folder of shards. Convert it with `python -c "from jaxgen.runtime '
-                     f"import reflow; reflow.convert('{folder}')\"` (writes {folder[:-4]}/) and train on "
-                     f'pairs:{folder[:-4]}, or make new pairs. {HOW}')
-  index = paths.join(folder, INDEX)
+  index = paths.join(folder, shards.INDEX)
   if not paths.isfile(index):
-    if paths.isfile(paths.join(folder, PLAN)):
+    if paths.isfile(paths.join(folder, shards.PLAN)):
       raise DataNotFoundError(
           f'{name}: {index} is missing: the pair generation into {folder} did not finish. Rerun '
           'the same `python -m launch.reflow` command (it keeps the finished shards and makes the '
@@ -188,7 +119,6 @@ def read_index(folder: str) -> dict:
 
 def read_shard(folder: str, record: dict) -> tuple[np.ndarray, np.ndarray]:
   """``(z0, z1)`` of one shard, after checking the file's SHA-256 against its `record`."""
-  paths = _Files
   f = paths.join(folder, record['file'])
   try:
     data = paths.read_bytes(f)
@@ -196,12 +126,12 @@ def read_shard(folder: str, record: dict) -> tuple[np.ndarray, np.ndarray]:
     raise DataNotFoundError(f'{_error_name(folder)}: shard {f} is missing; remake the pairs with '
                             '`python -m launch.reflow --workdir RUN --num N --force` (or restore '
                             'the file)') from None
-  if sha256(data) != record['sha256']:
+  if shards.sha256(data) != record['sha256']:
     raise ValueError(f'{_error_name(folder)}: shard {f} is damaged (its SHA-256 differs from the '
                      'index); remake the pairs with `python -m launch.reflow --workdir RUN --num N '
                      '--force` (or restore the file)')
-  with np.load(io.BytesIO(data), allow_pickle=False) as z:
-    return z['z0'], z['z1']
+  z = shards.load_npz_bytes(data)
+  return z['z0'], z['z1']
 
 
 class Pairs:
@@ -373,14 +303,14 @@ class PairsSource(source.Source):
   @property
   def fingerprint(self) -> dict:
     """The folder's absolute path and digest: a run refuses to resume on other pairs."""
-    return {'pairs_dir': _Files.abspath(self._path), 'pairs_digest': self._pairs.digest}
+    return {'pairs_dir': paths.abspath(self._path), 'pairs_digest': self._pairs.digest}
 
   def eval_source(self) -> dict:
     """The source run's (the root of a reflow chain), else this folder's, with absolute paths."""
     if self._source is not None:
       return self._source.eval_source()
     own = super().eval_source()
-    own['data']['name'] = PREFIX + _Files.abspath(self._path)
+    own['data']['name'] = PREFIX + paths.abspath(self._path)
     return own
 
   def eval_batches(self, batch_size, num_batches=0, draw=0, process_index=None,

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import hashlib
 import io
 import json
 import os
@@ -41,6 +40,7 @@ import numpy as np
 
 from jaxgen.nets import classifier as net_lib
 from jaxgen.runtime import config as cfg_lib
+from jaxgen.store import shards
 
 ASSET_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'assets')
 MANIFEST = 'classifiers.json'
@@ -82,11 +82,6 @@ class ClassifierAsset:
       feats.append(np.asarray(f)[:chunk - pad])
       logits.append(np.asarray(l)[:chunk - pad])
     return np.concatenate(feats), np.concatenate(logits)
-
-
-def sha256_file(path: str) -> str:
-  with open(path, 'rb') as f:
-    return hashlib.sha256(f.read()).hexdigest()
 
 
 def flatten_params(params) -> dict:
@@ -163,7 +158,7 @@ def load(name: str, directory: Optional[str] = None) -> ClassifierAsset:
   if not os.path.exists(path):
     raise AssetError(f'{path} is missing (the pinned classifier of {name!r}); restore it with '
                      f'`git checkout -- jaxgen/assets/{entry["file"]}`')
-  digest = sha256_file(path)
+  digest = shards.file_sha256(path)
   if digest != entry['sha256']:
     raise AssetError(f'{path} has SHA-256 {digest[:12]}..., not the manifest\'s '
                      f'{entry["sha256"][:12]}...: the file was changed; restore it with `git '
@@ -220,7 +215,7 @@ def export(run, out: str, command: str) -> dict:
       step=int(run.step), ema=bool(c.eval.use_ema), command=command)
   os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
   write_npz(out, flat)
-  entry['sha256'] = sha256_file(out)
+  entry['sha256'] = shards.file_sha256(out)
   entry['bytes'] = os.path.getsize(out)
   # The accuracy of the stored parameters (read back through `load`'s path), whole eval split.
   directory = os.path.dirname(os.path.abspath(out))

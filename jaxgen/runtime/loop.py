@@ -235,10 +235,6 @@ def train(config, workdir: str, mesh=None) -> state_lib.TrainState:
     return _train(config, workdir, mesh)
 
 
-def _sample_file(workdir: str, step: int) -> str:
-  return paths.join(workdir, 'samples', f'step_{step}.png')
-
-
 def _train(config, workdir: str, mesh) -> state_lib.TrainState:
   tc = config.train
   workdir_lib.check_resume(workdir, config)
@@ -284,7 +280,7 @@ def _train(config, workdir: str, mesh) -> state_lib.TrainState:
     # A family without a sampler (a classifier: Model.sample is None) writes no samples.
     has_sampler = run.model.sample is not None
     final_eval = start < tc.steps or (has_sampler
-                                      and not paths.exists(_sample_file(workdir, start)))
+                                      and not samples_lib.finished(workdir, f'step_{start}'))
     writer = writer_lib.Writer(workdir, is_main, start, redo_eval=start >= tc.steps and final_eval)
   except BaseException:
     if checkpointer is not None:

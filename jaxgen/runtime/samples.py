@@ -1,10 +1,14 @@
-"""Drawing samples of a Run and writing them as samples/<name>.png and .npz.
+"""Drawing samples of a Run and writing them as samples/<name>.png and .npz, sealed by
+samples/<name>.json.
 
 Samples are in the space of ``batch['x']`` (after the data transforms); the .npz holds
 ``samples`` and the sampler's info (``nfe`` = network evaluations per sample; ``label``, the class
 of each sample, from class-conditional models, whose picture then has one row per class and a
-title naming the label and the guidance scale). Both go through
-`jaxgen.store.paths`, so the workdir may be local or ``gs://...``.
+title naming the label and the guidance scale). Both are written atomically through
+`jaxgen.store.paths` (the workdir may be local or ``gs://...``), then their record (SHA-256 of
+each, the step and the sampling settings: `jaxgen.store.shards.seal`); `finished` checks it, so a
+picture cut short by a kill or a full disk counts as missing and is made again. `default_name`
+names a picture by the settings that made it, so other settings never overwrite it.
 """
 
 from __future__ import annotations
@@ -17,7 +21,12 @@ import numpy as np
 from jaxgen.runtime import compile_options
 from jaxgen.runtime import parallel
 from jaxgen.runtime import viz
+from jaxgen.runtime import workdir as workdir_lib
 from jaxgen.store import paths
+from jaxgen.store import shards
+
+# The classifier-guidance keys of a sampling section: a picture's name shows them as _clf<l>_s<w>.
+GUIDED = ('classifier', 'classifier_scale', 'label')
 
 
 def sampler(model, mesh) -> Callable:
@@ -40,12 +49,46 @@ def sampler(model, mesh) -> Callable:
   return draw
 
 
+def _value(v) -> str:
+  return (f'{v:g}' if isinstance(v, float) else str(v)).replace('/', '_').replace(' ', '')
+
+
+def default_name(run, workdir: str, sampling=None) -> str:
+  """``sample_<step>_<sampler>``, plus ``_clf<label>_s<scale>`` where classifier-guided (label
+  'all' for -1), plus ``_<key>-<value>`` for each other sampling key that differs from the run's
+  config.json (``sample_4_heun_steps-20``, ``sample_4_dopri5_rtol-0.001``) and that the sampler
+  name does not show already (a part of it ending in the value: ``pc_label3_w2``): pictures made
+  with other settings get other names. ``sampling`` defaults to the run's (with overrides)."""
+  sampling = run.config.sampling if sampling is None else sampling
+  now = sampling.to_dict()
+  label = run.model.sampling_label(sampling)
+  name = f'sample_{run.step}_{label}'
+  skip = set()
+  if now.get('classifier'):
+    target = int(now.get('label', -1))
+    name += f"_clf{'all' if target < 0 else target}_s{float(now.get('classifier_scale', 1.0)):g}"
+    skip = set(GUIDED)
+  stored = workdir_lib.read_config(workdir).sampling.to_dict()
+  flat_now = dict(shards.dotted(now))
+  for key in shards.differing_keys(stored, now):
+    shown = any(t.endswith(_value(flat_now.get(key))) for t in label.split('_'))
+    if key not in skip and key in flat_now and not shown:
+      name += f'_{key}-{_value(flat_now[key])}'
+  return name
+
+
+def finished(workdir: str, name: str) -> bool:
+  """Whether samples/<name>.png and .npz were written whole (their record's SHA-256s match)."""
+  return shards.sealed(paths.join(workdir, 'samples'), name + '.json')
+
+
 def write(run, workdir: str, step: int, sampling=None, name: Optional[str] = None,
           draw: Optional[Callable] = None) -> str:
   """Draws ``sampling.num_samples`` samples (default: ``run.config.sampling``) with ``run.params``
   and the key ``run.sample_rng(step)``, and writes samples/<name>.png and .npz (default name
-  ``step_<step>``). Every process samples; process 0 writes and gets the PNG path, the others ''.
-  `draw` is a `sampler` to reuse (one is made otherwise)."""
+  ``step_<step>``), each atomically, then their record samples/<name>.json (`finished`). Every
+  process samples; process 0 writes and gets the PNG path, the others ''. `draw` is a `sampler`
+  to reuse (one is made otherwise)."""
   sampling = sampling if sampling is not None else run.config.sampling
   draw = draw if draw is not None else sampler(run.model, run.mesh)
   x, info = draw(run.params, run.sample_rng(step), sampling.num_samples, sampling)
@@ -54,8 +97,8 @@ def write(run, workdir: str, step: int, sampling=None, name: Optional[str] = Non
   if jax.process_index() != 0:
     return ''
   paths.makedirs(out_dir)
-  paths.write_npz(paths.join(out_dir, name + '.npz'), samples=x,
-                  **{k: np.asarray(v) for k, v in info.items()})
+  paths.write_atomic(paths.join(out_dir, name + '.npz'), shards.npz_bytes(
+      samples=x, **{k: np.asarray(v) for k, v in info.items()}))
   png = paths.join(out_dir, name + '.png')
   title = f'{run.config.model.family} step {step}, NFE {int(info["nfe"])}'
   labels = info.get('label')
@@ -66,4 +109,6 @@ def write(run, workdir: str, step: int, sampling=None, name: Optional[str] = Non
   viz.save_samples(png, x, run.data.spec,
                    reference=run.data.eval_array(len(x)) if x.ndim == 2 else None,
                    title=title, labels=labels)
+  shards.seal(out_dir, name + '.json', [name + '.npz', name + '.png'], step=int(step),
+              sampling=sampling.to_dict())
   return png

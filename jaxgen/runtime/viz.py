@@ -1,7 +1,8 @@
 """Pictures: sample grids for images, scatter plots for 2-D data, training curves.
 
 Image grids are written by a small PNG encoder (numpy + zlib), so they need no imaging library.
-Every picture is written through `jaxgen.store.paths`, so a path may be local or ``gs://...``.
+Every picture is written atomically through `jaxgen.store.paths` (`paths.write_atomic`: a kill or a
+full disk leaves the previous file or none, never half a picture), local or ``gs://...``.
 Scatter plots and curves use matplotlib when it is installed; without it (e.g. a bare accelerator
 image) a 2-D histogram PNG replaces the scatter plot and curves are skipped, with one notice each.
 """
@@ -49,7 +50,7 @@ def write_png(path: str, image: np.ndarray, scale: int = 1, title: str = '') -> 
 
   header = struct.pack('>IIBBBBB', w, h, 8, color_type, 0, 0, 0)
   text = chunk(b'tEXt', b'Title\x00' + title.encode('latin-1', 'replace')) if title else b''
-  paths.write_bytes(path, b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', header) + text
+  paths.write_atomic(path, b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', header) + text
                     + chunk(b'IDAT', zlib.compress(raw, 6)) + chunk(b'IEND', b''))
 
 
@@ -133,7 +134,7 @@ def save_scatter(path: str, x: np.ndarray, reference: Optional[np.ndarray] = Non
   buf = io.BytesIO()  # matplotlib writes to a file object; the path layer writes the bytes
   fig.savefig(buf, format=os.path.splitext(os.fspath(path))[1][1:] or 'png', dpi=100)
   plt.close(fig)
-  paths.write_bytes(path, buf.getvalue())
+  paths.write_atomic(path, buf.getvalue())
 
 
 def save_samples(path: str, x: np.ndarray, spec, reference=None, title: str = '',

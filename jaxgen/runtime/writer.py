@@ -158,3 +158,21 @@ def progress_bar(total: int, initial: int):
   except ImportError:
     return _LineProgress(total, initial)
   return tqdm(total=total, initial=initial, unit='step', dynamic_ncols=True, mininterval=1.0)
+
+
+def read_metrics(workdir: str) -> list[dict]:
+  """The lines of the run's metrics.jsonl as dicts, in order (none without the file); a line that
+  does not parse (cut short by a kill) is skipped. Training lines carry ``steps_per_sec``,
+  evaluation lines ``eval/<name>`` keys; both ``step``."""
+  path = paths.join(workdir, METRICS)
+  if not paths.isfile(path):
+    return []
+  out = []
+  for text in paths.read_text(path).splitlines():
+    try:
+      line = json.loads(text)
+    except ValueError:
+      continue
+    if isinstance(line, dict):
+      out.append(line)
+  return out

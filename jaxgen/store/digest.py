@@ -22,6 +22,8 @@ import numpy as np
 from orbax.checkpoint import checkpoint_args as ocp_args
 from orbax.checkpoint.handlers import JsonCheckpointHandler
 
+from jaxgen.store import shards
+
 ALGORITHM = 'sha256(dtype.str + shape + bytes)'
 
 
@@ -59,7 +61,7 @@ def tree_digest(tree) -> dict[str, Optional[str]]:
 
 def config_digest(config: Any) -> str:
   """SHA-256 of a JSON value in canonical form (sorted keys), so key order does not matter."""
-  return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()
+  return shards.sha256(json.dumps(config, sort_keys=True).encode())
 
 
 class Pending:

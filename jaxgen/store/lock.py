@@ -19,10 +19,10 @@ On an object store (``--workdir gs://bucket/run``) the lock is created with
 `paths.create_exclusive` (GCS ``ifGenerationMatch=0``: of two racing starts exactly one wins).
 There the holder is usually on another machine, so a pid says nothing: the record also carries a
 ``heartbeat`` (seconds since the epoch) that a daemon thread of the holder refreshes every
-`HEARTBEAT_S`; a lock whose heartbeat is older than `STALE_S` is stale and taken over as above
-(guard file, replace, re-read). A lock from this very host and boot is also checked by its pid, as
+`HEARTBEAT_S`; a lock whose heartbeat is older than `liveness.STALE_S` is stale and taken over as
+above (guard file, replace, re-read). A lock from this very host and boot is also checked by its pid, as
 locally. Limits: this trusts the hosts' clocks to agree within a minute or so (NTP, as on cloud
-VMs); a holder that is alive but could not refresh its heartbeat for `STALE_S` (the store
+VMs); a holder that is alive but could not refresh its heartbeat for `liveness.STALE_S` (the store
 unreachable that long) can lose its lock to a new start; a lock on a store without conditional
 writes (not ``gs://``) is only as exclusive as fsspec's ``mode='create'`` there.
 """
@@ -30,25 +30,22 @@ writes (not ``gs://``) is only as exclusive as fsspec's ``mode='create'`` there.
 from __future__ import annotations
 
 import contextlib
-import datetime
 import errno
 import json
 import os
-import socket
 import sys
 import threading
 import time
-import uuid
 from typing import Iterator, Optional
 
+from jaxgen.store import liveness
 from jaxgen.store import paths
 
 LOCK = 'lock.json'
 _GUARD_SUFFIX = '.takeover'
 _GUARD_STALE_S = 30.0   # a takeover guard older than this was left by a crash mid-takeover
-# On an object store: the holder refreshes its heartbeat this often; older than STALE_S is stale.
+# On an object store: the holder refreshes its heartbeat this often (`liveness.STALE_S`: stale).
 HEARTBEAT_S = 60.0
-STALE_S = 300.0
 
 
 # Workdirs (real paths) this process holds, with the nesting depth: a nested `hold` re-enters.
@@ -169,88 +166,6 @@ def _remove_if_empty(folders: list[str]) -> None:
       return
 
 
-# ---- the holder's identity ----------------------------------------------------------------------
-
-def _proc_start(pid: int) -> Optional[str]:
-  """The start time of process `pid` in clock ticks since boot (/proc/<pid>/stat field 22), or
-  None where /proc is unavailable or the process does not exist."""
-  text = _read(f'/proc/{pid}/stat') if os.path.isdir('/proc') else None
-  if not text:
-    return None
-  try:
-    return text[text.rindex(')') + 2:].split()[19]
-  except (ValueError, IndexError):
-    return None
-
-
-def _boot_id() -> Optional[str]:
-  try:
-    return (_read('/proc/sys/kernel/random/boot_id') or '').strip() or None
-  except OSError:
-    return None
-
-
-def _pid_alive(pid: int) -> bool:
-  try:
-    os.kill(pid, 0)
-  except ProcessLookupError:
-    return False
-  except PermissionError:  # another user's process
-    return True
-  except OSError:
-    return False
-  return True
-
-
-def _record(command: str, remote: bool = False) -> dict:
-  pid = os.getpid()
-  out = {'host': socket.gethostname(), 'pid': pid,
-         'start': datetime.datetime.now().astimezone().isoformat(timespec='seconds'),
-         'command': command, 'proc_start': _proc_start(pid), 'boot_id': _boot_id(),
-         'token': uuid.uuid4().hex}
-  if remote:
-    out['heartbeat'] = time.time()
-  return out
-
-
-def _describe(holder: dict) -> str:
-  return (f"host {holder.get('host')}, pid {holder.get('pid')}, started {holder.get('start')}"
-          f" ({holder.get('command') or 'unknown command'})")
-
-
-def _stale(holder: dict) -> bool:
-  """Whether `holder` (a lock record written on this host) is a process that no longer runs."""
-  try:
-    pid = int(holder['pid'])
-  except (KeyError, TypeError, ValueError):
-    return False
-  boot = _boot_id()
-  if holder.get('boot_id') and boot and holder['boot_id'] != boot:
-    return True  # written before a reboot
-  if not _pid_alive(pid):
-    return True
-  recorded, now = holder.get('proc_start'), _proc_start(pid)
-  return bool(recorded and now and recorded != now)  # the pid now names another process
-
-
-def _heartbeat_age(holder: dict) -> Optional[float]:
-  try:
-    return time.time() - float(holder['heartbeat'])
-  except (KeyError, TypeError, ValueError):
-    return None
-
-
-def _stale_remote(holder: dict, record: dict) -> bool:
-  """Whether `holder` (a lock record on an object store) no longer runs: its heartbeat is older
-  than `STALE_S`, or it ran on this very host and boot and its process is gone (the pid test,
-  which a different boot or host cannot make)."""
-  age = _heartbeat_age(holder)
-  if age is not None and age > STALE_S:
-    return True
-  same_boot = holder.get('boot_id') and holder.get('boot_id') == record.get('boot_id')
-  return bool(holder.get('host') == record['host'] and same_boot and _stale(holder))
-
-
 class _Heartbeat:
   """A daemon thread refreshing the ``heartbeat`` of the lock record at `path` every
   `HEARTBEAT_S` while the lock is ours (its token); stops when told or when the lock is lost."""
@@ -295,17 +210,17 @@ def _refusal(path: str, workdir: str, holder: Optional[dict], host: str) -> Lock
   if holder is None:
     return Locked(f'{path} exists but cannot be read (a start that crashed while taking it?); if '
                   f'no run is using {workdir}, delete {path} and run again')
-  age = _heartbeat_age(holder)
+  age = liveness.heartbeat_age(holder)
   if age is not None:  # an object store's lock
-    return Locked(f'{workdir} is in use by another run ({_describe(holder)}; its heartbeat is '
-                  f'{age:.0f} s old, a lock is taken over once it is {STALE_S:.0f} s old): wait '
+    return Locked(f'{workdir} is in use by another run ({liveness.describe(holder)}; its heartbeat is '
+                  f'{age:.0f} s old, a lock is taken over once it is {liveness.STALE_S:.0f} s old): wait '
                   f'for it to finish or stop it, or choose another --workdir; if that run is dead, '
-                  f'delete {path} (or wait {max(STALE_S - age, 0):.0f} s) and run again')
+                  f'delete {path} (or wait {max(liveness.STALE_S - age, 0):.0f} s) and run again')
   if holder.get('host') != host:
-    return Locked(f'{workdir} is in use by another run ({_describe(holder)}); it runs on another '
+    return Locked(f'{workdir} is in use by another run ({liveness.describe(holder)}); it runs on another '
                   f"host, so this one cannot tell if it is still alive: if that run is dead, delete "
                   f'{path} and run again')
-  return Locked(f'{workdir} is in use by another run ({_describe(holder)}); wait for it to '
+  return Locked(f'{workdir} is in use by another run ({liveness.describe(holder)}); wait for it to '
                 f"finish or stop it (kill {holder.get('pid')}), or choose another --workdir")
 
 
@@ -351,13 +266,13 @@ def _acquire(path: str, workdir: str, mine: str, record: dict) -> None:
     if text is None:
       continue  # released meanwhile: try again
     if remote:
-      if holder is None or not _stale_remote(holder, record):
+      if holder is None or not liveness.stale_remote(holder, record):
         raise _refusal(path, workdir, holder, record['host'])
-    elif holder is None or holder.get('host') != record['host'] or not _stale(holder):
+    elif holder is None or holder.get('host') != record['host'] or not liveness.stale(holder):
       raise _refusal(path, workdir, holder, record['host'])
     if _take_over(path, text, mine):
       print(f'Took over the stale lock {path} of a run that is no longer running '
-            f'({_describe(holder)})', flush=True)
+            f'({liveness.describe(holder)})', flush=True)
       return
     time.sleep(0.02 * (1 + attempt % 5))
   text, holder = _read_holder(path)
@@ -396,7 +311,7 @@ def hold(workdir: str, command: str, is_main: Optional[bool] = None) -> Iterator
       _HELD[key] -= 1
     return
   path = _join(workdir, LOCK)
-  record = _record(command, remote)
+  record = liveness.record(command, remote)
   mine = json.dumps(record, indent=2)
   heartbeat: Optional[_Heartbeat] = None
   created: list[str] = []

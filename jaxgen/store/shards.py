@@ -1,14 +1,17 @@
 """Resumable folders of numbered files: what a long generation that may be killed needs.
 
-A generation writes ``plan.json`` first (how the files are made: a rerun must match it), then each
-numbered file atomically (`paths.write_atomic`: a killed write leaves no half file) followed by
-its record (``<file>.json``: size, SHA-256, ...), and an ``index.json`` last. A rerun keeps a file
-whose record exists and whose bytes match the record's SHA-256 (`verified`), and remakes the
-rest. Files are written byte-deterministically (`npz_bytes`), so a file's SHA-256 is a function of
-its arrays and a resumed generation writes exactly the bytes of an uninterrupted one.
+A generation (`jaxgen.store.resumable.write`) writes ``plan.json`` first (how the files are
+made: a rerun must match it), then each numbered file ``<stem>_<i:05d>.npz`` atomically (`paths.write_atomic`: a killed write
+leaves no half file) followed by its record (``<stem>_<i:05d>.json``: index, num, size,
+SHA-256, ...), and ``index.json`` last. A rerun keeps a file whose record exists and whose bytes
+match the record's SHA-256 (`verified`), and remakes the rest. Files are written
+byte-deterministically (`npz_bytes`), so a file's SHA-256 is a function of its arrays and a
+resumed generation writes exactly the bytes of an uninterrupted one. Derived files (a preview
+picture) are written atomically and sealed by a record of their SHA-256 (`seal`); a rerun remakes
+one that is not `sealed`.
 
-Used by `jaxgen.tools.chunked` (large-N sampling). `jaxgen.tools.reflow` has its own copy of
-these patterns (pairs shards); it could use these functions unchanged.
+Used by `jaxgen.tools.chunked` (large-N sampling), `jaxgen.tools.reflow` (reflow pairs, read by
+`jaxgen.data.pairs`) and the evaluators that read a samples folder (`iterate`).
 """
 
 from __future__ import annotations
@@ -16,8 +19,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import sys
-import time
 import zipfile
 from typing import Iterator, Optional
 
@@ -36,17 +37,28 @@ def npz_bytes(**arrays) -> bytes:
     for key, a in arrays.items():
       info = zipfile.ZipInfo(key + '.npy', date_time=(1980, 1, 1, 0, 0, 0))
       with zf.open(info, 'w', force_zip64=True) as f:
-        np.lib.format.write_array(f, np.ascontiguousarray(a), allow_pickle=False)
+        a = np.asarray(a)   # (np.ascontiguousarray would make a scalar 1-D)
+        np.lib.format.write_array(f, np.ascontiguousarray(a) if a.ndim else a, allow_pickle=False)
   return buf.getvalue()
 
 
 def load_npz_bytes(data: bytes) -> dict:
-  with np.load(io.BytesIO(data)) as z:
+  with np.load(io.BytesIO(data), allow_pickle=False) as z:
     return {k: z[k] for k in z.files}
 
 
 def sha256(data: bytes) -> str:
+  """SHA-256 (hex) of `data`: the one digest of files and records in jaxgen."""
   return hashlib.sha256(data).hexdigest()
+
+
+def file_sha256(path: str) -> str:
+  """`sha256` of the file `path`, read in blocks of 1 MiB (a large weights file is never held)."""
+  h = hashlib.sha256()
+  with paths.open(path, 'rb') as f:
+    for block in iter(lambda: f.read(1 << 20), b''):
+      h.update(block)
+  return h.hexdigest()
 
 
 def json_text(d: dict) -> str:
@@ -56,14 +68,15 @@ def json_text(d: dict) -> str:
 def differing_keys(a: dict, b: dict) -> list[str]:
   """The flattened keys (``sampling.steps``) whose values differ between two plans (compared as
   their JSON text would give them back, so tuples equal lists)."""
-  fa, fb = _dotted(json.loads(json_text(a))), _dotted(json.loads(json_text(b)))
+  fa, fb = dotted(json.loads(json_text(a))), dotted(json.loads(json_text(b)))
   return sorted(k for k in set(fa) | set(fb) if fa.get(k) != fb.get(k))
 
 
-def _dotted(d: dict, prefix: str = '') -> dict:
+def dotted(d: dict, prefix: str = '') -> dict:
+  """A nested dict flattened to dotted keys (``{'sampling.steps': 3}``)."""
   out = {}
   for k, v in d.items():
-    out.update(_dotted(v, f'{prefix}{k}.') if isinstance(v, dict) else {prefix + k: v})
+    out.update(dotted(v, f'{prefix}{k}.') if isinstance(v, dict) else {prefix + k: v})
   return out
 
 
@@ -78,26 +91,36 @@ def read_json(p: str) -> Optional[dict]:
   return d if isinstance(d, dict) else None
 
 
-def record_name(file_name: str) -> str:
-  return file_name.rsplit('.', 1)[0] + '.json'
+def file_name(stem: str, i: int) -> str:
+  """The numbered file i of a folder: ``<stem>_<i:05d>.npz``."""
+  return f'{stem}_{i:05d}.npz'
 
 
-def write_with_record(folder: str, file_name: str, data: bytes, **record) -> dict:
-  """Writes `file_name` and then its record (each atomically; the record marks it finished) and
+def record_name(name: str) -> str:
+  """The record of the file `name`: its name with ``.json`` for its extension."""
+  return name.rsplit('.', 1)[0] + '.json'
+
+
+def sizes(num: int, per_file: int) -> list[int]:
+  """Items per file: `per_file` each, the last file the rest."""
+  return [min(per_file, num - s) for s in range(0, num, per_file)]
+
+
+def write_with_record(folder: str, name: str, data: bytes, **record) -> dict:
+  """Writes `name` and then its record (each atomically; the record marks it finished) and
   returns the record: ``file``, ``bytes``, ``sha256`` and `record`'s entries."""
-  paths.write_atomic(paths.join(folder, file_name), data)
-  rec = dict(record, file=file_name, bytes=len(data), sha256=sha256(data))
-  paths.write_atomic(paths.join(folder, record_name(file_name)), json_text(rec))
+  paths.write_atomic(paths.join(folder, name), data)
+  rec = dict(record, file=name, bytes=len(data), sha256=sha256(data))
+  paths.write_atomic(paths.join(folder, record_name(name)), json_text(rec))
   return rec
 
 
-def verified(folder: str, file_name: str, **expect) -> tuple[Optional[dict], Optional[bytes],
-                                                               str]:
+def verified(folder: str, name: str, **expect) -> tuple[Optional[dict], Optional[bytes], str]:
   """``(record, data, why)``: the record and bytes of a finished file (its record exists, holds
   `expect`'s values, and the file's SHA-256 matches it: one read of the file), else ``(None,
   None, why)`` with `why` '' for a file never finished and a short reason for a damaged one."""
-  rec = read_json(paths.join(folder, record_name(file_name)))
-  path = paths.join(folder, file_name)
+  rec = read_json(paths.join(folder, record_name(name)))
+  path = paths.join(folder, name)
   if rec is None or not paths.isfile(path):
     return None, None, ''
   if any(rec.get(k) != v for k, v in expect.items()):
@@ -108,42 +131,25 @@ def verified(folder: str, file_name: str, **expect) -> tuple[Optional[dict], Opt
   return rec, data, ''
 
 
-class Progress:
-  """A tqdm bar (items/s, ETA) when stderr is a terminal and tqdm is installed, else one line per
-  finished part on stdout: ``<what>: <part> <i> written: done/total <unit>s (<unit>s/s, s)``;
-  nothing at all if `quiet` (e.g. on the processes that do not write)."""
+def seal(folder: str, record: str, files: list[str], **extra) -> dict:
+  """Writes `record` (atomically, after the derived `files` of `folder` were written atomically):
+  the SHA-256 of each file and `extra`; returns it. `sealed` checks it on a rerun."""
+  rec = dict(extra, files={f: sha256(paths.read_bytes(paths.join(folder, f))) for f in files})
+  paths.write_atomic(paths.join(folder, record), json_text(rec))
+  return rec
 
-  def __init__(self, total: int, done: int, what: str, unit: str, part: str, prefix: str = '',
-               quiet: bool = False):
-    self.total, self.done, self.what, self.unit, self.part = total, done, what, unit, part
-    self.prefix, self.made, self.t0, self.quiet = prefix, 0, time.perf_counter(), quiet
-    self.bar = None
-    if sys.stderr.isatty() and not quiet:
-      try:
-        from tqdm import tqdm
-        self.bar = tqdm(total=total, initial=done, unit=unit, unit_scale=True, dynamic_ncols=True,
-                        mininterval=1.0, desc=prefix + what)
-      except ImportError:
-        pass
 
-  def rate(self) -> float:
-    return self.made / max(time.perf_counter() - self.t0, 1e-9)
-
-  def update(self, n: int, i: int, parts: str = '', extra: str = '') -> None:
-    self.done += n
-    self.made += n
-    if self.bar is not None:
-      self.bar.update(n)
-      return
-    if self.quiet:
-      return
-    dt = time.perf_counter() - self.t0
-    print(f'{self.prefix}{self.what}: {self.part} {i}{parts} written: {self.done}/{self.total} '
-          f'{self.unit}s ({extra}{self.rate():.0f} {self.unit}s/s, {dt:.1f}s)', flush=True)
-
-  def close(self) -> None:
-    if self.bar is not None:
-      self.bar.close()
+def sealed(folder: str, record: str, **expect) -> bool:
+  """Whether the derived files of `record` are finished: it exists, holds `expect`'s values, and
+  every file it names exists with its SHA-256 (a file cut short by a kill or a full disk is not)."""
+  rec = read_json(paths.join(folder, record))
+  if not rec or not rec.get('files') or any(rec.get(k) != v for k, v in expect.items()):
+    return False
+  for name, digest in rec['files'].items():
+    path = paths.join(folder, name)
+    if not paths.isfile(path) or sha256(paths.read_bytes(path)) != digest:
+      return False
+  return True
 
 
 def read_index(folder: str, kind: str = 'folder',

@@ -16,6 +16,7 @@ import os
 import platform
 from typing import Any, Optional
 
+from jaxgen.runtime import writer
 from jaxgen.store import paths
 from jaxgen.tables import plan as table_plan
 from jaxgen.tables import spec as table_spec
@@ -25,18 +26,10 @@ PROVENANCE_KEYS = ('nfe', 'num_params', 'seed', 'step', 'sampler')
 
 def last_logged(workdir: str, key: str) -> Optional[float]:
   """The last value of `key` that training logged in the run's metrics.jsonl (or None)."""
-  import json
-  path = os.path.join(workdir, 'metrics.jsonl')
   out = None
-  if os.path.exists(path):
-    with open(path) as f:
-      for line in f:
-        try:
-          rec = json.loads(line)
-        except ValueError:
-          continue
-        if key in rec and 'steps_per_sec' in rec:
-          out = rec[key]
+  for rec in writer.read_metrics(workdir):
+    if key in rec and 'steps_per_sec' in rec:
+      out = rec[key]
   return out
 
 
@@ -101,22 +94,13 @@ def training_seconds(workdir: str) -> Optional[float]:
   """A run's training wall time from its metrics.jsonl: the sum over log intervals of steps /
   steps_per_sec (the first interval includes the compilation; a resumed run counts each
   logged interval once); None if it logged none."""
-  path = os.path.join(workdir, 'metrics.jsonl')
-  if not os.path.exists(path):
-    return None
-  import json
   total, last, seen = 0.0, 0, set()
-  with open(path) as f:
-    for line in f:
-      try:
-        rec = json.loads(line)
-      except ValueError:
-        continue
-      sps, step = rec.get('steps_per_sec'), rec.get('step')
-      if sps and step is not None and step not in seen and step > last:
-        total += (step - last) / sps
-        last = step
-        seen.add(step)
+  for rec in writer.read_metrics(workdir):
+    sps, step = rec.get('steps_per_sec'), rec.get('step')
+    if sps and step is not None and step not in seen and step > last:
+      total += (step - last) / sps
+      last = step
+      seen.add(step)
   return total if seen else None
 
 

@@ -4,8 +4,8 @@
     from jaxgen.tools import classifier_run as guidance
     run = run_lib.open_run('runs/sde_digits', {'sampling.classifier': 'runs/clf_digits',
                                                'sampling.label': '3'})
-    path = samples.write(run, 'runs/sde_digits', run.step, name=guidance.sample_name(run),
-                         draw=guidance.draw_for(run))
+    name = samples.default_name(run, 'runs/sde_digits')  # sample_<step>_<sampler>_clf3_s1
+    path = samples.write(run, 'runs/sde_digits', run.step, name=name, draw=guidance.draw_for(run))
 
 The score run's sampler draws with ``score(t, x) + scale * grad_x log p_t(label | x)``
 (`jaxgen.diffusion.classifier_guidance`), any ``sampling.method``. The sampling keys (on the
@@ -159,10 +159,3 @@ def draw_for(run) -> Callable:
   if not workdir:
     raise cfg_lib.ConfigError(f"{KEY}='': give the classifier run's workdir")
   return guided_draw(run, open_classifier(workdir, run.config))
-
-
-def sample_name(run) -> str:
-  """``sample_<step>_<sampler>_clf<label>_s<scale>`` (label 'all' for -1) of a guided run."""
-  g = settings(run.config.sampling)
-  return (f'sample_{run.step}_{run.model.sampling_label(run.config.sampling)}'
-          f"_clf{'all' if g['label'] < 0 else g['label']}_s{g['classifier_scale']:g}")

@@ -131,9 +131,9 @@ def test_generic_sources_on_grain(tmp_path):
   ref = data_lib.build(data_cfg(name='toy2d:moons', eval_size=16), seed=4)
   for s, b in toy.train_batches(0, 3, 8, 1, 2):
     np.testing.assert_array_equal(b['x'], ref.train_batch(s, 8, 1, 2)['x'])
-  from jaxgen.tools import reflow
+  from tests.folders import save_pairs
   z0 = np.random.default_rng(0).normal(size=(10, 2)).astype(np.float32)
-  reflow.save(str(tmp_path / 'p'), z0, 2 * z0, shard_size=4)
+  save_pairs(str(tmp_path / 'p'), z0, 2 * z0, shard_size=4)
   name = 'pairs:' + str(tmp_path / 'p')
   g = data_lib.build(data_cfg(name=name, pipeline='grain'), seed=0)
   m = data_lib.build(data_cfg(name=name), seed=0)

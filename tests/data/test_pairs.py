@@ -1,17 +1,16 @@
 """The `pairs:<folder>` data source: sharded, streamed, determinism in (seed, step), host shares,
 pairing, digests and errors."""
 
-import json
 import os
 
 import numpy as np
 import pytest
 
 from jaxgen.runtime import config as cfg
-from jaxgen.tools import reflow
 from jaxgen import data as data_lib
 from jaxgen.data import pairs
 from tests.conftest import data_cfg
+from tests.folders import save_pairs
 
 
 @pytest.fixture
@@ -20,7 +19,7 @@ def affine(tmp_path):
   rows, or of shards, shows."""
   z0 = np.random.default_rng(0).standard_normal((70, 2)).astype(np.float32)
   path = str(tmp_path / 'pairs')
-  reflow.save(path, z0, 3 * z0 + 1, shard_size=16, solver='euler', nfe=1)
+  save_pairs(path, z0, 3 * z0 + 1, shard_size=16, solver='euler', nfe=1)
   return path, z0
 
 
@@ -92,7 +91,7 @@ def test_shards_are_byte_deterministic_and_the_digest_identifies_the_coupling(af
   assert ds.fingerprint == {'pairs_dir': os.path.abspath(path),
                             'pairs_digest': pairs.load(path).digest}
   copy = str(tmp_path / 'copy')
-  reflow.save(copy, z0, 3 * z0 + 1, shard_size=16, other='meta')
+  save_pairs(copy, z0, 3 * z0 + 1, shard_size=16, other='meta')
   assert pairs.load(copy).digest == ds.fingerprint['pairs_digest']
   for name in ('shard_00000.npz', 'shard_00004.npz'):
     with open(os.path.join(path, name), 'rb') as a, open(os.path.join(copy, name), 'rb') as b:
@@ -100,7 +99,7 @@ def test_shards_are_byte_deterministic_and_the_digest_identifies_the_coupling(af
   z1 = 3 * z0 + 1
   z1[7, 1] += 1e-3
   other = str(tmp_path / 'other')
-  reflow.save(other, z0, z1, shard_size=16)
+  save_pairs(other, z0, z1, shard_size=16)
   assert pairs.load(other).digest != ds.fingerprint['pairs_digest']
   assert data_lib.build(data_cfg(name='toy2d:moons'), 0).fingerprint is None
 
@@ -134,7 +133,7 @@ def test_a_missing_or_truncated_shard_is_refused_at_open(affine):
     build(path)
 
 
-def test_a_missing_index_or_old_file_says_how_to_fix_it(tmp_path, affine):
+def test_a_missing_index_says_how_to_fix_it(tmp_path, affine):
   with pytest.raises(data_lib.DataNotFoundError) as e:
     build(str(tmp_path / 'nothing'))
   assert 'index.json' in str(e.value) and 'python -m launch.reflow --workdir' in str(e.value)
@@ -147,15 +146,10 @@ def test_a_missing_index_or_old_file_says_how_to_fix_it(tmp_path, affine):
     f.write('{"not": "an index"}')
   with pytest.raises(ValueError, match='is not a pairs index'):
     build(path)
-  old = str(tmp_path / 'old.npz')   # the single-file format of earlier versions
-  np.savez(old, z0=z0, z1=3 * z0 + 1, meta=np.array(json.dumps({'solver': 'euler'})))
-  with pytest.raises(ValueError, match=r'single-file pairs file.*reflow.convert'):
+  old = str(tmp_path / 'old.npz')   # a file, not a folder of shards
+  np.savez(old, z0=z0, z1=3 * z0 + 1)
+  with pytest.raises(data_lib.DataNotFoundError, match=r'no .*old.npz/index.json'):
     build(old)
-  folder = reflow.convert(old)
-  assert folder == old[:-4]
-  got = build(folder).train_batch(0, 8, 0, 1)
-  np.testing.assert_allclose(got['x'], 3 * got['x0'] + 1, rtol=1e-6)
-  assert pairs.load(folder).meta['solver'] == 'euler'
 
 
 def test_evaluation_is_the_source_runs_data(tmp_path):
@@ -166,14 +160,14 @@ def test_evaluation_is_the_source_runs_data(tmp_path):
   src.data.eval_size = 100
   z = np.zeros((10, 2), np.float32)
   path = str(tmp_path / 'p')
-  reflow.save(path, z, z + 1, source_config=src.to_dict())
+  save_pairs(path, z, z + 1, source_config=src.to_dict())
   ds = data_lib.build(data_cfg(name='pairs:' + path, eval_size=100), seed=0)
   ref = data_lib.build(data_cfg(name='toy2d:moons', eval_size=100), seed=5)
   np.testing.assert_array_equal(ds.eval_array(50), ref.eval_array(50))
   batch = next(ds.eval_batches(64))
   np.testing.assert_array_equal(batch['x'], next(ref.eval_batches(64))['x'])
   own = str(tmp_path / 'own')
-  reflow.save(own, z, z + 1, shard_size=4)
+  save_pairs(own, z, z + 1, shard_size=4)
   ds = data_lib.build(data_cfg(name='pairs:' + own), 0)
   np.testing.assert_array_equal(ds.eval_array(), z + 1)
   assert (ds.spec.low, ds.spec.high) == (1.0, 1.0)
@@ -202,14 +196,14 @@ def test_evaluation_data_of_a_reflow_chain_is_read_from_eval_source_only(tmp_pat
   root.seed = 5
   z = np.zeros((10, 2), np.float32)
   first = str(tmp_path / 'p1')
-  reflow.save(first, z, z + 1, source_config=root.to_dict())
+  save_pairs(first, z, z + 1, source_config=root.to_dict())
   ds1 = data_lib.build(data_cfg(name='pairs:' + first, eval_size=100), seed=0)
   ev = ds1.eval_source()
   assert ev['seed'] == 5 and ev['data']['name'] == 'toy2d:moons'
   krf = cfg.common()   # the config of the run trained on p1 (its data: p1, now deleted)
   krf.data.name = 'pairs:' + first
   second = str(tmp_path / 'p2')
-  reflow.save(second, z, z + 2, source_config=krf.to_dict(), eval_source=ev)
+  save_pairs(second, z, z + 2, source_config=krf.to_dict(), eval_source=ev)
   shutil.rmtree(first)
   ds2 = data_lib.build(data_cfg(name='pairs:' + second, eval_size=100), seed=0)
   ref = data_lib.build(data_cfg(name='toy2d:moons', eval_size=100), seed=5)
@@ -217,6 +211,6 @@ def test_evaluation_data_of_a_reflow_chain_is_read_from_eval_source_only(tmp_pat
   assert ds2.eval_source() == ev
   # Without a source, pairs evaluate on themselves; the name is stored as an absolute path.
   alone = str(tmp_path / 'alone')
-  reflow.save(alone, z, z + 3)
+  save_pairs(alone, z, z + 3)
   own = data_lib.build(data_cfg(name='pairs:' + os.path.relpath(alone)), 0).eval_source()
   assert own['data']['name'] == 'pairs:' + alone

@@ -7,7 +7,7 @@ import pytest
 
 from jaxgen import data as data_lib
 from jaxgen.data import source
-from jaxgen.tools import reflow
+from tests.folders import save_pairs
 from tests.conftest import data_cfg
 
 
@@ -27,7 +27,7 @@ def build_example(key, tmp_path):
     kw['dir'] = str(tmp_path)
   if key == 'pairs:':
     z0 = np.random.default_rng(0).standard_normal((40, 3)).astype(np.float32)
-    reflow.save(str(tmp_path / 'p'), z0, z0 + 1, shard_size=16)
+    save_pairs(str(tmp_path / 'p'), z0, z0 + 1, shard_size=16)
     kw['name'] = 'pairs:' + str(tmp_path / 'p')
   if key == 'tfds:':
     import tensorflow_datasets as tfds

@@ -12,6 +12,7 @@ import pytest
 
 from jaxgen.runtime import config as cfg
 from jaxgen.runtime import workdir as workdir_lib
+from jaxgen.store import liveness
 from jaxgen.store import lock
 from launch import evaluate as launch_evaluate
 from launch import sample as launch_sample
@@ -166,8 +167,8 @@ def test_sample_and_evaluate_without_a_checkpoint_create_nothing(capsys, tmp_pat
 def test_a_held_workdir_is_refused_naming_the_holder(capsys, tmp_path):
   w = _run_folder(tmp_path)
   holder = {'host': socket.gethostname(), 'pid': os.getppid(), 'start': '2026-12-01T10:00:00',
-            'command': 'launch.train', 'proc_start': lock._proc_start(os.getppid()),
-            'boot_id': lock._boot_id(), 'token': 'x' * 32}
+            'command': 'launch.train', 'proc_start': liveness.proc_start(os.getppid()),
+            'boot_id': liveness.boot_id(), 'token': 'x' * 32}
   with open(os.path.join(w, lock.LOCK), 'w') as f:
     json.dump(holder, f)
   pattern = rf'in use by another run \(host .*, pid {os.getppid()}, started 2026-12-01T10:00:00'

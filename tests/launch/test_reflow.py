@@ -23,9 +23,11 @@ from jaxgen.runtime import loop
 from jaxgen.runtime import run as run_lib
 from jaxgen.runtime import state as state_lib
 from jaxgen.store import paths as paths_lib
+from jaxgen.store import shards
 from jaxgen.tools import reflow
 from launch import reflow as launch_reflow
 from launch import train as launch_train
+from tests.folders import save_pairs
 
 EXP = 'experiments/rectified_flow/toy2d.py:smoke'
 FLAGS = ['--config.train.progress=false', '--config.train.steps=4']
@@ -113,7 +115,7 @@ def test_pair_generation_is_sharded_over_the_devices(source):
     ('--config.sampling.t_start=0.5', 'reflow pairs start at t = 0'),
     ('--config.sampling.solver=dopri', "solver='dopri' is not allowed"),
     ('--shard=0', '--num and --shard must be > 0'),
-    ('--out=x.npz', 'pairs are a folder of shards now'),
+    ('--out=x.npz', 'pairs are a folder of shards'),
 ])
 def test_reflow_refuses_a_degenerate_coupling_or_unknown_solver(source, tmp_path, capsys, flag,
                                                                   msg):
@@ -194,7 +196,7 @@ def test_init_from_refuses_another_model_before_writing_anything(source, tmp_pat
     loop.train(config_2rf(source, **{'train.init_from': str(empty)}), str(w))
   assert not os.path.exists(w)
   z = np.random.default_rng(0).standard_normal((8, 3)).astype(np.float32)
-  reflow.save(str(tmp_path / 'p3'), z, 2 * z)   # 3-D pairs: same model.*, other shapes
+  save_pairs(str(tmp_path / 'p3'), z, 2 * z)   # 3-D pairs: same model.*, other shapes
   with pytest.raises(cfg.ConfigError, match=r"init_from=.*do not fit.*shape \(3,\).*"
                                             r"dense_in/kernel: stored \(2, 32\) vs \(3, 32\)") as e:
     loop.train(config_2rf(source, **{'data.name': f'pairs:{tmp_path}/p3'}), str(w))
@@ -243,7 +245,7 @@ def test_resume_on_replaced_pairs_is_refused_before_writing(source, krf):
   meta = {k: v for k, v in pairs.load(p1).meta.items()
           if k not in ('shards', 'digest', 'format', 'num', 'shard_size', 'shape')}
   z0, z1 = pairs.load_all(p1)
-  reflow.save(p1, z0, z1 + 1e-3, shard_size=4, **meta)
+  save_pairs(p1, z0, z1 + 1e-3, shard_size=4, **meta)
   try:
     with pytest.raises(cfg.ConfigError, match='pairs_digest.*now.*--force'):
       loop.train(krf_config(source, krf, **{'train.steps': '8'}), w)
@@ -312,16 +314,16 @@ def test_a_killed_generation_resumes_to_the_bytes_of_an_uninterrupted_one(source
   out = str(tmp_path / 'pairs')
   flags = ['--workdir', source, '--num', '10', '--shard', '4', '--chunk', '2', '--out', out,
            '--config.sampling.steps=3']
-  real = reflow._write_shard
+  real = shards.write_with_record
 
-  def dies_at_shard_1(out_, i, *a):
-    if i == 1:
-      paths_lib.write_atomic(os.path.join(out_, pairs.shard_name(1)), b'half')
-      open(os.path.join(out_, pairs.shard_name(2) + '.tmp999'), 'wb').close()
+  def dies_at_shard_1(out_, name, data, **rec):
+    if rec['index'] == 1:
+      paths_lib.write_atomic(os.path.join(out_, 'shard_00001.npz'), b'half')
+      open(os.path.join(out_, 'shard_00002.npz.tmp999'), 'wb').close()
       raise KeyboardInterrupt   # as a kill: no clean-up of the folder
-    return real(out_, i, *a)
+    return real(out_, name, data, **rec)
 
-  monkeypatch.setattr(reflow, '_write_shard', dies_at_shard_1)
+  monkeypatch.setattr(shards, 'write_with_record', dies_at_shard_1)
   with pytest.raises(KeyboardInterrupt):
     launch_reflow.main(flags)
   assert not os.path.exists(os.path.join(out, 'index.json'))
@@ -329,8 +331,8 @@ def test_a_killed_generation_resumes_to_the_bytes_of_an_uninterrupted_one(source
     pairs.load(out)
   mtime = os.path.getmtime(os.path.join(out, 'shard_00000.npz'))
   made = []
-  monkeypatch.setattr(reflow, '_write_shard', lambda out_, i, *a: made.append(i) or real(
-      out_, i, *a))
+  monkeypatch.setattr(shards, 'write_with_record', lambda out_, name, data, **rec: made.append(
+      rec['index']) or real(out_, name, data, **rec))
   capsys.readouterr()
   assert launch_reflow.main(flags) == 0
   printed = capsys.readouterr().out
@@ -349,16 +351,16 @@ def test_a_rerun_with_other_settings_on_an_unfinished_folder_is_refused(source, 
   flags = ['--workdir', source, '--num', '10', '--shard', '4', '--out', out,
            '--config.sampling.steps=3']
 
-  def dies(*a):
+  def dies(*a, **kw):
     raise KeyboardInterrupt
 
-  monkeypatch.setattr(reflow, '_write_shard', dies)
+  monkeypatch.setattr(shards, 'write_with_record', dies)
   with pytest.raises(KeyboardInterrupt):
     launch_reflow.main(flags)
   before = sorted(os.listdir(out))
   assert launch_reflow.main(flags[:-1] + ['--config.sampling.steps=2']) == 2
   err = capsys.readouterr().err
-  assert err.startswith('error:') and 'unfinished pair generation' in err
+  assert err.startswith('error:') and 'holds unfinished pairs made with other settings' in err
   assert 'steps' in err and '--force' in err and sorted(os.listdir(out)) == before
 
 

@@ -18,6 +18,7 @@ from jaxgen.runtime import overrides as overrides_lib
 from jaxgen.runtime import parallel
 from jaxgen.runtime import run as run_lib
 from jaxgen.runtime.evaluators import classifier_features as cf
+from jaxgen.store import shards
 
 DIGITS = 'experiments/classifier/digits.py:clean'
 KEY = jax.random.key(0)
@@ -52,7 +53,7 @@ def test_assets_are_small_and_their_checksums_verify():
   for name, entry in manifest.items():
     path = os.path.join(asset_lib.ASSET_DIR, entry['file'])
     assert os.path.getsize(path) == entry['bytes'] < 1 << 20
-    assert asset_lib.sha256_file(path) == entry['sha256']
+    assert shards.file_sha256(path) == entry['sha256']
     a = asset_lib.load(name)
     assert a.entry['data']['scale'] == 'symmetric' and a.num_classes == 10
 
@@ -62,7 +63,7 @@ def test_export_is_byte_deterministic(tmp_path):
   a = asset_lib.load('digits')
   out = tmp_path / 'again.npz'
   asset_lib.write_npz(str(out), asset_lib.flatten_params(a.params))
-  assert asset_lib.sha256_file(str(out)) == a.entry['sha256']
+  assert shards.file_sha256(str(out)) == a.entry['sha256']
 
 
 def test_tampered_asset_is_refused_in_one_line(tmp_path):
@@ -173,7 +174,7 @@ def test_export_cli_writes_a_verified_asset(tmp_path):
   out = tmp_path / 'assets' / 'classifier_digits.npz'
   assert export_classifier.main(['--workdir', str(tmp_path / 'run'), '--out', str(out)]) == 0
   entry = asset_lib.read_manifest(str(out.parent))['digits']
-  assert entry['sha256'] == asset_lib.sha256_file(str(out)) and entry['test_examples'] == 297
+  assert entry['sha256'] == shards.file_sha256(str(out)) and entry['test_examples'] == 297
   a = asset_lib.load('digits', str(out.parent))
   feats, logits = a.embed_all(np.zeros((3, 8, 8, 1), np.float32))
   assert feats.shape == (3, entry['feature_dim']) and logits.shape == (3, 10)

@@ -81,14 +81,14 @@ def test_streamed_fid_and_is_equal_the_one_shot_numbers(stub):
 def test_samples_from_a_chunk_folder_give_the_numbers_of_the_same_samples(stub, tmp_path):
   """eval.samples_dir: the first num_samples of a finished launch.sample folder, read chunk by
   chunk, score exactly as the same samples drawn; too few samples or another step is refused."""
-  from jaxgen.tools import chunked
+  from tests.folders import save_samples
   e, sample_fn, _ = _evaluator(stub, 130, 48)
   key = jax.random.PRNGKey(0)
   drawn = e.run(None, key)
   k4 = jax.random.fold_in(key, 4)
   x = np.concatenate([sample_fn(None, jax.random.fold_in(k4, i), 48)[0] for i in range(3)])[:130]
   folder = str(tmp_path / 'samples')
-  chunked.save(folder, np.concatenate([x, x[:20]]), chunk=40, step=5)   # 150 samples, 4 chunks
+  save_samples(folder, np.concatenate([x, x[:20]]), chunk=40, step=5)   # 150 samples, 4 chunks
   e2, _, _ = _evaluator(stub, 130, 48, samples_dir=folder, run_step=5)
   read = e2.run(None, key)
   assert read['eval/fid'] == pytest.approx(drawn['eval/fid'], rel=1e-6)

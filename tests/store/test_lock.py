@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from jaxgen.store import liveness
 from jaxgen.store import lock
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -18,8 +19,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 def _write_holder(workdir, **fields):
   record = {'host': socket.gethostname(), 'pid': os.getppid(), 'start': '2026-12-01T10:00:00',
-            'command': 'launch.train', 'proc_start': lock._proc_start(os.getppid()),
-            'boot_id': lock._boot_id(), 'token': 'x' * 32}
+            'command': 'launch.train', 'proc_start': liveness.proc_start(os.getppid()),
+            'boot_id': liveness.boot_id(), 'token': 'x' * 32}
   record.update(fields)
   os.makedirs(workdir, exist_ok=True)
   text = json.dumps(record)
@@ -77,9 +78,9 @@ def test_an_unreadable_lock_is_refused_naming_it(tmp_path):
 def test_a_dead_holders_lock_is_taken_over(tmp_path, capsys, stale):
   if stale.get('pid', 0) is None:
     stale['pid'] = _dead_pid()
-  if 'boot_id' in stale and lock._boot_id() is None:
+  if 'boot_id' in stale and liveness.boot_id() is None:
     pytest.skip('no /proc boot id here')
-  if 'proc_start' in stale and lock._proc_start(os.getpid()) is None:
+  if 'proc_start' in stale and liveness.proc_start(os.getpid()) is None:
     pytest.skip('no /proc start times here')
   _write_holder(str(tmp_path), **stale)
   with lock.hold(str(tmp_path), 'launch.train', is_main=True):

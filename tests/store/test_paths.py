@@ -141,7 +141,7 @@ def test_npz_round_trip(root):
 
 def _stub_run(x, spec):
   """What `samples.write` reads of a Run, with a sampler that returns `x` (no model)."""
-  sampling = types.SimpleNamespace(num_samples=len(x))
+  sampling = types.SimpleNamespace(num_samples=len(x), to_dict=lambda: {'num_samples': len(x)})
   return types.SimpleNamespace(
       config=types.SimpleNamespace(sampling=sampling, model=types.SimpleNamespace(family='rf')),
       params=None, sample_rng=lambda step: None,
@@ -162,7 +162,9 @@ def test_sample_files_are_the_same_bytes_local_and_remote(gcs, tmp_path, kind):
   remote = samples.write(run, 'gs://bucket/pics', 6, draw=draw)
   assert local == str(tmp_path / 'run' / 'samples' / 'step_6.png')
   assert remote == 'gs://bucket/pics/samples/step_6.png'
-  assert gcs.objects('pics/') == ['pics/samples/step_6.npz', 'pics/samples/step_6.png']
+  assert gcs.objects('pics/') == ['pics/samples/step_6.json', 'pics/samples/step_6.npz',
+                                  'pics/samples/step_6.png']
+  assert samples.finished('gs://bucket/pics', 'step_6')
   assert paths.read_bytes(remote) == open(local, 'rb').read()
   assert paths.read_bytes(remote)[:8] == b'\x89PNG\r\n\x1a\n'
   np.testing.assert_array_equal(paths.load_npz(remote[:-4] + '.npz')['samples'],
@@ -333,6 +335,7 @@ def test_the_lock_on_gs_has_one_holder_and_a_stale_heartbeat_is_taken_over(gcs, 
   host) is taken over; the heartbeat is refreshed while held; release removes the lock."""
   import time
 
+  from jaxgen.store import liveness
   from jaxgen.store import lock
 
   w = 'gs://bucket/locked'
@@ -341,13 +344,13 @@ def test_the_lock_on_gs_has_one_holder_and_a_stale_heartbeat_is_taken_over(gcs, 
     first = lock.holder(w)
     assert first['heartbeat'] > 0
     with pytest.raises(lock.Locked, match='heartbeat is'):
-      lock._acquire(f'{w}/lock.json', w, '{}', lock._record('launch.sample', True))
+      lock._acquire(f'{w}/lock.json', w, '{}', liveness.record('launch.sample', True))
     time.sleep(0.5)
     assert lock.holder(w)['heartbeat'] > first['heartbeat']   # refreshed
     assert lock.holder(w)['token'] == first['token']
   assert 'locked/lock.json' not in gcs.objects('locked/')
   dead = {'host': 'elsewhere', 'pid': 1, 'start': 'then', 'command': 'launch.train',
-          'token': 'y' * 32, 'heartbeat': time.time() - lock.STALE_S - 5}
+          'token': 'y' * 32, 'heartbeat': time.time() - liveness.STALE_S - 5}
   paths.write_text(f'{w}/lock.json', json.dumps(dead))
   with lock.hold(w, 'launch.train', is_main=True):
     assert lock.holder(w)['host'] != 'elsewhere'

@@ -19,6 +19,7 @@ from jaxgen.store import shards
 from jaxgen.tools import chunked
 from launch import sample as launch_sample
 from launch import train as launch_train
+from tests.folders import save_samples
 
 EXP = 'experiments/rectified_flow/toy2d.py:smoke'
 # 20 samples in chunks of 8 (a multiple of the 8 test devices): 8, 8 and a padded 4.
@@ -143,6 +144,27 @@ def test_other_settings_on_an_existing_folder_are_refused(source, reference, cha
   assert '--force' in err[0] and listing(reference) == before
 
 
+def test_a_preview_cut_short_is_made_again_by_a_rerun(source, reference, capsys):
+  """preview.png is sealed by preview.json (its SHA-256, and chunk 0's): cut short (a kill or a
+  full disk in an in-place write), a rerun on the finished folder makes it whole again."""
+  path = os.path.join(reference, 'preview.png')
+  whole = open(path, 'rb').read()
+  with open(path, 'wb') as f:
+    f.write(whole[:len(whole) // 2])
+  before = files(reference)
+  assert launch_sample.main(['--workdir', source, '--name', 'ref'] + FLAGS) == 0
+  assert open(path, 'rb').read() == whole and files(reference) == before
+
+
+def test_pictures_of_other_settings_get_other_names(source):
+  """launch.sample without --name: the run's settings give sample_4_euler, 2 and 3 Euler steps
+  two other pictures (none overwritten)."""
+  folder = os.path.join(source, 'samples')
+  for steps in ('2', '3'):
+    assert launch_sample.main(['--workdir', source, f'--config.sampling.steps={steps}']) == 0
+  assert {'sample_4_euler_steps-2.png', 'sample_4_euler_steps-3.png'} <= set(os.listdir(folder))
+
+
 def test_force_starts_over_and_bad_flags_are_one_line(source, capsys):
   folder = os.path.join(source, 'samples', 'forced')
   assert launch_sample.main(['--workdir', source, '--name', 'forced'] + FLAGS) == 0
@@ -185,12 +207,12 @@ def test_streamed_gaussian_statistics_equal_the_one_shot_ones_in_one_chunk_of_me
   rng = np.random.default_rng(0)
   x = (rng.standard_normal((25000, 64)) @ rng.standard_normal((64, 64)) + 3).astype(np.float32)
   folder = str(tmp_path / 's')
-  chunked.save(folder, x, 500)
+  save_samples(folder, x, 500)
   mu, sigma = frechet.stats_from_features(x.astype(np.float64))
   del x
   tracemalloc.start()
   try:
-    stats = chunked.gaussian_stats(folder)
+    stats = streamed_stats(folder)
     peak = tracemalloc.get_traced_memory()[1]
   finally:
     tracemalloc.stop()
@@ -199,6 +221,15 @@ def test_streamed_gaussian_statistics_equal_the_one_shot_ones_in_one_chunk_of_me
   np.testing.assert_allclose(s_mu, mu, rtol=1e-12, atol=1e-12)
   np.testing.assert_allclose(s_sigma, sigma, rtol=1e-10, atol=1e-10)
   assert peak < 1_000_000, peak
+
+
+def streamed_stats(folder):
+  """`frechet.GaussianStats` of the flattened samples of `folder`, one chunk at a time."""
+  stats = None
+  for x in shards.iterate(folder):
+    f = np.reshape(x, (len(x), -1))
+    stats = (frechet.gaussian_stats(f.shape[1]) if stats is None else stats).update(f)
+  return stats
 
 
 @pytest.mark.slow

@@ -24,7 +24,6 @@ Without a readable weights file: one ConfigError naming the key, the download an
 
 from __future__ import annotations
 
-import hashlib
 import os
 import zipfile
 
@@ -36,6 +35,7 @@ from jaxgen.metrics import inception_score as is_lib
 from jaxgen.nets import inception as inception_net
 from jaxgen.runtime import config as cfg_lib
 from jaxgen.runtime import evaluators
+from jaxgen.store import shards
 
 DECLARATION = evaluators.Declaration(
     names=('fid', 'inception_score'), samples=True, samples_folder=True, inception_weights=True,
@@ -52,14 +52,6 @@ def to_unit(x, low: float, high: float) -> np.ndarray:
   return np.repeat(x, 3, axis=-1) if x.shape[-1] == 1 else x
 
 
-def file_sha256(path: str) -> str:
-  h = hashlib.sha256()
-  with open(path, 'rb') as f:
-    for block in iter(lambda: f.read(1 << 20), b''):
-      h.update(block)
-  return h.hexdigest()
-
-
 class Features:
   """The Inception network of a weights file as a streaming map: ``update(images)`` accumulates
   the pool3 statistics (and the logits for IS) of images in [0, 1]."""
@@ -71,7 +63,7 @@ class Features:
       variables = inception_net.load_weights(weights_path)
     except (ValueError, KeyError) as e:   # another .npz: the arrays are not the network's
       raise cfg_lib.ConfigError(f'{key}: {e} ({evaluators.INCEPTION_HOW})') from None
-    self.sha256 = file_sha256(weights_path)
+    self.sha256 = shards.file_sha256(weights_path)
     self._fn = inception_net.feature_fn(variables)
 
   def __call__(self, images) -> tuple:
@@ -187,7 +179,6 @@ class Evaluator:
             for i in range(0, len(ref), self._chunk))).finalize()
 
   def _check_folder(self, run_step) -> None:
-    from jaxgen.store import shards
     try:
       index = shards.read_index(self._samples_dir, *SAMPLES_FOLDER)
     except FileNotFoundError as e:
@@ -214,9 +205,9 @@ class Evaluator:
   def _chunks(self, params, rng):
     """(samples, nfe) chunks: drawn, or read from eval.samples_dir; `num_samples` in all."""
     if self._samples_dir:
-      from jaxgen.store import shards
       left = self._n
-      for x in shards.iterate(self._samples_dir, kind=SAMPLES_FOLDER[0], remake=SAMPLES_FOLDER[1]):
+      for x in shards.iterate(self._samples_dir, kind=SAMPLES_FOLDER[0],
+                              remake=SAMPLES_FOLDER[1]):
         if left <= 0:
           return
         yield np.asarray(x)[:left], self._folder_nfe
