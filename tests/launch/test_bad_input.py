@@ -45,7 +45,7 @@ CONFIG_CASES = [
      r"config\.sampling\.grid='log_snr' cannot be used by rectified flow.*choose one of"),
     (RF, ['--config.model.score_mlp.dtype=fp8'],
      r"config\.model\.score_mlp\.dtype='fp8' is not allowed.*'bfloat16'"),
-    (RF, ["--config.eval.metrics=('bogus',)"], r"config\.eval\.metrics: unknown \['bogus'\]"),
+    (RF, ["--config.eval.metrics=('bogus',)"], r"config\.eval\.metrics: unknown metric 'bogus'"),
     (RF, ['--config.model.net=unet'],
      r'config\.model\.unet: the rectified_flow network cannot be built for .*shape \(2,\)'),
     (SDE_2D, ['--config.sampling.solver=bogus'], r"config\.sampling\.solver='bogus' is not allowed"),
