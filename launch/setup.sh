@@ -172,3 +172,5 @@ if ! "$PY_BIN" -c "$CHECK" "$ACCELERATOR"; then
   exit 1
 fi
 echo "Environment ready: $("$PY_BIN" --version) in $VENV ($ACCELERATOR$([ "$SYSTEM_JAX" = 1 ] && echo ', system jax'))"
+echo "Activate it once per shell: source $VENV/bin/activate (then python -m launch.train ...," \
+     "as the README writes it), or call $VENV/bin/python -m launch... directly."

@@ -1,21 +1,11 @@
-"""NICE on scikit-learn's 8x8 digits (64 dimensions, 17 levels, 1500 train / 297 test images).
+"""NICE on scikit-learn's 8x8 digits (4 additive couplings, logistic prior, dequantized data).
 
     python -m launch.train --config experiments/nice/digits.py --workdir runs/nice_digits
     python -m launch.inpaint --workdir runs/nice_digits
 
-Model: the paper's structure scaled to 64 dimensions -- 4 additive couplings (odd/even split
-alternating), coupling MLPs of 3 hidden ReLU layers x 256 units (0.6M parameters), diagonal
-scaling, standard logistic prior. Data: (k + u) / 17 for levels k = 0..16 (data.scale='unit',
-data.dequantize=True: bins of exactly 1/17 in [0, 1]); eval/bpd = log2(17) - LL / (64 ln 2).
-Adam lr 1e-3 (b2 0.99, eps 1e-4 as for MNIST), batch 100, scale_mult 30 (see fashion_mnist.py).
-
-Runtime (2-core CPU, shared with ~6 jobs): ~1-2 minutes for 1000 steps (3000 steps: 3.3 min).
-Expected result (our run, seed 0): test eval/bpd 2.94 bits/dim (eval/nll -51.0 nats, i.e. log p =
-+51.0 nats per image) after 1000 steps; a uniform model scores log2(17) = 4.09. No paper number
-exists for this set. Training longer overfits the 1500 images: at 3000 steps train 2.21 bpd but
-test 3.33 (2000 steps: 3.10), so 1000 steps is the default (the paper kept the best validation
-model). Samples: DIR/samples/step_1000.png.
-Variants: ``smoke`` (2 couplings, width 32, 5 steps), ``gaussian`` (Gaussian prior).
+Variants: ``smoke``, ``gaussian`` (Gaussian prior). Runtime: 1-2 minutes on this 2-core CPU.
+Expected result: test eval/bpd 2.94 after 1000 steps (a uniform model scores log2(17) = 4.09;
+longer runs overfit the 1500 images). No paper reports this set.
 """
 
 from experiments import common

@@ -1,25 +1,12 @@
-"""The papers' CIFAR-10 configurations: PixelCNN, Gated PixelCNN and PixelCNN++ (32x32x3, 8 bits).
+"""PixelCNN++ (default), PixelCNN and Gated PixelCNN on CIFAR-10 with the papers' settings.
 
     python -m launch.train --config experiments/pixelcnn/cifar10.py --workdir runs/pcnn_cifar_pp
-    python -m launch.train --config experiments/pixelcnn/cifar10.py:pixelcnn --workdir runs/pcnn_cifar_plain
     python -m launch.train --config experiments/pixelcnn/cifar10.py:gated --workdir runs/pcnn_cifar_gated
 
-Needs the tfds CIFAR-10 files (data.name='tfds:cifar10'; data.dir = their data_dir). Variants:
-  default     PixelCNN++ (Salimans et al. 2017): 160 filters, 5 gated resnets per stage, 3 scales
-              (32/16/8), dropout 0.5, 10-component discretized logistic mixture with the RGB
-              coupling; Adam 1e-3 decayed x0.999995 per step, beta1 0.95, beta2 0.9995, Polyak
-              (EMA) 0.9995. Our nets have no weight normalization (the reference's).
-  pixelcnn    PixelCNN (PixelRNN paper): 7x7 mask A, 15 residual blocks with h = 128 (2h = 256),
-              256-way softmax per channel, RMSProp, batch 16 (depth/width unverified).
-  gated       Gated PixelCNN: 20 gated layers of 384 filters, 256-way softmax per channel
-              (depth/width unverified), Adam.
-  smoke       tiny nets, 5 steps (on a stand-in of the same shape where CIFAR-10 is not here).
-Runtime: the papers trained for days on GPUs (the Flax PixelCNN++ example reached 2.923 bits/dim
-in 38 h on 8 V100s); on this 2-core CPU one step of the default takes many seconds: only the smoke
-variant is meant to run here (about 30-60 seconds). No GPU was lent in this session; the code
-runs unchanged on one.
-Expected result (the papers' test bits/dim, quoted, not reproduced here): PixelCNN 3.14,
-Gated PixelCNN 3.03, PixelCNN++ 2.92.
+Variants: ``smoke``, ``pixelcnn``, ``gated``. Needs ``tfds build cifar10``.
+Runtime: accelerator-scale (days on GPUs); not runnable on this 2-core CPU.
+Expected result (the papers' test bits/dim, not reproduced here): PixelCNN 3.14, Gated PixelCNN
+3.03, PixelCNN++ 2.92.
 """
 
 from experiments import common

@@ -1,25 +1,11 @@
-"""PixelCNN vs Gated PixelCNN (and PixelCNN++) on 8-bit Fashion-MNIST (28x28x1, 256 levels).
+"""PixelCNN and Gated PixelCNN on 8-bit Fashion-MNIST (256-way softmax, exact likelihood).
 
     python -m launch.train --config experiments/pixelcnn/fashion_8bit.py:gated --workdir runs/pcnn_f8_gated
-    python -m launch.train --config experiments/pixelcnn/fashion_8bit.py:pixelcnn --workdir runs/pcnn_f8_plain
-    python -m launch.evaluate --workdir runs/pcnn_f8_gated     # test bits/dim (eval/bpd)
-    python -m launch.sample --workdir runs/pcnn_f8_gated       # samples/*.png (cached fast sampler)
 
-Variants: ``pixelcnn`` (default) / ``gated``: a 256-way softmax per pixel at (about) equal size,
-5 layers each: PixelCNN 2h = 32 filters (28.1k parameters), Gated PixelCNN p = 16 (29.0k);
-``pp``: PixelCNN++ (32 filters, 1 resnet per stage, 3 scales 28/14/7, 5-component discretized
-logistic mixture, dropout 0.1; fast cached sampler); ``long``: 10x the steps; ``smoke`` (tiny, tests).
-
-Data: data.scale='levels' (the integers 0..255 as float32; no dequantization: the likelihood is
-the exact probability mass). Loss: nats per dimension; eval/bpd = -log2 P(x) / 784 on the test split.
-Runtime (2-core CPU shared with ~5 other jobs, load average 12-20, jax 0.12): measured 19 min
-(PixelCNN) and 12 min (Gated) wall for 2000 steps at batch 16 (0.53 epochs) including the
-evaluation of the 10k test images and 16 fast samples.
-Expected result (measured, seed 0, 2000 steps, far from the papers' budgets): test 3.3086 bits/dim
-(1798.0 nats/image) for PixelCNN and 3.2673 bits/dim (1775.5 nats) for Gated PixelCNN. No
-published PixelCNN number exists for Fashion-MNIST (a public Glow notebook reports 3.14 test
-bits/dim); the papers' CIFAR-10 numbers are 3.14 (PixelCNN), 3.03 (Gated PixelCNN) and 2.92
-(PixelCNN++) bits/dim, see cifar10.py. The ``pp`` variant was only smoke-tested here.
+eval/bpd = -log2 P(x) / 784 on the test split. Variants: ``smoke``, ``pixelcnn``, ``gated``,
+``pp``, ``long`` (10x the steps). Runtime: 12-19 minutes on this 2-core CPU for 2000 steps at batch 16.
+Expected result: test 3.27 bits/dim (Gated) after 2000 steps, far from the papers' budgets.
+Every family on this data: experiments/tables/results/fashion_likelihood_laptop.md.
 """
 
 from experiments import common

@@ -1,50 +1,13 @@
 """1-Rectified flow on CIFAR-10 with the paper's DDPM++ configuration (Liu, Gong, Liu, ICLR 2023).
 
     python -m launch.train --config experiments/rectified_flow/cifar10.py --workdir runs/rf_cifar10
-
-Config (REFERENCES.md, "Rectified flow"; reference code gnobitab/RectifiedFlow): ``tfds:cifar10``
-on [-1, 1] (``data.scale='symmetric'``, no dequantization, random horizontal flips); DDPM++
-network (`jaxgen.nets.unet.ddpmpp_cifar10`: nf 128, ch_mult (1, 2, 2, 2), 4 res blocks per
-resolution, attention at 16x16, BigGAN res blocks, positional embedding of t * 999) with dropout
-0.15; batch 128, Adam 2e-4 (b1 0.9, b2 0.999, eps 1e-8), 5000 warm-up steps, grad clip 1, EMA
-0.999999. Time convention t = 0 noise, t = 1 data; x_t = t x1 + (1 - t) x0, target x1 - x0,
-t ~ U(1e-3, 1). Samples: the paper's "RK45" row, dopri5 at rtol = atol = 1e-5 from t = eps =
-1e-3 to 1 (``sampling.t_start``). The training length is score_sde's CIFAR-10 default (1.3M
-steps; REFERENCES.md does not record the paper's own).
-
-Variants: ``smoke`` (4 steps of a tiny U-Net on the CIFAR-10 stand-in when tfds has no copy),
-``euler`` (Euler from t = 0, ``sampling.steps`` steps: 1 is the paper's one-step row, e.g.
-``--config.sampling.steps=1``), ``logit_normal`` (SD3's lognorm(0, 1) times instead of uniform),
-``mode`` (SD3's mode sampling, s = 1.29).
-
-Runtime: the full run is accelerator-scale (1.3M steps of the full DDPM++ U-Net at batch 128);
-it was NOT run here. On this 2-core CPU only ``smoke`` runs (about a minute, mostly compilation).
-Expected result (THE PAPER'S numbers, CIFAR-10, 50k samples; not measured by us):
-
-    sampler                 1-RF             2-RF     3-RF
-    RK45 (adaptive)         FID 2.58 (NFE 127, IS 9.60, recall 0.57)   FID 3.36   FID 3.96
-    one Euler step          FID 378          12.21    8.15
-    distilled, one step     FID 6.18         4.85     5.21
-
-The paper's k-RF and distillation recipe, as the variants ``reflow`` (2-RF), ``reflow3`` (3-RF)
-and ``distill`` (one-step distillation of 2-RF; `experiments.common.reflow_variants`, each with
-the paper's reflow EMA 0.9999): (1) make pairs (z0, z1 = ODE_1(z0)) by simulating 1-RF's EMA
-weights with RK45 (the reference README asks for at least 1M pairs on CIFAR-10; written in
-resumable, verified shards):
-
     python -m launch.reflow --workdir runs/rf_cifar10 --num 1000000 --config.sampling.solver=dopri5
+    python -m launch.train --config experiments/rectified_flow/cifar10.py:reflow --workdir runs/rf_cifar10_2rf
 
-(2) 2-RF fine-tunes 1-RF's EMA weights on those pairs with the same loss (x0 = z0, x1 = z1):
-
-    python -m launch.train --config experiments/rectified_flow/cifar10.py:reflow \
-        --workdir runs/rf_cifar10_2rf
-
-(the source run is ``train.init_from``, default runs/rf_cifar10; ``--config.train.init_from=RUN``
-moves the pairs with it). 3-RF: pairs of runs/rf_cifar10_2rf, then ``:reflow3``. (3)
-Distillation to one step (``:distill``, on the 2-RF pairs from the 2-RF weights) regresses
-z1 - z0 at t = 0 only (``loss.time_sampling='distill'``, ``loss.distill_steps=1``; the paper uses
-an LPIPS loss, ours is L2) and samples with one Euler step. ``cond``: class-conditional with
-classifier-free guidance (`experiments.common.class_conditional`; not in the paper).
+Variants: ``smoke``, ``cond``, ``reflow``, ``reflow3``, ``distill``, ``euler``, ``logit_normal``,
+``mode``. Needs ``tfds build cifar10``.
+Runtime: accelerator-scale (1.3M steps of the full DDPM++ U-Net); not runnable on this CPU.
+Expected result (the paper's, not reproduced here): 1-RF FID 2.58 with RK45 (NFE 127).
 """
 
 from experiments import common

@@ -1,76 +1,14 @@
-"""1-Rectified flow on scikit-learn's 8x8 digits with a small DDPM++ U-Net (dequantized data).
+"""1-Rectified flow on 8x8 digits with a small DDPM++ U-Net (dequantized data in [-1, 1]).
 
     python -m launch.train --config experiments/rectified_flow/digits.py --workdir runs/rf_digits
 
-Data: 1500 train / 297 test images of 17 levels, uniformly dequantized and scaled to [-1, 1]
-(``data.dequantize=True``, ``data.scale='symmetric'``: x = 2 (level + u) / 17 - 1, bins of width
-2/17), so the flow's density is a density of continuous data and ``eval/bpd`` is the dequantized
-bound ``-log p(x) / (64 ln 2) + log2(17 / 2)`` (`jaxgen.metrics.bpd`). Model: the score-SDE
-digits U-Net (nf 16, ch_mult (1, 2), 1 res block, attention at 4x4, dropout 0.1, positional
-embedding of t * 999), velocity target x1 - x0 with x0 ~ N(0, I), t ~ U(1e-3, 1) (the reference
-code's; t = 0 noise, t = 1 data); Adam 1e-3 with 100 warm-up steps, grad clip 1, EMA 0.995
-(0.999 keeps too much of the initial weights in a run this short: the trainer's EMA has no bias
-correction), batch 64. Samples: Euler, 100 steps.
-Evaluation (``eval.metrics``): ``loss`` (test split), ``bpd`` (the ODE likelihood from the data at
-t = 1 to N(0, I) at t = 0, dopri5 rtol = atol = 1e-5, one Hutchinson probe: unbiased, and
-``--config.likelihood.probes=0`` gives the exact trace, 64 tangents per step, which on this
-shared CPU did not finish in 12 minutes for the 297 test images),
-``straightness`` (on the 100-step Euler grid) and ``sliced_wasserstein`` (1024 samples vs the
-297 test images, with the sampler's NFE).
-
-Variants: ``smoke`` (nf 8, 4 steps, Euler likelihood), ``dopri5`` (samples with dopri5 at
-rtol = atol = 1e-5, the paper's "RK45" row), ``logit_normal`` (SD3's lognorm(0, 1) times),
-``mode`` (SD3's mode sampling, scale 1.29), ``shift2`` (training times shifted towards the noise
-with SD3's resolution shift alpha = 2, and the matching 'shift' sampling grid), ``cond``
-(class-conditional, 10 classes, label dropout 0.1, sampled with classifier-free guidance w = 1,
-one row per class: `experiments.common.class_conditional`), ``reflow`` / ``reflow3`` /
-``distill`` (2-RF, 3-RF and one-step distillation on the pairs of runs/rf_digits, made by ``python -m
-launch.reflow --workdir runs/rf_digits --num N``: `experiments.common.reflow_variants`).
-
-Runtime (measured 2026-12-02 on this 2-core CPU shared with 6 other jobs, load 9-17): training
-16 minutes wall for the 1500 steps (1-14 steps/s depending on the load; ~2 minutes of
-compilation); the evaluation below took 24 minutes (the dopri5 likelihood of 297 images, under
-``nice -n 10`` at ~10% of a core), the one-metric sweeps 1-2 minutes each. On an idle machine
-expect a few minutes in all. dopri5 (rtol = atol = 1e-5) sampling: NFE 277.
-Expected result (measured, ours; run /work/runs/rf_digits, EMA weights at step 1500):
-
-    python -m launch.train --config experiments/rectified_flow/digits.py --workdir runs/rf_digits
-    python -m launch.evaluate --workdir runs/rf_digits --config.likelihood.probes=1
-    python -m launch.evaluate --workdir runs/rf_digits --config.sampling.steps=k \
-        --config.eval.metrics="('sliced_wasserstein','straightness')" --out runs/rf_digits/eval_euler<k>.json
-    python -m launch.evaluate --workdir runs/rf_digits --config.sampling.solver=dopri5 \
-        --config.eval.metrics="('sliced_wasserstein',)" --out runs/rf_digits/eval_dopri5.json
-
-train loss 0.470 (dropout on), eval/loss 0.471 (297 test images), eval/bpd 2.042 bits/dim
-(dequantized bound on [-1, 1] incl. log2(17 / 2), dopri5 rtol = atol = 1e-5, one Hutchinson
-probe; log2(17) = 4.09 would be the uniform distribution over the levels), straightness
-S = 8.72 on the 100-step Euler grid (1024 samples, ||.||^2 summed over the 64 dimensions; a
-straight flow has 0). eval/sliced_wasserstein against the 297 test images (1024 samples, the
-first 297 used):
-
-    sampler      Euler 1   Euler 4   Euler 100   dopri5
-    NFE          1         4         100         277
-    SW           0.428     0.138     0.100       0.101
-
-The metric's noise floor here: 297 training images against the 297 test images score 0.107
-(median of 5 draws), so 100 Euler steps are at the floor and 1-RF in one step is far from it,
-as the paper's one-step FID of 378 says for CIFAR-10. The training-time variants (``mode``,
-``logit_normal``, ``shift2``) were not measured here.
-
-Class-conditional (``cond``; measured 2026-12-02 on the shared 2-core CPU, 1500 steps in 16
-minutes wall, the picture in docs/results/rectified_flow_digits_cond_w1.png, one row per digit):
-
-    python -m launch.train --config experiments/rectified_flow/digits.py:cond --workdir runs/rf_digits_cond
-    python -m launch.evaluate --workdir runs/rf_digits_cond \
-        --config.eval.metrics="('class_accuracy','fd','is')" --config.eval.num_samples=500
-
-eval/loss 0.410 (label dropout 0.1), eval/bpd 2.009 (conditional on the test labels, one
-Hutchinson probe), straightness 8.62; with guidance w = 1 (Euler 100 steps, NFE 200: two velocity
-evaluations a step) sliced W 0.259 against the test images (the classes in equal shares, not the
-data's mix), and in the pinned digits classifier's features (`jaxgen/assets`, 500 samples):
-class accuracy 1.000 (every sample classified as the class asked for; the classifier's own test
-accuracy is 0.960), FD 0.214 (297 training images against the 297 test images score 0.318) and
-IS 9.98 (real test digits: 9.82).
+t = 0 noise, t = 1 data; samples: Euler, 100 steps; eval/bpd is the dequantized bound
+-log p(x) / (64 ln 2) + log2(17 / 2). Variants: ``smoke``, ``dopri5``, ``logit_normal``, ``mode``,
+``shift2``, ``cond`` (classifier-free guidance), ``reflow`` / ``reflow3`` / ``distill`` (on the
+pairs of ``python -m launch.reflow --workdir runs/rf_digits``).
+Runtime: a few minutes on an idle 2-core CPU (1500 steps), plus the likelihood evaluation.
+Expected result: eval/bpd 2.04; sliced Wasserstein 0.100 with 100 Euler steps, 0.428 with one.
+Reflow on this data: experiments/tables/results/rectified_flow_reflow_laptop.md.
 """
 
 from experiments import common

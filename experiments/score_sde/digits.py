@@ -1,44 +1,13 @@
-"""Score SDE (VP, continuous DSM) on scikit-learn's 8x8 digits with a small DDPM++ U-Net.
+"""Score SDE (VP, continuous DSM) on 8x8 digits with a small DDPM++ U-Net.
 
     python -m launch.train --config experiments/score_sde/digits.py --workdir runs/sde_digits
 
-Data: 1500 train / 297 test images of 17 levels, scaled to [-1, 1] (data.scale='symmetric', as the
-paper does for VP), no dequantization. Model: U-Net (nf 16, ch_mult (1, 2), 1 res block per
-resolution, attention at 4x4, dropout 0.1, positional time embedding of t * 999; 188,769
-parameters); VP SDE beta 0.1 -> 20; DSM with t ~ U(1e-5, 1), mean over dimensions; Adam 1e-3 with
-100 warm-up steps, grad clip 1, EMA 0.995, batch 64, 1500 steps. Samples: PC sampler, reverse-diffusion
-predictor + Langevin corrector (snr 0.16), 300 steps, final denoising.
-
-Variants: ``smoke`` (nf 8, 4 steps; eval/bpd on dequantized test images, eval.dequantize), ``ve`` (VE SDE on [0, 1] data, sigma_max 8 ~ the largest
-pairwise distance of the training images, NCSN++-style Fourier embedding, score / sigma),
-``ode`` (PF-ODE samples, dopri5), ``cond`` (class-conditional with label dropout 0.1 and classifier-free
-guidance w = 1 at sampling, `experiments.common.class_conditional`; 100 samples, one row per digit).
-
-Runtime (2-core CPU shared with other jobs): measured 7.5 minutes wall (4.4 CPU-minutes) for the
-whole run: compilation, 1500 steps at 4-12 steps/s (depending on the other jobs) and the 64
-samples (NFE 601). An earlier run with EMA 0.999 while the CPU was busier took 15 minutes.
-Expected result (measured): samples/step_1500.png, 64 clean 8x8 digits on a dark background, most
-of them readable (0-7 and 9 all appear); train loss 0.095, eval/loss 0.081 on the 297 test
-images. With EMA 0.999 instead of 0.995 the samples were noisier (eval/loss 0.139): the trainer's
-EMA starts at the initial weights without bias correction and 0.999^1500 = 0.22 of them remain.
-No paper number exists for this set.
-
-Class-conditional (``cond``; measured on the shared 2-core CPU, load 8-15 from other jobs):
-    python -m launch.train --config experiments/score_sde/digits.py:cond --workdir runs/sde_digits_cond
-38 minutes wall (6 CPU-minutes: the machine was shared), 189,473 parameters (the default's plus
-11 label embeddings of 64), train loss 0.082, eval/loss 0.083 (the unconditional run: 0.081);
-samples/step_1500.png (PC, 300 steps + Langevin, w = 1, NFE 1202 = 2 x 601) shows 10 rows of 10:
-row k is digit k; nearly all are readable as their class (two of the ten 1s are malformed,
-a few 3s and 7s are faint; the 4s, 5s and 9s vary in slant and thickness). The same key
-without guidance (``--config.sampling.guidance=0``: samples/sample_1500_pc_all.png, 2 minutes)
-gives the same layout with weaker class fidelity: several 4s look like 6s or 9s, a few 9s like 5s
-and one 3 like a 9; guidance w = 1 makes them their class. ``python -m launch.sample --workdir runs/sde_digits_cond
---config.sampling.label=3 --config.sampling.guidance=2`` samples one class with stronger guidance.
-In the pinned digits classifier's features (`jaxgen/assets`; 500 samples at w = 1,
-``python -m launch.evaluate --workdir runs/sde_digits_cond --config.eval.num_samples=500
---config.eval.metrics="('class_accuracy','fd','is')"``): class accuracy 1.000 (the classifier's
-own test accuracy: 0.960), FD 0.222 (297 training vs the 297 test images: 0.318), IS 9.98 (real
-test digits: 9.82). The picture: docs/results/score_sde_digits_cond_w1.png.
+Data in [-1, 1]; PC sampler (reverse diffusion + Langevin). Variants: ``smoke``, ``ve``, ``ode``,
+``subvp``, ``lw`` (likelihood weighting), ``cond`` (classifier-free guidance; picture in
+docs/results/score_sde_digits_cond_w1.png).
+Runtime: about 8 minutes on this 2-core CPU for 1500 steps.
+Expected result: readable digits in samples/step_1500.png, eval/loss 0.081. The paper tables on
+this run: experiments/tables/results/score_sde_*_laptop.md and ddim_steps_laptop.md.
 """
 
 from experiments import common

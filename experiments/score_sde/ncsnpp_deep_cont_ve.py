@@ -3,18 +3,10 @@
     python -m launch.train --config experiments/score_sde/ncsnpp_deep_cont_ve.py --workdir runs/ncsnpp_deep_cont_ve
     python -m launch.sample --workdir runs/ncsnpp_deep_cont_ve --config.sampling.method=ode --config.sampling.solver=dopri5
 
-Setup (reference configs): continuous vesde, data tfds:cifar10 scaled to [0, 1] (the net centres its input) with random
-horizontal flips; U-Net NCSN++ (nf 128, ch_mult (1,2,2,2),
-8 res blocks, attention at 16x16); batch 128, Adam 2e-4 (b1 0.9, eps 1e-8),
-warm-up 5000, grad clip 1, EMA 0.999, 0.95M iterations, snapshot every 50k, seed 42;
-DSM with t ~ U(1e-5, 1), reduce_mean False; sampling: PC with 1000 steps, reverse-diffusion predictor + Langevin corrector,
-snr 0.16, final denoising; bits/dim via the PF-ODE (dopri5, rtol = atol = 1e-5, one Rademacher
-probe).
-
-Runtime: not runnable on the 2-core CPU (the paper trained on TPUs / multi-GPU for days); the
-`smoke` variant (nf 16, 1 res block, ch_mult (1, 2), 4 steps; on a stand-in of the same shape
-where CIFAR-10 is not on the machine) runs in well under a minute.
-Expected result (the paper's numbers, not reproduced here): Table 3: FID 2.20, IS 9.89; no NLL reported for VE.
+Settings: the reference configs (`experiments.common.score_sde_cifar10`). Variants: ``smoke``.
+Runtime: days on accelerators; not runnable on this 2-core CPU (``smoke`` runs in a minute).
+Expected result (the paper's numbers, not reproduced here): Table 3: FID 2.20, IS 9.89; no NLL
+reported for VE.
 """
 
 from experiments import common

@@ -1,23 +1,12 @@
-"""Score SDE (VP, continuous DSM) on a 2-D toy density with the score MLP: the laptop-scale check.
+"""Score SDE (VP, continuous DSM) on a 2-D toy density (checkerboard) with the score MLP.
 
     python -m launch.train --config experiments/score_sde/toy2d.py --workdir runs/sde_checkerboard
 
-Variants (``file.py:variant``): ``smoke`` (tiny, for tests), ``8gaussians``, ``moons``, ``subvp``,
-``ve`` (VE SDE, sigma_max 4 ~ the data's largest pairwise distance, as the reference README
-advises), ``ode`` (sample with the PF-ODE, dopri5), ``gmm`` (toy2d:gmm, whose density is known,
-with the PF-ODE NLL as a metric).
-
-Runtime (2-core CPU shared with other jobs, jax 0.12): measured 4.6 minutes wall for 4000 steps at batch
-256 (~22 steps/s while ~5 other jobs shared the 2 cores; 1.7 CPU-minutes) plus compilation,
-evaluation and 1024 samples.
-Expected result: samples/step_4000.png shows the 8 squares of the checkerboard, with
-soft edges and some mass between squares; train loss plateaus at ~0.39 (the DSM loss does not go
-to 0: it keeps the irreducible term of tests/diffusion/test_score_losses.py). Measured eval/sliced_wasserstein
-0.161 with the PC sampler (NFE 1001) and 0.238 with the PF-ODE (dopri5, NFE 338); the metric's
-floor, two independent 1024-point draws of the data, is ~0.12 (median of 5: 0.117).
-Model: score_mlp (3 residual blocks of width 256), VP SDE (beta 0.1 -> 20), DSM with
-t ~ U(1e-5, 1), mean over dimensions; PC sampler, reverse-diffusion predictor + Langevin corrector
-(snr 0.16), 500 steps, final Tweedie denoising; Adam 1e-3, EMA 0.999, batch 256.
+PC sampler (reverse diffusion + Langevin, 500 steps). Variants: ``smoke``, ``moons``,
+``8gaussians``, ``gmm``, ``subvp``, ``ve``, ``ode`` (PF-ODE sampling).
+Runtime: about 5 minutes on this 2-core CPU for 4000 steps.
+Expected result: the 8 squares in samples/step_4000.png; eval/sliced_wasserstein 0.161 (the
+metric's floor, two draws of the data, is about 0.12).
 """
 
 from experiments import common

@@ -1,31 +1,13 @@
-"""One likelihood table across every family on Fashion-MNIST, with one dequantization.
+"""One likelihood table across every family on Fashion-MNIST, with one dequantization (no paper
+has this table).
 
     python -m launch.table experiments/tables/fashion_likelihood.py --scale laptop
 
-No paper has this table. Every family is scored in bits/dim by `jaxgen.metrics.bpd`'s one
-definition on the same 256 levels of the Fashion-MNIST test images: exact discrete likelihoods
-for the PixelCNNs; for the continuous families the uniform-dequantization bound (NICE trains on
-(k + u) / 256 in [0, 1]; rectified flow trains on dequantized [-1, 1] data; the score SDEs train
-on the grid k / 255 and the evaluator re-dequantizes, ``eval.dequantize``, as score_sde's code
-does), so a continuous model's bits/dim can only be above its discrete likelihood. ODE
-likelihoods (score SDE PF-ODE, rectified flow): dopri5 at rtol = atol = 1e-5 with one
-Rademacher probe (the score_sde reference's); their NFE and wall time are reported beside the
-number (NICE and the PixelCNNs need one network pass per image). Parameters: the evaluated
-weights' count.
-
-Laptop: every run trains 600 steps (runs.FASHION_STEPS; each experiment's own net, batch and
-learning rate: a short, equal step budget, far from convergence), evaluated on the first 500
-test images. The Glow notebook's 3.14 test bits/dim (REFERENCES.md) is the only public
-Fashion-MNIST likelihood we know of; it is not a row.
-
-Measured (laptop, 2026-12-02; experiments/tables/results/fashion_likelihood_laptop.md): 82
-minutes on the 2-core CPU, which it shared with the rectified-flow table and a test-suite run
-for most of that time (training 40 min for the seven runs, evaluation 34 min, 33.5 of them the
-three ODE likelihoods; not timed alone). Bits/dim: PixelCNN++ 3.152, PixelCNN 3.554, Gated
-PixelCNN 3.603 (exact), score SDE sub-VP 4.052, VP 4.138, rectified flow 4.232 (dequantized
-bounds, likelihood NFE 481 / 574 / 328), NICE 6.719. At 600 steps the discrete autoregressive
-models lead and NICE (19M parameters, the paper's MNIST net) is furthest from converged. Score
-SDE Table 2's claim holds here: sub-VP below VP (4.052 vs 4.138), unlike on digits.
+Laptop: every run 600 steps (runs.FASHION_STEPS), bits/dim of the first 500 test images by
+`jaxgen.metrics.bpd` (exact for the PixelCNNs, the dequantization bound for the continuous
+families; ODE likelihoods with dopri5 and one probe). Claim: sub-VP below VP.
+Time on this 2-core CPU: about 80 minutes. Headline: PixelCNN++ lowest; sub-VP below VP.
+Results: experiments/tables/results/fashion_likelihood_laptop.md.
 """
 
 from experiments.tables import runs

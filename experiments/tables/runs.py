@@ -1,11 +1,12 @@
 """The runs the tables share, by scale: one key is one workdir ``<runs>/<scale>/<key>``, so two
-tables that name a key train it once. Not a table itself (no ``get_table``).
+tables that name a key train it once. A key names the family and the variant (``score_sde_vp``,
+``rectified_flow_2rf``); the data is the scale's: digits at ``smoke`` and ``laptop``, CIFAR-10
+(or the papers' sets) at ``paper``, so no folder names another data set than the one it holds;
+the Fashion-MNIST runs of the cross-family table say ``fashion``. Not a table (no ``get_table``).
 
 * ``smoke``: the experiments' ``smoke`` variants (a few steps, stand-in data where the real set is
   missing): they exercise every step of a table in the test suite, their numbers mean nothing.
-* ``laptop``: scikit-learn's 8x8 digits (1500 train / 297 test images, 17 levels) with the
-  experiments' own settings (`experiments/score_sde/digits.py` etc.: each docstring states its
-  model, length and measured result), and Fashion-MNIST for the cross-family likelihood table.
+* ``laptop``: scikit-learn's 8x8 digits with the experiments' own settings, and Fashion-MNIST.
 * ``paper``: the papers' CIFAR-10 configs (accelerator scale).
 """
 
@@ -25,24 +26,24 @@ def _digits(suffix: str = '') -> dict:
     return path + (':' + variants if variants else '')
   n_pairs = RF_PAIRS if not suffix else 64
   return {
-      'score_sde_digits_vp': RunSpec(v(SDE)),
-      'score_sde_digits_ve': RunSpec(v(SDE, 've')),
-      'score_sde_digits_subvp': RunSpec(v(SDE, 'subvp')),
-      'score_sde_digits_vp_lw': RunSpec(v(SDE, 'lw')),
-      'score_sde_digits_subvp_lw': RunSpec(v(SDE, 'subvp,lw')),
-      'rectified_flow_digits': RunSpec(v(RF)),
-      'rectified_flow_digits_2rf': RunSpec(v(RF, 'reflow'), pairs_from='rectified_flow_digits',
+      'score_sde_vp': RunSpec(v(SDE)),
+      'score_sde_ve': RunSpec(v(SDE, 've')),
+      'score_sde_subvp': RunSpec(v(SDE, 'subvp')),
+      'score_sde_vp_lw': RunSpec(v(SDE, 'lw')),
+      'score_sde_subvp_lw': RunSpec(v(SDE, 'subvp,lw')),
+      'rectified_flow': RunSpec(v(RF)),
+      'rectified_flow_2rf': RunSpec(v(RF, 'reflow'), pairs_from='rectified_flow',
                                            num_pairs=n_pairs),
-      'rectified_flow_digits_3rf': RunSpec(v(RF, 'reflow3'),
-                                           pairs_from='rectified_flow_digits_2rf',
+      'rectified_flow_3rf': RunSpec(v(RF, 'reflow3'),
+                                           pairs_from='rectified_flow_2rf',
                                            num_pairs=n_pairs),
-      'rectified_flow_digits_2rf_distill': RunSpec(v(RF, 'distill'),
-                                                   pairs_from='rectified_flow_digits_2rf',
+      'rectified_flow_2rf_distill': RunSpec(v(RF, 'distill'),
+                                                   pairs_from='rectified_flow_2rf',
                                                    num_pairs=n_pairs),
-      'nice_digits': RunSpec(v(NICE)),
-      'pixelcnn_digits': RunSpec(v(PIXELCNN, 'pixelcnn')),
-      'gated_pixelcnn_digits': RunSpec(v(PIXELCNN)),
-      'pixelcnn_pp_digits': RunSpec(v(PIXELCNN, 'pp')),
+      'nice': RunSpec(v(NICE)),
+      'pixelcnn': RunSpec(v(PIXELCNN, 'pixelcnn')),
+      'gated_pixelcnn': RunSpec(v(PIXELCNN)),
+      'pixelcnn_pp': RunSpec(v(PIXELCNN, 'pp')),
   }
 
 

@@ -3,35 +3,19 @@ sub-VP, each trained with and without likelihood weighting.
 
     python -m launch.table experiments/tables/score_sde_likelihood.py --scale laptop
 
-bits/dim of the test split (`jaxgen.metrics.bpd`: the uniform-dequantization bound, the data
-(k + u) / K re-dequantized by the evaluator as the paper's code does, ``eval.dequantize``;
-offset log2(K / 2) for data on [-1, 1]) with the PF-ODE likelihood (dopri5, rtol = atol = 1e-5,
-one Rademacher probe, as the reference), over two dequantization draws; with it the ODE's NFE
-and the wall time. Also FD of PF-ODE samples (dopri5) as the paper's FID column. Laptop: the
-digits runs of `experiments/score_sde/digits.py` (``subvp``, ``lw`` variants), the 297 test
-images, FD of 500 PF-ODE samples.
-
-Claim: sub-VP gives lower bits/dim than VP (3.02 vs 3.16 for DDPM++ cont. in the paper); and
-likelihood weighting lowers bits/dim (the paper's Table 2 lists models without it; its
-likelihood-weighted numbers are in Song et al. 2021b, not quoted here).
-
-Measured (laptop, 2026-12-02; experiments/tables/results/score_sde_likelihood_laptop.md): 28
-minutes on the shared 2-core CPU (10.5 training, 17 evaluating; each row ~4 minutes, the ODE
-likelihood of 2 x 297 images at NFE ~490 and 500 PF-ODE samples). bits/dim: VP 2.354, sub-VP
-2.468, VP + LW 2.589, sub-VP + LW 2.739 (dequantization draw std < 0.006; log2(17) = 4.09 is the
-uniform model). Disagrees on both claims: on digits after 1500 steps sub-VP is 0.11 bits/dim
-WORSE than VP, and likelihood weighting makes both worse (and their PF-ODE samples: FD 1.69 /
-1.77 against 0.55 / 0.69). Likelihood weighting without the importance sampling of t that Song et
-al. 2021b pair it with has a high-variance loss; 1500 steps may not be enough for it, nor for the
-sub-VP gap of 0.14 bits/dim the paper measured after 1.3M steps on CIFAR-10.
+Laptop: the digits runs of `experiments/score_sde/digits.py` (``subvp``, ``lw``), bits/dim of the
+297 test images (dopri5, one Rademacher probe, two dequantization draws), FD of 500 PF-ODE
+samples. Claims: sub-VP and likelihood weighting lower bits/dim. Time: about 28 minutes.
+Headline: neither claim holds on digits after 1500 steps (sub-VP is worse than VP).
+Results: experiments/tables/results/score_sde_likelihood_laptop.md.
 """
 
 from experiments.tables import runs
 from jaxgen.tables.spec import Claim, Column, Row, Scale, Table
 
-ROWS = (('VP', 'score_sde_digits_vp', 3.16, 3.93), ('sub-VP', 'score_sde_digits_subvp', 3.02, 3.16),
-        ('VP + likelihood weighting', 'score_sde_digits_vp_lw', None, None),
-        ('sub-VP + likelihood weighting', 'score_sde_digits_subvp_lw', None, None))
+ROWS = (('VP', 'score_sde_vp', 3.16, 3.93), ('sub-VP', 'score_sde_subvp', 3.02, 3.16),
+        ('VP + likelihood weighting', 'score_sde_vp_lw', None, None),
+        ('sub-VP + likelihood weighting', 'score_sde_subvp_lw', None, None))
 EVAL = {'eval.dequantize': True, 'eval.dequant_draws': 2, 'likelihood.solver': 'dopri5',
         'likelihood.rtol': 1e-5, 'likelihood.atol': 1e-5, 'likelihood.probes': 1,
         'sampling.method': 'ode', 'sampling.solver': 'dopri5', 'sampling.rtol': 1e-5,
@@ -79,13 +63,13 @@ def get_table():
                           runs.LAPTOP, {**EVAL, 'eval.num_samples': 500}),
           'paper': Scale('Paper: the DDPM++ cont. VP / sub-VP CIFAR-10 configs, bpd of the test '
                          'set, Inception FID of 50k.',
-                         {'score_sde_digits_vp': runs.RunSpec('experiments/score_sde/ddpmpp_cont_vp.py'),
-                          'score_sde_digits_subvp': runs.RunSpec(
+                         {'score_sde_vp': runs.RunSpec('experiments/score_sde/ddpmpp_cont_vp.py'),
+                          'score_sde_subvp': runs.RunSpec(
                               'experiments/score_sde/ddpmpp_cont_subvp.py'),
-                          'score_sde_digits_vp_lw': runs.RunSpec(
+                          'score_sde_vp_lw': runs.RunSpec(
                               'experiments/score_sde/ddpmpp_cont_vp.py',
                               {'loss.likelihood_weighting': True}),
-                          'score_sde_digits_subvp_lw': runs.RunSpec(
+                          'score_sde_subvp_lw': runs.RunSpec(
                               'experiments/score_sde/ddpmpp_cont_subvp.py',
                               {'loss.likelihood_weighting': True})},
                          {**EVAL, 'eval.dequant_draws': 5, 'eval.num_samples': 50000},

@@ -1,28 +1,13 @@
-"""Score SDE, Table 1 (Song et al., ICLR 2021): samplers of one trained model, VE and VP.
+"""Score SDE, Table 1 (Song et al., ICLR 2021): predictor-only, predictor-corrector and
+corrector-only samplers of one trained model, VE and VP, at matched NFE.
 
     python -m launch.table experiments/tables/score_sde_samplers.py --scale laptop
 
-Rows sample the same trained score model with the predictors of the paper (ancestral sampling,
-reverse diffusion, the probability-flow discretization), each predictor-only with N and 2N steps,
-predictor-corrector (one Langevin step, snr 0.16, after each of N predictor steps: NFE 2N) and
-corrector-only (2N Langevin steps). The paper: N = 1000 on CIFAR-10 (FID of 50k samples, discrete
-DDPM / SMLD models); laptop: N = 100 on digits (the continuous VE and VP runs of
-`experiments/score_sde/digits.py`; FD, IS and KID of 500 samples in the pinned digits
-classifier's features against the 297 test images). Each sampler ends with the Tweedie
-denoising step (+1 NFE), as the paper's code.
-
-Claim: predictor-corrector beats predictor-only at matched NFE (PC N vs P 2N), and corrector-only
-is far worse than either.
-
-Measured (laptop, 2026-12-02; experiments/tables/results/score_sde_samplers_laptop.md): 27
-minutes on the 2-core CPU shared with two other jobs (3.6 training, 23 evaluating 20 rows).
-VP: PC N beats P 2N for all three predictors (FD 0.410 vs 0.451 ancestral, 0.410 vs 0.456
-reverse diffusion, 0.616 vs 0.700 probability flow), as the paper. VE: only with the
-probability-flow predictor (0.871 vs 1.285); with ancestral sampling and reverse diffusion the
-Langevin corrector at snr 0.16 (the paper's CIFAR-10 value, not tuned here) makes samples worse
-(0.688 vs 0.480, 0.695 vs 0.652), where the paper's PC1000 improved VE the most (4.79 -> 3.60).
-Corrector-only is the worst sampler for both SDEs (VE 4.09, VP 1.54), as the paper. The
-probability-flow predictor is the worst predictor for both (the paper: for VE).
+Laptop: N = 100 on the VE and VP runs of `experiments/score_sde/digits.py`; FD / IS / KID of 500
+samples in the pinned digits classifier's features. Claims: PC N beats P 2N; corrector-only is
+worst. Time on this 2-core CPU: about 27 minutes.
+Headline: PC beats P for VP with all three predictors, for VE only with the probability flow.
+Results: experiments/tables/results/score_sde_samplers_laptop.md.
 """
 
 from experiments.tables import runs
@@ -60,7 +45,7 @@ def _sampling(kind: str, pred: dict, scale: str) -> dict:
 def _rows():
   rows = []
   for sde in ('ve', 'vp'):
-    run = f'score_sde_digits_{sde}'
+    run = f'score_sde_{sde}'
     cells = [(p, k) for p in PREDICTORS for k in ('P', 'P2', 'PC')] + [('corrector', 'C')]
     for pred, kind in cells:
       name = {'P': 'P N', 'P2': 'P 2N', 'PC': 'PC N', 'C': 'C 2N'}[kind]
@@ -118,8 +103,8 @@ def get_table():
                           runs.LAPTOP, {'eval.num_samples': 500}),
           'paper': Scale('Paper: the score_sde CIFAR-10 configs (continuous NCSN++ VE, DDPM++ '
                          'VP), N = 1000, Inception FID / IS of 50k samples.',
-                         {'score_sde_digits_ve': runs.RunSpec('experiments/score_sde/ncsnpp_cont_ve.py'),
-                          'score_sde_digits_vp': runs.RunSpec('experiments/score_sde/ddpmpp_cont_vp.py')},
+                         {'score_sde_ve': runs.RunSpec('experiments/score_sde/ncsnpp_cont_ve.py'),
+                          'score_sde_vp': runs.RunSpec('experiments/score_sde/ddpmpp_cont_vp.py')},
                          {'eval.num_samples': 50000}, samples=50000, metrics={'fd': 'fid', 'is': 'inception_score', 'kid': ''}),
       },
       claims=(Claim('Predictor-corrector beats predictor-only at matched NFE (PC N vs P 2N)',

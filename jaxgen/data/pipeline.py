@@ -1,9 +1,8 @@
 """The two input pipelines of a source, chosen by ``config.data.pipeline``, giving the same batches.
 
 * ``'memory'``: the split is held in memory and the training batch of step s is drawn for the
-  whole global batch, of which each host keeps its share (`Source._global_train_batch`). Fastest
-  for small sets: one vectorised gather and transform, no per-example Python
-  (`benchmarks/data_time.py`).
+  whole global batch, of which each host keeps its share (`Source._global_train_batch`): one
+  vectorised gather and transform, no per-example Python.
 * ``'grain'``: a `grain.MapDataset` whose element s is this host's share of the global batch of
   step s (`step_dataset`). An image source reads only this host's rows from its record set (a
   `tfds.data_source` over ArrayRecord files, read lazily, or an in-memory split): the index
@@ -13,10 +12,8 @@
   the noise the global batch gives them (`transforms.apply` with ``rows``). `iterate` reads steps
   start..stop-1 with ``data.threads`` Grain reader threads ahead of the consumer. Random access
   makes the batch of step s a pure function of (seed, s): a resumed run slices the dataset at its
-  step and saves no iterator state. (A dataset of single examples, ``MapDataset.source(records)
-  .map(...).batch(b)``, was measured first and dropped: Grain's per-element statistics and
-  monitoring cost ~0.2 ms per example on the shared 2-core CPU (cProfile of digits batches of 64:
-  10 ms a batch against 0.2 ms for the gather).)
+  step and saves no iterator state. (Whole batches, not single examples, are the elements:
+  Grain's per-element bookkeeping would dominate small images.)
 * ``'auto'``: ``'grain'`` for record sets read lazily (``tfds:<name>``, which may not fit in
   memory), ``'memory'`` for everything else (toy2d, digits, fashion_mnist, stand-ins, pairs).
 """

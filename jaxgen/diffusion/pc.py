@@ -13,32 +13,24 @@ the corrector first, at the old time). With ``denoise`` a final Tweedie step
 evaluation). The whole loop is one ``lax.scan`` (correctors: ``lax.fori_loop``), no host round
 trips; ``info['nfe']`` counts score evaluations per sample.
 
-Predictors (x at t -> x at s < t; all work for VP, sub-VP and VE). ``euler_maruyama`` and
-``reverse_diffusion`` are written on the reverse SDE ``rsde = sde.reverse(score_fn,
-probability_flow)`` as in the reference:
-  * ``euler_maruyama``: Euler-Maruyama on ``rsde.sde``:
-    ``x + [f - g^2 score] (s - t) + g sqrt(t - s) z``.
-  * ``reverse_diffusion``: ``rsde.discretize(x, t, s)``, the paper's ``x - f_i + G_i^2 score +
-    G_i z`` with the *exact* forward transition between the grid times, ``x_t = a x_s + sqrt(v)
-    z``, ``a = alpha_t / alpha_s``, ``v = sigma_t^2 - a^2 sigma_s^2`` (so ``f_i = (a - 1) x``,
-    ``G_i^2 = v``). This is the reference's SMLD discretization for VE (``G_i^2 = sigma_i^2 -
-    sigma_{i-1}^2``) and its DDPM one for VP (``a = sqrt(1 - beta_i)``) on our grid; sub-VP gets
-    its own exact transition instead of the reference's Euler-Maruyama.
-  * ``ancestral``: sample the Gaussian posterior ``q(x_s | x_t, x_0 = x0_hat)`` with Tweedie's
+Predictors (x at t -> x at s < t; VP, sub-VP and VE), on the reverse SDE
+``rsde = sde.reverse(score_fn, probability_flow)``:
+  * ``euler_maruyama``: ``x + [f - g^2 score] (s - t) + g sqrt(t - s) z``.
+  * ``reverse_diffusion``: ``rsde.discretize(x, t, s)``, ``x - f_i + G_i^2 score + G_i z`` with
+    the exact forward transition between the grid times, ``x_t = a x_s + sqrt(v) z``,
+    ``a = alpha_t / alpha_s``, ``v = sigma_t^2 - a^2 sigma_s^2`` (SMLD's step for VE, DDPM's
+    for VP).
+  * ``ancestral``: the Gaussian posterior ``q(x_s | x_t, x_0 = x0_hat)``, Tweedie's
     ``x0_hat = (x + sigma_t^2 score) / alpha_t``: mean ``(a sigma_s^2 x + alpha_s v x0_hat) /
-    sigma_t^2``, variance ``v sigma_s^2 / sigma_t^2``. For VE this is exactly the reference's
-    ancestral step; for VP it is DDPM's posterior (variance beta-tilde, the reference uses beta);
-    it also covers sub-VP (the reference raises there).
+    sigma_t^2``, variance ``v sigma_s^2 / sigma_t^2``.
   * ``none``: no move (corrector-only sampling).
-  With ``probability_flow`` the ``euler_maruyama`` and ``reverse_diffusion`` predictors follow the
-  probability-flow ODE (score weight 1/2, no noise).
+  With ``probability_flow`` the first two follow the probability-flow ODE (score weight 1/2, no
+  noise).
 
-Correctors (at time t; ``alpha_i = alpha(t)^2 / alpha(t - h)^2`` ~ 1 - beta_i, h the grid step;
-1 for VE. The reference reads ``sde.alphas`` that its sub-VP SDE lacks; this covers it.)
-  * ``langevin`` (Algorithm 4/5): step ``eps_i = 2 alpha_i (snr ||z|| / ||s||)^2``, norms averaged
-    over the batch as in the reference (for image-sized d they equal the per-example norms);
-    ``x <- x + eps_i s + sqrt(2 eps_i) z``.
-  * ``annealed_langevin``: step ``eps_i = 2 alpha_i (snr sigma(t))^2``.
+Correctors at time t, with ``alpha_i = alpha(t)^2 / alpha(t - h)^2`` (h the grid step; 1 for VE):
+  * ``langevin`` (Algorithm 4/5): ``eps_i = 2 alpha_i (snr ||z|| / ||s||)^2`` (norms averaged
+    over the batch), ``x <- x + eps_i s + sqrt(2 eps_i) z``.
+  * ``annealed_langevin``: ``eps_i = 2 alpha_i (snr sigma(t))^2``.
   * ``none``.
 """
 

@@ -20,25 +20,14 @@ return x + p * sigmoid(q). Differences from the reference: no weight normalizati
 dependent init (plain variance-scaling init, the second conv scaled by 0.1).
 Image height and width must be divisible by 2**(scales-1).
 
-Cached fast path for sampling (Ramachandran et al. 2017, "Fast generation for convolutional
-autoregressive models"), the `jaxgen.models.pixelcnn.autoregressive.fast` interface
-(``init_cache``, ``row_step``, ``pixel_step``, ``write_input``), with the same parameters:
-* the "u" stream at a row depends only on the rows above, so it is computed a whole row at a time:
-  ``row_step(cache, i)`` computes row i of every full-resolution u layer and, at resolution s
-  (stride 2**s), coarse row i / 2**s when 2**s divides i (down pass, then up pass);
-* the "ul" stream is computed one position at a time: ``pixel_step(cache, _, i, j)`` computes
-  (i, j) of every full-resolution ul layer and, at resolution s, the coarse position
-  (i / 2**s, j / 2**s) when 2**s divides both i and j: at that moment the coarse position's strided
-  input window is complete, and the coarse up-pass output it produces is the one the finer
-  positions it feeds (rows 2R..2R+1, columns 2C..2C+1 of the transposed conv) read next.
-Every convolution keeps a cache of its padded input: two rows (the kernel height) at each
-resolution, shifted by one row when its resolution starts a new row; the transposed convs keep one
-input-dilated coarse row. Each step runs the *same* convolution (`_conv`, the arithmetic of
-`CausalConv.valid`: ``lax.conv_general_dilated`` VALID + bias) on the same padded window as the
-full forward pass, zeros of the padding and the input dilation included, so the outputs agree with
-``__call__`` at every position (tests check to float tolerance, and the sampled images bit for
-bit). Dropout is off (sampling); no position depends on the current pixel, so ``pixel_step``
-ignores its x_pix and ``write_input`` stores the completed pixel.
+Cached fast path for sampling (Ramachandran et al. 2017), the
+`jaxgen.models.pixelcnn.autoregressive.fast` interface (``init_cache``, ``row_step``,
+``pixel_step``, ``write_input``), with the same parameters: the "u" stream is computed a row at a
+time (``row_step(cache, i)``: row i at full resolution, coarse row i / 2**s where 2**s divides i),
+the "ul" stream a position at a time (``pixel_step``: (i, j), and the coarse position where 2**s
+divides both). Every convolution caches its padded input window and runs the same arithmetic as
+the full pass (`_conv`, as `CausalConv.valid`), so its outputs equal ``__call__``'s at every
+position; dropout is off and ``write_input`` stores the completed pixel.
 """
 
 from __future__ import annotations

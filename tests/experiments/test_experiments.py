@@ -43,12 +43,15 @@ def test_there_are_experiments():
 
 @pytest.mark.parametrize('path', EXPERIMENTS)
 def test_experiment_documents_itself(path):
-  """The docstring gives the command, the runtime and the expected result."""
+  """The docstring gives the command, the runtime and the expected result in at most 12 lines,
+  with no local run path and no machine load figure."""
   text = open(os.path.join(ROOT, path)).read()
   doc = text.split('"""')[1] if text.lstrip().startswith('"""') else ''
   assert 'python -m launch.train' in doc and path in doc, f'{path}: docstring must give the command'
   assert any(w in doc.lower() for w in ('runtime', 'minutes', 'hours', 'seconds')), path
   assert 'expected' in doc.lower(), f'{path}: docstring must state the expected result'
+  assert len(doc.strip().splitlines()) <= 12, f'{path}: docstring over 12 lines'
+  assert '/work/' not in doc and 'load' not in doc.lower(), f'{path}: a local path or machine load'
 
 
 def test_experiments_are_a_package_without_file_loaders():

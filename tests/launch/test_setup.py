@@ -1,6 +1,6 @@
 """launch/setup.sh: the pip commands per accelerator (dry run and against a stub venv whose python
 records its argv), --system-jax, switching accelerators, and the accelerator pins agreeing with
-requirements.txt's jax."""
+requirements.txt's jax; a finished setup says how to activate the venv."""
 
 import json
 import os
@@ -139,7 +139,9 @@ def test_switching_accelerator_removes_the_other_plugins_and_prints_the_devices(
                  ['install', '-q', '--disable-pip-version-check', '--no-deps', '-e', '.']]
   assert f'jax {jax.__version__}: backend cpu, 1 devices' in p.stdout
   assert 'warning: --accelerator tpu but JAX runs on cpu' in p.stderr
-  assert p.stdout.splitlines()[-1].startswith(f'Environment ready: Python 3.')
+  assert p.stdout.splitlines()[-2].startswith(f'Environment ready: Python 3.')
+  assert p.stdout.splitlines()[-1].startswith(f'Activate it once per shell: source {venv}/bin/'
+                                              'activate')
   # The CUDA plugins stay for cuda12; nothing is run in a dry run.
   os.remove(log)
   p = _setup('--dry-run', '--venv', venv, '--accelerator', 'cuda12', env=env)
