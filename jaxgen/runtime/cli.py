@@ -69,12 +69,7 @@ def on_run(argv: list[str], prog: str, doc: str, work: Callable[..., Optional[in
   (`lock.hold`) from before the run is opened until ``work`` returns: a training run or another
   command writing there refuses it at once. A file system error while working (a full disk) is
   one line and exit status 1."""
-  from jaxgen.runtime import compile_options
-  from jaxgen.runtime import parallel
-  from jaxgen.runtime import run as run_lib
-  from jaxgen.runtime import workdir as workdir_lib
-
-  user_errors = __getattr__('USER_ERRORS')
+  from jaxgen.runtime import config as cfg_lib
 
   def arguments(parser):
     parser.add_argument('--workdir', required=True)
@@ -82,8 +77,17 @@ def on_run(argv: list[str], prog: str, doc: str, work: Callable[..., Optional[in
     if add_arguments is not None:
       add_arguments(parser)
 
-  try:
+  try:  # the flags first: --help and a wrong flag need no JAX
     args, overrides = parse(argv, prog, doc, arguments)
+  except cfg_lib.ConfigError as e:
+    return error(e)
+  from jaxgen.runtime import compile_options
+  from jaxgen.runtime import parallel
+  from jaxgen.runtime import run as run_lib
+  from jaxgen.runtime import workdir as workdir_lib
+
+  user_errors = __getattr__('USER_ERRORS')
+  try:
     workdir_lib.read_config(args.workdir)  # a missing run is named before anything is locked
     parallel.initialize_multihost()  # one of several processes: as launch.train
   except user_errors as e:
