@@ -29,7 +29,7 @@ import json
 import jax
 import numpy as np
 
-from jaxgen.runtime import classifier_asset
+from jaxgen.runtime.evaluators import classifier_asset
 from jaxgen.runtime import config as cfg_lib
 from jaxgen.runtime import parallel
 from jaxgen.runtime import run as run_lib

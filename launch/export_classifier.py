@@ -1,4 +1,5 @@
-"""Export a trained clean classifier run as a pinned evaluation asset (`jaxgen.runtime.classifier_asset`).
+"""Export a trained clean classifier run as a pinned evaluation asset
+(`jaxgen.runtime.evaluators.classifier_asset`).
 
     python -m launch.export_classifier --workdir runs/clf_digits_clean \
         --out jaxgen/assets/classifier_digits.npz
@@ -16,7 +17,7 @@ import sys
 
 
 def _export(args, run) -> None:
-  from jaxgen.runtime import classifier_asset
+  from jaxgen.runtime.evaluators import classifier_asset
 
   command = f'python -m launch.export_classifier --workdir {args.workdir} --out {args.out}'
   if args.experiment:

@@ -1,13 +1,20 @@
-"""One run: its settings, its trained state, its training loop and its evaluation.
+"""One run: its settings, its trained model, its training loop and its evaluation.
 
-    config           the schema, variants and validation;  overrides: ``--config.a.b=v``
+    config           the schema, variants and validation of a run's settings
+    overrides        ``--config.a.b=v`` flags applied to a config
     workdir          config.json, what a resume / an opened run may change, fingerprints
-    run              the Run record (config, data, model, mesh, params, step, keys), open_run
-    optim            optimizer and its schedule;  state: TrainState, the pure step, Trainer
-    loop             train(config, workdir): the loop;  writer: metrics.jsonl, TensorBoard
+    run              the Run record (config, data, model, mesh, params, step, keys) and open_run
+    optim            the optimizer and its learning-rate schedule, built once
+    state            TrainState, the pure train step, the Trainer (used only by training)
+    loop             train(config, workdir): the training loop
+    writer           metrics.jsonl (and its reader), TensorBoard, the progress line
     prefetch         the host prepares the next batch while the devices run this one
-    parallel         mesh, sharding, multi-host start;  compile_options: XLA settings
-    samples          draw and write sample files;  viz: sample grids and plots
-    evaluate         the evaluation of a run;  evaluators/: one module per kind of metric
+    parallel         mesh, sharding, multi-host start
+    compile_options  XLA settings (fast compilation for small runs)
+    samples          draw and write sample files, named by their settings
+    viz              sample grids and plots
+    evaluate         the evaluation of a run and its provenance
+    evaluators/      one module per kind of metric, each declaring its names and needs;
+                     classifier_asset: the pinned evaluation classifiers
     cli              what launch/ shares: flags, overrides, one-line errors
 """

@@ -1,4 +1,5 @@
-"""The pinned evaluation classifiers (jaxgen/assets, `jaxgen.runtime.classifier_asset`) and the
+"""The pinned evaluation classifiers (jaxgen/assets,
+`jaxgen.runtime.evaluators.classifier_asset`) and the
 ``fd`` / ``is`` / ``kid`` / ``precision`` / ``recall`` / ``class_accuracy`` evaluator built on
 them."""
 
@@ -11,7 +12,7 @@ import jax
 import numpy as np
 import pytest
 
-from jaxgen.runtime import classifier_asset as asset_lib
+from jaxgen.runtime.evaluators import classifier_asset as asset_lib
 from jaxgen.runtime import config as cfg_lib
 from jaxgen.runtime import loop
 from jaxgen.runtime import overrides as overrides_lib

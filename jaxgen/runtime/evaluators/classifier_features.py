@@ -1,13 +1,14 @@
-"""``fd``, ``is``, ``kid``, ``precision``, ``recall``, ``class_accuracy``: sample quality in the feature space of the pinned
-evaluation classifier of the run's evaluation data (`jaxgen.runtime.classifier_asset`:
-``digits``, ``fashion_mnist``; a reflow run on ``pairs:`` evaluates on its chain's root data,
-whose classifier it uses; other data is one ConfigError naming config.eval.metrics).
+"""``fd``, ``is``, ``kid``, ``precision``, ``recall``, ``class_accuracy``: sample quality in the
+feature space of the pinned evaluation classifier of the run's evaluation data
+(`jaxgen.runtime.evaluators.classifier_asset`: ``digits``, ``fashion_mnist``; a reflow run on
+``pairs:`` evaluates on its chain's root data, whose classifier it uses; other data is one ConfigError naming config.eval.metrics).
 
 * Samples: ``eval.num_samples`` from the run's sampler with key ``fold_in(rng, 2)`` (the same
   draw as ``sliced_wasserstein``'s), mapped from the run's data range ``[spec.low, spec.high]``
   to the [-1, 1] the classifier was trained on (so 'unit' and 'levels' runs are measured alike)
   and clipped to it.
-* Reference: the **whole evaluation split**, in the run's data transforms, mapped the same way; its features are computed once.
+* Reference: the **whole evaluation split**, in the run's data transforms, mapped the same way;
+  its features are computed once.
 * ``eval/fd``: the Frechet distance between Gaussians fitted to the penultimate features
   (`jaxgen.metrics.frechet`, 'eigh'); like FID it is biased upwards for few samples.
 * ``eval/is`` (and ``eval/is_std``): ``exp(E KL(p(y|x) || p(y)))`` of the classifier's softmax
@@ -36,7 +37,7 @@ from jaxgen.metrics import frechet
 from jaxgen.metrics import inception_score as is_lib
 from jaxgen.metrics import kid as kid_lib
 from jaxgen.metrics import precision_recall as pr_lib
-from jaxgen.runtime import classifier_asset
+from jaxgen.runtime.evaluators import classifier_asset
 from jaxgen.runtime import config as cfg_lib
 from jaxgen.runtime import evaluators
 

@@ -42,7 +42,8 @@ from jaxgen.nets import classifier as net_lib
 from jaxgen.runtime import config as cfg_lib
 from jaxgen.store import shards
 
-ASSET_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'assets')
+_JAXGEN = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ASSET_DIR = os.path.join(_JAXGEN, 'assets')
 MANIFEST = 'classifiers.json'
 # The scaling every asset's features expect (the experiments' data.scale='symmetric').
 SCALE = 'symmetric'
@@ -162,7 +163,8 @@ def load(name: str, directory: Optional[str] = None) -> ClassifierAsset:
   if digest != entry['sha256']:
     raise AssetError(f'{path} has SHA-256 {digest[:12]}..., not the manifest\'s '
                      f'{entry["sha256"][:12]}...: the file was changed; restore it with `git '
-                     f'checkout -- jaxgen/assets/{entry["file"]}` (or re-export: {entry["command"]})')
+                     f'checkout -- jaxgen/assets/{entry["file"]}` (or re-export: '
+                     f'{entry["command"]})')
   params, embed = _verified(os.path.abspath(path), digest, json.dumps(entry, sort_keys=True))
   return ClassifierAsset(name=name, path=path, entry=entry, params=params, embed=embed)
 
