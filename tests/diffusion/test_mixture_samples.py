@@ -22,7 +22,7 @@ import pytest
 
 from jaxgen.diffusion import sampler
 from jaxgen.diffusion import sde as sde_lib
-from jaxgen.distributions import gmm
+from tests.distributions import gmm
 from jaxgen.metrics.sliced_wasserstein import sliced_wasserstein
 
 N = 2000

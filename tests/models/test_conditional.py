@@ -30,7 +30,7 @@ import pytest
 from jaxgen.data import DataSpec
 from jaxgen.diffusion import guidance
 from jaxgen.diffusion import sde as sde_lib
-from jaxgen.distributions import gmm
+from tests.distributions import gmm
 from jaxgen.models import rectified_flow, score_sde
 from jaxgen.runtime import config as cfg
 from jaxgen.runtime import viz

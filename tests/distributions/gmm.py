@@ -1,4 +1,4 @@
-"""Gaussian mixtures in closed form: THE analytic density of jaxgen's tests.
+"""Gaussian mixtures in closed form: the test oracle (analytic density, score, diffused laws).
 
 A `GaussianMixture` is a pytree (usable as a jit argument or closed over) of
 
@@ -9,8 +9,8 @@ A `GaussianMixture` is a pytree (usable as a jit argument or closed over) of
 Everything is closed form: ``log_prob``, ``sample``, ``score`` (= grad log p, by autodiff of the
 closed-form log density) and ``diffuse(alpha, sigma)``, the law of ``x_t = alpha x0 + sigma z`` with
 ``x0 ~ self`` and ``z ~ N(0, I)`` independent, which is again a mixture with means ``alpha mu_j``
-and covariances ``alpha^2 S_j + sigma^2 I``. With ``jaxgen.diffusion.sde`` marginals this gives the exact
-score of any time-marginal of a VP / sub-VP / VE diffusion of a mixture:
+and covariances ``alpha^2 S_j + sigma^2 I``. With ``jaxgen.diffusion.sde`` marginals this gives the
+exact score of any time-marginal of a VP / sub-VP / VE diffusion of a mixture:
 
     mix.diffuse(sde.alpha(t), sde.sigma(t)).score(x)   # VP, sub-VP
     mix.diffuse(1.0, sde.sigma(t)).score(x)            # VE (sigma(t) is its marginal std)
