@@ -20,8 +20,8 @@ The clipping to [low, high] is the projection onto the data range (the box). The
 
 What it finds: with ``noise=0`` the iterates climb to a (local) maximiser of log p(x_O, x_H) over
 x_H in the box, i.e. the conditional *mode*, a point estimate, not a draw of p(x_H | x_O): for a
-Gaussian density it is the conditional mean (tests/models/test_nice_inpaint.py checks it on an
-affine NICE), and the spread of the outputs over keys comes only from where the ascent started
+Gaussian density it is the conditional mean (tests/models/test_nice_gradient_inpaint.py checks it
+on an affine NICE), and the spread of the outputs over keys comes only from where the ascent started
 and stopped, not from the conditional covariance. The masks are `jaxgen.data.masks`.
 """
 
