@@ -21,14 +21,15 @@ from jaxgen.store import paths
 
 
 def sampler(model, mesh) -> Callable:
-  """``(params, rng, n, sampling) -> (x, info)`` as numpy arrays, whole on every process:
-  ``model.sample`` jit-compiled once per (n, sampling) (its own cache), sharded over the batch
+  """``(params, rng, n, settings) -> (x, info)`` as numpy arrays, whole on every process:
+  ``model.sample`` jit-compiled once per (n, settings) (its own cache; ``settings`` the typed
+  value of ``model.sampling_settings``), sharded over the batch
   where the devices divide n, with the ODE-solve options where the family's sampler is an
   adaptive ODE solve (``model.adaptive_ode``)."""
   cache = {}
 
   def draw(params, rng, n: int, sampling):
-    key = (n, repr(sorted(sampling.to_dict().items())))
+    key = (n, repr(sampling))
     if key not in cache:
       rep = parallel.replicated(mesh)
       out = parallel.batch_sharding(mesh) if n % mesh.devices.size == 0 else rep
@@ -41,14 +42,16 @@ def sampler(model, mesh) -> Callable:
 
 
 def write(run, workdir: str, step: int, sampling=None, name: Optional[str] = None,
-          draw: Optional[Callable] = None) -> str:
+          draw: Optional[Callable] = None, settings=None) -> str:
   """Draws ``sampling.num_samples`` samples (default: ``run.config.sampling``) with ``run.params``
   and the key ``run.sample_rng(step)``, and writes samples/<name>.png and .npz (default name
   ``step_<step>``). Every process samples; process 0 writes and gets the PNG path, the others ''.
-  `draw` is a `sampler` to reuse (one is made otherwise)."""
+  `draw` is a `sampler` to reuse (one is made otherwise); `settings` the typed value of
+  `sampling` where the caller made it (``model.sampling_settings``)."""
   sampling = sampling if sampling is not None else run.config.sampling
   draw = draw if draw is not None else sampler(run.model, run.mesh)
-  x, info = draw(run.params, run.sample_rng(step), sampling.num_samples, sampling)
+  settings = run.model.sampling_settings(sampling) if settings is None else settings
+  x, info = draw(run.params, run.sample_rng(step), sampling.num_samples, settings)
   name = name or f'step_{step}'
   out_dir = paths.join(workdir, 'samples')
   if jax.process_index() != 0:

@@ -24,7 +24,7 @@ is ONE jit call of ``chunk`` samples with ``fold_in(sample_key, i)`` (the last c
 (``chunk`` must be a multiple of their number). So chunk i is a pure function of (the run, its
 sampling section, seed, chunk, i), and a resumed run writes exactly the bytes of an uninterrupted
 one. With ``sampling.label = -1`` (all classes in turn) each chunk holds the classes in blocks of
-``ceil(chunk / classes)`` (`jaxgen.diffusion.guidance.sample_labels` of the chunk), so a chunk size
+``ceil(chunk / classes)`` (`jaxgen.diffusion.classifier_free.sample_labels` of the chunk), so a chunk size
 that the number of classes divides gives every class equally often.
 
 Resume: a rerun with the same settings keeps every chunk whose record exists and whose file's
@@ -194,7 +194,7 @@ def _open_folder(folder: str, plan: dict, force: bool) -> None:
 
 def write_chunks(run, workdir: str, num: int, chunk: int = 1000, seed: int = 0,
                  name: str = 'samples', force: bool = False, draw: Optional[Callable] = None,
-                 sampling=None) -> str:
+                 sampling=None, settings=None) -> str:
   """Writes `num` samples of `run` (``run.params``, `sampling`, default the run's) as the folder
   ``<workdir>/samples/<name>/`` (module docstring), resuming an unfinished one made with the same
   settings, and returns the folder. `draw` is ``(params, rng, n, sampling) -> (x, info)`` as
@@ -202,6 +202,7 @@ def write_chunks(run, workdir: str, num: int, chunk: int = 1000, seed: int = 0,
   Refusals (`Failure`, exit 2) happen before anything is written: a bad --num/--chunk, other
   settings on an existing folder, a sampler that refuses the settings (it is called once first)."""
   sampling = run.config.sampling if sampling is None else sampling
+  settings = run.model.sampling_settings(sampling) if settings is None else settings
   draw = samples_lib.sampler(run.model, run.mesh) if draw is None else draw
   n_call = effective_chunk(num, chunk, run.mesh.devices.size)
   folder = folder_of(workdir, name)
@@ -230,7 +231,7 @@ def write_chunks(run, workdir: str, num: int, chunk: int = 1000, seed: int = 0,
   t0, t_first, nfe = time.perf_counter(), None, None
   try:
     for n, i in enumerate(todo):
-      x, info = draw(params, chunk_key(key, i), n_call, sampling)
+      x, info = draw(params, chunk_key(key, i), n_call, settings)
       arrays, scalars = _split_info(info, n_call, sizes[i])
       nfe = scalars.get('nfe')
       if n == 0 and writer:  # the sampler accepted the settings: now the folder may be written

@@ -195,7 +195,7 @@ def make_pairs(run, workdir: str, num: int, shard: int = 5000, seed: int = 0, ou
       params = jax.device_put(parallel.to_host(run.params), parallel.replicated(mesh))
     else:
       mesh, params = run.mesh, run.params
-    make = pair_function(run, chunk, run.config.sampling, mesh)
+    make = pair_function(run, chunk, run.model.sampling_settings(run.config.sampling), mesh)
     key = jax.random.PRNGKey(seed)
     bar = shards.Progress(sum(sizes[i] for i in mine), kept, 'reflow', 'pair', 'shard', prefix)
     try:
