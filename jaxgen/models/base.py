@@ -90,6 +90,15 @@ class Model:
   adaptive_ode: Callable[[Any], bool] = lambda settings: False
 
 
+def typed_settings(settings, cls, family: str):
+  """``settings`` if it is the family's typed sampling value ``cls``, else a TypeError naming
+  the fix (a section reaches ``sample`` only through ``sampling_settings``)."""
+  if not isinstance(settings, cls):
+    raise TypeError(f'{family} samples with its typed settings ({cls.__name__}), got '
+                    f'{type(settings).__name__}: pass model.sampling_settings(section)')
+  return settings
+
+
 def merged_section(run_section, value=None) -> dict:
   """The keys of the run's ``sampling`` section with those of ``value`` (a mapping or None) over
   them: what a family's ``sampling_settings`` converts."""

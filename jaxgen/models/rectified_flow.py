@@ -1,31 +1,26 @@
 """Rectified flow (Liu, Gong, Liu, ICLR 2023): 1-RF, k-RF (reflow) and distillation; the family.
 
-The maths (time sampling incl. SD3's logit-normal, mode and shift, interpolation, loss,
-couplings) is `jaxgen.ode.flow`; **t = 0 is noise, t = 1 is data**; the network sees ``t * 999``.
-``loss.*`` becomes a `jaxgen.ode.flow.TimeSampling` (``time_sampling`` is its kind).
+The maths is `jaxgen.ode.flow` (**t = 0 noise, t = 1 data**; ``loss.*`` -> its `TimeSampling`);
+the network sees ``t * 999``. ``batch['x0']``, where present, is the noise end of a given
+coupling: a ``pairs:`` source (k-RF from ``launch.reflow``; ``time_sampling='distill'`` needs it)
+or ``data.x0.name`` (a data-to-data flow, sampled with ``extras['transfer']``).
 
-Couplings: batches with ``x`` only are 1-RF (x0 ~ N(0, I)); ``batch['x0']`` is a given noise end,
-from a ``pairs:`` source (k-RF, ``launch.reflow``; needed by ``time_sampling='distill'``, which
-trains only at the Euler times i / k) or from ``data.x0.name`` (a data-to-data flow, sampled with
-``extras['transfer']``; its validation refuses the metrics that start from N(0, I)).
+Sampling: `Sampling` (``model.sampling_settings(section)``; a bare `SolverSpec` means that solve
+from t = 0) integrates ``dx/dt = v(t, x)`` from ``t_start`` to 1. ``log_prob(params, batch, rng,
+likelihood=None)``: the ODE from the data (t = 1) to the N(0, I) prior with the exact
+(``likelihood.probes = 0``) or Hutchinson divergence, nats of ``batch['x']`` after the data
+scaling; ``likelihood`` a section, a dict (the rest: the run's) or a `SolverSpec`.
 
-Sampling: `Sampling`, made once by ``model.sampling_settings(section)``, integrates ``dx/dt =
-v(t, x)`` from ``t_start`` to 1 with any `jaxgen.ode.solvers` solve. ``log_prob(params, batch,
-rng, likelihood=None)``: the ODE from the data (t = 1) to the N(0, I) prior (t = 0) with the
-divergence (``likelihood.probes`` 0: exact; k: Hutchinson), nats of ``batch['x']`` after the
-data scaling (`jaxgen.metrics.bpd` adds the bin width). ``likelihood``: a section, a dict of
-some keys (the rest: the run's) or a `SolverSpec` (the run's probes).
-
-Class conditioning (`jaxgen.models.conditioning`): ``model.num_classes = K > 0``, index K the null
-label, ``loss.p_uncond`` the label dropout; sampling guides the velocity with
+Class conditioning (`jaxgen.models.conditioning`): ``model.num_classes = K > 0`` (index K the null
+label), ``loss.p_uncond`` the label dropout; sampling guides the velocity with
 `jaxgen.diffusion.classifier_free` (w != 0 doubles ``nfe``). ``velocity`` and the extras other
-than ``sample`` and ``inpaint`` are the unconditional model.
+than ``inpaint`` are the unconditional model.
 
-``extras`` (``settings`` a `Sampling`): ``'transfer'(params, x0, settings) -> (x1, info)``;
-``'coupling'(params, rng, n, settings) -> (z0, z1, info)`` (reflow pairs: the noise and the sample
-``sample`` returns for the same key); ``'metric/straightness'(params, rng, n, settings)``;
-``'inpaint'(params, rng, x, mask, settings)`` (`jaxgen.ode.flow_inpaint`, fixed-step solvers);
-``'log_prob_stats'(params, batch, rng, likelihood=None) -> (logp [b], {'nfe': [b]})``.
+``extras`` (``settings`` a `Sampling`): 'transfer' ``(params, x0, settings) -> (x1, info)``;
+'coupling' ``(params, rng, n, settings) -> (z0, z1, info)`` (the noise and the sample ``sample``
+returns for the same key); 'metric/straightness' ``(params, rng, n, settings)``; 'inpaint'
+``(params, rng, x, mask, settings)`` (`jaxgen.ode.flow_inpaint`); 'log_prob_stats' ``(params,
+batch, rng, likelihood=None) -> (logp [b], {'nfe': [b]})``.
 """
 
 from __future__ import annotations
@@ -40,7 +35,7 @@ import ml_collections
 from jaxgen.diffusion import classifier_free
 from jaxgen.distributions.normal import standard_normal_logp
 from jaxgen.models import conditioning
-from jaxgen.models.base import Model, batch_x, merged_section
+from jaxgen.models.base import Model, batch_x, merged_section, typed_settings
 from jaxgen.ode import flow
 from jaxgen.ode import flow_inpaint
 from jaxgen.ode import grids
@@ -115,9 +110,7 @@ def ranges() -> dict:
 
 
 def cross_checks(config) -> list[str]:
-  """Rules across sections (run by `jaxgen.runtime.config.validate`, before anything is written):
-  distillation fits a given coupling, so it needs batches with ``x0`` (a ``pairs:`` source), and
-  its loss cannot be evaluated on the evaluation split (the source run's data, without ``x0``)."""
+  """Rules across sections: couplings, distillation (its x0 from ``pairs:``), conditioning."""
   problems = []
   if config.loss.time_sampling == 'distill' and config.loss.shift != 1.0:
     problems.append(
@@ -149,26 +142,25 @@ def cross_checks(config) -> list[str]:
 
 
 def check(config) -> None:
-  """Builds the run's sampling and likelihood solves and their fixed-step grids once, so that a
-  setting that would fail only when sampling fails at validation (ValueError naming the key)."""
-  try:
-    time_sampling(config.loss)
-  except ValueError as e:
-    raise ValueError(f'config.loss: {e}') from None
-  for section, make in (('sampling', sampling_settings), ('likelihood', likelihood_spec)):
+  """Builds the run's training times, sampling and likelihood solves and their fixed-step grids
+  as they are built after training: a bad value is a ValueError naming its section."""
+
+  def built(section, make):
     try:
-      value = make(config[section])
+      return make(config[section])
     except ValueError as e:
       raise ValueError(f'config.{section}: {e}') from None
-    spec, (t0, t1) = ((value.ode, (value.t_start, 1.0)) if section == 'sampling'
-                      else (value[0], (1.0, 0.0)))
-    if not spec.adaptive:
-      try:
+
+  built('loss', time_sampling)
+  s, (lik, _) = built('sampling', sampling_settings), built('likelihood', likelihood_spec)
+  for section, spec, t0, t1 in (('sampling', s.ode, s.t_start, 1.0), ('likelihood', lik, 1.0, 0.0)):
+    try:
+      if not spec.adaptive:
         spec.time_grid(t0, t1)
-      except ValueError as e:
-        raise ValueError(
-            f'config.{section}.grid={spec.grid!r} cannot be used by rectified flow ({e}); choose '
-            f'one of: {", ".join(g for g in grids.NAMES if g != "log_snr")}') from None
+    except ValueError as e:
+      raise ValueError(
+          f'config.{section}.grid={spec.grid!r} cannot be used by rectified flow ({e}); choose '
+          f'one of: {", ".join(g for g in grids.NAMES if g != "log_snr")}') from None
 
 
 def time_sampling(lc) -> flow.TimeSampling:
@@ -188,10 +180,6 @@ class Sampling:
   t_start: float = 0.0
   cond: conditioning.Conditioning = conditioning.Conditioning()
 
-  @property
-  def adaptive_ode(self) -> bool:
-    return self.ode.adaptive
-
 
 def sampling_settings(section) -> Sampling:
   """The `Sampling` of a whole ``sampling`` section (ConfigDict or dict)."""
@@ -201,9 +189,8 @@ def sampling_settings(section) -> Sampling:
 
 def likelihood_spec(likelihood, probes: int = 0, base: solvers.SolverSpec | None = None
                     ) -> tuple[solvers.SolverSpec, int]:
-  """``(SolverSpec, probes)`` of a ``likelihood`` section or a dict of its keys (keys it lacks:
-  ``base``, the run's spec, and the given ``probes``; without ``base``, the class defaults with
-  dopri5), or of a bare spec (with the given ``probes``)."""
+  """``(SolverSpec, probes)`` of a ``likelihood`` section, a dict (keys it lacks: ``base`` and
+  ``probes``; without ``base`` the defaults with dopri5) or a bare spec (with ``probes``)."""
   if isinstance(likelihood, solvers.SolverSpec):
     return likelihood, int(probes)
   return (solvers.SolverSpec.from_config(likelihood, base=base, solver='dopri5'),
@@ -253,19 +240,14 @@ def build(config, spec) -> Model:
   def settings_of(value=None) -> Sampling:
     """A `Sampling` of the run's section with ``value`` (a dict of some keys) over it; a
     `Sampling` as is; a bare `SolverSpec`: that solve from t = 0, default conditioning."""
-    if isinstance(value, Sampling):
-      return value
-    if isinstance(value, solvers.SolverSpec):
-      return Sampling(ode=value)
+    if isinstance(value, (Sampling, solvers.SolverSpec)):
+      return typed(value)
     return sampling_settings(merged_section(config.sampling, value))
 
   def typed(settings) -> Sampling:
     if isinstance(settings, solvers.SolverSpec):
       return Sampling(ode=settings)
-    if not isinstance(settings, Sampling):
-      raise TypeError(f'rectified_flow samples with its typed settings, got '
-                      f'{type(settings).__name__}: pass model.sampling_settings(section)')
-    return settings
+    return typed_settings(settings, Sampling, 'rectified_flow')
 
   def guided(params, n, s: Sampling):
     """``((t, x) -> velocity, labels or None, nfe factor)`` of ``n`` samples with ``s``."""
@@ -330,4 +312,4 @@ def build(config, spec) -> Model:
                        'transfer': transfer, 'log_prob_stats': log_prob_stats,
                        'inpaint': inpaint},
                sampling_settings=settings_of, sampling_label=sampling_label,
-               adaptive_ode=lambda settings: typed(settings).adaptive_ode)
+               adaptive_ode=lambda settings: typed(settings).ode.adaptive)

@@ -44,7 +44,7 @@ from jaxgen.diffusion import classifier_free, classifier_guidance, controllable,
 from jaxgen.diffusion import score_losses as sl
 from jaxgen.diffusion import sde as sde_lib
 from jaxgen.models import conditioning
-from jaxgen.models.base import Model, batch_x, merged_section
+from jaxgen.models.base import Model, batch_x, merged_section, typed_settings
 from jaxgen.nets import score_mlp, unet
 from jaxgen.ode import solvers
 
@@ -207,10 +207,7 @@ def build(config, spec) -> Model:
   def typed(settings) -> Sampling:
     if isinstance(settings, solvers.SolverSpec):
       return Sampling(diffusion=sampler.DiffusionSampling.from_config(settings))
-    if not isinstance(settings, Sampling):
-      raise TypeError(f'score_sde samples with its typed settings, got '
-                      f'{type(settings).__name__}: pass model.sampling_settings(section)')
-    return settings
+    return typed_settings(settings, Sampling, 'score_sde')
 
   def init(rng, x):
     # label 1.0: a valid time label and a positive sigma (Fourier embedding takes its log).

@@ -35,7 +35,6 @@ import pytest
 from jaxgen.diffusion import classifier_free, sampler
 from jaxgen.diffusion import sde as sde_lib
 from tests.distributions import gmm
-from jaxgen.metrics.sliced_wasserstein import sliced_wasserstein
 from jaxgen.ode import solvers
 
 K = 3
@@ -43,7 +42,6 @@ N_CLASS = 1000
 N = K * N_CLASS
 SDE = sde_lib.VPSDE()
 MIX = gmm.example_2d()
-_PROJ = jax.random.PRNGKey(123)
 _P = 64
 # The equal-covariance pair of the guidance check and its guided target.
 S_PAIR = jnp.array([[0.30, 0.10], [0.10, 0.20]])
@@ -77,16 +75,7 @@ def _reference(key, at_zero):
   """Moments, covariance standard errors and the sliced-W test of a target law (n = N_CLASS)."""
   law = _component(key) if isinstance(key, int) else _gaussian(M_STAR, S_PAIR)
   target = law if at_zero else law.diffuse(SDE.alpha(SDE.eps), SDE.sigma(SDE.eps))
-  big = np.asarray(target.sample(jax.random.PRNGKey(7), 20_000))
-  m, c = np.asarray(target.mean()), np.asarray(target.covariance())
-  prod = (big - m)[:, :, None] * (big - m)[:, None, :]
-  se_c = prod.reshape(len(big), -1).std(0).reshape(2, 2) / np.sqrt(N_CLASS)
-  ref = target.sample(jax.random.PRNGKey(8), N_CLASS)
-  sw = jax.jit(lambda a: sliced_wasserstein(_PROJ, a, ref, num_projections=_P))
-  null = np.asarray(jax.jit(jax.vmap(
-      lambda r: sliced_wasserstein(_PROJ, target.sample(r, N_CLASS), ref, num_projections=_P)))(
-          jax.random.split(jax.random.PRNGKey(100), 8)))
-  return m, c, se_c, sw, null.mean() + 4 * null.std()
+  return gmm.reference(target, N_CLASS, _P)
 
 
 def _check(x, key, at_zero=False):

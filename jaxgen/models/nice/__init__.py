@@ -18,19 +18,15 @@ MNIST/TFD/SVHN) and ``'gaussian'`` log p(h) = -h^2/2 - log(2 pi)/2 (the paper's 
 Data convention. ``batch['x']`` is the data after jaxgen.data's transforms. For the paper's image
 setting use ``data.scale='unit'`` and ``data.dequantize=True``: x = (255 k + u)/256, u ~ U(0, 1),
 bins of exactly 1/256 in [0, 1]. ``log_prob`` (``discrete=False``) is then the log-*density* of the
-dequantized [0, 1] data in nats per example, the paper's unit (MNIST 1980.50 nats). Bits per
-dimension on the 8-bit data (a lower bound on the discrete log-likelihood, by Jensen):
+dequantized [0, 1] data in nats per example, the paper's unit. Bits per dimension on the 8-bit
+data (a lower bound on the discrete log-likelihood, by Jensen; `jaxgen.metrics.bpd`):
 
-    bpd = log2(K) - LL / (D ln 2),     K = bins per unit of the scaled space (256 for [0, 1]);
-
-e.g. the paper's MNIST: 8 - 1980.50 / (784 ln 2) = 4.36 bits/dim (`jaxgen.metrics.bpd`).
+    bpd = log2(K) - LL / (D ln 2),     K = bins per unit of the scaled space (256 for [0, 1]).
 
 Loss. ``loss.reduction='per_example'`` (default, the paper's objective): the batch mean of
--log p_X(x) in nats per example. ``'per_dim'``: the same divided by D (nats per dimension; the same
-gradient direction, but Adam's eps and gradient clipping act on a D-times smaller scale). Metrics
-(batch means):
-``nll_nats`` (per example), ``nll_per_dim`` and, when the data are dequantized integers,
-``bpd`` by the formula above.
+-log p_X(x) in nats per example; ``'per_dim'``: divided by D (same direction; Adam's eps and
+gradient clipping then act on a D-times smaller scale). Metrics (batch means): ``nll_nats``,
+``nll_per_dim`` and, for dequantized integer data, ``bpd``.
 
 Sampling (`Sampling`, made once by ``model.sampling_settings(section)``) draws h ~ p_H (scaled by
 ``sampling.temperature``) and inverts f; ``sampling.clip`` clips the result to the data range.
@@ -51,7 +47,7 @@ import ml_collections
 import numpy as np
 
 from jaxgen.metrics import bpd as bpd_lib
-from jaxgen.models.base import Model, batch_x, merged_section
+from jaxgen.models.base import Model, batch_x, merged_section, typed_settings
 from jaxgen.models.nice import gradient_inpaint
 from jaxgen.nets import coupling
 
@@ -77,10 +73,8 @@ def defaults() -> ml_collections.ConfigDict:
   c.sampling.temperature = 1.0     # h = temperature * (prior draw)
   c.sampling.clip = True           # clip samples to the data range [spec.low, spec.high]
   c.sampling.inpaint_steps = 1000  # projected gradient ascent steps (nice.gradient_inpaint)
-  # Step a_i = inpaint_lr / (inpaint_lr_offset + i) on the per-image gradient. 0.1/(100+i) is the
-  # released script's effective per-image step (10/(100+i) on the mean over its 100 images); the
-  # paper's formula read per image, 10/(100+i) with noise 1, overshoots and lowers log p on a
-  # trained model (jaxgen.models.nice.gradient_inpaint docstring).
+  # Step a_i = inpaint_lr / (inpaint_lr_offset + i) on the per-image gradient: the paper's
+  # 10/(100+i) on the mean over its 100 images (jaxgen.models.nice.gradient_inpaint).
   c.sampling.inpaint_lr = 0.1
   c.sampling.inpaint_lr_offset = 100.0
   c.sampling.inpaint_noise = 0.0   # std of Gaussian noise added to the gradient (0: plain ascent)
@@ -235,14 +229,8 @@ def build(config: ml_collections.ConfigDict, spec) -> Model:
     s = merged_section(config.sampling, value)
     return Sampling(**{f.name: type(f.default)(s[f.name]) for f in dataclasses.fields(Sampling)})
 
-  def typed(settings) -> Sampling:
-    if not isinstance(settings, Sampling):
-      raise TypeError(f'nice samples with its typed settings, got {type(settings).__name__}: '
-                      'pass model.sampling_settings(section)')
-    return settings
-
   def sample(params, rng, n, settings):
-    s = typed(settings)
+    s = typed_settings(settings, Sampling, 'nice')
     h = s.temperature * prior_sample(rng, (n, dim), mc.prior)
     x = decode(params, h)
     if s.clip:
@@ -252,7 +240,7 @@ def build(config: ml_collections.ConfigDict, spec) -> Model:
   def inpaint(params, rng, x, mask, settings, **overrides):
     """Fills ``x`` where ``mask`` is False (`gradient_inpaint.inpaint` with the ``inpaint_*``
     settings; ``overrides``: its keywords); ``info['log_prob']`` the [steps + 1, b] trace."""
-    s = typed(settings)
+    s = typed_settings(settings, Sampling, 'nice')
     kw = dict(steps=s.inpaint_steps, lr=s.inpaint_lr, lr_offset=s.inpaint_lr_offset,
               noise=s.inpaint_noise, low=spec.low, high=spec.high)
     kw.update(overrides)

@@ -45,7 +45,7 @@ import ml_collections
 
 from jaxgen.distributions.discretized_logistic import PixelOutput
 from jaxgen.metrics import bpd as bpd_lib
-from jaxgen.models.base import Model, batch_x, merged_section
+from jaxgen.models.base import Model, batch_x, merged_section, typed_settings
 from jaxgen.nets.pixelcnn import GatedPixelCNN, PixelCNN
 from jaxgen.nets.pixelcnn_pp import PixelCNNPP
 from jaxgen.models.pixelcnn import autoregressive
@@ -212,9 +212,7 @@ def build(config, spec) -> Model:
     return Sampling(method=str(s['method']), label=int(s.get('label', -1)))
 
   def sample(params, rng, n, sampling: Sampling):
-    if not isinstance(sampling, Sampling):
-      raise TypeError(f'pixelcnn samples with its typed settings, got {type(sampling).__name__}: '
-                      'pass model.sampling_settings(section)')
+    typed_settings(sampling, Sampling, 'pixelcnn')
     label = None
     if conditional:
       label = (jnp.full((n,), sampling.label, jnp.int32) if sampling.label >= 0
