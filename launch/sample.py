@@ -36,7 +36,7 @@ def _sample(args, run) -> None:
     raise cli.Failure('--chunk, --seed and --force belong to chunked sampling: give --num N')
   settings = run.model.sampling_settings(run.config.sampling)  # the typed value, made once
   draw = guidance.draw_for(run)  # None unless config.sampling.classifier names a classifier run
-  name = args.name or guidance.sample_name(run, settings=settings)
+  name = args.name or guidance.sample_name(run, typed=settings)
   if args.num is not None:
     chunked.write_chunks(run, args.workdir, args.num, 1000 if args.chunk is None else args.chunk,
                          seed=args.seed, name=name, force=args.force, draw=draw,

@@ -160,12 +160,12 @@ def draw_for(run) -> Optional[Callable]:
   return guided_draw(run, open_classifier(workdir, run.config))
 
 
-def sample_name(run, sampling=None, settings=None) -> str:
+def sample_name(run, sampling=None, typed=None) -> str:
   """``sample_<step>_<sampler>`` plus ``_clf<label>_s<scale>`` where guided (label 'all' for -1);
-  ``sampling`` defaults to the run's, ``settings`` (its typed value) to its conversion."""
+  ``sampling`` defaults to the run's, ``typed`` (its typed settings) to its conversion."""
   sampling = run.config.sampling if sampling is None else sampling
-  settings = run.model.sampling_settings(sampling) if settings is None else settings
-  name = f'sample_{run.step}_{run.model.sampling_label(settings)}'
+  typed = run.model.sampling_settings(sampling) if typed is None else typed
+  name = f'sample_{run.step}_{run.model.sampling_label(typed)}'
   g = settings(sampling)
   if g['classifier']:
     name += f"_clf{'all' if g['label'] < 0 else g['label']}_s{g['classifier_scale']:g}"

@@ -3,7 +3,7 @@
 The family's converter (`jaxgen.models.rectified_flow.sampling_settings`) is wrapped with a
 counter; calls made while the config is validated (`jaxgen.runtime.config`, which builds the
 settings to refuse bad values early) are counted apart. Outside validation, one picture command
-and one chunked command each convert exactly once: the picture's name, the compile options, the
+and one chunked command each convert exactly once: the sample name, the compile options, the
 jit cache and the sampler itself all receive that one value.
 """
 
@@ -46,7 +46,6 @@ def _counted(monkeypatch):
 @pytest.mark.parametrize('flags', [[], ['--num', '16', '--chunk', '8']], ids=['picture', 'chunked'])
 def test_one_sample_command_converts_the_sampling_section_once(trained, monkeypatch, flags):
   calls = _counted(monkeypatch)
-  assert launch_sample.main(['--workdir', trained, '--config.sampling.solver=heun',
-                             '--name', 'counted_' + str(len(flags)), *flags]) == 0
+  assert launch_sample.main(['--workdir', trained, '--config.sampling.solver=heun', *flags]) == 0
   assert calls['command'] == 1, calls
   assert calls['validation'] >= 1   # the counter sees the family's converter at all
