@@ -3,7 +3,8 @@
 Each density is sampled as a pure function of a numpy Generator. All are centred near the origin
 with values roughly in [-4, 4]. `gmm` is a Gaussian mixture (``GMM_WEIGHTS``, ``GMM_MEANS``,
 ``GMM_COVS``), whose density is known in closed form. The source draws a fresh global training
-batch from ``(seed, step)`` and evaluates on one fixed sample of ``data.eval_size`` points from ``seed``.
+batch from ``(seed, step)`` and evaluates on one fixed sample of ``data.eval_size`` points from
+``seed``.
 """
 
 from __future__ import annotations

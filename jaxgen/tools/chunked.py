@@ -24,8 +24,8 @@ is ONE jit call of ``chunk`` samples with ``fold_in(sample_key, i)`` (the last c
 (``chunk`` must be a multiple of their number). So chunk i is a pure function of (the run, its
 sampling section, seed, chunk, i), and a resumed run writes exactly the bytes of an uninterrupted
 one. With ``sampling.label = -1`` (all classes in turn) each chunk holds the classes in blocks of
-``ceil(chunk / classes)`` (`jaxgen.diffusion.classifier_free.sample_labels` of the chunk), so a chunk size
-that the number of classes divides gives every class equally often.
+``ceil(chunk / classes)`` (`jaxgen.diffusion.classifier_free.sample_labels` of the chunk), so a
+chunk size that the number of classes divides gives every class equally often.
 
 Resume: a rerun with the same settings keeps every chunk whose record exists and whose file's
 SHA-256 matches it (one read of each), prints one line for a damaged chunk (a flipped byte) and

@@ -1,4 +1,5 @@
-"""Classifier-free guidance (`jaxgen.diffusion.classifier_free`) through every sampler, on closed forms.
+"""Classifier-free guidance (`jaxgen.diffusion.classifier_free`) through every sampler, on closed
+forms.
 
 Classes are the components of a 2-D Gaussian mixture (`tests.distributions.gmm.example_2d`); the
 exact conditional score of class k at time t is that component's diffused score, which Bayes'

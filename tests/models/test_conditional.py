@@ -1,8 +1,9 @@
 """Class-conditional score SDEs and rectified flows: labels, label dropout, guidance, the CLI.
 
 Facts checked:
-  * label dropout (`jaxgen.diffusion.classifier_free.drop_labels`): p_uncond = 0 never feeds the null label K, p = 1
-    always does, p = 0.1 drops a Binomial(n, p) count (|count - n p| < 5 sqrt(n p (1 - p)));
+  * label dropout (`jaxgen.diffusion.classifier_free.drop_labels`): p_uncond = 0 never feeds the
+    null label K, p = 1 always does, p = 0.1 drops a Binomial(n, p) count (|count - n p| < 5 sqrt(n
+    p (1 - p)));
   * the families' losses are the unconditional losses at the dropped labels, bitwise (same key);
   * the null label's DSM minimiser is the mixture's (marginal) score: with the classes the
     components of a Gaussian mixture, along the line s_theta = s_mix + theta (s_0 - s_mix)

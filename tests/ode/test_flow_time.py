@@ -1,10 +1,10 @@
 """Rectified flow's training-time laws (`jaxgen.ode.flow.sample_time`) match their densities.
 
 Each check is a Kolmogorov-Smirnov distance between n sampled times and the CDF obtained by
-integrating the density derived in `jaxgen.ode.flow` (change of variables; t = 0 noise), against the DKW bound
-``P(sup |F_n - F| > eps) <= 2 exp(-2 n eps^2)``, i.e. ``eps = sqrt(ln(2 / delta) / (2 n))`` with
-delta = 1e-6: a correct sampler fails with probability < 1e-6, while a wrong direction or formula
-is far outside it (checked too).
+integrating the density derived in `jaxgen.ode.flow` (change of variables; t = 0 noise), against the
+DKW bound ``P(sup |F_n - F| > eps) <= 2 exp(-2 n eps^2)``, i.e. ``eps = sqrt(ln(2 / delta) / (2
+n))`` with delta = 1e-6: a correct sampler fails with probability < 1e-6, while a wrong direction or
+formula is far outside it (checked too).
 """
 
 import math

@@ -2,13 +2,13 @@
 and the masks they use (`jaxgen.data.masks`).
 
 Facts checked, on run records whose Model carries each family's extra (score SDE: the PC sampler
-with replacement; rectified flow: `jaxgen.ode.flow_inpaint` with its typed settings; NICE: the real family
-with a tiny net): the driver reads only the common signature ``inpaint(params, rng, x, mask,
-sampling) -> (x, info)``; observed pixels of the written inpaintings equal the originals bit for
-bit; the printed MSE of the hidden pixels is the one computed from the .npz; NICE's log p trace
-is written too. Every refusal (no extra, naming the families that offer it; non-image data; an
-unknown mask kind; settings the extra refuses, e.g. an adaptive ODE solver; 1-channel data for
-colorization) raises before anything is written (no samples/ folder).
+with replacement; rectified flow: `jaxgen.ode.flow_inpaint` with its typed settings; NICE: the real
+family with a tiny net): the driver reads only the common signature ``inpaint(params, rng, x, mask,
+settings) -> (x, info)``; observed pixels of the written inpaintings equal the originals bit for
+bit; the printed MSE of the hidden pixels is the one computed from the .npz; NICE's log p trace is
+written too. Every refusal (no extra, naming the families that offer it; non-image data; an unknown
+mask kind; settings the extra refuses, e.g. an adaptive ODE solver; 1-channel data for colorization)
+raises before anything is written (no samples/ folder).
 """
 
 import os
