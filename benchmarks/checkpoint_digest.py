@@ -20,7 +20,6 @@ import time
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from jaxgen.store import checkpoint as ckpt_lib
 

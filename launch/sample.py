@@ -33,18 +33,20 @@ def _sample(args, run) -> None:
                       'SCORE_RUN --config.sampling.classifier=THIS_RUN)')
   if args.num is None and (args.chunk is not None or args.seed or args.force):
     raise cli.Failure('--chunk, --seed and --force belong to chunked sampling: give --num N')
+  settings = run.model.sampling_settings(run.config.sampling)  # the typed value, made once
   draw = None
   if run.config.sampling.get('classifier'):  # a score run guided by a classifier run
     from jaxgen.tools import classifier_run as guidance
 
     draw = guidance.draw_for(run)
-  name = args.name or samples.default_name(run, args.workdir)
+  name = args.name or samples.default_name(run, args.workdir, settings=settings)
   if args.num is not None:
     chunked.write_chunks(run, args.workdir, args.num, 1000 if args.chunk is None else args.chunk,
-                         seed=args.seed, name=name, force=args.force, draw=draw)
+                         seed=args.seed, name=name, force=args.force, draw=draw,
+                         settings=settings)
     return
   t0 = time.perf_counter()
-  path = samples.write(run, args.workdir, run.step, name=name, draw=draw)
+  path = samples.write(run, args.workdir, run.step, name=name, draw=draw, settings=settings)
   if path:  # '' on the processes other than 0 of a multi-process run (they do not write)
     print(f'{path} ({run.config.sampling.num_samples} samples in {time.perf_counter() - t0:.1f}s '
           'incl. compilation)')

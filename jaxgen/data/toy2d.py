@@ -1,9 +1,10 @@
 """Generated 2-D toy densities and their source ``toy2d:<name>`` (continuous, infinite).
 
 Each density is sampled as a pure function of a numpy Generator. All are centred near the origin
-with values roughly in [-4, 4]. `gmm` is a Gaussian mixture whose density is known in closed form
-(`density('gmm')`), for likelihood checks. The source draws a fresh global training batch from
-``(seed, step)`` and evaluates on one fixed sample of ``data.eval_size`` points from ``seed``.
+with values roughly in [-4, 4]. `gmm` is a Gaussian mixture (``GMM_WEIGHTS``, ``GMM_MEANS``,
+``GMM_COVS``), whose density is known in closed form. The source draws a fresh global training
+batch from ``(seed, step)`` and evaluates on one fixed sample of ``data.eval_size`` points from
+``seed``.
 """
 
 from __future__ import annotations
@@ -76,15 +77,6 @@ def sample(name: str, rng: np.random.Generator, n: int) -> np.ndarray:
     raise ValueError(f'toy2d:{name} does not exist; available: '
                      + ', '.join(f'toy2d:{k}' for k in SAMPLERS))
   return SAMPLERS[name](rng, n).astype(np.float32)
-
-
-def density(name: str):
-  """The closed-form density of `name` as a `jaxgen.distributions.gmm.GaussianMixture` (only 'gmm' has one)."""
-  if name != 'gmm':
-    raise ValueError(f'toy2d:{name} has no closed-form density; toy2d:gmm has')
-  from jaxgen.distributions import gmm
-
-  return gmm.GaussianMixture(weights=GMM_WEIGHTS, means=GMM_MEANS, covs=GMM_COVS)
 
 
 PREFIX = 'toy2d:'

@@ -47,18 +47,18 @@ def guided_score(score_fn: Callable, log_p_y_fn: Callable, labels: jax.Array,
   return score
 
 
-def sample_with_score(sde, score_p: Callable, data_shape, settings: Callable) -> Callable:
-  """A score-SDE family's sampler with a hook on its score: ``(params, rng, n, sampling,
+def sample_with_score(sde, score_p: Callable, data_shape, diffusion: Callable) -> Callable:
+  """A score-SDE family's sampler with a hook on its score: ``(params, rng, n, settings,
   transform=None) -> (x, info)`` samples ``n`` examples of ``data_shape`` with
   ``sampler.sample(sde, transform(score), ...)`` where ``score(t, x) = score_p(params, t, x)``
-  and ``settings(sampling)`` gives the `DiffusionSampling` (the family's own merge with the
-  run's section). ``transform`` (None: identity) maps a ``score_fn(t, x)`` to another, e.g.
+  and ``diffusion(settings)`` is the `DiffusionSampling` of the family's typed settings.
+  ``transform`` (None: identity) maps a ``score_fn(t, x)`` to another, e.g.
   ``lambda s: guided_score(s, log_p_y, labels, scale)``."""
 
-  def sample(params, rng, n: int, sampling, transform: Optional[Callable] = None):
+  def sample(params, rng, n: int, settings, transform: Optional[Callable] = None):
     score = lambda t, x: score_p(params, t, x)
     if transform is not None:
       score = transform(score)
-    return sampler_lib.sample(sde, score, rng, (n,) + tuple(data_shape), settings(sampling))
+    return sampler_lib.sample(sde, score, rng, (n,) + tuple(data_shape), diffusion(settings))
 
   return sample

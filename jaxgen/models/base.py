@@ -51,13 +51,10 @@ class Model:
       batch, metrics a dict of scalars (also batch means). ``train=False`` turns dropout off (the
       evaluator's ``eval/loss``); the rest of the randomness (times, noise) still comes from
       ``rng``. Must be jit- and grad-compatible.
-    sample: ``(params, rng, n, sampling) -> (x, info)`` with ``sampling`` the (static) sampling
-      settings: the config section, a dict of some of its keys (the others from the run's), or the
-      family's typed value (a `jaxgen.ode.solvers.SolverSpec` for the ODE families);
-      jit-compatible for static ``n`` and ``sampling``. ``info`` may hold ``'label'`` (int32
-      ``[n]``, the classes of a class-conditional draw; the picture puts class k in row k). None
-      for a family with no sampler (the classifier): the trainer then writes no samples and the
-      sampling commands refuse the run.
+    sample: ``(params, rng, n, settings) -> (x, info)`` with ``settings`` the family's typed
+      sampling value (``sampling_settings``; static, hashable); jit-compatible for static ``n``.
+      ``info`` may hold ``'label'`` (int32 ``[n]``, the classes of a class-conditional draw; the
+      picture puts class k in row k). None for a family with no sampler (the classifier).
     log_prob: ``(params, batch, rng) -> [b]`` log-likelihood in nats of ``batch['x']``, or None if
       the family has none. ODE families take ``likelihood=None`` too: the solve settings (section,
       dict or `SolverSpec`; None: the run's ``likelihood`` section).
@@ -70,10 +67,14 @@ class Model:
       ``log_prob`` solves an ODE also give ``'log_prob_stats'``: ``(params, batch, rng,
       likelihood=None) -> (log_prob [b], {'nfe': [b]})`` (the evaluator's ``likelihood_nfe``), of
       which ``log_prob`` is the first half, so the contract above stays ``[b]`` nats.
-    sampling_label: ``sampling -> str``, a short name of the sampler a ``sampling`` value selects
-      (``'dopri5'``, ``'pc'``, ``'fast'``); names sample files.
-    adaptive_ode: ``sampling -> bool``, whether ``sample`` with that ``sampling`` runs an adaptive
-      ODE solve (the runtime then compiles it with its ODE-solve options).
+    sampling_settings: ``section -> settings``, the typed value of a ``sampling`` section (a
+      dict of some of its keys: the others are the run's; a typed value as is), made once per
+      command by the caller and passed to ``sample``, ``sampling_label``, ``adaptive_ode`` and
+      the sampling extras.
+    sampling_label: ``settings -> str``, a short name of the sampler (``'dopri5'``, ``'pc'``,
+      ``'fast'``); names sample files.
+    adaptive_ode: ``settings -> bool``, whether ``sample`` runs an adaptive ODE solve (the
+      runtime then compiles it with its ODE-solve options).
   """
 
   init: Callable[..., Params]
@@ -84,8 +85,27 @@ class Model:
   velocity: Optional[Callable[..., Any]] = None
   t_span: Optional[tuple[float, float]] = None
   extras: Mapping[str, Callable[..., Any]] = dataclasses.field(default_factory=dict)
-  sampling_label: Callable[[Any], str] = lambda sampling: 'default'
-  adaptive_ode: Callable[[Any], bool] = lambda sampling: False
+  sampling_settings: Callable[[Any], Any] = lambda section: section
+  sampling_label: Callable[[Any], str] = lambda settings: 'default'
+  adaptive_ode: Callable[[Any], bool] = lambda settings: False
+
+
+def typed_settings(settings, cls, family: str):
+  """``settings`` if it is the family's typed sampling value ``cls``, else a TypeError naming
+  the fix (a section reaches ``sample`` only through ``sampling_settings``)."""
+  if not isinstance(settings, cls):
+    raise TypeError(f'{family} samples with its typed settings ({cls.__name__}), got '
+                    f'{type(settings).__name__}: pass model.sampling_settings(section)')
+  return settings
+
+
+def merged_section(run_section, value=None) -> dict:
+  """The keys of the run's ``sampling`` section with those of ``value`` (a mapping or None) over
+  them: what a family's ``sampling_settings`` converts."""
+  out = {k: run_section[k] for k in run_section.keys()}
+  if value is not None:
+    out.update({k: value[k] for k in value.keys()})
+  return out
 
 
 def batch_x(batch: Batch):

@@ -26,8 +26,8 @@ Conventions
   ``log p_t(y | x)`` in nats; 'features' ``(params, x) -> [b, F]`` the penultimate layer
   (`jaxgen.nets.classifier`, ``F = nf * ch_mult[-1]``) of a clean ``x`` (time label of t = eps;
   a clean classifier's are the features of `jaxgen.runtime.evaluators.classifier_asset`);
-  'correct' ``(params, batch, rng) -> {name: [b] 0/1}`` (the
-  evaluator's); 'noise_sde' ``() -> the jaxgen.diffusion.sde instance or None``.
+  'correct' ``(params, batch, rng) -> {name: [b] 0/1}`` (the evaluator's); 'noise_sde' ``() ->
+  the jaxgen.diffusion.sde instance or None``.
 """
 
 from __future__ import annotations

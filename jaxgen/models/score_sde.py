@@ -1,80 +1,50 @@
 """Score-based generative modelling through SDEs (Song et al., ICLR 2021): the family record.
 
-Conventions
------------
-* Time (`jaxgen.diffusion.sde`): **t = 0 is data, t = T = 1 is noise**; ``x_t = alpha(t) x_0 + sigma(t) z``.
-  SDEs: ``model.sde`` = 'vpsde' (beta_min, beta_max), 'subvpsde' (same betas), 'vesde'
-  (sigma_min, sigma_max); ``model.num_scales`` = N of the discrete chains (DDPM / SMLD).
-* Data scaling is the data section's job: the paper trains VP / sub-VP on [-1, 1]
-  (``data.scale='symmetric'``) and VE on [0, 1] (``'unit'``, with the U-Net's ``center_input``).
-  Samples and log-likelihoods are in that transformed space.
-* Network: ``model.net`` = 'unet' (DDPM++ / NCSN++, `jaxgen.nets.unet`) or 'score_mlp' (vectors);
-  its config is ``model.<net>``. Network output -> score follows `jaxgen.diffusion.score_losses`: VP /
-  sub-VP label ``t * 999`` (discrete: the step index) and ``score = -out / sigma(t)``; VE label
-  ``sigma(t)`` and ``score = out / sigma`` if ``model.scale_by_sigma`` (or, for the U-Net,
-  ``model.unet.scale_by_sigma``, which the NCSN++ presets set). VP ignores it.
-* Loss (`jaxgen.diffusion.score_losses`): ``model.continuous`` -> DSM with ``t ~ U(loss.eps, 1)``, optional
-  ``loss.likelihood_weighting``; else DDPM (VP) or SMLD (VE). ``loss.reduce_mean``: mean over
-  dimensions, else 0.5 * sum (the reference's default).
-* Sampling: ``sampling`` holds the keys of `jaxgen.diffusion.sampler.DiffusionSampling` (one
-  vocabulary; the dispatcher's docstring lists them): ``method`` 'pc' (default: reverse diffusion
-  + Langevin, as the paper), 'ode' (probability-flow ODE with any `jaxgen.ode.solvers` solver and
-  grid; 'dopri5' at rtol = atol = 1e-5 is the paper's RK45 row), 'ddim' (``ddim_eta``),
-  'dpm_solver' (``dpm_order`` 1-3), 'dpm_solver++2m', 'edm' (``edm_churn`` ...). ``steps`` is the
-  number of steps of each method (0 -> ``num_scales``); ``grid`` is read by 'ode', 'ddim' and
-  both DPM-Solvers: 'default' (each method's own: 'log_snr', the paper's, for the DPM-Solvers;
-  'uniform' for 'ode' and 'ddim'), or a grid name used as given; ``eps < 0`` means the paper's
-  end time: 1e-3 for VP / sub-VP, 1e-5 for VE. ``denoise`` ends 'pc' and 'ode' with a Tweedie
-  step at eps (+1 NFE). ``sample(params, rng, n, sampling)`` takes the section, a dict of some of
-  its keys (the others: the run's), a ``DiffusionSampling``, or a bare
-  `jaxgen.ode.solvers.SolverSpec` (the PF-ODE, method 'ode', with that solver, steps and grid;
-  the other keys: the run's).
-* ``log_prob(params, batch, rng, likelihood=None)`` (the log-density of ``batch['x']``)
-  integrates the probability-flow ODE from ``likelihood.eps`` (1e-5, as the reference) to T with
-  the ``likelihood`` section's solver (the `jaxgen.ode.solvers.SolverSpec` keys; default dopri5,
-  rtol = atol = 1e-5) and the exact divergence (``likelihood.probes = 0``) or Hutchinson with that
-  many Rademacher probes; nats in the transformed data space (`jaxgen.metrics.bpd` turns it into
-  bits/dim). ``likelihood`` overrides the run's section: a section or a dict (keys it lacks: the
-  run's) or a ``SolverSpec`` (with the run's eps and probes).
-* ``velocity(params, t, x)`` is the PF-ODE ``dx/dt`` in forward time; ``t_span = (T, eps)``.
-* Class conditioning (`jaxgen.diffusion.guidance`): ``model.num_classes = K > 0`` feeds
-  ``batch['label']`` to the network (``model.<net>.num_classes`` is set from it; the net keeps
-  K + 1 label embeddings, **index K is the null label**). ``loss.p_uncond`` replaces a training
-  label by the null label with that probability (label dropout: one network, conditional and
-  unconditional). Sampling: ``sampling.label`` (k >= 0 one class; -1 all classes in turn, one grid
-  row per class; ``info['label']`` holds the labels), ``sampling.guidance`` = w, classifier-free
-  guidance on the score, ``(1 + w) s(x, t | c) - w s(x, t | null)`` (w = 0: plain conditional
-  sampling; with w != 0 each step costs two network evaluations, counted in ``nfe``), applied only
-  for t in ``[sampling.guidance_tmin, sampling.guidance_tmax]`` (this family's time, t = 0 data,
-  t = 1 noise; default: everywhere). The guided score is a ``(t, x)`` function, so every method
-  above samples with it. ``log_prob`` of a conditional model is log p(x | batch['label']).
-  ``velocity``, the 'score' and 'denoise' extras are the unconditional model (the null label);
-  'score_given' ``(params, t, x, label)`` is the conditional score; 'inpaint' and 'colorize' use
-  the guided score of ``sampling``'s label and guidance.
-* The network is adapted once (`jaxgen.diffusion.score_losses.make_score_fn`) to the ``(t, x)``
-  order of `jaxgen.diffusion`. ``extras``: 'score' ``(params, t, x) -> score``; 'inpaint'
-  ``(params, rng, x, mask, sampling)``; 'colorize' ``(params, rng, gray, sampling)`` (PC sampler
-  with replacement, `jaxgen.diffusion.controllable`, reading the 'pc' keys of ``sampling``);
-  'denoise' ``(params, t, x)`` (Tweedie); 'sample_with_score' ``(params, rng, n, sampling,
-  transform)`` samples with ``transform(score)`` in place of the unconditional score
-  (`jaxgen.diffusion.classifier_guidance`): classifier guidance with a classifier run,
-  ``sampling.classifier`` (its workdir, '' = none) and ``sampling.classifier_scale`` s, read by
-  `jaxgen.tools.classifier_run` (``launch.sample``).
-  'log_prob_stats' ``(params, batch, rng, likelihood=None) -> (logp [b], {'nfe': [b]})``,
-  `log_prob` with the PF-ODE solve's NFE per example (`jaxgen.ode.likelihood.per_example_stats`;
-  the evaluator's ``eval/likelihood_nfe``).
+* Time (`jaxgen.diffusion.sde`): **t = 0 is data, t = T = 1 is noise**; ``x_t = alpha(t) x_0 +
+  sigma(t) z``. ``model.sde``: 'vpsde' / 'subvpsde' (beta_min, beta_max) or 'vesde' (sigma_min,
+  sigma_max); ``model.num_scales`` = N of the discrete chains (DDPM / SMLD).
+* Data scaling is the data section's: the paper trains VP / sub-VP on [-1, 1] and VE on [0, 1];
+  samples and log-likelihoods are in that space.
+* Network -> score (`jaxgen.diffusion.score_losses.make_score_fn`, adapted once to ``(t, x)``):
+  VP / sub-VP label ``t * 999`` (discrete: the step index), ``score = -out / sigma(t)``; VE label
+  ``sigma(t)``, ``score = out / sigma`` if ``model.scale_by_sigma`` (or the U-Net preset's flag).
+* Loss: ``model.continuous`` -> DSM with ``t ~ U(loss.eps, 1)`` (optional likelihood weighting),
+  else DDPM (VP) / SMLD (VE); ``loss.reduce_mean``: mean over dimensions, else 0.5 * sum.
+* Sampling: `Sampling`, made once by ``model.sampling_settings(section)``: the dispatcher's
+  `jaxgen.diffusion.sampler.DiffusionSampling` (its docstring lists the keys), the class
+  conditioning and ``classifier_scale``. A bare `jaxgen.ode.solvers.SolverSpec` passed to
+  ``sample`` means the PF-ODE with that solve (the other settings: the defaults).
+* ``log_prob(params, batch, rng, likelihood=None)``: the PF-ODE from ``likelihood.eps`` to T with
+  the ``likelihood`` solve and the exact (``probes = 0``) or Hutchinson divergence; nats in the
+  transformed data space. ``likelihood``: a section, a dict (keys it lacks: the run's) or a
+  ``SolverSpec`` (the run's eps and probes).
+* ``velocity(params, t, x)`` is the PF-ODE ``dx/dt``; ``t_span = (T, eps)``.
+* Class conditioning (`jaxgen.models.conditioning`): ``model.num_classes = K > 0``, index K the
+  null label, ``loss.p_uncond`` the label dropout; sampling guides the score with
+  `jaxgen.diffusion.classifier_free` (w != 0 doubles ``nfe``). ``log_prob`` of a conditional model
+  is log p(x | batch['label']); ``velocity``, 'score' and 'denoise' are the unconditional model.
+* ``extras`` (``settings`` a `Sampling`): 'score' ``(params, t, x)``; 'score_given' ``(params, t,
+  x, label)``; 'inpaint' ``(params, rng, x, mask, settings)`` and 'colorize' ``(params, rng, gray,
+  settings)`` (the PC keys, replacement, `jaxgen.diffusion.controllable`); 'denoise' ``(params, t,
+  x)`` (Tweedie); 'sample_with_score' ``(params, rng, n, settings, transform)`` (classifier
+  guidance, `jaxgen.diffusion.classifier_guidance`, ``sampling.classifier`` a classifier run read
+  by `jaxgen.tools.classifier_run`); 'log_prob_stats' ``(params, batch, rng, likelihood=None) ->
+  (logp [b], {'nfe': [b]})``.
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import jax
 import jax.numpy as jnp
 import ml_collections
 
-from jaxgen.diffusion import classifier_guidance, controllable, guidance, pc, sampler
+from jaxgen.diffusion import classifier_free, classifier_guidance, controllable, pc, sampler
 from jaxgen.diffusion import score_losses as sl
 from jaxgen.diffusion import sde as sde_lib
-from jaxgen.models.base import Model, batch_x
+from jaxgen.models import conditioning
+from jaxgen.models.base import Model, batch_x, merged_section, typed_settings
 from jaxgen.nets import score_mlp, unet
 from jaxgen.ode import solvers
 
@@ -105,7 +75,7 @@ def defaults() -> ml_collections.ConfigDict:
   c.sampling = sampler.defaults()  # the DiffusionSampling keys (method 'pc', grid 'default', ...)
   c.sampling.num_samples = 64
   c.sampling.steps = 1000
-  guidance.add_defaults(c)  # model.num_classes, loss.p_uncond, sampling.label / guidance*
+  conditioning.add_defaults(c)  # model.num_classes, loss.p_uncond, sampling.label / guidance*
   c.sampling.classifier = ''         # classifier guidance: a classifier run's workdir ('' = none)
   c.sampling.classifier_scale = 1.0  # s in score + s * grad log p_t(y | x)
   c.likelihood = solvers.defaults()  # log_prob's PF-ODE solve (SolverSpec keys)
@@ -129,9 +99,9 @@ def choices() -> dict:
 
 
 def cross_checks(config) -> list[str]:
-  """The conditioning rules across sections (`jaxgen.diffusion.guidance.config_problems`): labels
-  need labelled data, guidance a model trained with label dropout, a label a class of the model."""
-  problems = guidance.config_problems(config)
+  """The conditioning rules across sections (`jaxgen.models.conditioning.config_problems`) and
+  importance sampling of t, which serves only the likelihood-weighted loss."""
+  problems = conditioning.config_problems(config)
   if config.loss.importance_sampling and not config.loss.likelihood_weighting:
     problems.append('config.loss.importance_sampling=True draws t for the likelihood-weighted loss, '
                     'but config.loss.likelihood_weighting=False: set loss.likelihood_weighting=True '
@@ -146,7 +116,7 @@ def check(config) -> None:
   (run by `jaxgen.runtime.config.validate`)."""
   sde = make_sde(config.model)
   try:
-    s = sampler.DiffusionSampling.from_config(config.sampling)
+    s = sampling_settings(config.sampling).diffusion
     if s.method in sampler.READS_GRID and not s.ode.adaptive:
       s.ode.replace(steps=s.steps_for(sde)).time_grid(sde.T, s.end_time(sde), schedule=sde)
   except ValueError as e:
@@ -159,7 +129,7 @@ def check(config) -> None:
 
 def ranges() -> dict:
   return {
-      **guidance.ranges(),
+      **conditioning.ranges(),
       'sampling.steps': (lambda n: n >= 0, '>= 0 (steps of the sampler; 0: model.num_scales)'),
       'likelihood.steps': (lambda n: n >= 1, '>= 1 (intervals of the fixed-step grid)'),
       'likelihood.eps': (lambda t: 0 < t < 1, 'in (0, 1) (the data end of the PF-ODE)'),
@@ -176,6 +146,23 @@ def make_sde(model_config):
   return cls(beta_min=mc.beta_min, beta_max=mc.beta_max, N=mc.num_scales)
 
 
+@dataclasses.dataclass(frozen=True)
+class Sampling:
+  """The typed ``sampling`` settings: the dispatcher's, the class conditioning (ignored by
+  unconditional models) and the classifier-guidance scale; hashable (a jit cache key)."""
+
+  diffusion: sampler.DiffusionSampling = sampler.DiffusionSampling()
+  cond: conditioning.Conditioning = conditioning.Conditioning()
+  classifier_scale: float = 1.0
+
+
+def sampling_settings(section) -> Sampling:
+  """The `Sampling` of a whole ``sampling`` section (ConfigDict or dict)."""
+  return Sampling(diffusion=sampler.DiffusionSampling.from_config(section),
+                  cond=conditioning.Conditioning.from_config(section),
+                  classifier_scale=float(section.get('classifier_scale', 1.0)))
+
+
 def _likelihood(section, base_spec=None, base_eps=1e-5, base_probes=0):
   """``(SolverSpec, eps, probes)`` of a likelihood section / dict / SolverSpec; keys a dict lacks
   come from ``base_spec`` (the run's), else the class defaults with dopri5."""
@@ -190,10 +177,10 @@ def _likelihood(section, base_spec=None, base_eps=1e-5, base_probes=0):
 def build(config, spec) -> Model:
   mc, lc = config.model, config.loss
   sde = make_sde(mc)
-  guidance.check_spec(mc, spec)
+  conditioning.check_spec(mc, spec)
   num_classes = int(mc.num_classes)
   conditional = num_classes > 0
-  net = NETS[mc.net].build(guidance.net_config(mc))
+  net = NETS[mc.net].build(conditioning.net_config(mc))
 
   def net_fn(params, x, labels, train, rng, y=None):
     rngs = {'dropout': rng} if (train and rng is not None) else None
@@ -216,15 +203,19 @@ def build(config, spec) -> Model:
   loss_impl = sl.get_loss(sde, continuous=mc.continuous, reduce_mean=lc.reduce_mean,
                           likelihood_weighting=lc.likelihood_weighting,
                           importance_sampling=lc.importance_sampling, eps=lc.eps)
-  run_sampling = sampler.DiffusionSampling.from_config(config.sampling)
-  run_cond = guidance.Conditioning.from_config(config.sampling)
   run_likelihood = _likelihood(config.likelihood)
 
-  def settings(sampling):
-    return sampler.DiffusionSampling.from_config(sampling, base=run_sampling)
+  def settings_of(value=None) -> Sampling:
+    """A `Sampling` of the run's section with ``value`` (a dict of some keys) over it; a
+    `Sampling` as is; a bare `SolverSpec`: the PF-ODE with it, the other settings the defaults."""
+    if isinstance(value, (Sampling, solvers.SolverSpec)):
+      return typed(value)
+    return sampling_settings(merged_section(config.sampling, value))
 
-  def cond_settings(sampling):
-    return guidance.Conditioning.from_config(sampling, base=run_cond)
+  def typed(settings) -> Sampling:
+    if isinstance(settings, solvers.SolverSpec):
+      return Sampling(diffusion=sampler.DiffusionSampling.from_config(settings))
+    return typed_settings(settings, Sampling, 'score_sde')
 
   def init(rng, x):
     # label 1.0: a valid time label and a positive sigma (Fourier embedding takes its log).
@@ -236,8 +227,8 @@ def build(config, spec) -> Model:
       value, per = loss_impl(score_p, params, batch['x'], rng, train=train)
       return value, {'loss_std': jnp.std(per)}
     k_loss, k_drop = jax.random.split(rng)
-    y = guidance.drop_labels(k_drop, guidance.batch_labels(batch, num_classes), lc.p_uncond,
-                             num_classes)
+    y = classifier_free.drop_labels(k_drop, conditioning.batch_labels(batch, num_classes),
+                                    lc.p_uncond, num_classes)
     value, per = loss_impl(score_for(y), params, batch['x'], k_loss, train=train)
     return value, {'loss_std': jnp.std(per)}
 
@@ -250,20 +241,20 @@ def build(config, spec) -> Model:
   def velocity(params, t, x):
     return sde.pf_ode(lambda s, y: score_p(params, s, y))(t, x)
 
-  def guided_score(params, n, sampling):
-    """``((t, x) -> score, labels or None, nfe factor)`` of ``n`` samples with ``sampling``."""
+  def guided_score(params, n, s: Sampling):
+    """``((t, x) -> score, labels or None, nfe factor)`` of ``n`` samples with ``s``."""
     if not conditional:
       return (lambda t, x: score_p(params, t, x)), None, 1
-    c = cond_settings(sampling)
-    labels = guidance.sample_labels(n, c.label, num_classes)
-    fn = c.guide(lambda t, x: score_for(labels)(params, t, x),
-                 lambda t, x: score_p(params, t, x))
-    return fn, labels, guidance.nfe_factor(c.guidance)
+    labels = classifier_free.sample_labels(n, s.cond.label, num_classes)
+    fn = s.cond.guide(lambda t, x: score_for(labels)(params, t, x),
+                      lambda t, x: score_p(params, t, x))
+    return fn, labels, classifier_free.nfe_factor(s.cond.guidance)
 
-  def sample(params, rng, n, sampling):
+  def sample(params, rng, n, settings):
+    s = typed(settings)
     shape = (n,) + tuple(spec.shape)
-    fn, labels, factor = guided_score(params, n, sampling)
-    x, info = sampler.sample(sde, fn, rng, shape, settings(sampling))
+    fn, labels, factor = guided_score(params, n, s)
+    x, info = sampler.sample(sde, fn, rng, shape, s.diffusion)
     if labels is None:
       return x, info
     return x, {**info, 'nfe': info['nfe'] * factor, 'label': labels}
@@ -272,7 +263,8 @@ def build(config, spec) -> Model:
     from jaxgen.ode import likelihood as lik
 
     x = batch_x(batch)
-    s = score_for(guidance.batch_labels(batch, num_classes)[:x.shape[0]]) if conditional else score_p
+    s = (score_for(conditioning.batch_labels(batch, num_classes)[:x.shape[0]]) if conditional
+         else score_p)
     solve, eps, probes = (run_likelihood if likelihood is None
                           else _likelihood(likelihood, *run_likelihood))
     logp, stats = lik.ode_log_likelihood(
@@ -283,30 +275,32 @@ def build(config, spec) -> Model:
   def log_prob(params, batch, rng, likelihood=None):
     return log_prob_stats(params, batch, rng, likelihood)[0]
 
-  def inpaint(params, rng, x, mask, sampling):
-    fn, _, _ = guided_score(params, x.shape[0], sampling)
-    return controllable.inpaint(sde, fn, rng, x, mask, **settings(sampling).pc_kwargs(sde))
+  def inpaint(params, rng, x, mask, settings):
+    s = typed(settings)
+    fn, _, _ = guided_score(params, x.shape[0], s)
+    return controllable.inpaint(sde, fn, rng, x, mask, **s.diffusion.pc_kwargs(sde))
 
-  def colorize(params, rng, gray, sampling):
+  def colorize(params, rng, gray, settings):
     if tuple(spec.shape[-1:]) != (3,):
       raise ValueError(f'colorization needs a model of RGB images (3 channels); this run models '
                        f'{spec.name} of shape {tuple(spec.shape)}: train on colour data (e.g. '
                        'data.name=tfds:cifar10) to colorize')
-    fn, _, _ = guided_score(params, gray.shape[0], sampling)
-    return controllable.colorize(sde, fn, rng, gray, **settings(sampling).pc_kwargs(sde))
+    s = typed(settings)
+    fn, _, _ = guided_score(params, gray.shape[0], s)
+    return controllable.colorize(sde, fn, rng, gray, **s.diffusion.pc_kwargs(sde))
 
   def denoise(params, t, x):
     return pc.denoise_step(sde, lambda s, y: score_p(params, s, y), x, t)
 
-  def sampling_label(sampling):
-    name = settings(sampling).label
-    return f'{name}_{cond_settings(sampling).name()}' if conditional else name
+  def sampling_label(settings):
+    s = typed(settings)
+    return f'{s.diffusion.label}_{s.cond.name()}' if conditional else s.diffusion.label
 
   return Model(init=init, loss=loss, sample=sample, log_prob=log_prob, discrete=False,
                velocity=velocity, t_span=(sde.T, float(sde.eps)),
                extras=dict(score=score, score_given=score_given, inpaint=inpaint,
                            colorize=colorize, denoise=denoise, log_prob_stats=log_prob_stats,
                            sample_with_score=classifier_guidance.sample_with_score(
-                               sde, score_p, spec.shape, settings)),
-               sampling_label=sampling_label,
-               adaptive_ode=lambda sampling: settings(sampling).adaptive_ode)
+                               sde, score_p, spec.shape, lambda s: typed(s).diffusion)),
+               sampling_settings=settings_of, sampling_label=sampling_label,
+               adaptive_ode=lambda settings: typed(settings).diffusion.adaptive_ode)

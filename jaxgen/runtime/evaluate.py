@@ -66,6 +66,7 @@ def inputs(run, sampler=None) -> Inputs:
   n_dev = mesh.devices.size
   bs = ec.batch_size - ec.batch_size % n_dev or n_dev
   draw = sampler if sampler is not None else samples_lib.sampler(model, mesh)
+  settings = model.sampling_settings(config.sampling) if model.sample is not None else None
 
   def batches(dequant_draw=0):
     for b in run.data.eval_batches(bs, ec.num_batches, dequant_draw):
@@ -78,9 +79,9 @@ def inputs(run, sampler=None) -> Inputs:
       # ODE likelihoods (families with a velocity) compile with the ODE-solve options.
       log_prob_options=compile_options.ode_solve() if model.velocity is not None else None,
       correct_fn=model.extras.get('correct'),
-      sample_fn=lambda p, r, n: draw(p, r, n, config.sampling),
-      sampling=config.sampling,
-      sampling_options=compile_options.sampling_options(model, config.sampling),
+      sample_fn=lambda p, r, n: draw(p, r, n, settings),
+      sampling=settings,
+      sampling_options=compile_options.sampling_options(model, settings),
       batches=batches, reference=run.data.eval_array, mesh=mesh, spec=run.data.spec,
       discrete=model.discrete, eval_config=ec,
       eval_data_name=run.data.eval_source()['data']['name'],
@@ -158,7 +159,7 @@ def evaluate_with_provenance(run) -> tuple[dict, dict]:
               num_params=int(sum(np.size(x) for x in jax.tree_util.tree_leaves(run.params))),
               metrics=list(config.eval.metrics), evaluators=evaluator.identities())
   if 'eval/nfe' in results:
-    prov['sampler'] = run.model.sampling_label(config.sampling)
+    prov['sampler'] = run.model.sampling_label(run.model.sampling_settings(config.sampling))
     prov['nfe'] = results['eval/nfe']
     prov['sampling'] = config.sampling.to_dict()
   if 'eval/likelihood_nfe' in results or 'eval/bpd' in results:

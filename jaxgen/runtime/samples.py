@@ -30,14 +30,15 @@ GUIDED = ('classifier', 'classifier_scale', 'label')
 
 
 def sampler(model, mesh) -> Callable:
-  """``(params, rng, n, sampling) -> (x, info)`` as numpy arrays, whole on every process:
-  ``model.sample`` jit-compiled once per (n, sampling) (its own cache), sharded over the batch
+  """``(params, rng, n, settings) -> (x, info)`` as numpy arrays, whole on every process:
+  ``model.sample`` jit-compiled once per (n, settings) (its own cache; ``settings`` the typed
+  value of ``model.sampling_settings``), sharded over the batch
   where the devices divide n, with the ODE-solve options where the family's sampler is an
   adaptive ODE solve (``model.adaptive_ode``)."""
   cache = {}
 
   def draw(params, rng, n: int, sampling):
-    key = (n, repr(sorted(sampling.to_dict().items())))
+    key = (n, repr(sampling))
     if key not in cache:
       rep = parallel.replicated(mesh)
       out = parallel.batch_sharding(mesh) if n % mesh.devices.size == 0 else rep
@@ -53,15 +54,17 @@ def _value(v) -> str:
   return (f'{v:g}' if isinstance(v, float) else str(v)).replace('/', '_').replace(' ', '')
 
 
-def default_name(run, workdir: str, sampling=None) -> str:
+def default_name(run, workdir: str, sampling=None, settings=None) -> str:
   """``sample_<step>_<sampler>``, plus ``_clf<label>_s<scale>`` where classifier-guided (label
   'all' for -1), plus ``_<key>-<value>`` for each other sampling key that differs from the run's
   config.json (``sample_4_heun_steps-20``, ``sample_4_dopri5_rtol-0.001``) and that the sampler
   name does not show already (a part of it ending in the value: ``pc_label3_w2``): pictures made
-  with other settings get other names. ``sampling`` defaults to the run's (with overrides)."""
+  with other settings get other names. ``sampling`` defaults to the run's (with overrides),
+  ``settings`` (its typed value) to its conversion."""
   sampling = run.config.sampling if sampling is None else sampling
+  settings = run.model.sampling_settings(sampling) if settings is None else settings
   now = sampling.to_dict()
-  label = run.model.sampling_label(sampling)
+  label = run.model.sampling_label(settings)
   name = f'sample_{run.step}_{label}'
   skip = set()
   if now.get('classifier'):
@@ -83,15 +86,17 @@ def finished(workdir: str, name: str) -> bool:
 
 
 def write(run, workdir: str, step: int, sampling=None, name: Optional[str] = None,
-          draw: Optional[Callable] = None) -> str:
+          draw: Optional[Callable] = None, settings=None) -> str:
   """Draws ``sampling.num_samples`` samples (default: ``run.config.sampling``) with ``run.params``
   and the key ``run.sample_rng(step)``, and writes samples/<name>.png and .npz (default name
   ``step_<step>``), each atomically, then their record samples/<name>.json (`finished`). Every
   process samples; process 0 writes and gets the PNG path, the others ''. `draw` is a `sampler`
-  to reuse (one is made otherwise)."""
+  to reuse (one is made otherwise); `settings` the typed value of `sampling` where the caller
+  made it (``model.sampling_settings``)."""
   sampling = sampling if sampling is not None else run.config.sampling
   draw = draw if draw is not None else sampler(run.model, run.mesh)
-  x, info = draw(run.params, run.sample_rng(step), sampling.num_samples, sampling)
+  settings = run.model.sampling_settings(sampling) if settings is None else settings
+  x, info = draw(run.params, run.sample_rng(step), sampling.num_samples, settings)
   name = name or f'step_{step}'
   out_dir = paths.join(workdir, 'samples')
   if jax.process_index() != 0:

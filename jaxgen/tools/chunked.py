@@ -25,8 +25,8 @@ is ONE jit call of ``chunk`` samples with ``fold_in(sample_key, i)`` (the last c
 (``chunk`` must be a multiple of their number). So chunk i is a pure function of (the run, its
 sampling section, seed, chunk, i), and a resumed run writes exactly the bytes of an uninterrupted
 one. With ``sampling.label = -1`` (all classes in turn) each chunk holds the classes in blocks of
-``ceil(chunk / classes)`` (`jaxgen.diffusion.guidance.sample_labels` of the chunk), so a chunk size
-that the number of classes divides gives every class equally often.
+``ceil(chunk / classes)`` (`jaxgen.diffusion.classifier_free.sample_labels` of the chunk), so a
+chunk size that the number of classes divides gives every class equally often.
 
 Resume: a rerun with the same settings keeps every chunk whose record exists and whose file's
 SHA-256 matches it (one read of each), prints one line for a damaged chunk (a flipped byte) and
@@ -126,15 +126,16 @@ def preview(run, folder: str, plan: dict, record: dict) -> None:
 
 def write_chunks(run, workdir: str, num: int, chunk: int = 1000, seed: int = 0,
                  name: str = 'samples', force: bool = False, draw: Optional[Callable] = None,
-                 sampling=None) -> str:
+                 sampling=None, settings=None) -> str:
   """Writes `num` samples of `run` (``run.params``, `sampling`, default the run's) as the folder
   ``<workdir>/samples/<name>/`` (module docstring), resuming an unfinished one made with the same
-  settings, and returns the folder. `draw` is ``(params, rng, n, sampling) -> (x, info)`` as
+  settings, and returns the folder. `draw` is ``(params, rng, n, settings) -> (x, info)`` as
   `samples.sampler` (e.g. `jaxgen.tools.classifier_run.draw_for`'s; default the run's own).
   Refusals (exit 2) happen before anything is written: a bad --num/--chunk, other settings on an
   existing folder (`resumable.Refused`), a sampler that refuses the settings (it is called once
   first)."""
   sampling = run.config.sampling if sampling is None else sampling
+  settings = run.model.sampling_settings(sampling) if settings is None else settings
   draw = samples_lib.sampler(run.model, run.mesh) if draw is None else draw
   n_call = effective_chunk(num, chunk, run.mesh.devices.size)
   folder = folder_of(workdir, name)
@@ -143,7 +144,7 @@ def write_chunks(run, workdir: str, num: int, chunk: int = 1000, seed: int = 0,
   key, params = sample_key(run, seed), run.params
 
   def make(i):
-    x, info = draw(params, chunk_key(key, i), n_call, sampling)
+    x, info = draw(params, chunk_key(key, i), n_call, settings)
     arrays, scalars = _split_info(info, n_call, sizes[i])
     x = np.asarray(x[:sizes[i]], np.float32)
     bad = int(np.sum(~np.isfinite(x).all(axis=tuple(range(1, x.ndim)))))

@@ -14,7 +14,7 @@ score-SDE side; read with these defaults where the section lacks them):
   classifier        a classifier run's workdir ('' = no guidance)
   classifier_scale  s (1: the conditional law p(x | y) for an exact classifier; 0: unguided)
   label             the class k of every sample, or -1: the classes in turn, one row of the
-                    picture per class (`jaxgen.diffusion.guidance.sample_labels`)
+                    picture per class (`jaxgen.diffusion.classifier_free.sample_labels`)
 
 The classifier run (family 'classifier') is opened from its config.json and its newest good
 checkpoint (`run.open_run`; its EMA parameters if its ``eval.use_ema``). It must have been trained
@@ -32,7 +32,7 @@ import dataclasses
 from typing import Callable
 
 from jaxgen.diffusion import classifier_guidance as cg
-from jaxgen.diffusion import guidance as class_guidance
+from jaxgen.diffusion import classifier_free as class_guidance
 from jaxgen.runtime import config as cfg_lib
 from jaxgen.runtime import run as run_lib
 from jaxgen.runtime import samples as samples_lib
@@ -131,18 +131,17 @@ def guided_draw(run, classifier: GuidingClassifier) -> Callable:
   sample_with = _sample_with_score(run)
   k = classifier.num_classes
 
-  def sample(params, rng, n, sampling):
-    g = settings(sampling)
-    labels = class_guidance.sample_labels(n, g['label'], k)
+  def sample(params, rng, n, sampling):  # sampling: the score family's typed settings
+    labels = class_guidance.sample_labels(n, sampling.cond.label, k)
     log_p_y = lambda t, x, y: classifier.log_prob_y(params['classifier'], t, x, y)
-    transform = lambda score: cg.guided_score(score, log_p_y, labels, g['classifier_scale'])
+    transform = lambda score: cg.guided_score(score, log_p_y, labels, sampling.classifier_scale)
     x, info = sample_with(params['model'], rng, n, sampling, transform)
     return x, dict(info, label=labels)
 
   draw = samples_lib.sampler(dataclasses.replace(run.model, sample=sample), run.mesh)
 
   def guided(params, rng, n, sampling):
-    label = settings(sampling)['label']
+    label = sampling.cond.label
     if not -1 <= label < k:
       raise cfg_lib.ConfigError(f'config.sampling.label={label} is not a class of {KEY}='
                                 f'{classifier.workdir} (0..{k - 1}, or -1 for all in turn)')

@@ -37,7 +37,8 @@ def colorize(run, workdir: str, num: int = 8, name: str = '') -> str:
   if num < 1:
     raise ValueError(f'--num must be >= 1, got {num}')
   extra = model.extras['colorize']
-  fill = jax.jit(lambda p, r, g: extra(p, r, g, config.sampling))
+  settings = model.sampling_settings(config.sampling)
+  fill = jax.jit(lambda p, r, g: extra(p, r, g, settings))
   key = jax.random.fold_in(jax.random.PRNGKey(config.seed), 4343)
   jax.eval_shape(fill, run.params, key, jax.ShapeDtypeStruct((num,) + shape, jnp.float32))
 

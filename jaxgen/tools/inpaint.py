@@ -6,8 +6,8 @@ The extra has one signature for every family, ``inpaint(params, rng, x_observed,
 ``--config.sampling.*`` overrides); ``info`` may carry family extras, and this module reads only
 ``'nfe'`` and ``'log_prob'`` (a ``[steps + 1, b]`` trace of log p, NICE's). Today: score SDEs (PC
 sampler with replacement, `jaxgen.diffusion.controllable`), rectified flow (replacement along the
-interpolation path, `jaxgen.ode.inpaint`) and NICE (projected gradient ascent on log p,
-`jaxgen.models.nice.inpaint`).
+interpolation path, `jaxgen.ode.flow_inpaint`) and NICE (projected gradient ascent on log p,
+`jaxgen.models.nice.gradient_inpaint`).
 
 For each mask kind ``num`` test images (the run's eval split, in the data space of ``batch['x']``)
 have their hidden pixels filled. Writes samples/<name>.png (per mask kind three rows: originals,
@@ -99,7 +99,8 @@ def inpaint(run, workdir: str, kinds=(), num: int = 8, keep: float = 0.25, name:
     raise ValueError(f'--num must be >= 1 (got {num}) and --keep in (0, 1] (got {keep})')
   b = len(kinds) * num
   extra = model.extras['inpaint']
-  fill = jax.jit(lambda p, r, v, m: extra(p, r, v, m, config.sampling))
+  settings = model.sampling_settings(config.sampling)
+  fill = jax.jit(lambda p, r, v, m: extra(p, r, v, m, settings))
   key = jax.random.fold_in(jax.random.PRNGKey(config.seed), 4242)
   x_shape = jax.ShapeDtypeStruct((b,) + tuple(spec.shape), jnp.float32)
   jax.eval_shape(fill, run.params, key, x_shape,

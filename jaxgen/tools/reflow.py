@@ -123,7 +123,8 @@ def make_pairs(run, workdir: str, num: int, shard: int = 5000, seed: int = 0, ou
         params = jax.device_put(parallel.to_host(run.params), parallel.replicated(mesh))
       else:
         mesh, params = run.mesh, run.params
-      compiled.update(fn=pair_function(run, chunk, run.config.sampling, mesh), params=params)
+      compiled.update(fn=pair_function(
+          run, chunk, run.model.sampling_settings(run.config.sampling), mesh), params=params)
     z0 = np.empty((sizes[i],) + tuple(plan['shape']), np.float32)
     z1, nfes = np.empty_like(z0), []
     for c, start in enumerate(range(0, sizes[i], chunk)):

@@ -3,14 +3,13 @@ function of (seed, step), and a transfer flow trained on it learns the exact vel
 
 import jax
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
 import optax
 import pytest
 
 from jaxgen import data as data_lib
 from jaxgen.data import coupling, source
-from jaxgen.models import rectified_flow as rf
+from jaxgen.ode import flow
 from jaxgen.ode import solvers
 from jaxgen.runtime import config as cfg_lib
 
@@ -136,11 +135,11 @@ def test_transfer_flow_learns_the_exact_velocity_of_gaussian_to_shifted_gaussian
   E[x1 - x0 | x_t = x] = (b - a) + (2t - 1) / (t^2 + (1 - t)^2) (x - (t b + (1 - t) a)) has the
   flow x_t = m_t + sigma_t (x0 - a), sigma_t = sqrt(t^2 + (1 - t)^2): its action is the
   translation x0 -> x0 + (b - a). A model affine in x with Chebyshev coefficients in t, trained
-  by `flow_loss` on the coupling's batches, reproduces both."""
+  by `jaxgen.ode.flow.loss` on the coupling's batches, reproduces both."""
   a, b = np.array([1.0, -1.0]), np.array([3.0, 0.5])
   src = data_lib.build(_data(f'{PREFIX}{b[0]},{b[1]}', f'{PREFIX}{a[0]},{a[1]}'), seed=0)
   k = 8
-  lc = ml_collections.ConfigDict(dict(eps=1e-3, time_sampling='uniform', shift=1.0))
+  lc = flow.TimeSampling(eps=1e-3)
 
   def v(params, t, x):
     f = _chebyshev(t, k)                                  # [b, k]
@@ -152,7 +151,7 @@ def test_transfer_flow_learns_the_exact_velocity_of_gaussian_to_shifted_gaussian
 
   @jax.jit
   def step(params, opt, x, x0, key):
-    g = jax.grad(lambda p: jnp.mean(rf.flow_loss(lambda t, xt: v(p, t, xt), x, key, lc, x0)))(
+    g = jax.grad(lambda p: jnp.mean(flow.loss(lambda t, xt: v(p, t, xt), x, key, lc, x0)))(
         params)
     upd, opt = tx.update(g, opt)
     return optax.apply_updates(params, upd), opt
@@ -165,7 +164,7 @@ def test_transfer_flow_learns_the_exact_velocity_of_gaussian_to_shifted_gaussian
   learned_slope = _chebyshev(t, k) @ params['s']
   np.testing.assert_allclose(learned_slope, coef, atol=0.06)
   x0 = jnp.asarray(src.x0_examples(256))
-  x1, _ = rf.transfer_flow(lambda tt, x: v(params, jnp.broadcast_to(tt, x.shape[:1]), x), x0,
-                           solvers.SolverSpec(solver='dopri5'))
+  x1, _ = flow.transfer(lambda tt, x: v(params, jnp.broadcast_to(tt, x.shape[:1]), x), x0,
+                        solvers.SolverSpec(solver='dopri5'))
   err = np.abs(np.asarray(x1 - x0) - (b - a))
   assert err.mean() < 0.05 and err.max() < 0.2, (err.mean(), err.max())

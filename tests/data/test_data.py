@@ -8,6 +8,7 @@ import pytest
 from jaxgen import data as data_lib
 from jaxgen.data import loaders, toy2d, transforms
 from tests.conftest import data_cfg
+from tests.distributions import gmm
 
 
 @pytest.mark.parametrize('name', sorted(toy2d.SAMPLERS))
@@ -34,7 +35,7 @@ def test_gmm_source_matches_its_closed_form_density():
   second = np.einsum('k,kij->ij', w, cov + np.einsum('ki,kj->kij', mu, mu))
   np.testing.assert_allclose(x.mean(0), mean, atol=5 * np.sqrt(np.diag(second - np.outer(mean, mean)).max() / len(x)))
   np.testing.assert_allclose(np.cov(x.T), second - np.outer(mean, mean), atol=0.05)
-  dens = toy2d.density('gmm')
+  dens = gmm.GaussianMixture.make(w, mu, cov)
   g = np.linspace(-8, 8, 321)
   xx, yy = np.meshgrid(g, g)
   pts = np.stack([xx.ravel(), yy.ravel()], -1)

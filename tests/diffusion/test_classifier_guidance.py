@@ -22,7 +22,7 @@ import pytest
 from jaxgen.diffusion import classifier_guidance as cg
 from jaxgen.diffusion import sampler
 from jaxgen.diffusion import sde as sde_lib
-from jaxgen.distributions import gmm
+from tests.distributions import gmm
 
 N = 2000
 MIX = gmm.example_2d()

@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxgen.distributions import gmm
+from tests.distributions import gmm
 from jaxgen.diffusion import sde as sde_lib
 from jaxgen.diffusion import controllable as ctl
 

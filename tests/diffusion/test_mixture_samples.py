@@ -22,12 +22,10 @@ import pytest
 
 from jaxgen.diffusion import sampler
 from jaxgen.diffusion import sde as sde_lib
-from jaxgen.distributions import gmm
-from jaxgen.metrics.sliced_wasserstein import sliced_wasserstein
+from tests.distributions import gmm
 
 N = 2000
 SDES = {'vp': sde_lib.VPSDE(), 'subvp': sde_lib.SubVPSDE(), 've': sde_lib.VESDE()}
-_PROJ = jax.random.PRNGKey(123)
 _P = 64  # projections (XLA's CPU sort dominates the cost)
 
 
@@ -36,16 +34,7 @@ def _reference(name, denoised):
   sde = SDES[name]
   mix = gmm.example_2d()
   target = mix if denoised else mix.diffuse(sde.alpha(sde.eps), sde.sigma(sde.eps))
-  big = np.asarray(jax.jit(lambda r: target.sample(r, 20_000))(jax.random.PRNGKey(7)))
-  m, c = np.asarray(target.mean()), np.asarray(target.covariance())
-  prod = (big - m)[:, :, None] * (big - m)[:, None, :]
-  se_c = prod.reshape(len(big), -1).std(0).reshape(2, 2) / np.sqrt(N)
-  ref = target.sample(jax.random.PRNGKey(8), N)
-  sw = jax.jit(lambda a: sliced_wasserstein(_PROJ, a, ref, num_projections=_P))
-  null = np.asarray(jax.jit(jax.vmap(
-      lambda r: sliced_wasserstein(_PROJ, target.sample(r, N), ref, num_projections=_P)))(
-          jax.random.split(jax.random.PRNGKey(100), 8)))
-  return m, c, se_c, sw, null.mean() + 4 * null.std()
+  return gmm.reference(target, N, _P)
 
 
 def _check(x, name, denoised=False):

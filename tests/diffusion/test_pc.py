@@ -1,8 +1,8 @@
 """PC sampling with the exact score of a Gaussian mixture reproduces the mixture.
 
 The score of every time-marginal of a VP / sub-VP / VE diffusion of a Gaussian mixture is exact
-(`jaxgen.distributions.gmm`: ``mix.diffuse(alpha(t), sigma(t)).score``), so the only errors left are the
-sampler's discretization and Monte Carlo. With n samples:
+(`tests.distributions.gmm`: ``mix.diffuse(alpha(t), sigma(t)).score``), so the only errors left
+are the sampler's discretization and Monte Carlo. With n samples:
 
   * mean:        |mean_hat - mu|_i       < 5 sqrt(C_ii / n)                     + 0.02 (discr.)
   * covariance:  |C_hat - C|_ij          < 5 sqrt((C_ii C_jj + C_ij^2) / n)     + 0.03 (discr.)
@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxgen.distributions import gmm
+from tests.distributions import gmm
 from jaxgen.diffusion import sde as sde_lib
 from jaxgen.diffusion import pc
 

@@ -10,7 +10,7 @@ import scipy.stats
 
 from jaxgen.diffusion import pc
 from jaxgen.diffusion import sde as sde_lib
-from jaxgen.distributions import gmm
+from tests.distributions import gmm
 
 SDES = {'vp': sde_lib.VPSDE(), 'subvp': sde_lib.SubVPSDE(), 've': sde_lib.VESDE()}
 

@@ -1,10 +1,10 @@
-"""Closed-form facts about `jaxgen.distributions.gmm.GaussianMixture`."""
+"""Closed-form facts about `tests.distributions.gmm.GaussianMixture`."""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxgen.distributions import gmm
+from tests.distributions import gmm
 
 
 def _grid(lim=6.0, n=301):

@@ -185,7 +185,7 @@ def test_colorization_of_one_channel_data_is_one_line(tmp_path):
   model = score_sde.build(config, spec)
   with pytest.raises(ValueError, match=r'colorization needs a model of RGB images .*shape \(8, 8, 1\)'):
     model.extras['colorize'](None, jax.random.PRNGKey(0), jax.numpy.zeros((2, 8, 8, 1)),
-                             config.sampling)
+                             model.sampling_settings(config.sampling))
 
 
 def test_a_real_process_prints_one_line(tmp_path):

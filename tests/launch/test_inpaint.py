@@ -5,11 +5,9 @@ Default tests: a NICE smoke run end to end; refusals on run records of families 
 (PixelCNN inpainting, NICE colorization) and on 1-channel score-SDE data (colorization), with
 `run.open_run` replaced by one that builds the Run from config.json without a checkpoint (the
 refusals never read the parameters). Slow tests: score-SDE and rectified-flow smoke runs end to
-end (the U-Net's compilation takes minutes on 2 CPU cores); rectified flow's 'inpaint' extra is
-registered in the test (`jaxgen.ode.inpaint.make_flow_inpaint`) until rectified_flow.py does it.
+end (the U-Net's compilation takes minutes on 2 CPU cores).
 """
 
-import dataclasses
 import os
 
 import numpy as np
@@ -129,22 +127,7 @@ def test_score_sde_inpaint_and_colorize(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_rectified_flow_inpaint(tmp_path, capsys, monkeypatch):
-  from jaxgen.models import rectified_flow
-  from jaxgen.ode import inpaint as ode_inpaint
-
-  build = rectified_flow.build
-
-  def with_inpaint(config, spec):  # the registration rectified_flow.build will carry
-    model = build(config, spec)
-    if 'inpaint' in model.extras:
-      return model
-    run_spec = rectified_flow.sampling_spec(config.sampling)
-    settings = lambda s: rectified_flow.sampling_spec(s, *run_spec)
-    return dataclasses.replace(model, extras={
-        **model.extras, 'inpaint': ode_inpaint.make_flow_inpaint(model.velocity, settings)})
-
-  monkeypatch.setattr(rectified_flow, 'build', with_inpaint)
+def test_rectified_flow_inpaint(tmp_path, capsys):
   w = str(tmp_path / 'rf')
   assert launch_train.main([
       '--config', 'experiments/rectified_flow/toy2d.py:smoke', '--workdir', w,

@@ -64,7 +64,8 @@ def test_pairs_folder_holds_the_runs_coupling_and_how_it_was_made(source):
                                                                                      [4, 4, 2])
   trainer = run_lib.open_run(source, {'sampling.steps': '3'})
   key = jax.random.fold_in(jax.random.fold_in(jax.random.PRNGKey(0), 1), 0)
-  x, _ = trainer.model.sample(trainer.params, key, 4, trainer.config.sampling)
+  x, _ = trainer.model.sample(trainer.params, key, 4,
+                              trainer.model.sampling_settings(trainer.config.sampling))
   np.testing.assert_allclose(z1[4:8], x, rtol=1e-5, atol=1e-6)
   np.testing.assert_array_equal(z0[4:8], jax.random.normal(key, (4, 2)))
 
@@ -82,11 +83,11 @@ def test_source_run_reports_the_straightness_of_its_ema_flow(source):
   family = [m for m in c.eval.metrics if m not in evaluators.metric_names()]
   key = jax.random.fold_in(jax.random.fold_in(trainer.rng, run_lib.EVAL_SALT),
                            100 + family.index('straightness'))
+  settings = trainer.model.sampling_settings(c.sampling)
   out = trainer.model.extras['metric/straightness'](trainer.params, key, c.eval.num_samples,
-                                                    c.sampling)
+                                                    settings)
   np.testing.assert_allclose(reported[0], float(out['straightness']), rtol=1e-4)
-  wrong = trainer.model.extras['metric/straightness'](raw, key, c.eval.num_samples,
-                                                      c.sampling)
+  wrong = trainer.model.extras['metric/straightness'](raw, key, c.eval.num_samples, settings)
   assert abs(float(wrong['straightness']) - reported[0]) > 1e-3 * reported[0]   # EMA, not params
 
 
@@ -97,13 +98,13 @@ def test_pair_generation_is_sharded_over_the_devices(source):
   n_dev = trainer.mesh.devices.size
   assert n_dev == 8
   key = jax.random.PRNGKey(3)
-  z0, z1, info = reflow.pair_function(trainer, 16, trainer.config.sampling)(
-      trainer.params, key)
+  settings = trainer.model.sampling_settings(trainer.config.sampling)
+  z0, z1, info = reflow.pair_function(trainer, 16, settings)(trainer.params, key)
   bat = parallel.batch_sharding(trainer.mesh)
   for z in (z0, z1):
     assert z.sharding.is_equivalent_to(bat, z.ndim)
     assert {s.data.shape for s in z.addressable_shards} == {(16 // n_dev, 2)}
-  x, _ = trainer.model.sample(trainer.params, key, 16, trainer.config.sampling)
+  x, _ = trainer.model.sample(trainer.params, key, 16, settings)
   np.testing.assert_allclose(z1, x, rtol=1e-5, atol=1e-6)
   np.testing.assert_array_equal(z0, jax.random.normal(key, (16, 2)))
   assert int(info['nfe']) == 3

@@ -1,8 +1,9 @@
 """Class-conditional score SDEs and rectified flows: labels, label dropout, guidance, the CLI.
 
 Facts checked:
-  * label dropout (`guidance.drop_labels`): p_uncond = 0 never feeds the null label K, p = 1
-    always does, p = 0.1 drops a Binomial(n, p) count (|count - n p| < 5 sqrt(n p (1 - p)));
+  * label dropout (`jaxgen.diffusion.classifier_free.drop_labels`): p_uncond = 0 never feeds the
+    null label K, p = 1 always does, p = 0.1 drops a Binomial(n, p) count (|count - n p| < 5 sqrt(n
+    p (1 - p)));
   * the families' losses are the unconditional losses at the dropped labels, bitwise (same key);
   * the null label's DSM minimiser is the mixture's (marginal) score: with the classes the
     components of a Gaussian mixture, along the line s_theta = s_mix + theta (s_0 - s_mix)
@@ -12,7 +13,7 @@ Facts checked:
     a class label k = 0 the minimiser on the same line is theta* = 1 (the component's score);
   * sampling: ``info['label']`` is the layout of sampling.label, guidance doubles the NFE and
     changes the samples, ``log_prob`` reads batch['label'] (w = 0 = the conditional sampler,
-    bitwise: tests/diffusion/test_guidance.py);
+    bitwise: tests/diffusion/test_classifier_free.py);
   * validation refuses bad combinations with one message naming the key; the CLI trains a tiny
     conditional digits model, samples one row per class and label 3 with guidance 2, and refuses
     bad inputs with one ``error:`` line, exit 2, nothing written.
@@ -28,9 +29,9 @@ import numpy as np
 import pytest
 
 from jaxgen.data import DataSpec
-from jaxgen.diffusion import guidance
+from jaxgen.diffusion import classifier_free
 from jaxgen.diffusion import sde as sde_lib
-from jaxgen.distributions import gmm
+from tests.distributions import gmm
 from jaxgen.models import rectified_flow, score_sde
 from jaxgen.runtime import config as cfg
 from jaxgen.runtime import viz
@@ -66,9 +67,9 @@ def test_drop_labels_counts():
   n = 100_000
   y = jnp.arange(n, dtype=jnp.int32) % K
   key = jax.random.PRNGKey(5)
-  np.testing.assert_array_equal(guidance.drop_labels(key, y, 0.0, K), y)
-  assert int(jnp.sum(guidance.drop_labels(key, y, 1.0, K) == K)) == n
-  dropped = guidance.drop_labels(key, y, 0.1, K)
+  np.testing.assert_array_equal(classifier_free.drop_labels(key, y, 0.0, K), y)
+  assert int(jnp.sum(classifier_free.drop_labels(key, y, 1.0, K) == K)) == n
+  dropped = classifier_free.drop_labels(key, y, 0.1, K)
   count = int(jnp.sum(dropped == K))
   assert abs(count - 0.1 * n) < 5 * np.sqrt(n * 0.1 * 0.9), count
   kept = dropped != K
@@ -90,7 +91,7 @@ def test_loss_is_the_loss_at_the_dropped_labels(family):
   k_drop = jax.random.split(rng)[1]
   if family == 'rectified_flow':
     k_drop = jax.random.split(k_drop)[1]
-  dropped = guidance.drop_labels(k_drop, batch['label'], 0.5, K)
+  dropped = classifier_free.drop_labels(k_drop, batch['label'], 0.5, K)
   assert 0 < int(jnp.sum(dropped == K)) < 64
   a = m_p.loss(params, batch, rng, train=False)[0]
   b = m_0.loss(params, {**batch, 'label': dropped}, rng, train=False)[0]
@@ -111,7 +112,7 @@ def test_null_label_dsm_minimiser_is_the_mixture_score():
   chol = jnp.linalg.cholesky(mix.covs)
   x0 = mix.means[comp] + jnp.einsum('nij,nj->ni', chol[comp],
                                     jax.random.normal(rd, (n, 2)))
-  y = guidance.drop_labels(jax.random.PRNGKey(9), comp.astype(jnp.int32), 0.5, K)
+  y = classifier_free.drop_labels(jax.random.PRNGKey(9), comp.astype(jnp.int32), 0.5, K)
   t = jax.random.uniform(rt, (n,), minval=0.05, maxval=1.0)
   z = jax.random.normal(rz, (n, 2))
   a, s = sde.alpha(t), sde.sigma(t)
@@ -144,15 +145,18 @@ def test_sampling_labels_guidance_and_log_prob(family):
   model = module.build(config, SPEC)
   params = model.init(jax.random.PRNGKey(0), _batch()['x'])
   rng = jax.random.PRNGKey(1)
-  x, info = jax.jit(lambda r: model.sample(params, r, 6, config.sampling))(rng)
+  settings = model.sampling_settings(config.sampling)
+  x, info = jax.jit(lambda r: model.sample(params, r, 6, settings))(rng)
   np.testing.assert_array_equal(info['label'], [0, 0, 1, 1, 2, 2])
-  x0, info0 = model.sample(params, rng, 6, {'guidance': 0.0, 'label': 1})
-  x2, info2 = model.sample(params, rng, 6, {'guidance': 2.0, 'label': 1})
+  w0 = model.sampling_settings({'guidance': 0.0, 'label': 1})
+  w2 = model.sampling_settings({'guidance': 2.0, 'label': 1})
+  x0, info0 = model.sample(params, rng, 6, w0)
+  x2, info2 = model.sample(params, rng, 6, w2)
   np.testing.assert_array_equal(info0['label'], [1] * 6)
   assert int(info2['nfe']) == 2 * int(info0['nfe']) > 0
   assert not np.allclose(x0, x2)
-  name = model.sampling_label({'guidance': 2.0, 'label': 1})
-  assert name.endswith('_label1_w2') and model.sampling_label(config.sampling).endswith('_all')
+  name = model.sampling_label(w2)
+  assert name.endswith('_label1_w2') and model.sampling_label(settings).endswith('_all')
   # log p(x | label) reads batch['label'] and depends on it.
   b = {'x': x0[:2], 'label': jnp.array([0, 0], jnp.int32)}
   lp_a = model.log_prob(params, b, rng)

@@ -135,14 +135,12 @@ def test_loss_reductions_and_metrics():
 
 def test_sample_shapes_range_and_zero_temperature():
   config, m, params, _ = _model()
-  sampling = config.sampling
-  frozen = ml_collections.FrozenConfigDict(sampling)  # hashable, as a static jit argument
-  x, info = jax.jit(m.sample, static_argnums=(2, 3))(params, jax.random.PRNGKey(0), 5, frozen)
+  settings = m.sampling_settings(config.sampling)  # hashable, a static jit argument
+  x, info = jax.jit(m.sample, static_argnums=(2, 3))(params, jax.random.PRNGKey(0), 5, settings)
   assert x.shape == (5, 4, 4, 1) and info['nfe'] == 1
   assert float(x.min()) >= 0.0 and float(x.max()) <= 1.0
-  sampling.temperature = 0.0
-  sampling.clip = False
-  x0, _ = m.sample(params, jax.random.PRNGKey(0), 2, sampling)
+  cold = m.sampling_settings({'temperature': 0.0, 'clip': False})
+  x0, _ = m.sample(params, jax.random.PRNGKey(0), 2, cold)
   np.testing.assert_allclose(x0, m.extras['decode'](params, jnp.zeros((2, 16))), atol=1e-6)
 
 

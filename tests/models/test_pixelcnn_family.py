@@ -69,7 +69,8 @@ def test_fast_samples_follow_log_prob():
   params = jax.tree.map(lambda p: p + 0.5 * jax.random.normal(jax.random.PRNGKey(2), p.shape),
                         params)
   p = np.exp(np.asarray(model.log_prob(params, {'x': x}, None)))
-  samples, info = jax.jit(lambda r: model.sample(params, r, n, config.sampling))(
+  settings = model.sampling_settings(config.sampling)
+  samples, info = jax.jit(lambda r: model.sample(params, r, n, settings))(
       jax.random.PRNGKey(3))
   assert int(info['nfe']) == 4
   codes = np.asarray(samples).reshape(n, -1).astype(int) @ (k ** np.arange(4)[::-1])
@@ -92,7 +93,7 @@ def test_loss_metrics_and_sample_space():
   np.testing.assert_allclose(metrics['bpd'], -lp.mean() / (9 * np.log(2)), rtol=1e-5)
   with pytest.raises(ValueError, match='label'):
     model.log_prob(params, {'x': x}, None)
-  s, _ = model.sample(params, jax.random.PRNGKey(2), 3, config.sampling)
+  s, _ = model.sample(params, jax.random.PRNGKey(2), 3, model.sampling_settings(config.sampling))
   assert s.shape == (3, 3, 3, 1)
   np.testing.assert_allclose(np.asarray(s) * 3, np.round(np.asarray(s) * 3), atol=1e-6)  # on grid
 

@@ -98,7 +98,8 @@ def test_family_sample_method_fast_end_to_end():
   assert config.sampling.method == 'fast'
   run = run_lib.Run(config, parallel.make_mesh(1))
   params = run.model.init(jax.random.PRNGKey(0), run.example_x()[:2])
-  samples, info = jax.jit(lambda p, r: run.model.sample(p, r, 2, config.sampling))(
+  settings = run.model.sampling_settings(config.sampling)
+  samples, info = jax.jit(lambda p, r: run.model.sample(p, r, 2, settings))(
       params, jax.random.PRNGKey(5))
   spec = run.data.spec
   assert samples.shape == (2, *spec.shape) and int(info['nfe']) == spec.shape[0] * spec.shape[1]

@@ -22,6 +22,11 @@ from jaxgen.ode import solvers
 from jaxgen.runtime import config as cfg
 
 
+def S(model, section):
+  """The model's typed settings of a dict of sampling keys (the others: the run's)."""
+  return model.sampling_settings(section)
+
+
 def _config(sde='vpsde', net='score_mlp', continuous=True):
   c = cfg.base('score_sde')
   c.model.sde = sde
@@ -79,31 +84,35 @@ def test_sample_methods(method, extra, nfe):
   sampling = config.sampling
   sampling.method = method
   sampling.update(extra)
-  x, info = jax.jit(lambda p, k: model.sample(p, k, 3, sampling))(params, jax.random.PRNGKey(1))
+  settings = model.sampling_settings(sampling)
+  x, info = jax.jit(lambda p, k: model.sample(p, k, 3, settings))(params, jax.random.PRNGKey(1))
   assert x.shape == (3, 2) and np.isfinite(np.asarray(x)).all()
   assert int(info['nfe']) == nfe
 
 
-def test_sample_accepts_a_dict_and_settings_and_labels_the_sampler():
-  """A dict of some sampling keys (the others: the run's) and a DiffusionSampling give the same
-  samples as the equivalent section; sampling_label / adaptive_ode read the method and solver."""
+def test_settings_of_a_dict_and_of_the_section_agree_and_label_the_sampler():
+  """The settings of a dict of some sampling keys (the others: the run's) give the same samples
+  as those of the equivalent section; sampling_label / adaptive_ode read the method and solver;
+  a section passed to sample itself is refused (the caller converts it once)."""
   config = _config('vpsde')
   model = score_sde.build(config, SPEC2)
   params = model.init(jax.random.PRNGKey(0), jnp.zeros((2, 2)))
   section = config.sampling
   section.method, section.solver = 'ode', 'rk4'
   rng = jax.random.PRNGKey(1)
-  want, info = model.sample(params, rng, 3, section)
+  settings = model.sampling_settings(section)
+  assert settings.diffusion == sampler.DiffusionSampling.from_config(section)
+  want, info = model.sample(params, rng, 3, settings)
   assert int(info['nfe']) == 4 * 4 + 1
-  got, _ = model.sample(params, rng, 3, {'method': 'ode', 'solver': 'rk4'})
+  got, _ = model.sample(params, rng, 3, S(model, {'method': 'ode', 'solver': 'rk4'}))
   np.testing.assert_array_equal(got, want)
-  got, _ = model.sample(params, rng, 3, sampler.DiffusionSampling.from_config(section))
-  np.testing.assert_array_equal(got, want)
-  assert model.sampling_label(section) == 'rk4' and not model.adaptive_ode(section)
-  assert model.sampling_label({'method': 'ode', 'solver': 'dopri5'}) == 'dopri5'
-  assert model.adaptive_ode({'method': 'ode', 'solver': 'dopri5'})
-  assert model.sampling_label({'method': 'pc', 'solver': 'dopri5'}) == 'pc'
-  assert not model.adaptive_ode({'method': 'pc', 'solver': 'dopri5'})
+  assert model.sampling_label(settings) == 'rk4' and not model.adaptive_ode(settings)
+  assert model.sampling_label(S(model, {'method': 'ode', 'solver': 'dopri5'})) == 'dopri5'
+  assert model.adaptive_ode(S(model, {'method': 'ode', 'solver': 'dopri5'}))
+  assert model.sampling_label(S(model, {'method': 'pc', 'solver': 'dopri5'})) == 'pc'
+  assert not model.adaptive_ode(S(model, {'method': 'pc', 'solver': 'dopri5'}))
+  with pytest.raises(TypeError, match=r'pass model.sampling_settings\(section\)'):
+    model.sample(params, rng, 3, section)
 
 
 def test_sample_with_a_solver_function_and_a_grid_array():
@@ -118,12 +127,12 @@ def test_sample_with_a_solver_function_and_a_grid_array():
   sd = score_sde.make_sde(config.model)
   ts = jnp.linspace(sd.T, sd.eps, 6)
   rng = jax.random.PRNGKey(1)
-  x, info = jax.jit(lambda p: model.sample(p, rng, 3, {'method': 'ode', 'solver': ssp3,
-                                                       'grid': ts}))(params)
+  settings = S(model, {'method': 'ode', 'solver': ssp3, 'grid': ts})
+  x, info = jax.jit(lambda p: model.sample(p, rng, 3, settings))(params)
   assert int(info['nfe']) == 3 * 5 + 1
-  want, _ = model.sample(params, rng, 3, {'method': 'ode', 'solver': ssp3, 'steps': 5})
+  want, _ = model.sample(params, rng, 3, S(model, {'method': 'ode', 'solver': ssp3, 'steps': 5}))
   np.testing.assert_allclose(x, want, rtol=1e-5, atol=1e-6)
-  assert model.sampling_label({'method': 'ode', 'solver': ssp3}) == 'ssp3'
+  assert model.sampling_label(S(model, {'method': 'ode', 'solver': ssp3})) == 'ssp3'
 
 
 @pytest.mark.parametrize('key,value', [
@@ -145,10 +154,11 @@ def test_sample_image_and_extras():
   model = score_sde.build(config, SPEC_IMG)
   x = jax.random.uniform(jax.random.PRNGKey(0), (2, 8, 8, 1))
   params = model.init(jax.random.PRNGKey(1), x)
-  s, info = model.sample(params, jax.random.PRNGKey(2), 2, config.sampling)
+  settings = model.sampling_settings(config.sampling)
+  s, info = model.sample(params, jax.random.PRNGKey(2), 2, settings)
   assert s.shape == (2, 8, 8, 1) and np.isfinite(np.asarray(s)).all() and info['nfe'] == 9
   mask = jnp.zeros((8, 8, 1)).at[:4].set(1.0)
-  y, _ = model.extras['inpaint'](params, jax.random.PRNGKey(3), x, mask, config.sampling)
+  y, _ = model.extras['inpaint'](params, jax.random.PRNGKey(3), x, mask, settings)
   np.testing.assert_array_equal(np.asarray(y[:, :4]), np.asarray(x[:, :4]))
   assert model.extras['denoise'](params, 0.5, x).shape == x.shape
   assert model.extras['score'](params, jnp.full((2,), 0.5), x).shape == x.shape
@@ -195,7 +205,8 @@ def test_sample_with_a_bare_solver_spec_is_the_probability_flow_ode():
   rng = jax.random.PRNGKey(1)
   x, info = jax.jit(lambda p: model.sample(p, rng, 3, spec))(params)
   assert int(info['nfe']) == 3 * 5 + 1
-  want, _ = model.sample(params, rng, 3, {'method': 'ode', 'solver': ssp3, 'grid': spec.grid})
+  want, _ = model.sample(params, rng, 3, S(model, {'method': 'ode', 'solver': ssp3,
+                                                  'grid': spec.grid}))
   np.testing.assert_allclose(x, want, rtol=1e-6, atol=1e-6)
   assert model.sampling_label(spec) == 'custom' and not model.adaptive_ode(spec)
 
@@ -209,9 +220,9 @@ def test_the_family_default_grid_is_each_methods_own():
   params = model.init(jax.random.PRNGKey(0), jnp.zeros((2, 2)))
   rng = jax.random.PRNGKey(1)
   for method, own in [('dpm_solver', 'log_snr'), ('ddim', 'uniform'), ('ode', 'uniform')]:
-    got, _ = model.sample(params, rng, 3, {'method': method})
-    want, _ = model.sample(params, rng, 3, {'method': method, 'grid': own})
+    got, _ = model.sample(params, rng, 3, S(model, {'method': method}))
+    want, _ = model.sample(params, rng, 3, S(model, {'method': method, 'grid': own}))
     np.testing.assert_array_equal(got, want)
-  other, _ = model.sample(params, rng, 3, {'method': 'dpm_solver', 'grid': 'uniform'})
-  assert float(jnp.max(jnp.abs(other - model.sample(params, rng, 3, {'method': 'dpm_solver'})[0]))
-               ) > 0
+  other, _ = model.sample(params, rng, 3, S(model, {'method': 'dpm_solver', 'grid': 'uniform'}))
+  dpm, _ = model.sample(params, rng, 3, S(model, {'method': 'dpm_solver'}))
+  assert float(jnp.max(jnp.abs(other - dpm))) > 0

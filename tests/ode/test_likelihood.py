@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxgen.distributions import gmm
+from tests.distributions import gmm
 from jaxgen.ode import likelihood as lik
 from jaxgen.diffusion import sde as sde_lib
 from tests.conftest import Counter

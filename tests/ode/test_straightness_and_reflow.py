@@ -16,8 +16,9 @@ import numpy as np
 import optax
 import pytest
 
-from jaxgen.ode import straightness as st
 from jaxgen.models import rectified_flow as rf
+from jaxgen.ode import flow
+from jaxgen.ode import straightness as st
 
 D = 2
 A = jnp.array([2.0, 0.5])       # diagonal of the affine map z1 = A z0 + M
@@ -38,7 +39,7 @@ def sampling_cfg(**kw):
   """The family's default sampling settings with ``kw``, as the SolverSpec the maths takes."""
   c = rf.defaults().sampling
   c.update(kw)
-  return rf.sampling_spec(c)[0]
+  return rf.sampling_settings(c).ode
 
 
 @pytest.mark.parametrize('solver', ['euler', 'rk4', 'dopri5'])
@@ -47,7 +48,7 @@ def test_straight_trajectories_have_zero_straightness(solver):
   field: S_N = 0 to float tolerance, whatever the solver (Euler is exact on straight fields)."""
   c = sampling_cfg(solver=solver, steps=8)
   for v in (lambda t, x: jnp.broadcast_to(M, x.shape), straight_field):
-    s = rf.flow_straightness(v, jax.random.PRNGKey(0), 256, (D,), c)
+    s = flow.straightness(v, jax.random.PRNGKey(0), 256, (D,), c)
     assert s.shape == (256,) and float(jnp.max(jnp.abs(s))) < 1e-5
 
 
@@ -58,7 +59,7 @@ def test_rotation_straightness_matches_its_closed_form():
   z2 = np.sum(np.asarray(jax.random.normal(rng, (64, D))) ** 2, -1)
   exact = (w ** 2 - 2 * (1 - np.cos(w))) * z2
   for n in (16, 256):
-    s = rf.flow_straightness(rotation(w), rng, 64, (D,), sampling_cfg(solver='rk4', steps=n))
+    s = flow.straightness(rotation(w), rng, 64, (D,), sampling_cfg(solver='rk4', steps=n))
     discrete = ((2 * n * np.sin(w / (2 * n))) ** 2 - 2 * (1 - np.cos(w))) * z2
     np.testing.assert_allclose(s, discrete, rtol=1e-4, atol=1e-6)
   np.testing.assert_allclose(s, exact, rtol=1e-4)
@@ -90,18 +91,27 @@ def test_straightness_does_not_depend_on_the_direction_of_time():
 
 
 def test_coupling_is_the_noise_and_the_sample_of_the_same_key():
-  v = rotation(0.7)
-  z0, z1, info = rf.sample_coupling(v, jax.random.PRNGKey(3), 8, (D,), sampling_cfg(steps=5))
-  x, _ = rf.sample_flow(v, jax.random.PRNGKey(3), 8, (D,), sampling_cfg(steps=5))
+  """The family's 'coupling' extra returns the N(0, I) draw of the key and the very sample
+  ``sample`` returns for it (reflow pairs are the flow's own samples)."""
+  from jaxgen.data import DataSpec
+  from jaxgen.runtime import config as cfg
+
+  c = cfg.validate(cfg.load('experiments/rectified_flow/toy2d.py:smoke'))
+  model = rf.build(c, DataSpec('toy', (D,), -4.5, 4.5, None, None, 'none'))
+  params = model.init(jax.random.PRNGKey(0), jnp.zeros((8, D)))
+  s = model.sampling_settings({'steps': 5, 'solver': 'euler'})
+  z0, z1, info = model.extras['coupling'](params, jax.random.PRNGKey(3), 8, s)
+  x, _ = model.sample(params, jax.random.PRNGKey(3), 8, s)
   np.testing.assert_array_equal(z1, x)
   np.testing.assert_array_equal(z0, jax.random.normal(jax.random.PRNGKey(3), (8, D)))
   assert int(info['nfe']) == 5
 
 
 def loss_cfg(**kw):
+  """The family's default training times with ``kw``, as the TimeSampling the maths takes."""
   c = rf.defaults().loss
   c.update(kw)
-  return c
+  return rf.time_sampling(c)
 
 
 def affine_pairs(n, seed=0):
@@ -115,7 +125,7 @@ def test_krf_loss_is_zero_on_a_straight_coupling_and_1rf_loss_is_the_conditional
   for diagonal Gaussians, per dimension: Var x_t = t^2 a^2 + (1-t)^2, Cov = t a^2 - (1 - t))."""
   lc = loss_cfg()
   z0, z1 = affine_pairs(100000)
-  krf = rf.flow_loss(straight_field, z1, jax.random.PRNGKey(1), lc, x0=z0)
+  krf = flow.loss(straight_field, z1, jax.random.PRNGKey(1), lc, x0=z0)
   assert float(jnp.max(krf)) < 1e-9
 
   def v_1rf(t, x):   # E[x1 - x0 | x_t = x] for x0 ~ N(0, I) independent of x1 ~ N(M, A^2)
@@ -123,7 +133,7 @@ def test_krf_loss_is_zero_on_a_straight_coupling_and_1rf_loss_is_the_conditional
     var = t ** 2 * A ** 2 + (1 - t) ** 2
     return M + (t * A ** 2 - (1 - t)) / var * (x - t * M)
 
-  onerf = rf.flow_loss(v_1rf, z1, jax.random.PRNGKey(1), lc)
+  onerf = flow.loss(v_1rf, z1, jax.random.PRNGKey(1), lc)
   ts = np.linspace(lc.eps, 1, 20001)[:, None]
   a2 = np.asarray(A) ** 2
   var = ts ** 2 * a2 + (1 - ts) ** 2
@@ -144,16 +154,16 @@ def test_model_loss_reads_the_coupling_from_the_batch():
   rng = jax.random.PRNGKey(5)
   got, _ = model.loss(params, {'x': z1, 'x0': z0}, rng)
   v = lambda t, x: model.velocity(params, t, x)
-  want = jnp.mean(rf.flow_loss(v, z1, jax.random.split(rng)[0], c.loss, x0=z0))
+  want = jnp.mean(flow.loss(v, z1, jax.random.split(rng)[0], rf.time_sampling(c.loss), x0=z0))
   np.testing.assert_allclose(got, want, rtol=1e-6)
   assert abs(float(model.loss(params, {'x': z1}, rng)[0]) - float(got)) > 1e-4  # fresh noise
 
 
 def test_distill_times_are_the_k_euler_times():
-  t = rf.sample_time(jax.random.PRNGKey(0), 4000, loss_cfg(time_sampling='distill',
+  t = flow.sample_time(jax.random.PRNGKey(0), 4000, loss_cfg(time_sampling='distill',
                                                           distill_steps=4))
   assert sorted(set(np.asarray(t).tolist())) == [0.0, 0.25, 0.5, 0.75]
-  t1 = rf.sample_time(jax.random.PRNGKey(0), 10, loss_cfg(time_sampling='distill'))
+  t1 = flow.sample_time(jax.random.PRNGKey(0), 10, loss_cfg(time_sampling='distill'))
   assert np.all(np.asarray(t1) == 0)
 
 
@@ -163,14 +173,14 @@ def test_distill_loss_is_zero_at_the_map_and_grows_by_the_squared_error():
   z0, z1 = affine_pairs(512)
   lc = loss_cfg(time_sampling='distill')
   exact = lambda t, x: (A - 1) * x + M
-  assert float(jnp.max(rf.flow_loss(exact, z1, jax.random.PRNGKey(0), lc, x0=z0))) < 1e-10
+  assert float(jnp.max(flow.loss(exact, z1, jax.random.PRNGKey(0), lc, x0=z0))) < 1e-10
   d = jnp.array([0.3, -0.1])
-  off = rf.flow_loss(lambda t, x: exact(t, x) + d, z1, jax.random.PRNGKey(0), lc, x0=z0)
+  off = flow.loss(lambda t, x: exact(t, x) + d, z1, jax.random.PRNGKey(0), lc, x0=z0)
   np.testing.assert_allclose(off, float(jnp.mean(d ** 2)), rtol=1e-5)
   lc2 = loss_cfg(time_sampling='distill', distill_steps=2)
-  assert float(jnp.max(rf.flow_loss(straight_field, z1, jax.random.PRNGKey(0), lc2, x0=z0))) < 1e-9
-  with pytest.raises(ValueError, match='needs .x0.*launch.reflow'):
-    rf.flow_loss(exact, z1, jax.random.PRNGKey(0), lc)
+  assert float(jnp.max(flow.loss(straight_field, z1, jax.random.PRNGKey(0), lc2, x0=z0))) < 1e-9
+  with pytest.raises(ValueError, match='given coupling: pass x0'):
+    flow.loss(exact, z1, jax.random.PRNGKey(0), lc)
 
 
 def test_one_step_distillation_of_a_linear_model_recovers_the_affine_map():
@@ -183,7 +193,7 @@ def test_one_step_distillation_of_a_linear_model_recovers_the_affine_map():
   def loss(p, rng):
     z0, z1 = affine_pairs(256, seed=rng)
     v = lambda t, x: x @ p['w'] + p['b']
-    return jnp.mean(rf.flow_loss(v, z1, jax.random.PRNGKey(0), lc, x0=z0))
+    return jnp.mean(flow.loss(v, z1, jax.random.PRNGKey(0), lc, x0=z0))
 
   def step(carry, i):
     p, s = carry

@@ -79,7 +79,7 @@ def test_other_backends_get_no_cpu_options():
 @pytest.mark.parametrize('adaptive', [True, False])
 def test_sampling_jits_are_tuned_exactly_when_the_family_says_its_sampler_is_adaptive(adaptive,
                                                                                     monkeypatch):
-  """The runtime reads no sampling key: the family's `adaptive_ode(sampling)` decides."""
+  """The runtime reads no sampling key: the family's `adaptive_ode(settings)` decides."""
   monkeypatch.delenv('JAXGEN_XLA_DEFAULTS', raising=False)
   model = types.SimpleNamespace(adaptive_ode=lambda sampling: adaptive)
   opts = compile_options.sampling_options(model, ml_collections.ConfigDict({'solver': 'euler'}))

@@ -145,6 +145,7 @@ def _stub_run(x, spec):
   return types.SimpleNamespace(
       config=types.SimpleNamespace(sampling=sampling, model=types.SimpleNamespace(family='rf')),
       params=None, sample_rng=lambda step: None,
+      model=types.SimpleNamespace(sampling_settings=lambda section: section),
       data=types.SimpleNamespace(spec=spec, eval_array=lambda n: x[::-1]))
 
 

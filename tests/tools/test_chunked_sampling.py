@@ -64,7 +64,8 @@ def test_chunk_i_is_the_sampler_at_the_ith_key_of_the_run(source, reference):
   got = list(shards.iterate(reference))
   draw = samples_lib.sampler(run.model, run.mesh)   # launch.sample's jit sampler, 8 a call
   for i in (1, 2):
-    x, _ = draw(run.params, jax.random.fold_in(key, i), 8, run.config.sampling)
+    x, _ = draw(run.params, jax.random.fold_in(key, i), 8,
+                run.model.sampling_settings(run.config.sampling))
     np.testing.assert_array_equal(got[i], x[:len(got[i])])
   assert os.path.getsize(os.path.join(reference, 'preview.png')) > 0
 
@@ -255,5 +256,5 @@ def test_classifier_guided_chunks_store_their_labels(tmp_path, capsys):
   run = run_lib.open_run(score, {k[9:].split('=')[0]: k.split('=')[1] for k in flags})
   draw = guidance.draw_for(run)
   x, info = draw(run.params, jax.random.fold_in(chunked.sample_key(run, 0), 1), 8,
-                 run.config.sampling)
+                 run.model.sampling_settings(run.config.sampling))
   np.testing.assert_array_equal(list(shards.iterate(folder))[1], x)

@@ -2,13 +2,13 @@
 and the masks they use (`jaxgen.data.masks`).
 
 Facts checked, on run records whose Model carries each family's extra (score SDE: the PC sampler
-with replacement; rectified flow: `jaxgen.ode.inpaint.make_flow_inpaint`; NICE: the real family
-with a tiny net): the driver reads only the common signature ``inpaint(params, rng, x, mask,
-sampling) -> (x, info)``; observed pixels of the written inpaintings equal the originals bit for
-bit; the printed MSE of the hidden pixels is the one computed from the .npz; NICE's log p trace
-is written too. Every refusal (no extra, naming the families that offer it; non-image data; an
-unknown mask kind; settings the extra refuses, e.g. an adaptive ODE solver; 1-channel data for
-colorization) raises before anything is written (no samples/ folder).
+with replacement; rectified flow: `jaxgen.ode.flow_inpaint` with its typed settings; NICE: the real
+family with a tiny net): the driver reads only the common signature ``inpaint(params, rng, x, mask,
+settings) -> (x, info)``; observed pixels of the written inpaintings equal the originals bit for
+bit; the printed MSE of the hidden pixels is the one computed from the .npz; NICE's log p trace is
+written too. Every refusal (no extra, naming the families that offer it; non-image data; an unknown
+mask kind; settings the extra refuses, e.g. an adaptive ODE solver; 1-channel data for colorization)
+raises before anything is written (no samples/ folder).
 """
 
 import os
@@ -26,7 +26,7 @@ from jaxgen.diffusion import controllable
 from jaxgen.diffusion import sde as sde_lib
 from jaxgen.models import nice, rectified_flow
 from jaxgen.models.base import Model
-from jaxgen.ode import inpaint as ode_inpaint
+from jaxgen.ode import flow_inpaint
 from jaxgen.runtime.cli import Failure
 from jaxgen.tools import colorize as colorize_lib
 from jaxgen.tools import inpaint as inpaint_lib
@@ -65,11 +65,13 @@ def _score_sde_run(shape=(4, 4, 1)):
 def _rf_run(solver='heun'):
   c = rectified_flow.defaults()
   c.sampling.update(dict(solver=solver, steps=4))
-  run_spec = rectified_flow.sampling_spec(c.sampling)
-  settings = lambda s: rectified_flow.sampling_spec(s, *run_spec)
-  fill = ode_inpaint.make_flow_inpaint(lambda p, t, x: p * x, settings)
-  return _run('rectified_flow', Model(_nothing, _nothing, _nothing, extras={'inpaint': fill}),
-              _spec((4, 4, 1)), c.sampling, params=jnp.float32(0.5))
+
+  def fill(p, r, x, m, s):  # the family's extra, with the velocity p x
+    return flow_inpaint.inpaint(lambda t, y: p * y, r, x, m, s.ode, s.t_start)
+
+  model = Model(_nothing, _nothing, _nothing, extras={'inpaint': fill},
+                sampling_settings=rectified_flow.sampling_settings)
+  return _run('rectified_flow', model, _spec((4, 4, 1)), c.sampling, params=jnp.float32(0.5))
 
 
 def _nice_run():

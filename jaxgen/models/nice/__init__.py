@@ -18,31 +18,28 @@ MNIST/TFD/SVHN) and ``'gaussian'`` log p(h) = -h^2/2 - log(2 pi)/2 (the paper's 
 Data convention. ``batch['x']`` is the data after jaxgen.data's transforms. For the paper's image
 setting use ``data.scale='unit'`` and ``data.dequantize=True``: x = (255 k + u)/256, u ~ U(0, 1),
 bins of exactly 1/256 in [0, 1]. ``log_prob`` (``discrete=False``) is then the log-*density* of the
-dequantized [0, 1] data in nats per example, the paper's unit (MNIST 1980.50 nats). Bits per
-dimension on the 8-bit data (a lower bound on the discrete log-likelihood, by Jensen):
+dequantized [0, 1] data in nats per example, the paper's unit. Bits per dimension on the 8-bit
+data (a lower bound on the discrete log-likelihood, by Jensen; `jaxgen.metrics.bpd`):
 
-    bpd = log2(K) - LL / (D ln 2),     K = bins per unit of the scaled space (256 for [0, 1]);
-
-e.g. the paper's MNIST: 8 - 1980.50 / (784 ln 2) = 4.36 bits/dim (`jaxgen.metrics.bpd`).
+    bpd = log2(K) - LL / (D ln 2),     K = bins per unit of the scaled space (256 for [0, 1]).
 
 Loss. ``loss.reduction='per_example'`` (default, the paper's objective): the batch mean of
--log p_X(x) in nats per example. ``'per_dim'``: the same divided by D (nats per dimension; the same
-gradient direction, but Adam's eps and gradient clipping act on a D-times smaller scale). Metrics
-(batch means):
-``nll_nats`` (per example), ``nll_per_dim`` and, when the data are dequantized integers,
-``bpd`` by the formula above.
+-log p_X(x) in nats per example; ``'per_dim'``: divided by D (same direction; Adam's eps and
+gradient clipping then act on a D-times smaller scale). Metrics (batch means): ``nll_nats``,
+``nll_per_dim`` and, for dequantized integer data, ``bpd``.
 
-Sampling draws h ~ p_H (scaled by ``sampling.temperature``) and inverts f; ``sampling.clip`` clips
-the result to the data range. Extras: ``encode(params, x) -> h [b, D]``, ``decode(params, h) ->
-x [b, *shape]``, ``forward(params, x) -> (h, log_det)``, ``inpaint(params, rng, x, mask,
-sampling, **overrides) -> (x, info)`` (jaxgen.models.nice.inpaint: projected gradient ascent on log p over the
+Sampling (`Sampling`, made once by ``model.sampling_settings(section)``) draws h ~ p_H (scaled by
+``sampling.temperature``) and inverts f; ``sampling.clip`` clips the result to the data range.
+Extras: ``encode(params, x) -> h [b, D]``, ``decode(params, h) -> x [b, *shape]``,
+``forward(params, x) -> (h, log_det)``, ``inpaint(params, rng, x, mask, settings, **overrides) ->
+(x, info)`` (`jaxgen.models.nice.gradient_inpaint`: projected gradient ascent on log p over the
 coordinates where ``mask`` is False; ``info['log_prob']`` its trace; `python -m launch.inpaint`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -50,8 +47,8 @@ import ml_collections
 import numpy as np
 
 from jaxgen.metrics import bpd as bpd_lib
-from jaxgen.models.nice import inpaint as inpaint_lib
-from jaxgen.models.base import Model, batch_x
+from jaxgen.models.base import Model, batch_x, merged_section, typed_settings
+from jaxgen.models.nice import gradient_inpaint
 from jaxgen.nets import coupling
 
 PRIORS = ('logistic', 'gaussian')
@@ -75,11 +72,9 @@ def defaults() -> ml_collections.ConfigDict:
   c.sampling.num_samples = 64
   c.sampling.temperature = 1.0     # h = temperature * (prior draw)
   c.sampling.clip = True           # clip samples to the data range [spec.low, spec.high]
-  c.sampling.inpaint_steps = 1000  # projected gradient ascent steps (jaxgen.models.nice.inpaint)
-  # Step a_i = inpaint_lr / (inpaint_lr_offset + i) on the per-image gradient. 0.1/(100+i) is the
-  # released script's effective per-image step (10/(100+i) on the mean over its 100 images); the
-  # paper's formula read per image, 10/(100+i) with noise 1, overshoots and lowers log p on a
-  # trained model (jaxgen.models.nice.inpaint docstring).
+  c.sampling.inpaint_steps = 1000  # projected gradient ascent steps (nice.gradient_inpaint)
+  # Step a_i = inpaint_lr / (inpaint_lr_offset + i) on the per-image gradient: the paper's
+  # 10/(100+i) on the mean over its 100 images (jaxgen.models.nice.gradient_inpaint).
   c.sampling.inpaint_lr = 0.1
   c.sampling.inpaint_lr_offset = 100.0
   c.sampling.inpaint_noise = 0.0   # std of Gaussian noise added to the gradient (0: plain ascent)
@@ -140,6 +135,18 @@ def prior_sample(rng: jax.Array, shape: tuple[int, ...], prior: str) -> jax.Arra
 
 # ---------------------------------------------------------------------------------------------
 # The flow.
+
+
+@dataclasses.dataclass(frozen=True)
+class Sampling:
+  """The typed ``sampling`` settings (the section's keys of the same names)."""
+
+  temperature: float = 1.0
+  clip: bool = True
+  inpaint_steps: int = 1000
+  inpaint_lr: float = 0.1
+  inpaint_lr_offset: float = 100.0
+  inpaint_noise: float = 0.0
 
 
 def build(config: ml_collections.ConfigDict, spec) -> Model:
@@ -215,26 +222,31 @@ def build(config: ml_collections.ConfigDict, spec) -> Model:
     value = nll / dim if reduction == 'per_dim' else nll
     return value, metrics
 
-  def sample(params, rng, n, sampling):
-    h = sampling.temperature * prior_sample(rng, (n, dim), mc.prior)
+  def sampling_settings(value=None) -> Sampling:
+    """The `Sampling` of the run's section with ``value`` (a dict of some keys) over it."""
+    if isinstance(value, Sampling):
+      return value
+    s = merged_section(config.sampling, value)
+    return Sampling(**{f.name: type(f.default)(s[f.name]) for f in dataclasses.fields(Sampling)})
+
+  def sample(params, rng, n, settings):
+    s = typed_settings(settings, Sampling, 'nice')
+    h = s.temperature * prior_sample(rng, (n, dim), mc.prior)
     x = decode(params, h)
-    if sampling.clip:
+    if s.clip:
       x = jnp.clip(x, spec.low, spec.high)
     return x, {'nfe': 1}
 
-  def inpaint(params, rng, x, mask, sampling: Any = None, **overrides):
-    """Fills ``x`` where ``mask`` is False (see jaxgen.models.nice.inpaint): the common
-    ``inpaint(params, rng, x, mask, sampling) -> (x, info)`` of every family, ``info['log_prob']``
-    the [steps + 1, b] trace. ``sampling``: the section or a dict of some of its ``inpaint_*``
-    keys (the others: the run's; None: the run's); ``overrides``: `inpaint_lib.inpaint`'s keywords."""
-    s = dict(config.sampling)
-    if sampling is not None:
-      s.update(dict(sampling))
-    kw = dict(steps=s['inpaint_steps'], lr=s['inpaint_lr'], lr_offset=s['inpaint_lr_offset'],
-              noise=s['inpaint_noise'], low=spec.low, high=spec.high)
+  def inpaint(params, rng, x, mask, settings, **overrides):
+    """Fills ``x`` where ``mask`` is False (`gradient_inpaint.inpaint` with the ``inpaint_*``
+    settings; ``overrides``: its keywords); ``info['log_prob']`` the [steps + 1, b] trace."""
+    s = typed_settings(settings, Sampling, 'nice')
+    kw = dict(steps=s.inpaint_steps, lr=s.inpaint_lr, lr_offset=s.inpaint_lr_offset,
+              noise=s.inpaint_noise, low=spec.low, high=spec.high)
     kw.update(overrides)
-    return inpaint_lib.inpaint(lambda z: log_density(params, z), x, mask, rng, **kw)
+    return gradient_inpaint.inpaint(lambda z: log_density(params, z), x, mask, rng, **kw)
 
   return Model(init=init, loss=loss, sample=sample, log_prob=log_prob, discrete=False,
                extras={'encode': encode, 'decode': decode, 'forward': forward,
-                       'inpaint': inpaint, 'log_density': log_density})
+                       'inpaint': inpaint, 'log_density': log_density},
+               sampling_settings=sampling_settings)

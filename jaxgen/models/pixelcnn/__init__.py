@@ -28,21 +28,24 @@ Units. ``log_prob`` (``discrete=True``) is log P(x) in nats per image; bits/dim 
 Class conditioning (``model.num_classes > 0``) needs ``batch['label']``, in the batch dict that
 ``log_prob(params, batch, rng)`` takes like every family's; or use
 ``extras['log_prob_given'](params, x, label)``.
-Sampling: ``sampling.method`` 'fast' (cached, Ramachandran et al. 2017) or 'plain' (naive), both
-jit-compiled and giving identical samples for the same key (`jaxgen.models.pixelcnn.autoregressive`);
-conditional models sample labels ``i % num_classes`` unless ``sampling.label >= 0``. ``info['nfe']``
-counts the sequential network steps per sample (H W C for per-channel nets, H W for PixelCNN++);
-the plain sampler spends a full-image network evaluation on each, the fast one a single position's.
+Sampling (`Sampling`, made once by ``model.sampling_settings(section)``): ``sampling.method``
+'fast' (cached, Ramachandran et al. 2017) or 'plain' (naive), both jit-compiled and giving
+identical samples for the same key (`jaxgen.models.pixelcnn.autoregressive`); conditional models
+sample labels ``i % num_classes`` unless ``sampling.label >= 0``. ``info['nfe']`` counts the
+sequential network steps per sample (H W C for per-channel nets, H W for PixelCNN++): the plain
+sampler spends a full-image network evaluation on each, the fast one a single position's.
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import jax.numpy as jnp
 import ml_collections
 
 from jaxgen.distributions.discretized_logistic import PixelOutput
 from jaxgen.metrics import bpd as bpd_lib
-from jaxgen.models.base import Model, batch_x
+from jaxgen.models.base import Model, batch_x, merged_section, typed_settings
 from jaxgen.nets.pixelcnn import GatedPixelCNN, PixelCNN
 from jaxgen.nets.pixelcnn_pp import PixelCNNPP
 from jaxgen.models.pixelcnn import autoregressive
@@ -131,6 +134,15 @@ def make_net(mc, channels: int, num_levels: int):
   return net, output
 
 
+@dataclasses.dataclass(frozen=True)
+class Sampling:
+  """The typed ``sampling`` settings: ``method`` 'fast' | 'plain' and ``label`` (>= 0: that class
+  for every sample of a conditional model; -1: ``i % num_classes``)."""
+
+  method: str = 'fast'
+  label: int = -1
+
+
 def build(config, spec) -> Model:
   mc = config.model
   if spec.num_levels is None:
@@ -192,7 +204,15 @@ def build(config, spec) -> Model:
     value = nll / dim if config.loss.reduction == 'per_dim' else nll
     return value, {'nll_nats': nll, 'bpd': jnp.mean(bpd_lib.bits_per_dim(lp, spec, discrete=True))}
 
-  def sample(params, rng, n, sampling):
+  def sampling_settings(value=None) -> Sampling:
+    """The `Sampling` of the run's section with ``value`` (a dict of some keys) over it."""
+    if isinstance(value, Sampling):
+      return value
+    s = merged_section(config.sampling, value)
+    return Sampling(method=str(s['method']), label=int(s.get('label', -1)))
+
+  def sample(params, rng, n, sampling: Sampling):
+    typed_settings(sampling, Sampling, 'pixelcnn')
     label = None
     if conditional:
       label = (jnp.full((n,), sampling.label, jnp.int32) if sampling.label >= 0
@@ -211,4 +231,5 @@ def build(config, spec) -> Model:
   extras = {'log_prob_given': log_prob_given, 'to_int': to_int, 'from_int': from_int,
             'net': lambda: net, 'output': lambda: output}
   return Model(init=init, loss=loss, sample=sample, log_prob=log_prob,
-               discrete=True, extras=extras, sampling_label=lambda sampling: sampling.method)
+               discrete=True, extras=extras, sampling_settings=sampling_settings,
+               sampling_label=lambda sampling: sampling.method)

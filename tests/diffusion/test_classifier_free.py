@@ -1,6 +1,7 @@
-"""Classifier-free guidance (`jaxgen.diffusion.guidance`) through every sampler, on closed forms.
+"""Classifier-free guidance (`jaxgen.diffusion.classifier_free`) through every sampler, on closed
+forms.
 
-Classes are the components of a 2-D Gaussian mixture (`jaxgen.distributions.gmm.example_2d`); the
+Classes are the components of a 2-D Gaussian mixture (`tests.distributions.gmm.example_2d`); the
 exact conditional score of class k at time t is that component's diffused score, which Bayes'
 rule writes as the mixture's score plus grad_x log p_t(k | x) (checked pointwise below, and used
 as the conditional function). Two facts are checked through the samplers:
@@ -32,10 +33,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxgen.diffusion import guidance, sampler
+from jaxgen.diffusion import classifier_free, sampler
 from jaxgen.diffusion import sde as sde_lib
-from jaxgen.distributions import gmm
-from jaxgen.metrics.sliced_wasserstein import sliced_wasserstein
+from tests.distributions import gmm
 from jaxgen.ode import solvers
 
 K = 3
@@ -43,7 +43,6 @@ N_CLASS = 1000
 N = K * N_CLASS
 SDE = sde_lib.VPSDE()
 MIX = gmm.example_2d()
-_PROJ = jax.random.PRNGKey(123)
 _P = 64
 # The equal-covariance pair of the guidance check and its guided target.
 S_PAIR = jnp.array([[0.30, 0.10], [0.10, 0.20]])
@@ -77,16 +76,7 @@ def _reference(key, at_zero):
   """Moments, covariance standard errors and the sliced-W test of a target law (n = N_CLASS)."""
   law = _component(key) if isinstance(key, int) else _gaussian(M_STAR, S_PAIR)
   target = law if at_zero else law.diffuse(SDE.alpha(SDE.eps), SDE.sigma(SDE.eps))
-  big = np.asarray(target.sample(jax.random.PRNGKey(7), 20_000))
-  m, c = np.asarray(target.mean()), np.asarray(target.covariance())
-  prod = (big - m)[:, :, None] * (big - m)[:, None, :]
-  se_c = prod.reshape(len(big), -1).std(0).reshape(2, 2) / np.sqrt(N_CLASS)
-  ref = target.sample(jax.random.PRNGKey(8), N_CLASS)
-  sw = jax.jit(lambda a: sliced_wasserstein(_PROJ, a, ref, num_projections=_P))
-  null = np.asarray(jax.jit(jax.vmap(
-      lambda r: sliced_wasserstein(_PROJ, target.sample(r, N_CLASS), ref, num_projections=_P)))(
-          jax.random.split(jax.random.PRNGKey(100), 8)))
-  return m, c, se_c, sw, null.mean() + 4 * null.std()
+  return gmm.reference(target, N_CLASS, _P)
 
 
 def _check(x, key, at_zero=False):
@@ -122,14 +112,14 @@ def _pair_score(mean):
 def test_sample_labels_layout():
   """label k: all k; label -1: blocks of ceil(n / K), class i // m, so row k of an m-column grid is
   class k; with n < K the first n classes, once each."""
-  np.testing.assert_array_equal(guidance.sample_labels(5, 2, 10), [2] * 5)
-  lab = np.asarray(guidance.sample_labels(100, -1, 10))
+  np.testing.assert_array_equal(classifier_free.sample_labels(5, 2, 10), [2] * 5)
+  lab = np.asarray(classifier_free.sample_labels(100, -1, 10))
   np.testing.assert_array_equal(lab.reshape(10, 10), np.arange(10)[:, None].repeat(10, 1))
-  lab = np.asarray(guidance.sample_labels(64, -1, 10))  # m = 7: 9 rows of 7, class 9 gets 1
+  lab = np.asarray(classifier_free.sample_labels(64, -1, 10))  # m = 7: 9 rows of 7, class 9 gets 1
   assert lab.dtype == np.int32 and list(np.bincount(lab)) == [7] * 9 + [1]
-  np.testing.assert_array_equal(guidance.sample_labels(4, -1, 10), [0, 1, 2, 3])
+  np.testing.assert_array_equal(classifier_free.sample_labels(4, -1, 10), [0, 1, 2, 3])
   with pytest.raises(ValueError, match='label=10'):
-    guidance.sample_labels(4, 10, 10)
+    classifier_free.sample_labels(4, 10, 10)
 
 
 def test_guided_function_closed_form_and_interval():
@@ -138,15 +128,15 @@ def test_guided_function_closed_form_and_interval():
   uncond = lambda t, x: -x
   x = jnp.arange(8.0).reshape(4, 2)
   t = jnp.array([0.1, 0.3, 0.6, 0.9])
-  g = guidance.classifier_free(cond, uncond, 1.5, interval=(0.2, 0.7))
+  g = classifier_free.classifier_free(cond, uncond, 1.5, interval=(0.2, 0.7))
   inside = np.array([False, True, True, False])[:, None]
   want = np.where(inside, 2.5 * cond(t, x) - 1.5 * uncond(t, x), cond(t, x))
   np.testing.assert_allclose(g(t, x), want, rtol=1e-6)
-  full = guidance.classifier_free(cond, uncond, 1.5)
+  full = classifier_free.classifier_free(cond, uncond, 1.5)
   np.testing.assert_allclose(full(jnp.float32(0.5), x),
                              2.5 * cond(jnp.full(4, 0.5), x) - 1.5 * uncond(0.5, x), rtol=1e-6)
-  assert guidance.classifier_free(cond, uncond, 0.0) is cond
-  assert guidance.classifier_free(cond, uncond, 0.0, interval=(0.2, 0.7)) is cond
+  assert classifier_free.classifier_free(cond, uncond, 0.0) is cond
+  assert classifier_free.classifier_free(cond, uncond, 0.0, interval=(0.2, 0.7)) is cond
 
 
 def test_bayes_conditional_is_the_component_score_and_pair_is_exact():
@@ -160,18 +150,18 @@ def test_bayes_conditional_is_the_component_score_and_pair_is_exact():
                     for k in range(K)], 1)  # [b, K, 2]
   want = each[jnp.arange(12), labels]
   np.testing.assert_allclose(got, want, rtol=2e-4, atol=2e-4)
-  g = guidance.classifier_free(_pair_score(M_C), _pair_score(M_U), W)
+  g = classifier_free.classifier_free(_pair_score(M_C), _pair_score(M_U), W)
   np.testing.assert_allclose(g(t, x), _pair_score(M_STAR)(t, x), rtol=2e-5, atol=2e-5)
 
 
 @pytest.mark.parametrize('name', ['ddim', 'ode_rk4'])
 def test_w0_is_the_conditional_sampler(name):
   """w = 0 (with or without an interval): bitwise the conditional sampler's samples, same key."""
-  labels = guidance.sample_labels(64, -1, K)
+  labels = classifier_free.sample_labels(64, -1, K)
   cond = _bayes_score(labels)
   plain = jax.jit(lambda r: sampler.sample(SDE, cond, r, (64, 2), SAMPLERS[name])[0])
   guided = jax.jit(lambda r: sampler.sample(
-      SDE, guidance.classifier_free(cond, _mix_score, 0.0, (0.2, 0.5)), r, (64, 2),
+      SDE, classifier_free.classifier_free(cond, _mix_score, 0.0, (0.2, 0.5)), r, (64, 2),
       SAMPLERS[name])[0])
   key = jax.random.PRNGKey(3)
   np.testing.assert_array_equal(np.asarray(plain(key)), np.asarray(guided(key)))
@@ -188,8 +178,8 @@ FAST_GUIDED = ('pc', 'ode_rk4', 'edm')
 def test_conditional_samples_are_the_components(name):
   """Every sampler with the guided (w = 0) Bayes-form conditional score and the labels of
   sample_labels(N, -1, K): block k of the samples is component k."""
-  labels = guidance.sample_labels(N, -1, K)
-  fn = guidance.classifier_free(_bayes_score(labels), _mix_score, 0.0)
+  labels = classifier_free.sample_labels(N, -1, K)
+  fn = classifier_free.classifier_free(_bayes_score(labels), _mix_score, 0.0)
   x, _ = jax.jit(lambda r: sampler.sample(SDE, fn, r, (N, 2), SAMPLERS[name]))(
       jax.random.PRNGKey(1))
   for k in range(K):
@@ -200,7 +190,7 @@ def test_conditional_samples_are_the_components(name):
     n if n in FAST_GUIDED else pytest.param(n, marks=pytest.mark.slow) for n in SAMPLERS])
 def test_guided_samples_extrapolate_the_mean(name):
   """w = 2 on the equal-covariance pair: every sampler gives N((1 + w) m_c - w m_u, S)."""
-  fn = guidance.classifier_free(_pair_score(M_C), _pair_score(M_U), W)
+  fn = classifier_free.classifier_free(_pair_score(M_C), _pair_score(M_U), W)
   x, _ = jax.jit(lambda r: sampler.sample(SDE, fn, r, (N_CLASS, 2), SAMPLERS[name]))(
       jax.random.PRNGKey(2))
   _check(x, 'pair', at_zero=(name == 'edm'))
@@ -242,14 +232,14 @@ def test_rectified_flow_conditional_and_guided(solver):
   (w = 0, guided by the mixture's velocity) gives each class's component at t = 1; with w = 2 on
   the equal-covariance pair it gives N((1 + w) m_c - w m_u, S)."""
   spec = solvers.SolverSpec.from_config(solver)
-  labels = guidance.sample_labels(N, -1, K)
+  labels = classifier_free.sample_labels(N, -1, K)
   mix_v = _flow_velocity(MIX.means, MIX.full_covs(), MIX.weights)
-  fn = guidance.classifier_free(_flow_conditional(labels), mix_v, 0.0)
+  fn = classifier_free.classifier_free(_flow_conditional(labels), mix_v, 0.0)
   x0 = jax.random.normal(jax.random.PRNGKey(4), (N, 2))
   x1, _ = jax.jit(lambda z: solvers.integrate(fn, z, 0.0, 1.0, spec))(x0)
   for k in range(K):
     _check(np.asarray(x1)[np.asarray(labels) == k], k, at_zero=True)
   pair = lambda m: _flow_velocity(m[None], S_PAIR[None], jnp.ones(1))
-  g = guidance.classifier_free(pair(M_C), pair(M_U), W)
+  g = classifier_free.classifier_free(pair(M_C), pair(M_U), W)
   x1, _ = jax.jit(lambda z: solvers.integrate(g, z, 0.0, 1.0, spec))(x0[:N_CLASS])
   _check(x1, 'pair', at_zero=True)

@@ -1,4 +1,4 @@
-"""Flow inpainting by replacement along the interpolation path (`jaxgen.ode.inpaint`).
+"""Flow inpainting by replacement along the interpolation path (`jaxgen.ode.flow_inpaint`).
 
 Facts checked, with the exact velocity of Gaussian data N(mu, S) under rectified flow's path
 x_t = t x1 + (1 - t) z0 (z0 ~ N(0, I)): v(t, x) = mu + (t S - (1 - t) I) C_t^-1 (x - t mu),
@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxgen.ode import inpaint
+from jaxgen.ode import flow_inpaint
 from jaxgen.ode import solvers
 
 N = 20000
@@ -39,7 +39,7 @@ def gaussian_velocity(mu, s):
 
 def _impute(mu, s, y, mask, spec, n=N, seed=0):
   x_obs = jnp.tile(jnp.asarray(y, jnp.float32)[None], (n, 1))
-  fn = jax.jit(lambda k: inpaint.inpaint(gaussian_velocity(mu, s), k, x_obs, mask, spec))
+  fn = jax.jit(lambda k: flow_inpaint.inpaint(gaussian_velocity(mu, s), k, x_obs, mask, spec))
   x, info = fn(jax.random.PRNGKey(seed))
   return np.asarray(x, np.float64), info
 
@@ -80,7 +80,7 @@ def test_observed_pixels_are_kept_bitwise(solver):
   x_obs = x_obs.at[0, 0, 0, 0].set(-0.0)
   mask = jax.random.bernoulli(jax.random.PRNGKey(2), 0.4, (2, 4, 4, 1)).at[0, 0, 0, 0].set(True)
   spec = solvers.SolverSpec(solver=solver, steps=3)
-  x, info = inpaint.inpaint(lambda t, y: -y * t, jax.random.PRNGKey(3), x_obs, mask, spec)
+  x, info = flow_inpaint.inpaint(lambda t, y: -y * t, jax.random.PRNGKey(3), x_obs, mask, spec)
   m = np.broadcast_to(np.asarray(mask), x.shape)
   np.testing.assert_array_equal(np.asarray(x).view(np.uint32)[m],
                                 np.asarray(x_obs).view(np.uint32)[m])
@@ -93,25 +93,12 @@ def test_grid_array_and_custom_solver_and_adaptive_refused():
   mask = jnp.array([True, False])
   spec = solvers.SolverSpec(solver=solvers.explicit_rk([[]], [1.0], [0.0]),
                             grid=(0.0, 0.3, 0.7, 1.0))
-  x, info = inpaint.inpaint(lambda t, y: jnp.zeros_like(y), jax.random.PRNGKey(0), x_obs, mask,
+  x, info = flow_inpaint.inpaint(lambda t, y: jnp.zeros_like(y), jax.random.PRNGKey(0), x_obs, mask,
                             spec)
   # zero velocity: hidden coordinates stay at z0; 3 steps of 1 NFE
   np.testing.assert_array_equal(np.asarray(x[:, 1]), np.asarray(info['z0'][:, 1]))
   assert int(info['nfe']) == 3
   with pytest.raises(ValueError, match='fixed-step solver'):
-    inpaint.inpaint(lambda t, y: y, jax.random.PRNGKey(0), x_obs, mask,
+    flow_inpaint.inpaint(lambda t, y: y, jax.random.PRNGKey(0), x_obs, mask,
                     solvers.SolverSpec(solver='dopri5'))
 
-
-def test_make_flow_inpaint_reads_the_settings():
-  seen = []
-
-  def settings(sampling):
-    seen.append(sampling)
-    return solvers.SolverSpec(solver='euler', steps=sampling['steps']), 0.0
-
-  fill = inpaint.make_flow_inpaint(lambda p, t, x: p * x, settings)
-  x, info = fill(2.0, jax.random.PRNGKey(0), jnp.ones((2, 3)), jnp.array([True, False, True]),
-                 {'steps': 5})
-  assert seen == [{'steps': 5}] and int(info['nfe']) == 5
-  np.testing.assert_array_equal(np.asarray(x[:, [0, 2]]), 1.0)

@@ -1,4 +1,5 @@
-"""Facts about projected-gradient inpainting (jaxgen.models.nice.inpaint), on closed forms and on NICE.
+"""Facts about projected-gradient inpainting (jaxgen.models.nice.gradient_inpaint), on closed
+forms and on NICE.
 
 Gaussian conditional: NICE with linear couplings (``model.depth = 0``) and a Gaussian prior is an
 affine map of a standard normal, so its density is N(mu, P^-1) with P = W^T W, W = d encode / dx
@@ -17,7 +18,7 @@ import ml_collections
 import numpy as np
 
 from jaxgen.data import masks
-from jaxgen.models.nice import inpaint
+from jaxgen.models.nice import gradient_inpaint
 from jaxgen.models import nice
 
 
@@ -26,7 +27,7 @@ def test_quadratic_converges_to_the_projection_of_the_maximiser():
   mu = jnp.array([[-0.5, 0.3, 1.7, 0.9], [0.1, 2.0, 0.6, -3.0]])
   x = jnp.full_like(mu, 0.5)
   mask = jnp.array([True, False, False, False])
-  out, info = inpaint.inpaint(lambda z: -0.5 * jnp.sum((z - mu)**2, -1), x, mask,
+  out, info = gradient_inpaint.inpaint(lambda z: -0.5 * jnp.sum((z - mu)**2, -1), x, mask,
                               jax.random.PRNGKey(0), steps=200, lr=50.0, lr_offset=100.0,
                               noise=0.0)
   np.testing.assert_array_equal(out[:, 0], x[:, 0])
@@ -51,7 +52,8 @@ def test_nice_inpainting_keeps_observed_pixels_and_never_lowers_log_prob():
   small step every projected ascent step does not decrease log p (up to float32 round-off)."""
   c, m, params, x = _nice()
   mask = masks.image_masks((6, 6, 1), 'bottom_half')
-  out, info = jax.jit(lambda p, r, v: m.extras['inpaint'](p, r, v, mask, c.sampling, steps=100,
+  settings = m.sampling_settings(c.sampling)
+  out, info = jax.jit(lambda p, r, v: m.extras['inpaint'](p, r, v, mask, settings, steps=100,
                                                           lr=0.05, lr_offset=1.0, noise=0.0)
                       )(params, jax.random.PRNGKey(2), x)
   np.testing.assert_array_equal(np.asarray(out)[:, :3], np.asarray(x)[:, :3])
@@ -65,7 +67,8 @@ def test_nice_inpainting_keeps_observed_pixels_and_never_lowers_log_prob():
 def test_paper_schedule_with_noise_keeps_observed_pixels_and_range():
   c, m, params, x = _nice()
   mask = masks.image_masks((6, 6, 1), 'random', jax.random.PRNGKey(3), keep=0.25)
-  out, info = m.extras['inpaint'](params, jax.random.PRNGKey(4), x, mask, c.sampling, steps=50,
+  out, info = m.extras['inpaint'](params, jax.random.PRNGKey(4), x, mask,
+                                  m.sampling_settings(c.sampling), steps=50,
                                   lr=10.0, noise=1.0)  # the paper's formula, per image
   np.testing.assert_array_equal(np.where(mask, out, 0.0), np.where(mask, x, 0.0))
   assert float(out.min()) >= 0.0 and float(out.max()) <= 1.0
@@ -92,10 +95,10 @@ def test_affine_gaussian_nice_fills_the_conditional_mean():
   x[:, obs] = x_o
   mask = masks.image_masks((2, 2, 1), 'bottom_half')
   offset = 1e3
+  settings = m.sampling_settings({'inpaint_steps': 500, 'inpaint_lr': offset / lam.max(),
+                                  'inpaint_lr_offset': offset, 'inpaint_noise': 0.0})
   out, info = jax.jit(lambda r: m.extras['inpaint'](
-      params, r, jnp.asarray(x).reshape(3, 2, 2, 1), mask,
-      {'inpaint_steps': 500, 'inpaint_lr': offset / lam.max(), 'inpaint_lr_offset': offset,
-       'inpaint_noise': 0.0}))(jax.random.PRNGKey(1))
+      params, r, jnp.asarray(x).reshape(3, 2, 2, 1), mask, settings))(jax.random.PRNGKey(1))
   out = np.asarray(out, np.float64).reshape(3, 4)
   cond = mu[hid] - (x_o - mu[obs]) @ np.linalg.solve(prec[np.ix_(hid, hid)],
                                                       prec[np.ix_(hid, obs)]).T

@@ -1,28 +1,18 @@
 """Inpainting by projected gradient ascent on an exact log-likelihood (NICE, section 5.2).
 
-Given a per-example log-density ``log_prob_fn(x) -> [b]`` (nats, e.g. NICE's exact log p of the
-dequantized [0, 1] data), observed values ``x`` and a boolean ``mask`` (True = observed), the
-hidden coordinates x_H are moved uphill in log p((x_O, x_H)) with the observed ones held fixed:
+Given a per-example log-density ``log_prob_fn(x) -> [b]`` (nats), observed values ``x`` and a
+boolean ``mask`` (True = observed), the hidden coordinates climb log p((x_O, x_H)) with the
+observed ones held fixed:
 
     x_H <- clip( x_H + a_i * (d log p / d x_H + noise * eps_i),  low, high ),
     a_i = lr / (lr_offset + i),    eps_i ~ N(0, I),    i = 0 .. steps-1.
 
-The paper's schedule is a_i = 10 / (100 + i) with standard-normal noise. The released script
-(`reconstruct_mnist_gif.py`) uses that a_i on the gradient of the *mean* log p over its 100
-images, i.e. a per-image step of 0.1 / (100 + i), starts the hidden pixels at U(0, 1) and does not
-clip. Here the gradient is per image (independent of the batch size), so the released behaviour
-is lr = 0.1 (with noise = 100 to match its noise too); the paper's lr = 10 overshoots the steep
-directions exp(s) of NICE's scaling and lowers log p (BENCHMARKS.md, NICE). ``noise=0`` is plain
-projected gradient ascent, which for a small enough step never decreases log p (tested).
-
-The clipping to [low, high] is the projection onto the data range (the box). The whole loop is one
-`jax.lax.scan`, jit-compatible; everything is a pure function of its inputs and ``rng``.
-
-What it finds: with ``noise=0`` the iterates climb to a (local) maximiser of log p(x_O, x_H) over
-x_H in the box, i.e. the conditional *mode*, a point estimate, not a draw of p(x_H | x_O): for a
-Gaussian density it is the conditional mean (tests/models/test_nice_inpaint.py checks it on an
-affine NICE), and the spread of the outputs over keys comes only from where the ascent started
-and stopped, not from the conditional covariance. The masks are `jaxgen.data.masks`.
+The gradient is per image (independent of the batch size): the paper's a_i = 10 / (100 + i) on
+the mean log p of its 100 images is ``lr = 0.1`` per image. The clipping is the projection onto
+the data box [low, high]; the loop is one `jax.lax.scan`. With ``noise = 0`` and a small enough
+step log p never decreases, and the iterates reach a (local) maximiser of log p over x_H in the
+box: the conditional *mode*, a point estimate, not a draw of p(x_H | x_O) (for a Gaussian density
+the conditional mean; tests/models/test_nice_gradient_inpaint.py).
 """
 
 from __future__ import annotations
