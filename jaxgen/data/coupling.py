@@ -18,7 +18,7 @@ as 1-RF pairs noise with data):
   ``eval/loss`` is the transfer loss; ``eval_array`` (sample-based metrics' reference) is x1's;
 * ``spec`` is x1's (the model's data), ``x0_spec`` the x0 source's; both must have one shape.
 
-Rectified flow's existing ``x0`` path (`jaxgen.models.rectified_flow.flow_loss`) then trains the
+Rectified flow's existing ``x0`` path (`jaxgen.ode.flow.loss`) then trains the
 transfer flow. Sampling a transfer flow needs x0 from the x0 source: the family's
 ``extras['transfer'](params, x0, sampling)`` integrates the ODE from given x0 (e.g.
 ``source.x0_examples(n)``); ``model.sample`` still starts from N(0, I), which means nothing for a

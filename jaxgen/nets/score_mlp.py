@@ -8,7 +8,7 @@ Call convention (same as `jaxgen.nets.unet`):
 * ``t_label``: float ``[b]`` (or scalar): embedded as is with ``embedding_type='positional'``
   (pass e.g. ``t * 999``), or as ``log(t_label)`` with ``'fourier'`` (pass sigma > 0).
 * ``y``: int ``[b]`` class labels in ``0..K`` when ``num_classes = K > 0``: K + 1 label embeddings,
-  index K the null label of classifier-free guidance (`jaxgen.diffusion.guidance`); the family
+  index K the null label of classifier-free guidance (`jaxgen.models.conditioning`); the family
   sets ``num_classes`` from ``model.num_classes``.
 
 Architecture: temb = swish(Dense(width) . swish . Dense(width) of the time embedding); h = Dense(x);

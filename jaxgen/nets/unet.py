@@ -22,7 +22,7 @@ Call convention
   ``'fourier'`` the net embeds ``log(t_label)`` (the VE family passes sigma(t) > 0).
 * ``y``: int ``[b]`` class labels when ``num_classes = K > 0``, in ``0..K``: the net keeps K + 1
   label embeddings (added to the time embedding), index K being the null label of classifier-free
-  guidance (`jaxgen.diffusion.guidance`); the family sets ``num_classes`` from
+  guidance (`jaxgen.models.conditioning`); the family sets ``num_classes`` from
   ``model.num_classes``.
 * Returns float32 of x's shape: the raw network output. Turning it into a score (dividing by the
   marginal std for VP, or by sigma for VE with ``scale_by_sigma``) is the *family's* job; the
