@@ -33,17 +33,17 @@ def _train_cmd(workdir, steps: int) -> list[str]:
           f'--config.train.steps={steps}', *FLAGS]
 
 
-def _train(workdir, steps: int, processes: int, devices: int) -> list[str]:
-  return processes.launch(_train_cmd(workdir, steps), processes, devices)
+def _train(workdir, steps: int, count: int, devices: int) -> list[str]:
+  return processes.launch(_train_cmd(workdir, steps), count, devices)
 
 
 
 
 def test_two_processes_train_like_one_and_resume(tmp_path):
   one, two = tmp_path / 'one', tmp_path / 'two'
-  _train(one, 6, processes=1, devices=4)
-  first = _train(two, 3, processes=2, devices=2)
-  second = _train(two, 6, processes=2, devices=2)
+  _train(one, 6, count=1, devices=4)
+  first = _train(two, 3, count=2, devices=2)
+  second = _train(two, 6, count=2, devices=2)
   assert all('Resumed from step 3' in out for out in second)
   # Process 0 alone reports (the summary and evaluation lines).
   for outs in (first, second):
@@ -63,8 +63,8 @@ def test_two_processes_train_like_one_and_resume(tmp_path):
   assert [l['step'] for l in lines if 'eval/loss' in l] == [3, 6]
   if importlib.util.find_spec('tensorboardX') is not None:  # optional (see test_minimal_deps)
     assert len(os.listdir(two / 'tb')) == 2
-  assert sorted(os.listdir(two / 'samples')) == [
-      'step_3.npz', 'step_3.png', 'step_6.npz', 'step_6.png']
+  assert sorted(os.listdir(two / 'samples')) == [  # each picture with its record (SHA-256s)
+      'step_3.json', 'step_3.npz', 'step_3.png', 'step_6.json', 'step_6.npz', 'step_6.png']
   with np.load(two / 'samples' / 'step_6.npz') as z, np.load(one / 'samples' / 'step_6.npz') as w:
     assert z['samples'].shape == w['samples'].shape == (64, 2)
     np.testing.assert_allclose(z['samples'], w['samples'], rtol=1e-4, atol=1e-4)

@@ -26,7 +26,8 @@ def stub_run(x, spec, config=None, step=6):
   config.sampling.num_samples = len(x)
   return types.SimpleNamespace(config=config, params=None, sample_rng=lambda step: None, step=step,
                                data=types.SimpleNamespace(spec=spec, eval_array=lambda n: x),
-                               model=types.SimpleNamespace(sampling_label=lambda s: s.solver))
+                               model=types.SimpleNamespace(sampling_label=lambda s: s.solver,
+                                                           sampling_settings=lambda s: s))
 
 
 def draw_of(x):
