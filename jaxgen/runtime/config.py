@@ -87,8 +87,9 @@ def common() -> ConfigDict:
       num_samples=1024,     # samples drawn for sample-based metrics
       use_ema=True,
       dequant_draws=1,      # dequantization draws per example for likelihood metrics
-      rng_keys=(0,),        # evaluation keys: key k evaluates with fold_in(the run's eval key,
-                            # k) (k = 0: the run's eval key itself); jaxgen.runtime.evaluate
+      rng_keys=(0,),        # launch.evaluate's keys: key k evaluates with fold_in(the run's
+                            # eval key, k) (k = 0: that key itself; training evaluates with 0);
+                            # jaxgen.runtime.evaluate.evaluate_with_provenance
       dequantize=False,     # bpd of a continuous family on data.dequantize=False images: the
                             # evaluator dequantizes the evaluation batches itself (score_sde's
                             # reference: trains on k/(K-1), scores (k + u)/K); jaxgen.metrics.bpd

@@ -87,6 +87,11 @@ class Row:
   def __post_init__(self):
     if self.step is not None and (not isinstance(self.step, int) or self.step < 0):
       raise ValueError(f'Row({self.label!r}): step must be a checkpoint step >= 0 or None')
+    repeats = [k for over in (self.overrides, *dict(self.scale_overrides).values())
+               for k in over if k in ('eval.rng_keys', 'seed')]
+    if repeats:
+      raise ValueError(f'Row({self.label!r}): {repeats[0]} is set by the scale\'s repeats '
+                       '(Scale.seeds, Scale.keys), not by a row')
     object.__setattr__(self, 'overrides', _frozen(self.overrides))
     object.__setattr__(self, 'paper', _frozen(self.paper))
     object.__setattr__(self, 'scale_overrides',

@@ -47,6 +47,12 @@ def test_spec_refuses_inconsistent_tables():
     RunSpec(TOY, pairs_from='a')
   with pytest.raises(ValueError, match='unknown scales'):
     Row('r', 'a', scales=('huge',))
+  with pytest.raises(ValueError, match=r"eval.rng_keys is set by the scale's repeats"):
+    Row('r', 'a', scale_overrides={'smoke': {'eval.rng_keys': (0, 1)}})
+  with pytest.raises(ValueError, match='step must be'):
+    Row('r', 'a', step=-1)
+  with pytest.raises(ValueError, match=r"names \['nobody'\]"):
+    _table(claims=(Claim('c', (Compare('first', 'nobody', 'sliced_wasserstein'),)),))
 
 
 @pytest.mark.parametrize('value', [3, 1e-5, True, 'dopri5', ('fd', 'is'), ['bpd']])
