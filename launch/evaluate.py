@@ -5,7 +5,9 @@
 Writes DIR/eval_<step>.json (or FILE) with the metrics of config.eval.metrics and prints them,
 with ``provenance``: seed, step, parameter count, the sampler and its NFE, and what the metrics
 are measured with (the evaluation classifier's or Inception weights' SHA-256, the likelihood's
-quantization).
+quantization, each sample-quality metric's sample count and reference). ``repeats`` holds one
+result per key of ``config.eval.rng_keys`` (the top-level metrics are the first key's;
+`jaxgen.runtime.evaluate.evaluate_with_provenance`).
 """
 
 from __future__ import annotations

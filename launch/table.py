@@ -4,15 +4,17 @@ write Markdown, CSV and a plot with our numbers beside the paper's.
     python -m launch.table experiments/tables/<name>.py --scale smoke|laptop|paper \
         [--runs runs/tables] [--out DIR] [--dry-run] [--report-only]
 
-Runs live in RUNS/<scale>/<key> (shared by every table that names the key), row results in
-RUNS/<scale>/tables/<name>/; the report goes to OUT (default RUNS/<scale>/) as
+Runs live in RUNS/<scale>/<key>/seed<s>, one per training seed of the scale (shared by every
+table that names the key), row results in RUNS/<scale>/tables/<name>/<row>/seed<s>.json (one
+result per evaluation key inside); the report goes to OUT (default RUNS/<scale>/) as
 <name>_<scale>.md, .csv and .png. Each step is one launch command (printed before it runs); a
 killed build rerun with the same command resumes. --dry-run prints the steps (done or to run)
 and runs none; --report-only rewrites the report from the rows evaluated so far.
 ``--scale paper`` runs the papers' CIFAR-10 configs only where an accelerator is present (and
 the data and the Inception weights, which its steps name): on a CPU-only machine it prints what
 it would run and exits 0. A bad table file, scale or weights file is one ``error:`` line, exit
-2, nothing written (checked before JAX is imported); a step that fails stops the build with its
+2, nothing written (checked before JAX is imported), as is a column whose rows draw different
+sample counts (refused by the plan, or by the report for rows evaluated earlier); a step that fails stops the build with its
 exit status. SIGTERM / SIGINT are handed to the running step, which stops as launch.train does on
 preemption (its checkpoint saved, its workdir unlocked); the build then exits with 128 + signal.
 """
@@ -123,8 +125,11 @@ def main(argv=None) -> int:
     if rc:
       return rc
   from jaxgen.tables import report as table_report
-  written = table_report.write(table, args.scale, args.runs, out, command,
-                               None if args.report_only else time.perf_counter() - t0)
+  try:
+    written = table_report.write(table, args.scale, args.runs, out, command,
+                                 None if args.report_only else time.perf_counter() - t0)
+  except cli.USER_ERRORS as e:   # a column of two sample counts (or two likelihood units)
+    return cli.error(e)
   print(open(written[0]).read())
   print('Wrote ' + ', '.join(written))
   return 0

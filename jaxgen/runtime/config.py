@@ -87,6 +87,9 @@ def common() -> ConfigDict:
       num_samples=1024,     # samples drawn for sample-based metrics
       use_ema=True,
       dequant_draws=1,      # dequantization draws per example for likelihood metrics
+      rng_keys=(0,),        # launch.evaluate's keys: key k evaluates with fold_in(the run's
+                            # eval key, k) (k = 0: that key itself; training evaluates with 0);
+                            # jaxgen.runtime.evaluate.evaluate_with_provenance
       dequantize=False,     # bpd of a continuous family on data.dequantize=False images: the
                             # evaluator dequantizes the evaluation batches itself (score_sde's
                             # reference: trains on k/(K-1), scores (k + u)/K); jaxgen.metrics.bpd
@@ -126,6 +129,9 @@ RANGES = {
     'data.binarize_threshold': (lambda v: 0 < v < 1, 'in (0, 1)'),
     'eval.batch_size': (lambda v: v > 0, '> 0'),
     'eval.dequant_draws': (lambda v: v > 0, '> 0'),
+    'eval.rng_keys': (lambda v: len(v) > 0 and len(set(v)) == len(v)
+                      and all(isinstance(k, int) and k >= 0 for k in v),
+                      'a non-empty tuple of distinct integers >= 0, e.g. (0, 1)'),
 }
 
 

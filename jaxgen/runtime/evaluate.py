@@ -122,6 +122,23 @@ class Evaluator:
           model.extras['metric/' + m], i, int(available.eval_config.num_samples),
           available.sampling, available.sampling_options))
 
+  def measured(self) -> dict:
+    """metric -> ``{'samples': n, 'reference': what it is compared with}`` for the sample-quality
+    metrics (from the evaluators that draw samples)."""
+    out = {}
+    for evaluator in self._evaluators:
+      if hasattr(evaluator, 'measured'):
+        out.update(evaluator.measured())
+    return out
+
+  def examples(self) -> dict:
+    """metric -> per-example values of the last call (likelihoods), as lists."""
+    out = {}
+    for evaluator in self._evaluators:
+      if hasattr(evaluator, 'examples'):
+        out.update({k: [round(float(v), 6) for v in vs] for k, vs in evaluator.examples().items()})
+    return out
+
   def identities(self) -> dict:
     """What the metrics are measured with (feature networks and their digests, the likelihood's
     quantization), from the evaluators that say."""
@@ -146,18 +163,38 @@ def evaluate(run, params=None, rng=None) -> dict:
   return Evaluator(run)(params, rng)
 
 
+def key_rng(run, key: int) -> jax.Array:
+  """The evaluation key number `key` of `run` (``eval.rng_keys``): ``run.eval_rng()`` for 0,
+  else ``fold_in(run.eval_rng(), key)``; every key draws other samples and dequantization noise
+  from the same trained parameters."""
+  rng = run.eval_rng()
+  return rng if key == 0 else jax.random.fold_in(rng, key)
+
+
 def evaluate_with_provenance(run) -> tuple[dict, dict]:
-  """``(metrics, provenance)`` of `run` with its own parameters and evaluation key; provenance:
-  the seed, checkpoint step, family, parameter count, the sampler's name and NFE (when a
-  sample-based metric ran), the sampling and likelihood sections and what each evaluator
-  measures with (`Evaluator.identities`): what a table row records beside its numbers."""
+  """``(metrics, provenance)`` of `run` with its own parameters, once per key of
+  ``eval.rng_keys`` (`key_rng`; the evaluators compiled once). metrics: the first key's
+  ``eval/<name>`` floats, and ``repeats``: one ``{'key': k, 'eval/<name>': ..., 'examples':
+  {metric: [per-example values]}}`` per key (``examples`` where a likelihood ran). provenance:
+  the seed, checkpoint step, keys, family, parameter count, the sampler's name and NFE (when a
+  sample-based metric ran), the sampling and likelihood sections, what each evaluator measures
+  with (`Evaluator.identities`) and each sample-quality metric's sample count and reference
+  (``measured``): what a table row records beside its numbers."""
   evaluator = Evaluator(run)
-  results = evaluator(run.params, run.eval_rng())
   config = run.config
-  prov = dict(seed=int(config.seed), step=run.step, family=config.model.family,
-              use_ema=bool(config.eval.use_ema),
+  keys = tuple(int(k) for k in config.eval.get('rng_keys', (0,)))
+  repeats = []
+  for key in keys:
+    out = evaluator(run.params, key_rng(run, key))
+    examples = evaluator.examples()
+    repeats.append({'key': key, **out, **({'examples': examples} if examples else {})})
+  results = {k: v for k, v in repeats[0].items() if k not in ('key', 'examples')}
+  results['repeats'] = repeats
+  prov = dict(seed=int(config.seed), step=run.step, rng_keys=list(keys),
+              family=config.model.family, use_ema=bool(config.eval.use_ema),
               num_params=int(sum(np.size(x) for x in jax.tree_util.tree_leaves(run.params))),
-              metrics=list(config.eval.metrics), evaluators=evaluator.identities())
+              metrics=list(config.eval.metrics), evaluators=evaluator.identities(),
+              measured=evaluator.measured())
   if 'eval/nfe' in results:
     prov['sampler'] = run.model.sampling_label(run.model.sampling_settings(config.sampling))
     prov['nfe'] = results['eval/nfe']

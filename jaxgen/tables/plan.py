@@ -1,20 +1,30 @@
 """What building a table at a scale takes, as commands, and running the ones not done yet.
 
-`plan` turns a `table_spec.Table` at a scale into `Step`s, each one command of the launch CLIs:
+`plan` turns a `table_spec.Table` at a scale into `Step`s, each one command of the launch CLIs,
+once per training seed of the scale (``Scale.seeds``):
 
-* ``train``: ``python -m launch.train --config SPEC --workdir RUNS/<scale>/<key> [--config.k=v]``;
+* ``train``: ``python -m launch.train --config SPEC --workdir RUNS/<scale>/<key>/seed<s>
+  [--config.k=v] --config.seed=s``;
   done when the workdir's newest checkpoint is at the config's ``train.steps``. An unfinished
   workdir resumes (launch.train does); a workdir of another config is refused there (one line).
 * ``pairs``: ``python -m launch.reflow --workdir <source run> --num N``: the reflow pairs a
-  ``pairs_from`` run trains on; done when the pairs' ``index.json`` exists. The run itself then
+  ``pairs_from`` run trains on (seed s: the source's seed-s run); done when the pairs'
+  ``index.json`` exists. The run itself then
   trains with ``--config.train.init_from=<source run>`` (pairs and weights from there).
 * ``sample`` (scales with ``samples`` N, rows with a metric that can read a samples folder, its
   evaluator's ``Declaration.samples_folder``): ``python -m launch.sample --workdir W --num N
   --name <table>_<row> [sampling overrides]``, resumable chunks; the row's evaluation then reads
   them (``eval.samples_dir``). Done when the folder's index.json exists.
-* ``evaluate``: ``python -m launch.evaluate --workdir W --out RUNS/<scale>/tables/<table>/<row>.json
-  --config.eval.metrics=... [row overrides]``; done when that file exists, records this command
-  and the run's newest step (a retrained run or a changed row is evaluated again).
+* ``evaluate``: ``python -m launch.evaluate --workdir W --out
+  RUNS/<scale>/tables/<table>/<row>/seed<s>.json --config.eval.metrics=...
+  --config.eval.rng_keys=KEYS [row overrides] [--step N]``: KEYS are the scale's keys for a row
+  with a sampling metric (`samples_keys`), ``(0,)`` for likelihood rows; ``--step``: the row's
+  checkpoint (`Row.step`). Done when that file exists, records this command and the step it
+  should have evaluated (the row's, else the run's newest: a retrained run or a changed row is
+  evaluated again).
+
+A column of a sample-quality metric holds one sample count: `plan` refuses rows of one column
+evaluated with different ``eval.num_samples`` (ConfigError naming both rows).
 
 Every step runs as its own process (`execute`; its output streams to the console), in order, and
 stops at the first failure (its exit status is returned): rerunning the same table command
@@ -72,13 +82,13 @@ def flags(overrides: Mapping[str, Any]) -> list[str]:
   return [f'--config.{k}={text(v)}' for k, v in overrides.items()]
 
 
-def workdir(runs: str, scale: str, key: str) -> str:
-  return os.path.join(os.path.abspath(runs), scale, key)
+def workdir(runs: str, scale: str, key: str, seed: int = 0) -> str:
+  return os.path.join(os.path.abspath(runs), scale, key, f'seed{seed}')
 
 
-def row_file(runs: str, scale: str, table: str, label: str) -> str:
-  return os.path.join(os.path.abspath(runs), scale, 'tables', table,
-                      table_spec.slug(label) + '.json')
+def row_file(runs: str, scale: str, table: str, label: str, seed: int = 0) -> str:
+  return os.path.join(os.path.abspath(runs), scale, 'tables', table, table_spec.slug(label),
+                      f'seed{seed}.json')
 
 
 def _config_path(spec: str) -> str:
@@ -87,16 +97,17 @@ def _config_path(spec: str) -> str:
                                                                         else '')
 
 
-def train_overrides(runs: str, scale: str, spec: table_spec.RunSpec) -> dict:
+def train_overrides(runs: str, scale: str, spec: table_spec.RunSpec, seed: int = 0) -> dict:
   out = dict(spec.overrides)
   if spec.pairs_from:
-    out['train.init_from'] = workdir(runs, scale, spec.pairs_from)
+    out['train.init_from'] = workdir(runs, scale, spec.pairs_from, seed)
+  out['seed'] = seed
   return out
 
 
-def train_config(runs: str, scale: str, spec: table_spec.RunSpec):
+def train_config(runs: str, scale: str, spec: table_spec.RunSpec, seed: int = 0):
   """The validated training config of `spec` (ConfigError for a bad experiment or override)."""
-  overrides = {k: text(v) for k, v in train_overrides(runs, scale, spec).items()}
+  overrides = {k: text(v) for k, v in train_overrides(runs, scale, spec, seed).items()}
   return cfg_lib.validate(overrides_lib.apply(cfg_lib.load(_config_path(spec.config)), overrides))
 
 
@@ -105,33 +116,70 @@ def trained(path: str, steps: int) -> bool:
       workdir_lib.latest_step(path) or 0) >= steps
 
 
-def evaluation_overrides(table: table_spec.Table, scale: str, row: table_spec.Row) -> dict:
+def sampling_metrics(metrics) -> tuple:
+  """The names of `metrics` measured on samples drawn from the model: those of an evaluator
+  that draws samples, and a family's own metrics (no evaluator declares them)."""
+  declared = {m: d for d in evaluators.declarations() for m in d.names}
+  return tuple(m for m in metrics if m not in declared or declared[m].samples)
+
+
+def samples_keys(table: table_spec.Table, scale: str, row: table_spec.Row) -> tuple:
+  """The evaluation keys of `row`: the scale's where it measures a sampling metric, else
+  ``(0,)`` (a likelihood repeats over training seeds only)."""
+  metrics = evaluation_overrides(table, scale, row, keys=False)['eval.metrics']
+  return table.scales[scale].keys if sampling_metrics(metrics) else (0,)
+
+
+def evaluation_overrides(table: table_spec.Table, scale: str, row: table_spec.Row,
+                         keys: bool = True) -> dict:
   """The evaluation overrides of `row` at `scale`: the scale's, the row's, the row's at this
-  scale, then ``eval.metrics`` (the row's or the table's, renamed by the scale)."""
+  scale, then ``eval.metrics`` (the row's or the table's, renamed by the scale) and
+  ``eval.rng_keys`` (`samples_keys`; left out with ``keys=False``)."""
   s = table.scales[scale]
   out = {**s.overrides, **row.overrides, **row.scale_overrides.get(scale, {})}
   metrics = tuple(n for n in (s.metrics.get(m, m) for m in (row.metrics or table.metrics)) if n)
   out['eval.metrics'] = metrics
+  if keys:
+    out['eval.rng_keys'] = samples_keys(table, scale, row)
   return out
 
 
-def check_evaluation(config, overrides: Mapping[str, Any], where: str) -> None:
-  """Refuses (ConfigError naming `where`) evaluation overrides that launch.evaluate would refuse
-  on a run of `config`: keys that change the trained model, bad values, unknown metrics."""
+def check_evaluation(config, overrides: Mapping[str, Any], where: str):
+  """The evaluation config of a run of `config` with `overrides`, or ConfigError naming `where`
+  for overrides that launch.evaluate would refuse: keys that change the trained model, bad
+  values, unknown metrics."""
   texts = {k: text(v) for k, v in overrides.items()}
   try:
     workdir_lib.check_overrides(texts)
-    config = cfg_lib.validate(overrides_lib.apply(cfg_lib.ConfigDict(config.to_dict()), texts))
+    return cfg_lib.validate(overrides_lib.apply(cfg_lib.ConfigDict(config.to_dict()), texts))
   except cfg_lib.ConfigError as e:
     raise cfg_lib.ConfigError(f'{where}: {e}') from None
 
 
-def _row_done(out: str, argv: tuple, path: str) -> bool:
+def check_sample_counts(table: table_spec.Table, scale: str, counts: Mapping[str, tuple]) -> None:
+  """Refuses (ConfigError) a column of a sampling metric whose rows draw different numbers of
+  samples; `counts`: row label -> (its metrics, its ``eval.num_samples``)."""
+  s = table.scales[scale]
+  for column in table.columns:
+    name = s.metrics.get(column.key, column.key)
+    seen = {}
+    for label, (metrics, n) in counts.items():
+      if name in metrics and name in sampling_metrics((name,)):
+        seen.setdefault(n, label)
+    if len(seen) > 1:
+      (n1, a), (n2, b) = list(seen.items())[:2]
+      raise cfg_lib.ConfigError(
+          f'table {table.name}, column {column.key!r}: row {a!r} draws eval.num_samples={n1} '
+          f'and row {b!r} {n2}; one column holds one sample count: give these rows the same '
+          'eval.num_samples (or put them in separate columns)')
+
+
+def _row_done(out: str, argv: tuple, path: str, step: Optional[int]) -> bool:
   record = read_row(out)
   if record is None:
     return False
   return (record.get('table_row', {}).get('argv') == list(argv)
-          and record.get('step') == workdir_lib.latest_step(path))
+          and record.get('step') == (workdir_lib.latest_step(path) if step is None else step))
 
 
 def read_row(out: str) -> Optional[dict]:
@@ -165,42 +213,64 @@ def plan(table: table_spec.Table, scale: str, runs: str,
 
   for row in table.rows_at(scale):
     need(row.run)
-  steps, configs, paired = [], {}, set()
-  for key in needed:
-    spec = s.runs[key]
-    path = workdir(runs, scale, key)
-    config = configs[key] = train_config(runs, scale, spec)
-    if spec.pairs_from and spec.pairs_from not in paired:
-      paired.add(spec.pairs_from)
-      src = workdir(runs, scale, spec.pairs_from)
-      pairs = os.path.join(src, 'reflow', 'pairs')
-      argv = ('-m', 'launch.reflow', '--workdir', src, '--num', str(spec.num_pairs),
-              *flags(spec.pairs_overrides))
-      steps.append(Step('pairs', spec.pairs_from, argv,
-                        os.path.exists(os.path.join(pairs, 'index.json'))))
-    argv = ('-m', 'launch.train', '--config', _config_path(spec.config), '--workdir', path,
-            *flags(train_overrides(runs, scale, spec)))
-    steps.append(Step('train', key, argv, trained(path, config.train.steps)))
+  steps, configs = [], {}
+  for seed in s.seeds:
+    paired = set()
+    for key in needed:
+      spec = s.runs[key]
+      path = workdir(runs, scale, key, seed)
+      config = configs[key] = train_config(runs, scale, spec, seed)
+      if spec.pairs_from and spec.pairs_from not in paired:
+        paired.add(spec.pairs_from)
+        src = workdir(runs, scale, spec.pairs_from, seed)
+        pairs = os.path.join(src, 'reflow', 'pairs')
+        argv = ('-m', 'launch.reflow', '--workdir', src, '--num', str(spec.num_pairs),
+                *flags(spec.pairs_overrides))
+        steps.append(Step('pairs', f'{spec.pairs_from} seed {seed}', argv,
+                          os.path.exists(os.path.join(pairs, 'index.json'))))
+      argv = ('-m', 'launch.train', '--config', _config_path(spec.config), '--workdir', path,
+              *flags(train_overrides(runs, scale, spec, seed)))
+      steps.append(Step('train', f'{key} seed {seed}', argv, trained(path, config.train.steps)))
+  counts = {}
   for row in table.rows_at(scale):
-    path = workdir(runs, scale, row.run)
-    out = row_file(runs, scale, table.name, row.label)
     over = evaluation_overrides(table, scale, row)
-    check_evaluation(configs[row.run], over, f'table {table.name}, row {row.label!r}')
-    needs = [d for d, _ in evaluators.declaring(over['eval.metrics'])]
-    needs_inception = any(d.inception_weights for d in needs)
-    if needs_inception:
-      over.update(inception or {})
-    if s.samples and any(d.samples_folder for d in needs):
-      name = f'{table.name}_{table_spec.slug(row.label)}'
-      folder = os.path.join(path, 'samples', name)
-      argv = ('-m', 'launch.sample', '--workdir', path, '--num', str(s.samples), '--name', name,
-              *flags({k: v for k, v in over.items() if k.startswith('sampling.')}))
-      steps.append(Step('sample', row.label, argv,
-                        os.path.exists(os.path.join(folder, 'index.json'))))
-      over['eval.samples_dir'] = folder
-    argv = ('-m', 'launch.evaluate', '--workdir', path, '--out', out, *flags(over))
-    steps.append(Step('evaluate', row.label, argv, _row_done(out, argv, path), out,
-                      needs_inception))
+    where = f'table {table.name}, row {row.label!r}'
+    evaluated = check_evaluation(configs[row.run], over, where)
+    counts[row.label] = (over['eval.metrics'], int(evaluated.eval.num_samples))
+    if row.step is not None and row.step > configs[row.run].train.steps:
+      raise cfg_lib.ConfigError(f'{where}: step={row.step} is past the run\'s train.steps='
+                                f'{configs[row.run].train.steps}: choose a step it saves')
+  check_sample_counts(table, scale, counts)
+  for seed in s.seeds:
+    for row in table.rows_at(scale):
+      steps += _row_steps(table, scale, runs, row, seed, inception)
+  return steps
+
+
+def _row_steps(table, scale, runs, row, seed, inception) -> list:
+  """The evaluation of `row` on the seed-`seed` run (after its samples folder, if any)."""
+  s = table.scales[scale]
+  path = workdir(runs, scale, row.run, seed)
+  out = row_file(runs, scale, table.name, row.label, seed)
+  over = evaluation_overrides(table, scale, row)
+  needs = [d for d, _ in evaluators.declaring(over['eval.metrics'])]
+  needs_inception = any(d.inception_weights for d in needs)
+  if needs_inception:
+    over.update(inception or {})
+  steps = []
+  if s.samples and any(d.samples_folder for d in needs):
+    name = f'{table.name}_{table_spec.slug(row.label)}'
+    folder = os.path.join(path, 'samples', name)
+    argv = ('-m', 'launch.sample', '--workdir', path, '--num', str(s.samples), '--name', name,
+            *flags({k: v for k, v in over.items() if k.startswith('sampling.')}),
+            *(('--step', str(row.step)) if row.step is not None else ()))
+    steps.append(Step('sample', f'{row.label} seed {seed}', argv,
+                      os.path.exists(os.path.join(folder, 'index.json'))))
+    over['eval.samples_dir'] = folder
+  argv = ('-m', 'launch.evaluate', '--workdir', path, '--out', out, *flags(over),
+          *(('--step', str(row.step)) if row.step is not None else ()))
+  steps.append(Step('evaluate', f'{row.label} seed {seed}', argv,
+                    _row_done(out, argv, path, row.step), out, needs_inception))
   return steps
 
 

@@ -6,8 +6,8 @@ the missing runs, evaluates every row, `jaxgen.tables.report`: Markdown, CSV, a 
 
 * A **run** (`RunSpec`) is one training: an experiment file with variants and ``--config.*``
   overrides, or a reflow run trained on the pairs of another run (``pairs_from``). Runs are
-  named by keys; the same key at the same scale is the same workdir
-  (``<runs>/<scale>/<key>``), so tables that name one key share one training.
+  named by keys; the same key and training seed at the same scale is the same workdir
+  (``<runs>/<scale>/<key>/seed<s>``), so tables that name one key share its trainings.
 * A **row** (`Row`) evaluates one run with evaluation-time overrides (``sampling.*``, ``eval.*``,
   ``likelihood.*``: the keys `jaxgen.runtime.workdir.USE_KEYS` lets change on a trained run) and
   carries the paper's numbers for its columns.
@@ -15,16 +15,21 @@ the missing runs, evaluates every row, `jaxgen.tables.report`: Markdown, CSV, a 
   provenance keys ``nfe``, ``num_params``, ``seed``, ``step`` are columns too).
 * A **scale** (`Scale`) maps every run key to its `RunSpec` and adds the overrides that make the
   scale (``smoke``: a few steps; ``laptop``: digits or Fashion-MNIST on this CPU; ``paper``: the
-  papers' CIFAR-10 configs), and may swap metric names (``fd`` -> ``fid`` at paper scale).
-* A **claim** (`Claim`) is the paper's statement as a check on our numbers: ``check(results)``
-  (row label -> column key -> float) returns ``(agrees, one line saying why)``.
+  papers' CIFAR-10 configs), and may swap metric names (``fd`` -> ``fid`` at paper scale). It
+  declares the **repeats**: training seeds (each run trains once per seed, ``config.seed``
+  overridden, in its own workdir) and evaluation keys (each row of a sampling metric is
+  evaluated with every key, ``eval.rng_keys``, on the same trained run; rows of likelihood
+  metrics only repeat over seeds).
+* A **claim** (`Claim`) is the paper's statement as `Compare`s of two rows in one column,
+  each judged on the interval of its paired differences by `jaxgen.metrics.intervals.verdict`
+  (`jaxgen.tables.cells`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import types
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Mapping, Optional
 
 SCALES = ('smoke', 'laptop', 'paper')
 
@@ -67,7 +72,8 @@ class Row:
   table's); paper: column key -> the paper's number (or text, e.g. '-' for not reported);
   series: the plot's curve this row belongs to (rows of one series, in order, are its points);
   scales: the scales this row exists at (default all); scale_overrides: scale -> overrides
-  applied after `overrides` at that scale (e.g. fewer steps at smoke)."""
+  applied after `overrides` at that scale (e.g. fewer steps at smoke); step: the checkpoint step
+  to evaluate (``launch.evaluate --step``; None: the newest)."""
   label: str
   run: str
   overrides: Mapping[str, Any] = dataclasses.field(default_factory=dict)
@@ -76,8 +82,16 @@ class Row:
   series: str = ''
   scales: tuple = ()
   scale_overrides: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
+  step: Optional[int] = None
 
   def __post_init__(self):
+    if self.step is not None and (not isinstance(self.step, int) or self.step < 0):
+      raise ValueError(f'Row({self.label!r}): step must be a checkpoint step >= 0 or None')
+    repeats = [k for over in (self.overrides, *dict(self.scale_overrides).values())
+               for k in over if k in ('eval.rng_keys', 'seed')]
+    if repeats:
+      raise ValueError(f'Row({self.label!r}): {repeats[0]} is set by the scale\'s repeats '
+                       '(Scale.seeds, Scale.keys), not by a row')
     object.__setattr__(self, 'overrides', _frozen(self.overrides))
     object.__setattr__(self, 'paper', _frozen(self.paper))
     object.__setattr__(self, 'scale_overrides',
@@ -113,15 +127,28 @@ class Scale:
   scale (table file's statement, printed in the report); samples: > 0 makes each row with a
   metric that can read a samples folder (its evaluator's ``Declaration.samples_folder``) draw that
   many samples first as a resumable chunk folder (launch.sample --num), which its evaluation
-  reads."""
+  reads; seeds: the training seeds (``config.seed`` of each run's workdir per seed); keys: the
+  evaluation keys of rows with a sampling metric (``eval.rng_keys``; one samples folder per row
+  and seed cannot vary them, so a scale with ``samples`` has one key)."""
   description: str
   runs: Mapping[str, RunSpec]
   overrides: Mapping[str, Any] = dataclasses.field(default_factory=dict)
   metrics: Mapping[str, str] = dataclasses.field(default_factory=dict)
   runtime: str = ''
   samples: int = 0
+  seeds: tuple = (0,)
+  keys: tuple = (0,)
 
   def __post_init__(self):
+    for name in ('seeds', 'keys'):
+      v = tuple(getattr(self, name))
+      if not v or len(set(v)) != len(v) or not all(isinstance(k, int) and k >= 0 for k in v):
+        raise ValueError(f'Scale({self.description[:30]!r}...): {name} must be distinct integers '
+                         f'>= 0, at least one; got {v}')
+      object.__setattr__(self, name, v)
+    if self.samples and len(self.keys) > 1:
+      raise ValueError(f'Scale({self.description[:30]!r}...): a scale with samples (one folder '
+                       'per row and seed) has one evaluation key')
     object.__setattr__(self, 'runs', _frozen(self.runs))
     object.__setattr__(self, 'overrides', _frozen(self.overrides))
     object.__setattr__(self, 'metrics', _frozen(self.metrics))
@@ -140,10 +167,36 @@ class Plot:
 
 
 @dataclasses.dataclass(frozen=True)
+class Compare:
+  """One inequality of a claim: row `a` ``claim`` ('<' or '>') `factor` x row `b` in column
+  `column`, judged on the paired differences ``a - factor * b`` (same seed, same key; the same
+  test examples where one draw of each holds per-example values)."""
+  a: str
+  b: str
+  column: str
+  claim: str = '<'
+  factor: float = 1.0
+
+  def __post_init__(self):
+    if self.claim not in ('<', '>'):
+      raise ValueError(f"Compare({self.a!r}, {self.b!r}): claim must be '<' or '>'")
+
+  def text(self) -> str:
+    times = '' if self.factor == 1 else f'{self.factor:g} x '
+    return f'{self.a} {self.claim} {times}{self.b} ({self.column})'
+
+
+@dataclasses.dataclass(frozen=True)
 class Claim:
-  """text: the paper's claim in one sentence; check: results -> (agrees, why)."""
+  """text: the paper's claim in one sentence; compares: the `Compare`s it consists of. It
+  agrees when every comparison agrees, disagrees when one disagrees, else is not resolved."""
   text: str
-  check: Callable[[Mapping[str, Mapping[str, float]]], tuple]
+  compares: tuple
+
+  def __post_init__(self):
+    object.__setattr__(self, 'compares', tuple(self.compares))
+    if not self.compares or not all(isinstance(c, Compare) for c in self.compares):
+      raise ValueError(f'Claim({self.text!r}): compares must be one or more Compare')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -179,8 +232,16 @@ class Table:
         if spec.pairs_from and spec.pairs_from not in scale.runs:
           raise ValueError(f'table {self.name}: run {key!r} takes pairs from {spec.pairs_from!r}'
                            f', which scale {scale_name!r} does not define')
+    columns = {c.key for c in self.columns}
+    for claim in self.claims:
+      for c in claim.compares:
+        bad = [x for x in (c.a, c.b) if x not in labels] + ([c.column] if c.column not in
+                                                              columns else [])
+        if bad:
+          raise ValueError(f'table {self.name}: claim {claim.text!r} names {bad}, which are no '
+                           'rows or columns')
     for row in self.rows:
-      unknown = [k for k in row.paper if k not in {c.key for c in self.columns}]
+      unknown = [k for k in row.paper if k not in columns]
       if unknown:
         raise ValueError(f'table {self.name}: row {row.label!r} has paper numbers for '
                          f'{unknown}, which are no columns')

@@ -1,8 +1,11 @@
 """Every table file under experiments/tables/ builds at smoke scale with ``python -m
-launch.table FILE --scale smoke``: its runs train (tables share them: one runs folder for this
-module), every row is evaluated, and the Markdown report has a number of ours in every row and
-the paper's numbers in their own columns; a second build finds every step done. Bad input to the
-command is one line and exit 2; ``--scale paper`` on a CPU prints its plan and writes nothing."""
+launch.table FILE --scale smoke``, with its repeats (2 training seeds x 2 evaluation keys): its
+runs train once per seed (tables share them: one runs folder for this module), every row is
+evaluated on each seed's run (sampling rows with both keys), and the Markdown report has a
+number of ours with its 95% interval over the 2 seeds in every row, the verdict rule once, and
+the paper's numbers in their own columns; a second build finds every step done. Bad input to
+the command is one line and exit 2; ``--scale paper`` on a CPU prints its plan and writes
+nothing."""
 
 import glob
 import os
@@ -10,6 +13,8 @@ import shlex
 
 import pytest
 
+from jaxgen.metrics import intervals
+from jaxgen.tables import plan as table_plan
 from launch import table as table_cli
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -37,15 +42,32 @@ def test_table_builds_at_smoke_scale(name, runs, capsys):
   table = table_cli.load_table(path)
   md = open(os.path.join(runs, 'smoke', f'{name}_smoke.md')).read()
   assert 'NOT EVALUATED' not in md
+  assert md.count(intervals.RULE) == 1
   lines = [l for l in md.splitlines() if l.startswith('| ')]
   rows = table.rows_at('smoke')
   assert len(lines) == 1 + len(rows)
   first = table.columns[0]
+  likelihood = first.key == 'bpd'
+  if not likelihood:   # a sample-quality column names its sample count and reference
+    assert f'{first.key}@8 vs digits eval-' in lines[0], lines[0]
   for row, line in zip(rows, lines[1:]):
     cells = [c.strip() for c in line.strip('|').split('|')]
     assert cells[0] == row.label
     assert cells[1] not in ('-', ''), f'{name}: row {row.label!r} has no {first.key}'
-    float(cells[1].replace(',', ''))
+    float(cells[1].split()[0].replace(',', ''))
+    assert '± ' in cells[1] and '(2 training seeds)' in cells[1], cells[1]
+    if likelihood:   # per-example values: the standard error over the test images
+      assert 'test examples' in cells[1], cells[1]
+    keys = table_plan.samples_keys(table, 'smoke', row)   # (0, 1) for sampling rows, else (0,)
+    assert keys == ((0, 1) if table_plan.sampling_metrics(row.metrics or table.metrics) else (0,))
+    for seed in (0, 1):
+      record = table_plan.read_row(table_plan.row_file(runs, 'smoke', name, row.label, seed))
+      assert record['provenance']['seed'] == seed
+      assert tuple(r['key'] for r in record['repeats']) == keys
+  at_smoke = {r.label for r in rows}
+  if any(c.a in at_smoke and c.b in at_smoke for claim in table.claims for c in claim.compares):
+    # a comparison of two smoke rows is judged on the interval of its paired differences
+    assert 'n=2 training seeds)' in md.split("## The paper's claims")[1]
   assert os.path.exists(os.path.join(runs, 'smoke', f'{name}_smoke.csv'))
   capsys.readouterr()
   assert table_cli.main([path, '--scale', 'smoke', '--runs', runs, '--dry-run']) == 0

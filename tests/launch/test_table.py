@@ -49,7 +49,7 @@ def test_sigterm_to_the_build_stops_its_training_child_which_saves_and_unlocks(t
   table = tmp_path / 'long.py'
   table.write_text(TABLE)
   runs = tmp_path / 'runs'
-  work = runs / 'smoke' / 'a'
+  work = runs / 'smoke' / 'a' / 'seed0'   # the run of training seed 0
   build = subprocess.Popen(_table(str(table), '--scale', 'smoke', '--runs', str(runs)),
                            cwd=ROOT, env=processes.env(1), stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, text=True)
@@ -66,7 +66,7 @@ def test_sigterm_to_the_build_stops_its_training_child_which_saves_and_unlocks(t
     if build.poll() is None:
       build.kill()
   assert build.returncode == 143, out[-3000:]
-  assert 'table: stopped by SIGTERM during train a' in out, out[-3000:]
+  assert 'table: stopped by SIGTERM during train a seed 0' in out, out[-3000:]
   assert not (work / lock.LOCK).exists()                  # the rerun is not refused
   try:
     os.kill(holder, 0)

@@ -1,7 +1,8 @@
-"""The table layer (`jaxgen.tables.spec`, `table_plan`, `table_report`): a table's runs
-become launch commands in dependency order, done steps are recognised (and a changed row or a
-retrained run is not), bad rows are refused before anything runs, and the report puts our numbers
-and the paper's in separate columns with each claim's verdict."""
+"""The table layer (`jaxgen.tables.spec`, `table_plan`, `table_report`, `cells`, `columns`): a
+table's runs become launch commands in dependency order, once per training seed, done steps are
+recognised (and a changed row or a retrained run is not), bad rows are refused before anything
+runs, and the report puts our numbers (mean and 95% interval) and the paper's in separate
+columns with each claim's rule-based verdict."""
 
 import csv
 import io
@@ -14,7 +15,7 @@ from jaxgen.runtime import config as cfg
 from jaxgen.runtime import overrides as overrides_lib
 from jaxgen.tables import plan as table_plan
 from jaxgen.tables import report as table_report
-from jaxgen.tables.spec import Claim, Column, Plot, Row, RunSpec, Scale, Table
+from jaxgen.tables.spec import Claim, Column, Compare, Plot, Row, RunSpec, Scale, Table
 
 TOY = 'experiments/rectified_flow/toy2d.py:smoke'
 
@@ -46,6 +47,12 @@ def test_spec_refuses_inconsistent_tables():
     RunSpec(TOY, pairs_from='a')
   with pytest.raises(ValueError, match='unknown scales'):
     Row('r', 'a', scales=('huge',))
+  with pytest.raises(ValueError, match=r"eval.rng_keys is set by the scale's repeats"):
+    Row('r', 'a', scale_overrides={'smoke': {'eval.rng_keys': (0, 1)}})
+  with pytest.raises(ValueError, match='step must be'):
+    Row('r', 'a', step=-1)
+  with pytest.raises(ValueError, match=r"names \['nobody'\]"):
+    _table(claims=(Claim('c', (Compare('first', 'nobody', 'sliced_wasserstein'),)),))
 
 
 @pytest.mark.parametrize('value', [3, 1e-5, True, 'dopri5', ('fd', 'is'), ['bpd']])
@@ -66,12 +73,14 @@ def test_plan_orders_runs_pairs_and_rows(tmp_path):
   steps = table_plan.plan(_table(rows=rows, runs=runs), 'smoke', str(tmp_path))
   kinds = [(s.kind, s.name) for s in steps]
   # sources before what trains on them; rf2's pairs made once although two runs read them
-  assert kinds == [('train', 'rf1'), ('pairs', 'rf1'), ('train', 'rf2'), ('pairs', 'rf2'),
-                   ('train', 'rf3'), ('train', 'dist'), ('evaluate', 'three'),
-                   ('evaluate', 'distilled'), ('evaluate', 'one')]
+  assert kinds == [('train', 'rf1 seed 0'), ('pairs', 'rf1 seed 0'), ('train', 'rf2 seed 0'),
+                   ('pairs', 'rf2 seed 0'), ('train', 'rf3 seed 0'), ('train', 'dist seed 0'),
+                   ('evaluate', 'three seed 0'), ('evaluate', 'distilled seed 0'),
+                   ('evaluate', 'one seed 0')]
   train_rf2 = steps[2].argv
-  assert f'--config.train.init_from={tmp_path}/smoke/rf1' in train_rf2
-  assert steps[1].argv[:5] == ('-m', 'launch.reflow', '--workdir', f'{tmp_path}/smoke/rf1', '--num')
+  assert f'--config.train.init_from={tmp_path}/smoke/rf1/seed0' in train_rf2
+  assert steps[1].argv[:5] == ('-m', 'launch.reflow', '--workdir', f'{tmp_path}/smoke/rf1/seed0',
+                               '--num')
   assert not any(s.done for s in steps)
 
 
@@ -79,7 +88,8 @@ def test_evaluation_overrides_scale_then_row_then_row_at_scale():
   t = _table()
   first, second = t.rows
   assert table_plan.evaluation_overrides(t, 'smoke', first) == {
-      'eval.num_samples': 16, 'sampling.steps': 3, 'eval.metrics': ('sliced_wasserstein',)}
+      'eval.num_samples': 16, 'sampling.steps': 3, 'eval.metrics': ('sliced_wasserstein',),
+      'eval.rng_keys': (0,)}
   assert table_plan.evaluation_overrides(t, 'smoke', second)['sampling.steps'] == 2
 
 
@@ -124,11 +134,8 @@ def _write_row(tmp_path, table, label, record):
 
 
 def test_report_keeps_ours_and_the_papers_apart_and_checks_claims(tmp_path):
-  better = Claim('second beats first', lambda r: (r['second']['sliced_wasserstein'] <
-                                                  r['first']['sliced_wasserstein'], 'why'))
-  worse = Claim('first beats second', lambda r: (r['first']['sliced_wasserstein'] <
-                                                 r['second']['sliced_wasserstein'], 'because'))
-  t = _table(claims=(better, worse))
+  better = Claim('second beats first', (Compare('second', 'first', 'sliced_wasserstein'),))
+  t = _table(claims=(better,))
   md = table_report.markdown(t, 'smoke', str(tmp_path), 'python -m launch.table x')
   assert '**not measured**: second beats first' in md and 'NOT EVALUATED YET' in md
   _write_row(tmp_path, t, 'first', {'step': 4, 'eval/sliced_wasserstein': 0.4,
@@ -142,9 +149,10 @@ def test_report_keeps_ours_and_the_papers_apart_and_checks_claims(tmp_path):
   assert table_lines[0] == ('| row | SW (lower better) | SW copy | NFE | SW copy (paper) |')
   assert table_lines[1] == '| first | 0.400 | - | 3 | 0.500 |'   # 'sw' is no result of ours
   assert table_lines[2] == '| second | 0.200 | - | - | 0.250 |'
-  assert '**agrees**: second beats first. why' in md
-  assert '**disagrees**: first beats second. because' in md
-  assert 'features: x.npz (sha256 abc)' in md and 'seed 7, step 4, sampler euler (NFE 3)' in md
+  # one draw per row: no interval, so no verdict either way
+  assert '**not resolved**: second beats first' in md and 'one draw, no interval' in md
+  assert 'features: x.npz (sha256 abc) (rows second)' in md
+  assert 'seeds 0 (step 4), sampler euler (NFE 3)' in md
   rows = list(csv.DictReader(io.StringIO(table_report.csv_text(t, 'smoke', str(tmp_path)))))
   assert rows[0]['sliced_wasserstein'] == '0.4' and rows[0]['paper_sw'] == '0.5'
   assert rows[1]['paper_sliced_wasserstein'] == '' and rows[0]['seed'] == '7'
@@ -164,9 +172,9 @@ def test_plot_draws_one_curve_per_series_in_increasing_x(tmp_path):
   for label, nfe, sw in (('a-many', 30, 0.2), ('a-one', 1, 2.0), ('b-one', 1, 0.5),
                          ('alone', 1, 0.1)):
     _write_row(tmp_path, t, label, {'eval/sliced_wasserstein': sw, 'eval/nfe': nfe})
-  # rows without a series, or with a value missing, draw nothing
-  assert table_report.curves(t, 'smoke', str(tmp_path)) == {'a': [(1, 2.0), (30, 0.2)],
-                                                            'b': [(1, 0.5)]}
+  # rows without a series, or with a value missing, draw nothing; one draw: no error bar
+  assert table_report.curves(t, 'smoke', str(tmp_path)) == {
+      'a': [(1, 2.0, 2.0, 2.0), (30, 0.2, 0.2, 0.2)], 'b': [(1, 0.5, 0.5, 0.5)]}
   out = table_report.plot(t, 'smoke', str(tmp_path), str(tmp_path / 'p.png'))
   assert out is None or open(out, 'rb').read(8) == b'\x89PNG\r\n\x1a\n'
   assert table_report.plot(_table(), 'smoke', str(tmp_path), str(tmp_path / 'q.png')) is None
@@ -183,11 +191,12 @@ def test_inception_rows_at_a_scale_with_samples_read_a_chunk_folder(tmp_path):
             metrics=('sliced_wasserstein',),
             scales={'paper': Scale('x', runs, {'eval.num_samples': 100}, samples=100)})
   steps = table_plan.plan(t, 'paper', str(tmp_path), {'eval.inception_weights': 'w.npz'})
-  assert [(s.kind, s.name) for s in steps] == [('train', 'a'), ('sample', 'fid row'),
-                                               ('evaluate', 'fid row'), ('evaluate', 'sw row')]
-  folder = f'{tmp_path}/paper/a/samples/toy_fid_row'
-  assert steps[1].argv == ('-m', 'launch.sample', '--workdir', f'{tmp_path}/paper/a', '--num',
-                           '100', '--name', 'toy_fid_row', '--config.sampling.steps=3')
+  assert [(s.kind, s.name) for s in steps] == [
+      ('train', 'a seed 0'), ('sample', 'fid row seed 0'), ('evaluate', 'fid row seed 0'),
+      ('evaluate', 'sw row seed 0')]
+  folder = f'{tmp_path}/paper/a/seed0/samples/toy_fid_row'
+  assert steps[1].argv == ('-m', 'launch.sample', '--workdir', f'{tmp_path}/paper/a/seed0',
+                           '--num', '100', '--name', 'toy_fid_row', '--config.sampling.steps=3')
   assert f'--config.eval.samples_dir={folder}' in steps[2].argv
   assert '--config.eval.inception_weights=w.npz' in steps[2].argv
   assert not any(a.startswith(('--config.eval.samples_dir', '--config.eval.inception'))
@@ -206,3 +215,67 @@ def test_training_columns_and_time_come_from_metrics_jsonl(tmp_path):
   assert table_report.last_logged(str(w), 'bpd') == 2.5
   assert table_report.training_seconds(str(w)) == pytest.approx(100 / 10 + 100 / 50)
   assert table_report.value(None, 'train/bpd', None, str(w)) == 2.5
+
+
+def test_repeats_train_a_workdir_per_seed_and_evaluate_every_key(tmp_path):
+  """Each training seed is its own workdir (``--config.seed``), a reflow run of seed s trains
+  on the pairs of its source's seed-s run; a row of a sampling metric is evaluated with every
+  key of the scale in one command per seed, a likelihood row with key 0 only."""
+  runs = {'rf1': RunSpec(TOY), 'rf2': RunSpec('experiments/rectified_flow/toy2d.py:reflow,smoke',
+                                              pairs_from='rf1', num_pairs=64)}
+  rows = (Row('sampled', 'rf2'), Row('likelihood', 'rf1', metrics=('nll',)))
+  t = Table(name='toy', title='Toy', source='-', paper_setting='-',
+            columns=(Column('sliced_wasserstein', 'SW', 'lower'),), rows=rows,
+            metrics=('sliced_wasserstein',),
+            scales={'smoke': Scale('x', runs, seeds=(0, 1), keys=(0, 3))})
+  steps = table_plan.plan(t, 'smoke', str(tmp_path))
+  assert [(s.kind, s.name) for s in steps] == [
+      ('train', 'rf1 seed 0'), ('pairs', 'rf1 seed 0'), ('train', 'rf2 seed 0'),
+      ('train', 'rf1 seed 1'), ('pairs', 'rf1 seed 1'), ('train', 'rf2 seed 1'),
+      ('evaluate', 'sampled seed 0'), ('evaluate', 'likelihood seed 0'),
+      ('evaluate', 'sampled seed 1'), ('evaluate', 'likelihood seed 1')]
+  train = {s.name: s.argv for s in steps if s.kind == 'train'}
+  assert '--config.seed=1' in train['rf1 seed 1'] and '--config.seed=0' in train['rf1 seed 0']
+  assert f'{tmp_path}/smoke/rf1/seed1' in train['rf1 seed 1']
+  assert f'--config.train.init_from={tmp_path}/smoke/rf1/seed1' in train['rf2 seed 1']
+  assert steps[4].argv[3] == f'{tmp_path}/smoke/rf1/seed1'
+  evals = {s.name: s for s in steps if s.kind == 'evaluate'}
+  assert '--config.eval.rng_keys=(0, 3)' in evals['sampled seed 1'].argv
+  assert '--config.eval.rng_keys=(0,)' in evals['likelihood seed 1'].argv
+  assert evals['sampled seed 1'].out == f'{tmp_path}/smoke/tables/toy/sampled/seed1.json'
+  with pytest.raises(ValueError, match='keys must be distinct'):
+    Scale('x', runs, keys=(0, 0))
+  with pytest.raises(ValueError, match='one evaluation key'):
+    Scale('x', runs, samples=10, keys=(0, 1))
+
+
+def test_a_row_chooses_its_checkpoint(tmp_path):
+  """A tiny run built for real: the row with ``step=10`` evaluates that checkpoint
+  (``launch.evaluate --step 10``), the other the newest (20); each evaluation holds one result
+  per key (different samples; key 0's at the top level, as a single-key evaluation writes it);
+  a second plan finds everything done; a step past train.steps is refused before anything
+  runs."""
+  runs = {'a': RunSpec(TOY, {'train.keep_checkpoints': 5})}
+  rows = (Row('early', 'a', step=10), Row('late', 'a'))
+  t = Table(name='toy', title='Toy', source='-', paper_setting='-',
+            columns=(Column('sliced_wasserstein', 'SW', 'lower'),), rows=rows,
+            metrics=('sliced_wasserstein',),
+            scales={'smoke': Scale('x', runs, {'eval.num_samples': 16}, keys=(0, 1))})
+  steps = table_plan.plan(t, 'smoke', str(tmp_path))
+  assert steps[1].argv[-2:] == ('--step', '10') and '--step' not in steps[2].argv
+  assert table_plan.execute(steps, log=lambda *a: None) == 0
+  early, late = (table_plan.read_row(s.out) for s in steps[1:])
+  assert (early['step'], early['provenance']['step'], late['step']) == (10, 10, 20)
+  for record in (early, late):
+    reps = record['repeats']
+    assert [r['key'] for r in reps] == [0, 1] and record['provenance']['rng_keys'] == [0, 1]
+    assert reps[0]['eval/sliced_wasserstein'] != reps[1]['eval/sliced_wasserstein']
+    assert record['eval/sliced_wasserstein'] == reps[0]['eval/sliced_wasserstein']
+    assert record['provenance']['measured'] == {
+        'sliced_wasserstein': {'samples': 16, 'reference': 'toy2d:moons eval-16'}}
+  assert early['eval/sliced_wasserstein'] != late['eval/sliced_wasserstein']
+  assert all(s.done for s in table_plan.plan(t, 'smoke', str(tmp_path)))
+  with pytest.raises(cfg.ConfigError, match=r"row 'never'.*step=30 is past"):
+    table_plan.plan(Table(name='toy', title='Toy', source='-', paper_setting='-',
+                          columns=t.columns, rows=(Row('never', 'a', step=30),),
+                          metrics=t.metrics, scales=t.scales), 'smoke', str(tmp_path))

@@ -23,7 +23,8 @@ feature space of the pinned evaluation classifier of the run's evaluation data
 * ``eval/class_accuracy``: the fraction of samples that the classifier puts in the class they
   were drawn for (``info['label']`` of a class-conditional sampler, e.g. ``model.num_classes``
   runs); a sampler without labels is a ConfigError naming config.eval.metrics.
-With them comes ``eval/nfe``, the sampler's function evaluations per sample.
+With them comes ``eval/nfe``, the sampler's function evaluations per sample. `measured` says
+what each value compares: its sample count and reference (``fd@1000 vs digits eval-297``).
 The data must have the asset's number of levels (binarized images are refused: the classifier
 never saw them).
 """
@@ -87,6 +88,7 @@ class Evaluator:
     self._low, self._high = float(spec.low), float(spec.high)
     ref = to_asset_range(reference(0), self._low, self._high)
     self._ref_feats, _ = self._asset.embed_all(ref)
+    self._reference_name = f'{eval_data_name} eval-{len(ref)}'
     self._ref_stats = frechet.stats_from_features(self._ref_feats)
 
   def scores(self, x, labels=None) -> dict:
@@ -121,6 +123,11 @@ class Evaluator:
     """What these numbers are measured with: the asset's file and SHA-256."""
     entry = self._asset.entry
     return {'features': f'{entry["file"]} (sha256 {entry["sha256"]})'}
+
+  def measured(self) -> dict:
+    """metric -> ``{'samples': n, 'reference': '<data> eval-<n>'}`` (class_accuracy has none)."""
+    return {m: {'samples': self._n, 'reference': self._reference_name}
+            for m in self._names if m != 'class_accuracy'}
 
   def run(self, params, rng) -> dict:
     x, info = self._sample(params, jax.random.fold_in(rng, 2), self._n)

@@ -202,6 +202,12 @@ class Evaluator:
       out['samples'] = f'{self._samples_dir} (digest {self._folder_digest})'
     return out
 
+  def measured(self) -> dict:
+    """metric -> ``{'samples': n, 'reference': ...}`` (fid's: the stats file or the split)."""
+    ref = os.path.basename(self._stats_path) if self._stats_path else 'the evaluation split'
+    return {m: {'samples': self._n, 'reference': ref if m == 'fid' else 'none'}
+            for m in self._names}
+
   def _chunks(self, params, rng):
     """(samples, nfe) chunks: drawn, or read from eval.samples_dir; `num_samples` in all."""
     if self._samples_dir:

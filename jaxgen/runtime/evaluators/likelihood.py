@@ -12,7 +12,8 @@ dequantizes the data afresh; batch i of pass d uses ``fold_in(fold_in(rng, 1000 
   built, before a run writes anything. With ``bpd`` come ``bpd_std``: the standard deviation over
   evaluation examples of each example's bpd averaged over the draws, and ``bpd_draw_std``
   (draws > 1): the standard deviation over draws of the split's mean bpd (the dequantization
-  noise of ``bpd``).
+  noise of ``bpd``). `examples` returns the last run's per-example values (each example's mean
+over the draws, in the split's order): what pairs two rows image by image.
 
 Either metric also reports ``likelihood_seconds``: the wall time of all passes (host batches and
 device solves, synchronised), *excluding compilation*, which is done ahead of time once per
@@ -97,6 +98,7 @@ class Evaluator:
     self._batches, self._discrete = batches, discrete
     self._draws = dequant_draws
     self._has_nfe = log_prob_stats_fn is not None
+    self._examples: dict = {}
 
   def identity(self) -> dict:
     """How the likelihood's data are quantized (what makes bits/dim comparable)."""
@@ -105,6 +107,10 @@ class Evaluator:
             'uniformly dequantized (bound)' if s.dequantized else 'continuous density')
     return {'likelihood': f'{what}, {s.num_levels} levels, data range [{s.low:g}, {s.high:g}], '
                           f'{self._draws} draw(s)'}
+
+  def examples(self) -> dict:
+    """metric -> [examples] of the last `run` (each example averaged over the draws)."""
+    return dict(self._examples)
 
   def _compile(self, params, batch, rng) -> float:
     """Compiles for this batch's shapes once (ahead of time; the jit cache keeps it); seconds."""
@@ -133,10 +139,13 @@ class Evaluator:
     seconds = time.perf_counter() - start - compile_s
     lp = np.stack(lps)    # [draws, examples]: every pass walks the same examples in order
     out = {}
+    self._examples = {}
     if 'nll' in self._names:
       out['eval/nll'] = float(np.mean(-lp))
+      self._examples['nll'] = np.mean(-lp, axis=0)
     if 'bpd' in self._names:
       bpd = np.asarray(bpd_lib.bits_per_dim(lp, self._spec, self._discrete))
+      self._examples['bpd'] = np.mean(bpd, axis=0)
       out['eval/bpd'] = float(np.mean(bpd))
       out['eval/bpd_std'] = float(np.std(np.mean(bpd, axis=0)))
       if self._draws > 1:

@@ -1,6 +1,6 @@
 """``sliced_wasserstein``: SW_2 between ``eval.num_samples`` samples (key ``fold_in(rng, 2)``)
 and as many evaluation examples (projections from ``fold_in(rng, 3)``), in the data space of
-``batch['x']``; also reports the sampler's ``nfe``."""
+``batch['x']``; also reports the sampler's ``nfe``. `measured`: its sample count and reference."""
 
 from __future__ import annotations
 
@@ -11,16 +11,24 @@ from jaxgen.runtime import evaluators
 
 DECLARATION = evaluators.Declaration(
     names=('sliced_wasserstein',), samples=True,
-    build=lambda names, i: Evaluator(i.sample_fn, i.reference, int(i.eval_config.num_samples)))
+    build=lambda names, i: Evaluator(i.sample_fn, i.reference, int(i.eval_config.num_samples),
+                                     i.eval_data_name))
 
 
 class Evaluator:
 
-  def __init__(self, sample_fn, reference, num_samples):
+  def __init__(self, sample_fn, reference, num_samples, eval_data_name=''):
     """sample_fn: ``(params, rng, n) -> (x, info)`` on the host; reference: ``n -> [n, ...]``
-    evaluation examples."""
+    evaluation examples; eval_data_name: the data they come from."""
     self._sample, self._n = sample_fn, num_samples
     self._reference = reference(num_samples)
+    self._data = eval_data_name
+
+  def measured(self) -> dict:
+    """``{'sliced_wasserstein': {'samples': n, 'reference': '<data> eval-<m>'}}``: both sides
+    are cut to the smaller count m."""
+    m = min(self._n, len(self._reference))
+    return {'sliced_wasserstein': {'samples': m, 'reference': f'{self._data} eval-{m}'}}
 
   def run(self, params, rng) -> dict:
     x, info = self._sample(params, jax.random.fold_in(rng, 2), self._n)
