@@ -5,11 +5,11 @@ training state with the optimizer's moments).
         [--config experiments/score_sde/digits.py:smoke] [--set model.unet.nf=32] \
         [--root REPO] [--repeats 3]
 
-Trains ``--config`` (with the ``--set`` overrides) for 2 steps into ``--workdir`` if it holds no run, then runs
-``python -m launch.sample --workdir DIR`` from the checkout ``--root`` (default: this one; give
-another checkout to compare) ``--repeats`` times under ``strace`` and prints the median of the
-bytes returned by read/pread calls on files under ``DIR/checkpoints/``, with the size of that
-checkpoint folder.
+Trains ``--config`` (with the ``--set`` overrides) for 2 steps into ``--workdir`` if it holds no
+run, then runs ``python -m launch.sample --workdir DIR`` from the checkout ``--root`` (default:
+this one; give another checkout to compare) ``--repeats`` times under ``strace`` and prints the
+median of the bytes returned by read/pread calls on files under ``DIR/checkpoints/``, with the
+size of that checkpoint folder.
 """
 
 from __future__ import annotations
