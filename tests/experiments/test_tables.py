@@ -104,3 +104,8 @@ def test_paper_scale_on_a_cpu_prints_the_plan(tmp_path, capsys):
   # KID has no Inception version here: the paper scale drops it and renames FD / IS.
   assert metrics == {"('fid', 'inception_score')", "('fid', 'inception_score', 'straightness')"}
   assert not os.listdir(tmp_path)
+  # A CIFAR-10 run's folder is named by its family and variant under the scale, not by the
+  # laptop data (it once landed in a folder named after the digits run).
+  workdirs = {a for line in out.splitlines() if line.startswith('todo')
+              for a in shlex.split(line.split(None, 2)[2])[1:] if a.startswith(str(tmp_path))}
+  assert workdirs and not any('digits' in w or 'fashion' in w for w in workdirs), workdirs

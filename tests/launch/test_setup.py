@@ -162,3 +162,23 @@ def test_mistakes_are_one_error_line(args, message):
   p = _setup(*args)
   assert p.returncode == 2 and p.stdout == ''
   assert p.stderr.startswith('error: ') and message in p.stderr and p.stderr.count('\n') == 1
+
+
+def test_test_sh_prints_durations_and_skip_reasons(tmp_path):
+  """The README's second command shows the slowest tests and why each skipped test skipped."""
+  (tmp_path / 'test_skips.py').write_text(
+      'import pytest\n\n\ndef test_skipped():\n  pytest.skip("no such device here")\n')
+  p = subprocess.run(['bash', os.path.join(ROOT, 'launch', 'test.sh'), '-n', '0',
+                      str(tmp_path / 'test_skips.py')],
+                     capture_output=True, text=True, timeout=300)
+  assert 'slowest' in p.stdout and 'no such device here' in p.stdout, p.stdout[-2000:]
+
+
+def test_the_tensorboard_viewer_is_an_optional_install():
+  """Runs write TensorBoard events; the viewer is pinned apart (requirements-viz.txt, the `viz`
+  extra) and the README says how to open the events."""
+  assert 'tensorboard' in _pins('requirements-viz.txt')
+  assert 'tensorboard' not in _pins('requirements.txt')
+  with open(os.path.join(ROOT, 'pyproject.toml'), 'rb') as f:
+    assert 'tensorboard' in tomllib.load(f)['project']['optional-dependencies']['viz']
+  assert 'tensorboard --logdir' in open(os.path.join(ROOT, 'README.md')).read()
