@@ -10,13 +10,14 @@ Headline: eta = 0 degrades least (at 10 steps eta = 1 is 0.39 FD worse).
 Results: experiments/tables/results/ddim_steps_laptop.md.
 """
 
+from experiments.tables import references
 from experiments.tables import runs
 from jaxgen.tables.spec import Claim, Column, Compare, Plot, Row, Scale, Table
 
 STEPS = (10, 20, 50, 100)
 # The paper's Table 1, CIFAR-10 FID, eta = 0 (the 10-step figure is unverified in
 # REFERENCES.md); its eta = 1 row is not quoted here.
-PAPER_ETA0 = {10: 13.36, 20: 6.84, 50: 4.67, 100: 4.16}
+PAPER_ETA0 = references.DDIM_ETA0.values
 
 
 def _rows():

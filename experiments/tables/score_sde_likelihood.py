@@ -10,10 +10,14 @@ Headline: neither claim holds on digits after 1500 steps (sub-VP is worse than V
 Results: experiments/tables/results/score_sde_likelihood_laptop.md.
 """
 
+from experiments.tables import references
 from experiments.tables import runs
 from jaxgen.tables.spec import Claim, Column, Compare, Row, Scale, Table
 
-ROWS = (('VP', 'score_sde_vp', 3.16, 3.93), ('sub-VP', 'score_sde_subvp', 3.02, 3.16),
+_BPD, _FID = references.SCORE_SDE_TABLE2_BPD.values, references.SCORE_SDE_TABLE2_FID.values
+ROWS = (('VP', 'score_sde_vp', _BPD[('DDPM++ cont.', 'vp')], _FID[('DDPM++ cont.', 'vp')]),
+        ('sub-VP', 'score_sde_subvp', _BPD[('DDPM++ cont.', 'subvp')],
+         _FID[('DDPM++ cont.', 'subvp')]),
         ('VP + likelihood weighting', 'score_sde_vp_lw', None, None),
         ('sub-VP + likelihood weighting', 'score_sde_subvp_lw', None, None))
 EVAL = {'eval.dequantize': True, 'eval.dequant_draws': 2, 'likelihood.solver': 'dopri5',

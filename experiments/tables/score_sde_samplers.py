@@ -10,17 +10,12 @@ Headline: PC beats P for VP with all three predictors, for VE only with the prob
 Results: experiments/tables/results/score_sde_samplers_laptop.md.
 """
 
+from experiments.tables import references
 from experiments.tables import runs
 from jaxgen.tables.spec import Claim, Column, Compare, Row, Scale, Table
 
 # The paper's Table 1 (FID, CIFAR-10): VE (SMLD) and VP (DDPM), P1000 / PC1000 / C2000.
-PAPER = {
-    ('ve', 'ancestral', 'P'): 4.98, ('vp', 'ancestral', 'P'): 3.24,
-    ('ve', 'reverse_diffusion', 'P'): 4.79, ('vp', 'reverse_diffusion', 'P'): 3.21,
-    ('ve', 'probability_flow', 'P'): 15.41, ('vp', 'probability_flow', 'P'): 3.59,
-    ('ve', 'reverse_diffusion', 'PC'): 3.60, ('vp', 'reverse_diffusion', 'PC'): 3.18,
-    ('ve', 'corrector', 'C'): 20.43, ('vp', 'corrector', 'C'): 19.06,
-}
+PAPER = references.SCORE_SDE_TABLE1.values
 PREDICTORS = {'ancestral': dict(predictor='ancestral'),
               'reverse_diffusion': dict(predictor='reverse_diffusion'),
               'probability_flow': dict(predictor='reverse_diffusion', probability_flow=True)}
