@@ -116,6 +116,7 @@ class Evaluator:
             f'config.eval.metrics: {lik} need a likelihood, and family {family_name!r} has no '
             'log_prob: leave them out of config.eval.metrics')
     available = inputs(run, sampler)
+    self.sampling = available.sampling  # the typed sampling settings (None without a sampler)
     self._evaluators = [d.build(ms, available) for d, ms in chosen]
     for i, m in enumerate(own):
       self._evaluators.append(family.Evaluator(
@@ -196,7 +197,7 @@ def evaluate_with_provenance(run) -> tuple[dict, dict]:
               metrics=list(config.eval.metrics), evaluators=evaluator.identities(),
               measured=evaluator.measured())
   if 'eval/nfe' in results:
-    prov['sampler'] = run.model.sampling_label(run.model.sampling_settings(config.sampling))
+    prov['sampler'] = run.model.sampling_label(evaluator.sampling)
     prov['nfe'] = results['eval/nfe']
     prov['sampling'] = config.sampling.to_dict()
   if 'eval/likelihood_nfe' in results or 'eval/bpd' in results:
