@@ -8,6 +8,10 @@ are measured with (the evaluation classifier's or Inception weights' SHA-256, th
 quantization, each sample-quality metric's sample count and reference). ``repeats`` holds one
 result per key of ``config.eval.rng_keys`` (the top-level metrics are the first key's;
 `jaxgen.runtime.evaluate.evaluate_with_provenance`).
+
+``--real-data`` measures the sample metrics of training examples instead of samples (each key:
+``eval.num_samples`` distinct ones, against the same reference): the real-data floor a table
+prints beside its rows.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ def _evaluate(args, run) -> None:
   from jaxgen.runtime import evaluate
   from jaxgen.store import paths
 
-  metrics, provenance = evaluate.evaluate_with_provenance(run)
+  metrics, provenance = evaluate.evaluate_with_provenance(run, real_data=args.real_data)
   results = {'step': run.step, **metrics, 'provenance': provenance}
   out = args.out or paths.join(args.workdir, f'eval_{run.step}.json')
   if jax.process_index() == 0:  # several processes: every one evaluates, process 0 writes
@@ -37,7 +41,13 @@ def main(argv=None) -> int:
 
   argv = sys.argv[1:] if argv is None else argv
   return cli.on_run(argv, 'python -m launch.evaluate', __doc__, _evaluate,
-                    lambda p: p.add_argument('--out', default=''), writes=_writes_workdir)
+                    _arguments, writes=_writes_workdir)
+
+
+def _arguments(parser) -> None:
+  parser.add_argument('--out', default='')
+  parser.add_argument('--real-data', action='store_true',
+                      help='measure training examples instead of samples (the real-data floor)')
 
 
 def _writes_workdir(args) -> bool:

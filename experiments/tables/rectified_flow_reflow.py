@@ -63,8 +63,7 @@ def get_table():
                Column('kid', 'KID', 'lower', '.4f'), Column('nfe', 'NFE', '', '.0f'),
                Column('straightness', 'straightness', 'lower')),
       rows=_rows(), metrics=('fd', 'is', 'kid'),
-      plot=Plot('nfe', 'fd', logx=True, logy=True,
-                floor={'laptop': (0.318, 'real: test vs training images')}),
+      plot=Plot('nfe', 'fd', logx=True, logy=True),
       scales={
           'smoke': Scale('Smoke: 4-step digits runs, 64 reflow pairs (meaningless numbers), '
                          '8 samples.', runs.SMOKE, {'eval.num_samples': 8}, seeds=(0, 1), keys=(0, 1)),

@@ -7,6 +7,10 @@ family's own metric ``m`` (a name of its module's ``METRICS``) runs
 ``model.extras['metric/' + m]`` (`evaluators.family`). Names are checked by `config.validate`;
 here a metric whose declaration needs what the model lacks (a sampler, a ``log_prob``) is one
 ConfigError naming config.eval.metrics.
+
+``real_data``: the sample-quality metrics of real data instead of the model's samples, the floor
+a model that samples its training distribution would score: each draw is ``eval.num_samples``
+distinct training examples (`real_draw`), compared with the same reference as the samples.
 """
 
 from __future__ import annotations
@@ -58,9 +62,29 @@ class Inputs:
   run_step: Optional[int]
 
 
-def inputs(run, sampler=None) -> Inputs:
+def real_draw(run, rng: jax.Array, n: int) -> np.ndarray:
+  """``n`` distinct training examples (``batch['x']``, the run's data transforms) chosen by
+  `rng`: the first global training batch of size n of the run's data built with a seed drawn
+  from `rng` (one epoch's permutation, so no example twice); ConfigError when the training split
+  holds fewer than n."""
+  from jaxgen import data as data_lib
+
+  if str(run.config.data.name).startswith('pairs:'):
+    raise cfg_lib.ConfigError(f'--real-data: the run {run.config.data.name!r} trains on pairs '
+                              "of another run's samples, not real data: measure the floor on "
+                              'the chain\'s first run')
+  size = run.data.train_size
+  if size is not None and n > size:
+    raise cfg_lib.ConfigError(f'config.eval.num_samples={n}: the real-data floor draws distinct '
+                              f'training examples and the training split holds {size}: evaluate '
+                              f'with eval.num_samples <= {size}')
+  seed = int(jax.random.randint(rng, (), 0, 2**31 - 1))
+  return np.asarray(data_lib.build(run.config.data, seed).train_batch(0, n, 0, 1)['x'])
+
+
+def inputs(run, sampler=None, real_data: bool = False) -> Inputs:
   """The `Inputs` of `run`; `sampler` is a `samples.sampler` to share (its jit cache), one is
-  made otherwise."""
+  made otherwise; with `real_data` the "samples" are training examples (`real_draw`, NFE 0)."""
   config, model, mesh = run.config, run.model, run.mesh
   ec = config.eval
   n_dev = mesh.devices.size
@@ -79,7 +103,8 @@ def inputs(run, sampler=None) -> Inputs:
       # ODE likelihoods (families with a velocity) compile with the ODE-solve options.
       log_prob_options=compile_options.ode_solve() if model.velocity is not None else None,
       correct_fn=model.extras.get('correct'),
-      sample_fn=lambda p, r, n: draw(p, r, n, settings),
+      sample_fn=((lambda p, r, n: (real_draw(run, r, n), {'nfe': np.float32(0)})) if real_data
+                 else lambda p, r, n: draw(p, r, n, settings)),
       sampling=settings,
       sampling_options=compile_options.sampling_options(model, settings),
       batches=batches, reference=run.data.eval_array, mesh=mesh, spec=run.data.spec,
@@ -92,12 +117,18 @@ class Evaluator:
   """The metrics of ``run.config.eval.metrics``, each evaluator built (and compiled) once;
   ``Evaluator(run)(params, rng) -> dict of floats``."""
 
-  def __init__(self, run, sampler=None):
+  def __init__(self, run, sampler=None, real_data: bool = False):
     names = tuple(run.config.eval.metrics)
     model = run.model
     chosen = evaluators.declaring(names)
     known = {m for _, ms in chosen for m in ms}
     own = [m for m in names if m not in known]
+    if real_data:
+      unfit = [m for d, ms in chosen if not d.samples for m in ms] + own
+      if unfit:
+        raise cfg_lib.ConfigError(f'config.eval.metrics: {unfit} are not measured on samples; '
+                                  'the real-data floor evaluates sample metrics only (fd, is, '
+                                  'kid, ...): leave them out')
     lacking = [m for m in own if 'metric/' + m not in model.extras]
     if lacking:
       raise cfg_lib.ConfigError(f'config.eval.metrics: {lacking} are no metrics of family '
@@ -115,7 +146,7 @@ class Evaluator:
         raise cfg_lib.ConfigError(
             f'config.eval.metrics: {lik} need a likelihood, and family {family_name!r} has no '
             'log_prob: leave them out of config.eval.metrics')
-    available = inputs(run, sampler)
+    available = inputs(run, sampler, real_data)
     self.sampling = available.sampling  # the typed sampling settings (None without a sampler)
     self._evaluators = [d.build(ms, available) for d, ms in chosen]
     for i, m in enumerate(own):
@@ -172,7 +203,7 @@ def key_rng(run, key: int) -> jax.Array:
   return rng if key == 0 else jax.random.fold_in(rng, key)
 
 
-def evaluate_with_provenance(run) -> tuple[dict, dict]:
+def evaluate_with_provenance(run, real_data: bool = False) -> tuple[dict, dict]:
   """``(metrics, provenance)`` of `run` with its own parameters, once per key of
   ``eval.rng_keys`` (`key_rng`; the evaluators compiled once). metrics: the first key's
   ``eval/<name>`` floats, and ``repeats``: one ``{'key': k, 'eval/<name>': ..., 'examples':
@@ -180,8 +211,9 @@ def evaluate_with_provenance(run) -> tuple[dict, dict]:
   the seed, checkpoint step, keys, family, parameter count, the sampler's name and NFE (when a
   sample-based metric ran), the sampling and likelihood sections, what each evaluator measures
   with (`Evaluator.identities`) and each sample-quality metric's sample count and reference
-  (``measured``): what a table row records beside its numbers."""
-  evaluator = Evaluator(run)
+  (``measured``): what a table row records beside its numbers. `real_data`: training examples
+  in place of samples (`real_draw`; provenance ``real_data``: what they are)."""
+  evaluator = Evaluator(run, real_data=real_data)
   config = run.config
   keys = tuple(int(k) for k in config.eval.get('rng_keys', (0,)))
   repeats = []
@@ -196,7 +228,10 @@ def evaluate_with_provenance(run) -> tuple[dict, dict]:
               num_params=int(sum(np.size(x) for x in jax.tree_util.tree_leaves(run.params))),
               metrics=list(config.eval.metrics), evaluators=evaluator.identities(),
               measured=evaluator.measured())
-  if 'eval/nfe' in results:
+  if real_data:
+    prov['real_data'] = (f'{config.data.name} training examples, '
+                         f'{config.eval.num_samples} distinct per key')
+  elif 'eval/nfe' in results:
     prov['sampler'] = run.model.sampling_label(evaluator.sampling)
     prov['nfe'] = results['eval/nfe']
     prov['sampling'] = config.sampling.to_dict()

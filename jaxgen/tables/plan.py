@@ -23,6 +23,12 @@ once per training seed of the scale (``Scale.seeds``):
   should have evaluated (the row's, else the run's newest: a retrained run or a changed row is
   evaluated again).
 
+* the **real-data floor** (tables with a sample-quality column): ``launch.evaluate --real-data``
+  on the first seed's run of the first row that samples real data's model (no ``pairs_from``),
+  with that row's ``eval.*`` settings, the table's sample-quality metrics and `FLOOR_KEYS`:
+  each key draws ``eval.num_samples`` distinct training examples and scores them against the
+  rows' reference (`floor_steps`; the row file of label `FLOOR`).
+
 A column of a sample-quality metric holds one sample count: `plan` refuses rows of one column
 evaluated with different ``eval.num_samples`` (ConfigError naming both rows).
 
@@ -50,6 +56,9 @@ from jaxgen.runtime import overrides as overrides_lib
 from jaxgen.runtime import workdir as workdir_lib
 from jaxgen.store import paths
 from jaxgen.tables import spec as table_spec
+
+FLOOR = 'real data (floor)'   # the row label of a table's real-data floor
+FLOOR_KEYS = tuple(range(10))  # its draws of training examples
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -244,7 +253,42 @@ def plan(table: table_spec.Table, scale: str, runs: str,
   for seed in s.seeds:
     for row in table.rows_at(scale):
       steps += _row_steps(table, scale, runs, row, seed, inception)
-  return steps
+  return steps + floor_steps(table, scale, runs, inception)
+
+
+def floor_metrics(table: table_spec.Table, scale: str) -> tuple:
+  """The sample-quality metrics of `table`'s columns at `scale` (renamed by the scale) that some
+  row evaluates."""
+  s = table.scales[scale]
+  evaluated = {m for row in table.rows_at(scale)
+               for m in evaluation_overrides(table, scale, row, keys=False)['eval.metrics']}
+  declared = {m: d for d in evaluators.declarations() for m in d.names}
+  names = [s.metrics.get(c.key, c.key) for c in table.columns]
+  return tuple(m for m in names if m in evaluated and m in declared and declared[m].samples)
+
+
+def floor_steps(table: table_spec.Table, scale: str, runs: str,
+                inception: Optional[Mapping[str, str]] = None) -> list:
+  """The real-data floor's evaluation (module docstring), or none for a table without a
+  sample-quality column (or whose sampling rows all train on reflow pairs)."""
+  s = table.scales[scale]
+  metrics = floor_metrics(table, scale)
+  rows = [r for r in table.rows_at(scale) if not s.runs[r.run].pairs_from and
+          set(metrics) & set(evaluation_overrides(table, scale, r, keys=False)['eval.metrics'])]
+  if not metrics or not rows:
+    return []
+  row, seed = rows[0], s.seeds[0]
+  path = workdir(runs, scale, row.run, seed)
+  over = {k: v for k, v in evaluation_overrides(table, scale, row, keys=False).items()
+          if k.startswith('eval.')}
+  over.update({'eval.metrics': metrics, 'eval.rng_keys': FLOOR_KEYS})
+  needs_inception = any(d.inception_weights for d, _ in evaluators.declaring(metrics))
+  if needs_inception:
+    over.update(inception or {})
+  out = row_file(runs, scale, table.name, FLOOR, seed)
+  argv = ('-m', 'launch.evaluate', '--workdir', path, '--out', out, '--real-data', *flags(over))
+  return [Step('evaluate', f'{FLOOR} seed {seed}', argv, _row_done(out, argv, path, None), out,
+               needs_inception)]
 
 
 def _row_steps(table, scale, runs, row, seed, inception) -> list:

@@ -17,6 +17,7 @@ refused (ConfigError). The Evaluators line lists every row's evaluator identitie
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime
 import io
 import os
@@ -97,6 +98,28 @@ def results(table: table_spec.Table, scale: str, runs: str) -> dict:
         entry[c.key] = value(first, c.key, s)
     out[row.label] = entry
   return out
+
+
+def floor(table: table_spec.Table, scale: str, runs: str) -> Optional[dict]:
+  """The real-data floor as a `results` entry (its interval over the draws of training
+  examples), or None when the table has none or it is not evaluated yet (`plan.floor_steps`)."""
+  if not table_plan.floor_steps(table, scale, runs):
+    return None
+  s = table.scales[scale]
+  seed = s.seeds[0]
+  record = table_plan.read_row(table_plan.row_file(runs, scale, table.name, table_plan.FLOOR,
+                                                   seed))
+  if record is None:
+    return None
+  entry = {'records': {seed: record}, 'draws': {}, 'interval': {}}
+  for c in table.columns:
+    d = cells.draws({seed: record}, (s.metrics.get(c.key, c.key), c.key))
+    iv = cells.over_units(*d) if d[0] else None
+    entry['draws'][c.key] = d
+    entry['interval'][c.key] = (None if iv is None else
+                                dataclasses.replace(iv, kind='draws of training examples'))
+    entry[c.key] = float(np.mean(list(d[0].values()))) if d[0] else None
+  return entry
 
 
 def _fmt(v, fmt: str) -> str:
@@ -227,10 +250,21 @@ def markdown(table: table_spec.Table, scale: str, runs: str, command: str,
     cells_ = [row.label] + [cell(r, c) for c in cols]
     cells_ += [_fmt(row.paper.get(c.key), c.fmt) for c in paper_cols]
     lines.append('| ' + ' | '.join(cells_) + ' |')
+  real = floor(table, scale, runs)
+  if real is not None:
+    cells_ = [table_plan.FLOOR] + [cell(real, c) for c in cols] + ['-'] * len(paper_cols)
+    lines.append('| ' + ' | '.join(cells_) + ' |')
   lines += ['', 'Each "±" is a 95% interval of the mean over the unit named beside it: Student t '
             'over training seeds (each seed\'s mean over its keys) or over evaluation keys, or '
             'the normal interval over test examples (jaxgen.tables.cells); columns without a '
-            'direction show the mean only.', '', f'Verdict rule: {intervals.RULE}', '']
+            'direction show the mean only.', '']
+  if real is not None:
+    prov = real['records'][s.seeds[0]].get('provenance', {})
+    lines += [f'{table_plan.FLOOR}: the same metrics of {prov.get("real_data", "training examples")}'
+              f' ({len(table_plan.FLOOR_KEYS)} draws) against the rows\' reference, what a model '
+              'that samples its training distribution exactly would score at this sample count '
+              '(jaxgen.tables.plan.floor_steps).', '']
+  lines += [f'Verdict rule: {intervals.RULE}', '']
   verdicts = claims(table, res)
   if verdicts:
     lines += ['## The paper\'s claims, checked on these numbers', '']
@@ -292,8 +326,11 @@ def csv_text(table: table_spec.Table, scale: str, runs: str) -> str:
   w.writerow(['row', 'run', 'scale'] + keys + ['paper_' + k for k in keys]
              + [k for k in PROVENANCE_KEYS if k not in keys] + ['evaluators']
              + [f'{k}_{p}' for k in directed for p in ('low', 'high', 'n', 'kind')])
-  for row in table.rows_at(scale):
-    r = res[row.label]
+  real = floor(table, scale, runs)
+  lines = [(row.label, row.run, row.paper, res[row.label]) for row in table.rows_at(scale)]
+  if real is not None:
+    lines.append((table_plan.FLOOR, '', {}, real))
+  for label, run, paper, r in lines:
     first = next((rec for rec in r['records'].values() if rec is not None), None) or {}
     prov = first.get('provenance', {})
     ivs = []
@@ -302,8 +339,8 @@ def csv_text(table: table_spec.Table, scale: str, runs: str) -> str:
       ivs += [iv.low, iv.high, iv.n, iv.kind] if iv is not None else ['', '', '', '']
     idents = sorted({f'{k}: {v}' for rec in r['records'].values() for k, v in
                      ((rec or {}).get('provenance', {}).get('evaluators') or {}).items()})
-    w.writerow([row.label, row.run, scale] + ['' if r[k] is None else r[k] for k in keys]
-               + [row.paper.get(k, '') for k in keys]
+    w.writerow([label, run, scale] + ['' if r[k] is None else r[k] for k in keys]
+               + [paper.get(k, '') for k in keys]
                + [prov.get(k, '') for k in PROVENANCE_KEYS if k not in keys]
                + ['; '.join(idents)] + ivs)
   return buf.getvalue()
@@ -326,8 +363,8 @@ def curves(table: table_spec.Table, scale: str, runs: str) -> dict:
 
 
 def plot(table: table_spec.Table, scale: str, runs: str, out: str) -> Optional[str]:
-  """The table's `Plot` as a PNG (one curve per row series, 95% intervals as error bars); None
-  without matplotlib or plot."""
+  """The table's `Plot` as a PNG (one curve per row series, 95% intervals as error bars, the
+  real-data floor as a dashed line in its band); None without matplotlib or plot."""
   if table.plot is None:
     return None
   try:
@@ -343,9 +380,12 @@ def plot(table: table_spec.Table, scale: str, runs: str, out: str) -> Optional[s
   for name, pts in series.items():
     xs, ys, lows, highs = (np.asarray(v, np.float64) for v in zip(*pts))
     ax.errorbar(xs, ys, yerr=[ys - lows, highs - ys], fmt='o-', capsize=3, label=name)
-  if scale in p.floor:
-    value_, text = p.floor[scale]
-    ax.axhline(value_, color='grey', linestyle='--', linewidth=1, label=text)
+  real = floor(table, scale, runs)
+  if real is not None and real.get(p.y) is not None:
+    iv = real['interval'].get(p.y)
+    ax.axhline(real[p.y], color='grey', linestyle='--', linewidth=1, label=table_plan.FLOOR)
+    if iv is not None:
+      ax.axhspan(iv.low, iv.high, color='grey', alpha=0.2, linewidth=0)
   if p.logx:
     ax.set_xscale('log')
   if p.logy:

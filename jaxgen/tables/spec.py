@@ -157,13 +157,11 @@ class Scale:
 @dataclasses.dataclass(frozen=True)
 class Plot:
   """A curve per row series: `y` against `x` (column keys), log-scaled axes if `logx` / `logy`;
-  `floor`: ``(value, label)`` of a dashed horizontal line (e.g. real data against real data), per
-  scale name (``{'laptop': (0.318, 'test vs train images')}``)."""
+  the report adds the real-data floor of `y` where the table has one."""
   x: str
   y: str
   logx: bool = False
   logy: bool = False
-  floor: Mapping[str, tuple] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)

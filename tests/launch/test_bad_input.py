@@ -221,6 +221,10 @@ def test_mistakes_on_a_trained_run(capsys, trained):
           r"config\.eval\.metrics: unknown metric 'fidd'\. Did you mean 'fid'\?", trained)
   refused(capsys, launch_evaluate.main, ['--workdir', trained, "--config.eval.metrics=('loss', 3)"],
           r"config\.eval\.metrics: expected a tuple of str .*got int 3 at position 1", trained)
+  # the real-data floor measures sample metrics only
+  refused(capsys, launch_evaluate.main, ['--workdir', trained, '--real-data'],
+          r"config\.eval\.metrics: \['loss'\] are not measured on samples; the real-data floor",
+          trained)
   # fid without the Inception weights: the download and the converter, nothing written
   refused(capsys, launch_evaluate.main, ['--workdir', trained, "--config.eval.metrics=('fid',)"],
           r'config\.eval\.inception_weights is empty.*convert_inception_weights', trained)

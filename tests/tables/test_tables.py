@@ -11,6 +11,7 @@ import os
 
 import pytest
 
+from jaxgen.metrics import intervals
 from jaxgen.runtime import config as cfg
 from jaxgen.runtime import overrides as overrides_lib
 from jaxgen.tables import plan as table_plan
@@ -76,7 +77,9 @@ def test_plan_orders_runs_pairs_and_rows(tmp_path):
   assert kinds == [('train', 'rf1 seed 0'), ('pairs', 'rf1 seed 0'), ('train', 'rf2 seed 0'),
                    ('pairs', 'rf2 seed 0'), ('train', 'rf3 seed 0'), ('train', 'dist seed 0'),
                    ('evaluate', 'three seed 0'), ('evaluate', 'distilled seed 0'),
-                   ('evaluate', 'one seed 0')]
+                   ('evaluate', 'one seed 0'), ('evaluate', 'real data (floor) seed 0')]
+  # the floor is measured on the first row's run that trains on real data (not on reflow pairs)
+  assert f'{tmp_path}/smoke/rf1/seed0' in steps[-1].argv and '--real-data' in steps[-1].argv
   train_rf2 = steps[2].argv
   assert f'--config.train.init_from={tmp_path}/smoke/rf1/seed0' in train_rf2
   assert steps[1].argv[:5] == ('-m', 'launch.reflow', '--workdir', f'{tmp_path}/smoke/rf1/seed0',
@@ -109,7 +112,7 @@ def test_bad_rows_are_refused_at_plan_time(tmp_path):
 def test_done_steps_are_recognised_and_changes_are_not(tmp_path, monkeypatch):
   t = _table()
   steps = table_plan.plan(t, 'smoke', str(tmp_path))
-  row = steps[-1]
+  row = steps[-2]
   monkeypatch.setattr(table_plan.workdir_lib, 'latest_step', lambda p: 20)
   monkeypatch.setattr(table_plan.paths, 'exists', lambda p: True)
   os.makedirs(os.path.dirname(row.out))
@@ -117,13 +120,14 @@ def test_done_steps_are_recognised_and_changes_are_not(tmp_path, monkeypatch):
     json.dump({'step': 20, 'eval/sliced_wasserstein': 0.3,
                'table_row': {'argv': list(row.argv)}}, f)
   again = table_plan.plan(t, 'smoke', str(tmp_path))
-  assert [s.done for s in again] == [True, True, False, True]   # toy smoke: 20 training steps; row 'first' not evaluated
+  # toy smoke: 20 training steps; row 'first' and the floor not evaluated
+  assert [s.done for s in again] == [True, True, False, True, False]
   # a retrained run (newer checkpoint) or a changed row is evaluated again
   monkeypatch.setattr(table_plan.workdir_lib, 'latest_step', lambda p: 40)
-  assert not table_plan.plan(t, 'smoke', str(tmp_path))[-1].done
+  assert not table_plan.plan(t, 'smoke', str(tmp_path))[-2].done
   monkeypatch.setattr(table_plan.workdir_lib, 'latest_step', lambda p: 20)
   changed = _table(rows=(t.rows[0], Row('second', 'b', {'sampling.steps': 9})))
-  assert not table_plan.plan(changed, 'smoke', str(tmp_path))[-1].done
+  assert not table_plan.plan(changed, 'smoke', str(tmp_path))[-2].done
 
 
 def _write_row(tmp_path, table, label, record):
@@ -167,8 +171,7 @@ def test_plot_draws_one_curve_per_series_in_increasing_x(tmp_path):
   rows = (Row('a-many', 'a', {'sampling.steps': 3}, series='a'), Row('a-one', 'a', series='a'),
           Row('b-one', 'b', series='b'), Row('unmeasured', 'b', series='c'),
           Row('alone', 'b'))
-  t = _table(rows=rows, plot=Plot('nfe', 'sliced_wasserstein', logx=True, logy=True,
-                                  floor={'smoke': (0.1, 'real')}))
+  t = _table(rows=rows, plot=Plot('nfe', 'sliced_wasserstein', logx=True, logy=True))
   for label, nfe, sw in (('a-many', 30, 0.2), ('a-one', 1, 2.0), ('b-one', 1, 0.5),
                          ('alone', 1, 0.1)):
     _write_row(tmp_path, t, label, {'eval/sliced_wasserstein': sw, 'eval/nfe': nfe})
@@ -193,7 +196,8 @@ def test_inception_rows_at_a_scale_with_samples_read_a_chunk_folder(tmp_path):
   steps = table_plan.plan(t, 'paper', str(tmp_path), {'eval.inception_weights': 'w.npz'})
   assert [(s.kind, s.name) for s in steps] == [
       ('train', 'a seed 0'), ('sample', 'fid row seed 0'), ('evaluate', 'fid row seed 0'),
-      ('evaluate', 'sw row seed 0')]
+      ('evaluate', 'sw row seed 0'), ('evaluate', 'real data (floor) seed 0')]
+  assert '--config.eval.inception_weights=w.npz' in steps[-1].argv
   folder = f'{tmp_path}/paper/a/seed0/samples/toy_fid_row'
   assert steps[1].argv == ('-m', 'launch.sample', '--workdir', f'{tmp_path}/paper/a/seed0',
                            '--num', '100', '--name', 'toy_fid_row', '--config.sampling.steps=3')
@@ -264,7 +268,7 @@ def test_a_row_chooses_its_checkpoint(tmp_path):
   steps = table_plan.plan(t, 'smoke', str(tmp_path))
   assert steps[1].argv[-2:] == ('--step', '10') and '--step' not in steps[2].argv
   assert table_plan.execute(steps, log=lambda *a: None) == 0
-  early, late = (table_plan.read_row(s.out) for s in steps[1:])
+  early, late = (table_plan.read_row(s.out) for s in steps[1:3])
   assert (early['step'], early['provenance']['step'], late['step']) == (10, 10, 20)
   for record in (early, late):
     reps = record['repeats']
@@ -274,8 +278,36 @@ def test_a_row_chooses_its_checkpoint(tmp_path):
     assert record['provenance']['measured'] == {
         'sliced_wasserstein': {'samples': 16, 'reference': 'toy2d:moons eval-16'}}
   assert early['eval/sliced_wasserstein'] != late['eval/sliced_wasserstein']
+  # the floor step measured training examples, a fresh draw per key, no network evaluations
+  real = table_plan.read_row(steps[3].out)
+  assert real['provenance']['real_data'] == 'toy2d:moons training examples, 16 distinct per key'
+  draws = [r['eval/sliced_wasserstein'] for r in real['repeats']]
+  assert len(set(draws)) == len(table_plan.FLOOR_KEYS) and real['eval/nfe'] == 0
   assert all(s.done for s in table_plan.plan(t, 'smoke', str(tmp_path)))
   with pytest.raises(cfg.ConfigError, match=r"row 'never'.*step=30 is past"):
     table_plan.plan(Table(name='toy', title='Toy', source='-', paper_setting='-',
                           columns=t.columns, rows=(Row('never', 'a', step=30),),
                           metrics=t.metrics, scales=t.scales), 'smoke', str(tmp_path))
+
+
+def test_the_report_prints_the_real_data_floor_with_its_interval(tmp_path):
+  """The floor's row file (one draw of training examples per key) becomes the last table row,
+  mean +- the t interval over its draws, labelled as such, and a line in the CSV; a row's cell
+  beside it keeps its own interval."""
+  t = _table()
+  keys = table_plan.FLOOR_KEYS
+  values = [0.1 + 0.01 * k for k in keys]
+  _write_row(tmp_path, t, table_plan.FLOOR, {
+      'step': 4, 'eval/sliced_wasserstein': values[0],
+      'repeats': [{'key': k, 'eval/sliced_wasserstein': v} for k, v in zip(keys, values)],
+      'provenance': {'real_data': 'toy training examples, 8 distinct per key'}})
+  md = table_report.markdown(t, 'smoke', str(tmp_path), 'python -m launch.table x')
+  line = [l for l in md.splitlines() if l.startswith(f'| {table_plan.FLOOR} |')]
+  iv = intervals.t_interval(values, 'x')
+  half = (iv.high - iv.low) / 2
+  assert line == [f'| {table_plan.FLOOR} | {iv.mean:.3f} ± {half:.3f} (10 draws of training '
+                  'examples) | - | - | - |']
+  assert 'toy training examples, 8 distinct per key (10 draws)' in md
+  rows = list(csv.DictReader(io.StringIO(table_report.csv_text(t, 'smoke', str(tmp_path)))))
+  assert rows[-1]['row'] == table_plan.FLOOR and float(rows[-1]['sliced_wasserstein']) == (
+      pytest.approx(iv.mean))
