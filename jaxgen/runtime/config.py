@@ -79,10 +79,8 @@ def common() -> ConfigDict:
                             # checkpoint that it evaluates with (EMA if its eval.use_ema; same
                             # model.* config); '' = random init. A run with its own checkpoint
                             # resumes from that instead.
-      validation_metric='loss',  # with data.validation > 0: measured on the validation split
-                            # at every checkpoint_every save and the last one, logged as
-                            # val/<metric>; the checkpoint of its lowest value is always kept
-                            # (loss, or a likelihood: nll, bpd; jaxgen.runtime.validation)
+      validation_metric='loss',  # data.validation > 0: 'loss', 'nll' or 'bpd' on it at each
+                            # save, logged as val/<metric>; its best checkpoint is always kept
   ))
   c.eval = ConfigDict(dict(
       metrics=('loss',),    # names declared by jaxgen.runtime.evaluators (or the family)
@@ -381,8 +379,7 @@ def _check_metrics(module, names) -> None:
 
 
 def _check_validation_metric(name: str) -> None:
-  """Refuses a ``train.validation_metric`` that is neither the loss nor a likelihood (a metric
-  measured on held-out examples whose lower value is better)."""
+  """Refuses a ``train.validation_metric`` other than the loss or a likelihood (lower: better)."""
   from jaxgen.runtime import evaluators
 
   allowed = [m for d in evaluators.declarations() if d.likelihood or 'loss' in d.names
