@@ -110,3 +110,21 @@ def test_a_likelihood_metric_of_a_family_without_one_names_the_key(tmp_path):
   with pytest.raises(cfg.ConfigError, match=r'train.validation_metric=.bpd.*likelihood'):
     loop.train(c, str(w))
   assert not os.path.exists(w)
+
+
+def test_a_resume_on_another_split_is_refused_by_the_data_fingerprint(tmp_path):
+  """data.json records the split; a resume whose data holds out other examples is refused."""
+  from jaxgen import data as data_lib
+  from jaxgen.runtime import workdir as workdir_lib
+  from tests.conftest import data_cfg
+
+  w = str(tmp_path)
+  workdir_lib.write_data_fingerprint(w, data_lib.build(data_cfg(name='digits', scale='levels',
+                                                                validation=150), 0), False)
+  assert json.load(open(tmp_path / 'data.json'))['validation'] == 150
+  same = data_lib.build(data_cfg(name='digits', scale='levels', validation=150), 5)
+  workdir_lib.check_data_fingerprint(w, same, True)
+  for n in (0, 100):
+    other = data_lib.build(data_cfg(name='digits', scale='levels', validation=n), 0)
+    with pytest.raises(cfg.ConfigError, match='the data changed'):
+      workdir_lib.check_data_fingerprint(w, other, True)
