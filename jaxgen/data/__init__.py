@@ -4,7 +4,8 @@ batches.
 ``build(config.data, seed)`` returns a `Source`: ``spec`` (a `DataSpec`), ``train_batch(step,
 batch_size)`` (a pure function of ``(seed, step)``; each host keeps its contiguous share of the
 global batch), ``eval_batches(batch_size)`` (with a ``mask`` entry), ``eval_array(n)``,
-``fingerprint`` and ``eval_source()``; see `jaxgen.data.source`. ``train_batches(start, stop,
+``fingerprint``, ``validation()`` (the held-out validation split, ``data.validation``) and
+``eval_source()``; see `jaxgen.data.source`. ``train_batches(start, stop,
 batch_size)`` walks steps in order. ``data.pipeline`` makes the batches in memory or with a Grain
 `MapDataset` (only this host's rows, reader threads, lazy TFDS reads): the same batches either way
 (`jaxgen.data.pipeline`).
@@ -42,6 +43,9 @@ def defaults() -> ml_collections.ConfigDict:
       flip=False,           # random horizontal flip of training images
       eval_size=10000,      # toy2d: size of the fixed evaluation sample
       max_examples=0,       # >0: keep only the first N examples of each split (pairs: must be 0)
+      validation=0,         # >0: hold out this many examples of the training split (after
+                            # max_examples; the same ones for every seed) as a validation split,
+                            # never trained on; images only (`jaxgen.data.validation`)
       stand_in=False,       # smoke runs: a known image set missing here is replaced by synthetic
                             # data of its shape, levels and classes (one line printed; the run's
                             # data fingerprint says so, so it never resumes on the real set)

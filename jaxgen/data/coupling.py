@@ -36,7 +36,7 @@ from jaxgen.data import source
 
 SEED_STREAM = 11
 # data keys the x0 section does not take (it is one level deep).
-NOT_IN_X0 = ('x0',)
+NOT_IN_X0 = ('x0', 'validation')
 
 
 def x0_defaults(data: ml_collections.ConfigDict) -> ml_collections.ConfigDict:

@@ -3,17 +3,20 @@ lazily under the grain pipeline) through the transforms (`jaxgen.data.transforms
 ``digits``, ``fashion_mnist`` and ``tfds:<name>``.
 
 Training batches ``{'x', 'label'}`` walk a per-epoch permutation; binarization, dequantization
-and flips are drawn per global batch. With ``data.stand_in=True`` a known set (`standin.SETS`)
+and flips are drawn per global batch. ``data.validation`` holds examples of the training split out
+of it (`jaxgen.data.validation`); `ImageSource.validation` evaluates them. With ``data.stand_in=True`` a known set (`standin.SETS`)
 that is not on this machine is replaced by its synthetic stand-in, and one line says so.
 """
 
 from __future__ import annotations
 
+import copy
 from typing import Callable, Optional, Union
 
 import numpy as np
 
 from jaxgen.data import loaders, source, standin, transforms
+from jaxgen.data import validation as validation_lib
 from jaxgen.data import pipeline as pipeline_lib
 from jaxgen.data.loaders import DataNotFoundError, Images, TfdsImages
 
@@ -22,19 +25,25 @@ Records = Union[Images, TfdsImages]
 
 class ImageSource(source.Source):
   """Images of ``load(split)`` for ``data.train_split`` / ``data.eval_split``, the first
-  ``data.max_examples`` of each if > 0, transformed as ``config.data`` says.
+  ``data.max_examples`` of each if > 0 (then ``data.validation`` of the training ones held out),
+  transformed as ``config.data`` says.
 
   `load` returns a record set (`jaxgen.data.loaders`); one read lazily (``tfds:``) stays lazy under
   the grain pipeline and is loaded into memory under the memory pipeline."""
+
+  holds_out = True
 
   def __init__(self, cfg, seed: int, load: Callable[[str], Records],
                fingerprint: Optional[dict] = None):
     super().__init__(cfg, seed)
     train, evaluation = load(cfg.train_split), load(cfg.eval_split)
     self.pipeline = pipeline_lib.choose(cfg, lazy=train.lazy)
-    self._train = self._prepare(train)
+    train = self._prepare(train)
     self._eval = self._prepare(evaluation)
-    self._fingerprint = fingerprint
+    n = int(cfg.get('validation', 0))
+    self._train, self._validation = validation_lib.split(train, n, cfg.name)
+    held_out = validation_lib.fingerprint(len(train), n)
+    self._fingerprint = {**(fingerprint or {}), **held_out} if held_out else fingerprint
     transforms.check(cfg, self._train.num_levels)
     k = transforms.effective_levels(cfg, self._train.num_levels)
     low, high = transforms.value_range(cfg.scale, k)
@@ -57,8 +66,19 @@ class ImageSource(source.Source):
 
   @property
   def fingerprint(self) -> Optional[dict]:
-    """None for real data (the config names it); a stand-in's says so (`stand_in`)."""
+    """None for real data without a validation split (the config names it); a stand-in's says so
+    (`stand_in`), a validation split's names its held-out examples (`validation.fingerprint`)."""
     return self._fingerprint
+
+  def validation(self) -> Optional['ImageSource']:
+    """This source with the held-out validation split as its evaluation split (its
+    ``eval_batches``, ``eval_size``: the whole split, evaluated as the evaluation split is), or
+    None without one."""
+    if self._validation is None:
+      return None
+    view = copy.copy(self)
+    view._eval, view._validation = self._validation, None
+    return view
 
   def _transform(self, images, rng, train, rows=None, total=None):
     return transforms.apply(images, rng, self.cfg, self._train.num_levels, train, rows, total)

@@ -56,7 +56,11 @@ class Images:
     """The first n examples (all if n is 0)."""
     if not n:
       return self
-    return Images(self.images[:n], None if self.labels is None else self.labels[:n],
+    return self.subset(slice(0, n))
+
+  def subset(self, idx) -> 'Images':
+    """The examples `idx` (a slice or indices), with this split's levels and classes."""
+    return Images(self.images[idx], None if self.labels is None else self.labels[idx],
                   self.num_levels, self.num_classes)
 
   @property

@@ -8,8 +8,8 @@ exactly the batches it would have seen. ``data.pipeline`` chooses how they are m
 or a Grain dataset that reads only this host's share): the batches are the same
 (`jaxgen.data.pipeline`); `train_batches` walks a range of steps. A source implements
 ``_global_train_batch``, ``_global_eval_batch``, ``_eval_examples`` and ``eval_size`` (and may
-override ``_grain_dataset`` to read only a host's rows); `Source` does the host sharding, the
-padding and the mask.
+override ``_grain_dataset`` to read only a host's rows, and ``validation`` with ``holds_out``);
+`Source` does the host sharding, the padding and the mask.
 
 Sources register under an exact name (``'digits'``) or a prefix ending in ``':'`` (``'tfds:'``)
 with `register`; `build` looks the name up, so adding a source edits no other source.
@@ -84,10 +84,15 @@ class Source(abc.ABC):
   """
 
   spec: DataSpec
+  holds_out = False  # whether it implements ``data.validation`` (`validation`)
 
   def __init__(self, cfg, seed: int):
     self.cfg = cfg
     self.seed = int(seed)
+    if cfg.get('validation', 0) and not self.holds_out:
+      raise ValueError(f'config.data.validation={cfg.validation!r}: {cfg.name} has no finite '
+                       'training split to hold examples out of (digits, fashion_mnist and '
+                       'tfds:<name> have): set it to 0')
     self.pipeline = pipeline_lib.choose(cfg, lazy=False)  # 'memory' | 'grain'; see `pipeline`
     self._grain: dict = {}
 
@@ -119,6 +124,11 @@ class Source(abc.ABC):
   def fingerprint(self) -> Optional[dict]:
     """JSON-able identity of the training data beyond the config (None when the config says it
     all); a run records it and refuses to resume when it changes."""
+    return None
+
+  def validation(self) -> Optional['Source']:
+    """The source whose evaluation split is the validation split held out of the training split
+    (``data.validation``; `jaxgen.data.validation`), or None without one."""
     return None
 
   def eval_source(self) -> dict:

@@ -14,6 +14,7 @@
     samples          draw and write sample files, named by their settings
     viz              sample grids and plots
     evaluate         the evaluation of a run and its provenance
+    validation       the validation metric at each checkpoint during training, the best step
     evaluators/      one module per kind of metric, each declaring its names and needs;
                      classifier_asset: the pinned evaluation classifiers
     cli              what launch/ shares: flags, overrides, one-line errors

@@ -79,6 +79,8 @@ def common() -> ConfigDict:
                             # checkpoint that it evaluates with (EMA if its eval.use_ema; same
                             # model.* config); '' = random init. A run with its own checkpoint
                             # resumes from that instead.
+      validation_metric='loss',  # data.validation > 0: 'loss', 'nll' or 'bpd' on it at each
+                            # save, logged as val/<metric>; its best checkpoint is always kept
   ))
   c.eval = ConfigDict(dict(
       metrics=('loss',),    # names declared by jaxgen.runtime.evaluators (or the family)
@@ -127,6 +129,7 @@ RANGES = {
     'optim.grad_clip': (lambda v: v >= 0, '>= 0 (0 disables)'),
     'optim.warmup_steps': (lambda v: v >= 0, '>= 0'),
     'data.binarize_threshold': (lambda v: 0 < v < 1, 'in (0, 1)'),
+    'data.validation': (lambda v: v >= 0, '>= 0 (a number of training examples; 0: none)'),
     'eval.batch_size': (lambda v: v > 0, '> 0'),
     'eval.dequant_draws': (lambda v: v > 0, '> 0'),
     'eval.rng_keys': (lambda v: len(v) > 0 and len(set(v)) == len(v)
@@ -357,6 +360,7 @@ def validate(config: ConfigDict) -> ConfigDict:
 
   walk(config, schema, out, '')
   _check_metrics(module, out.eval.metrics)
+  _check_validation_metric(out.train.validation_metric)
   _cross_checks(module, out)
   return out
 
@@ -372,6 +376,17 @@ def _check_metrics(module, names) -> None:
       hint = f' Did you mean {close[0]!r}?' if close else ''
       raise ConfigError(f'config.eval.metrics: unknown metric {name!r}.{hint} Known: '
                         f'{", ".join(known)}')
+
+
+def _check_validation_metric(name: str) -> None:
+  """Refuses a ``train.validation_metric`` other than the loss or a likelihood (lower: better)."""
+  from jaxgen.runtime import evaluators
+
+  allowed = [m for d in evaluators.declarations() if d.likelihood or 'loss' in d.names
+             for m in d.names]
+  if name not in allowed:
+    raise ConfigError(f'config.train.validation_metric={name!r} is not measured on the '
+                      f'validation split; choose one of: {", ".join(map(repr, allowed))}')
 
 
 def _cross_checks(module, config: ConfigDict) -> None:

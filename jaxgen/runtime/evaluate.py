@@ -82,18 +82,21 @@ def real_draw(run, rng: jax.Array, n: int) -> np.ndarray:
   return np.asarray(data_lib.build(run.config.data, seed).train_batch(0, n, 0, 1)['x'])
 
 
-def inputs(run, sampler=None, real_data: bool = False) -> Inputs:
+def inputs(run, sampler=None, data=None, real_data: bool = False) -> Inputs:
   """The `Inputs` of `run`; `sampler` is a `samples.sampler` to share (its jit cache), one is
-  made otherwise; with `real_data` the "samples" are training examples (`real_draw`, NFE 0)."""
+  made otherwise. `data`: the source whose evaluation split is evaluated, whole (the validation
+  split, ``run.data.validation()``); default ``run.data``, its first ``eval.num_batches``. With
+  `real_data` the "samples" are training examples (`real_draw`, NFE 0)."""
   config, model, mesh = run.config, run.model, run.mesh
   ec = config.eval
   n_dev = mesh.devices.size
   bs = ec.batch_size - ec.batch_size % n_dev or n_dev
   draw = sampler if sampler is not None else samples_lib.sampler(model, mesh)
   settings = model.sampling_settings(config.sampling) if model.sample is not None else None
+  source, num_batches = (run.data, ec.num_batches) if data is None else (data, 0)
 
   def batches(dequant_draw=0):
-    for b in run.data.eval_batches(bs, ec.num_batches, dequant_draw):
+    for b in source.eval_batches(bs, num_batches, dequant_draw):
       yield parallel.shard_batch(b, mesh)
 
   return Inputs(
@@ -107,18 +110,19 @@ def inputs(run, sampler=None, real_data: bool = False) -> Inputs:
                  else lambda p, r, n: draw(p, r, n, settings)),
       sampling=settings,
       sampling_options=compile_options.sampling_options(model, settings),
-      batches=batches, reference=run.data.eval_array, mesh=mesh, spec=run.data.spec,
+      batches=batches, reference=source.eval_array, mesh=mesh, spec=source.spec,
       discrete=model.discrete, eval_config=ec,
-      eval_data_name=run.data.eval_source()['data']['name'],
+      eval_data_name=source.eval_source()['data']['name'],
       run_step=run.step)
 
 
 class Evaluator:
-  """The metrics of ``run.config.eval.metrics``, each evaluator built (and compiled) once;
+  """The metrics of ``run.config.eval.metrics`` (or `metrics`), each evaluator built (and
+  compiled) once, on ``run.data``'s evaluation split (or `data`'s, whole: `inputs`);
   ``Evaluator(run)(params, rng) -> dict of floats``."""
 
-  def __init__(self, run, sampler=None, real_data: bool = False):
-    names = tuple(run.config.eval.metrics)
+  def __init__(self, run, sampler=None, metrics=None, data=None, real_data: bool = False):
+    names = tuple(run.config.eval.metrics if metrics is None else metrics)
     model = run.model
     chosen = evaluators.declaring(names)
     known = {m for _, ms in chosen for m in ms}
@@ -146,7 +150,7 @@ class Evaluator:
         raise cfg_lib.ConfigError(
             f'config.eval.metrics: {lik} need a likelihood, and family {family_name!r} has no '
             'log_prob: leave them out of config.eval.metrics')
-    available = inputs(run, sampler, real_data)
+    available = inputs(run, sampler, data, real_data)
     self.sampling = available.sampling  # the typed sampling settings (None without a sampler)
     self._evaluators = [d.build(ms, available) for d, ms in chosen]
     for i, m in enumerate(own):

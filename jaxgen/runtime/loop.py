@@ -6,7 +6,9 @@ It writes into `workdir`::
     checkpoints/<step>/  Orbax checkpoints (state + config); running again resumes from the newest
     metrics.jsonl        one JSON object per log / evaluation (and tb/, TensorBoard events); a log
                          line is the mean over its ``steps``, ``partial`` where that is fewer
-                         than an uninterrupted run's (after a resume between two log steps)
+                         than an uninterrupted run's (after a resume between two log steps);
+                         with data.validation, ``val/<metric>`` at each checkpoint step
+                         (`jaxgen.runtime.validation`; its best checkpoint is always kept)
     samples/step_N.png   sample grids (and step_N.npz with the raw samples); none for a family
                          without a sampler (``Model.sample`` None: a classifier)
     init_from.json       with train.init_from: the source, step and params the run started from
@@ -60,6 +62,7 @@ from jaxgen.runtime import prefetch
 from jaxgen.runtime import run as run_lib
 from jaxgen.runtime import samples as samples_lib
 from jaxgen.runtime import state as state_lib
+from jaxgen.runtime import validation as validation_lib
 from jaxgen.runtime import workdir as workdir_lib
 from jaxgen.runtime import writer as writer_lib
 from jaxgen.store import checkpoint as ckpt_lib
@@ -248,6 +251,7 @@ def _train(config, workdir: str, mesh) -> state_lib.TrainState:
   trainer = state_lib.Trainer(run)
   draw = samples_lib.sampler(run.model, run.mesh)   # one jit cache for evaluation and samples
   evaluator = evaluate_lib.Evaluator(run, draw)     # unknown metrics are refused here
+  validation = validation_lib.Tracker(run, draw)    # and validation metrics it cannot measure
   workdir_lib.check_data_fingerprint(workdir, run.data, resuming)
   record = None
   checkpointer = None  # created with the first save of a fresh run (no empty checkpoints/)
@@ -282,6 +286,7 @@ def _train(config, workdir: str, mesh) -> state_lib.TrainState:
     final_eval = start < tc.steps or (has_sampler
                                       and not samples_lib.finished(workdir, f'step_{start}'))
     writer = writer_lib.Writer(workdir, is_main, start, redo_eval=start >= tc.steps and final_eval)
+    validation.resume(workdir, start)  # the best so far, from the truncated metrics.jsonl
   except BaseException:
     if checkpointer is not None:
       checkpointer.close()
@@ -336,9 +341,13 @@ def _train(config, workdir: str, mesh) -> state_lib.TrainState:
           if bar is not None:
             bar.set_postfix(loss=f"{summary['loss']:.4g}", refresh=False)
         if save:
+          if validation.due(done):  # before saving: a checkpoint of this step has its value
+            shown = trainer.show(state)
+            writer.write(done, validation.measure(shown.params, shown.eval_rng(), done))
           if checkpointer is None:
             checkpointer = ckpt_lib.Checkpointer(workdir, keep=tc.keep_checkpoints)
-          checkpointer.save(done, state, cfg_lib.to_json(config), force=done == tc.steps or stop)
+          checkpointer.save(done, state, cfg_lib.to_json(config), force=done == tc.steps or stop,
+                            best=validation.best_step)
         if stop:
           _stop(checkpointer, bar, preemption, done, is_main)
         if tc.eval_every and done % tc.eval_every == 0 and done != tc.steps:

@@ -13,9 +13,9 @@ sampling command needs, not the optimizer state) and verifies those.
 Damage is never repaired by deleting: `restore()` without a step walks down from the newest
 step folder, skips each one that is empty, incomplete, unreadable or fails its digest, prints
 one line naming the skipped steps and the step restored, and raises `CheckpointError` (naming
-every step tried) when none is good. Retention (the newest `keep`) counts only checkpoints that
-look good, and deletes an old one only after a newer save has committed, so broken folders
-never push good ones out. A failed save (a full disk) is one `CheckpointError` naming the step,
+every step tried) when none is good. Retention (the newest `keep`, and the step the caller names
+as ``best``) counts only checkpoints that look good, and deletes an old one only after a newer
+save has committed, so broken folders never push good ones out. A failed save (a full disk) is one `CheckpointError` naming the step,
 the folder and the cause, raised at the next `save`, `wait`, `check` or `close`; its temporary
 folder is removed and the earlier checkpoints are untouched.
 """
@@ -105,6 +105,7 @@ class Checkpointer:
     self._manager_obj = None
     self._damaged: dict[int, str] = {}   # step -> reason, found in this process
     self._pending: Optional[tuple[int, digest_lib.Pending]] = None  # async save not yet confirmed
+    self._best: Optional[int] = None    # the step retention keeps whatever its age (`save`)
     self.restored_step: Optional[int] = None
     self.restored_config: Optional[dict] = None
     self.last_digest_seconds: Optional[float] = None  # of the newest confirmed save
@@ -177,12 +178,15 @@ class Checkpointer:
 
   # --- saving ----------------------------------------------------------------------------------
 
-  def save(self, step: int, state: Any, config_json: str, force: bool = False) -> bool:
+  def save(self, step: int, state: Any, config_json: str, force: bool = False,
+           best: Optional[int] = None) -> bool:
     """Starts saving `state` as `step` (asynchronously when async_save). Returns False (with one
     printed line) if a damaged folder ``checkpoints/<step>`` is in the way: it is never
     overwritten; with `force` (a save that must happen) that is a CheckpointError instead.
-    A previous save that failed raises CheckpointError here."""
-    self._confirm_pending()
+    A previous save that failed raises CheckpointError here. `best`: a step whose checkpoint
+    retention keeps whatever its age from now on (the run's best validation step), or None."""
+    self._confirm_pending()   # retains with the previous `best`: the new one is not saved yet
+    self._best = best
     path = paths.join(self.directory, str(step))
     if paths.exists(path):
       reason = self.problem(step)
@@ -272,12 +276,12 @@ class Checkpointer:
         paths.rmtree(paths.join(self.directory, name))
 
   def _retain(self) -> None:
-    """Deletes good checkpoints older than the newest `keep` good ones. Damaged folders are
-    neither counted nor deleted."""
+    """Deletes good checkpoints older than the newest `keep` good ones, except the `best` step
+    named by the last `save`. Damaged folders are neither counted nor deleted."""
     if not self.keep or self.keep <= 0:
       return
     good = self.good_steps()
-    old = good[:-self.keep]
+    old = [s for s in good[:-self.keep] if s != self._best]
     if old:
       self._manager.reload()
       for s in old:

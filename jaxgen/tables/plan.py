@@ -21,7 +21,11 @@ once per training seed of the scale (``Scale.seeds``):
   with a sampling metric (`samples_keys`), ``(0,)`` for likelihood rows; ``--step``: the row's
   checkpoint (`Row.step`). Done when that file exists, records this command and the step it
   should have evaluated (the row's, else the run's newest: a retrained run or a changed row is
-  evaluated again).
+  evaluated again). A row with ``step='best'`` (a run with a validation split, else refused)
+  evaluates, per seed, the checkpoint of the lowest ``val/<metric>`` in that seed's
+  metrics.jsonl (`choose_best`); until the run is trained its steps hold ``--step best``, which
+  `execute` resolves when it reaches them (`resolve`), and the row file's ``table_row`` says
+  which step was chosen and why.
 
 * the **real-data floor** (tables with a sample-quality column): ``launch.evaluate --real-data``
   on the first seed's run of the first row that samples real data's model (no ``pairs_from``),
@@ -53,7 +57,9 @@ from typing import Any, Mapping, Optional
 from jaxgen.runtime import config as cfg_lib
 from jaxgen.runtime import evaluators
 from jaxgen.runtime import overrides as overrides_lib
+from jaxgen.runtime import validation as validation_lib
 from jaxgen.runtime import workdir as workdir_lib
+from jaxgen.runtime import writer as writer_lib
 from jaxgen.store import paths
 from jaxgen.tables import spec as table_spec
 
@@ -67,13 +73,16 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 class Step:
   """kind: 'train' | 'pairs' | 'sample' | 'evaluate'; name: the run key or row label; argv: the
   command after ``python``; done: nothing left to do; out: the row file (evaluate); inception:
-  an evaluation with a metric that needs ``eval.inception_weights``."""
+  an evaluation with a metric that needs ``eval.inception_weights``; choose: ``(workdir, val key,
+  train.steps)`` while argv holds ``--step best`` (`resolve`); chosen: why its ``--step``."""
   kind: str
   name: str
   argv: tuple
   done: bool
   out: str = ''
   inception: bool = False
+  choose: tuple = ()
+  chosen: str = ''
 
   def command(self) -> str:
     import shlex
@@ -183,6 +192,29 @@ def check_sample_counts(table: table_spec.Table, scale: str, counts: Mapping[str
           'eval.num_samples (or put them in separate columns)')
 
 
+def choose_best(path: str, key: str, steps: int) -> tuple[int, str]:
+  """``(step, why)``: the checkpoint of the trained run `path` with the lowest `key`
+  (``val/<metric>``) among its checkpoints, and ``'best val/bpd 1.234 at step 800 of 1500'``."""
+  found = validation_lib.best(writer_lib.read_metrics(path), key,
+                              workdir_lib.checkpoint_steps(path))
+  if found is None:
+    raise cfg_lib.ConfigError(f'{path}: no {key} is logged at a checkpoint it has, so the '
+                              "checkpoint of a row with step='best' cannot be chosen; retrain it "
+                              'with data.validation > 0 in a new --runs folder')
+  step, value = found
+  return step, f'best {key} {value:.4g} at step {step} of {steps}'
+
+
+def resolve(step: Step) -> Step:
+  """`step` with ``--step best`` replaced by the run's best step (`choose_best`), once trained."""
+  if not step.choose:
+    return step
+  n, why = choose_best(*step.choose)
+  argv = list(step.argv)
+  argv[argv.index('--step') + 1] = str(n)
+  return dataclasses.replace(step, argv=tuple(argv), choose=(), chosen=why)
+
+
 def _row_done(out: str, argv: tuple, path: str, step: Optional[int]) -> bool:
   record = read_row(out)
   if record is None:
@@ -246,13 +278,17 @@ def plan(table: table_spec.Table, scale: str, runs: str,
     where = f'table {table.name}, row {row.label!r}'
     evaluated = check_evaluation(configs[row.run], over, where)
     counts[row.label] = (over['eval.metrics'], int(evaluated.eval.num_samples))
-    if row.step is not None and row.step > configs[row.run].train.steps:
+    if row.step == 'best' and not configs[row.run].data.validation:
+      raise cfg_lib.ConfigError(f"{where}: step='best' chooses by the run's validation split, and "
+                                f'run {row.run!r} has none (data.validation=0): give the run '
+                                '--config.data.validation=N, or choose a step')
+    if isinstance(row.step, int) and row.step > configs[row.run].train.steps:
       raise cfg_lib.ConfigError(f'{where}: step={row.step} is past the run\'s train.steps='
                                 f'{configs[row.run].train.steps}: choose a step it saves')
   check_sample_counts(table, scale, counts)
   for seed in s.seeds:
     for row in table.rows_at(scale):
-      steps += _row_steps(table, scale, runs, row, seed, inception)
+      steps += _row_steps(table, scale, runs, row, seed, inception, configs[row.run])
   return steps + floor_steps(table, scale, runs, inception)
 
 
@@ -291,10 +327,16 @@ def floor_steps(table: table_spec.Table, scale: str, runs: str,
                needs_inception)]
 
 
-def _row_steps(table, scale, runs, row, seed, inception) -> list:
-  """The evaluation of `row` on the seed-`seed` run (after its samples folder, if any)."""
+def _row_steps(table, scale, runs, row, seed, inception, config) -> list:
+  """The evaluation of `row` on the seed-`seed` run of `config` (after its samples folder, if
+  any); ``step='best'`` is chosen now if the run is trained, else left to `resolve`."""
   s = table.scales[scale]
   path = workdir(runs, scale, row.run, seed)
+  at, choose, chosen = row.step, (), ''
+  if at == 'best':
+    choose = (path, validation_lib.key(config), config.train.steps)
+    if trained(path, config.train.steps):
+      (at, chosen), choose = choose_best(*choose), ()
   out = row_file(runs, scale, table.name, row.label, seed)
   over = evaluation_overrides(table, scale, row)
   needs = [d for d, _ in evaluators.declaring(over['eval.metrics'])]
@@ -307,14 +349,16 @@ def _row_steps(table, scale, runs, row, seed, inception) -> list:
     folder = os.path.join(path, 'samples', name)
     argv = ('-m', 'launch.sample', '--workdir', path, '--num', str(s.samples), '--name', name,
             *flags({k: v for k, v in over.items() if k.startswith('sampling.')}),
-            *(('--step', str(row.step)) if row.step is not None else ()))
+            *(('--step', str(at)) if at is not None else ()))
     steps.append(Step('sample', f'{row.label} seed {seed}', argv,
-                      os.path.exists(os.path.join(folder, 'index.json'))))
+                      os.path.exists(os.path.join(folder, 'index.json')), choose=choose,
+                      chosen=chosen))
     over['eval.samples_dir'] = folder
   argv = ('-m', 'launch.evaluate', '--workdir', path, '--out', out, *flags(over),
-          *(('--step', str(row.step)) if row.step is not None else ()))
-  steps.append(Step('evaluate', f'{row.label} seed {seed}', argv,
-                    _row_done(out, argv, path, row.step), out, needs_inception))
+          *(('--step', str(at)) if at is not None else ()))
+  done = not choose and _row_done(out, argv, path, at)
+  steps.append(Step('evaluate', f'{row.label} seed {seed}', argv, done, out, needs_inception,
+                    choose, chosen))
   return steps
 
 
@@ -350,7 +394,13 @@ def execute(steps: list, python: str = sys.executable, log=print) -> int:
   log(f'table: {len(steps) - len(todo)} of {len(steps)} steps done, {len(todo)} to run')
   env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
   for n, step in enumerate(todo, 1):
-    log(f'table: [{n}/{len(todo)}] {step.kind} {step.name}: {step.command()}')
+    try:
+      step = resolve(step)   # the best step of a run trained by an earlier step
+    except cfg_lib.ConfigError as e:
+      log(f'table: {step.kind} {step.name}: {e}')
+      return 2
+    log(f'table: [{n}/{len(todo)}] {step.kind} {step.name}: {step.command()}'
+        + (f' ({step.chosen})' if step.chosen else ''))
     if step.out:
       paths.makedirs(os.path.dirname(step.out))
     t0 = time.perf_counter()
@@ -366,7 +416,8 @@ def execute(steps: list, python: str = sys.executable, log=print) -> int:
       return rc
     if step.kind == 'evaluate':
       record = read_row(step.out) or {}
-      record['table_row'] = dict(label=step.name, argv=list(step.argv), seconds=seconds)
+      record['table_row'] = dict(label=step.name, argv=list(step.argv), seconds=seconds,
+                                 **({'chosen': step.chosen} if step.chosen else {}))
       paths.write_atomic(step.out, json.dumps(record, indent=2))
     log(f'table: {step.kind} {step.name} done in {seconds:.0f}s')
   return 0

@@ -292,8 +292,9 @@ def markdown(table: table_spec.Table, scale: str, runs: str, command: str,
       trained = [training_seconds(table_plan.workdir(runs, scale, row.run, seed))
                  for seed in done]
       evaluated = [rec['table_row']['seconds'] for rec in done.values() if 'table_row' in rec]
-      how += ('; seeds ' + ', '.join(f'{seed} (step {rec.get("step")})'
-                                     for seed, rec in done.items())
+      how += ('; seeds ' + ', '.join(
+          f'{seed} (' + ((rec.get('table_row') or {}).get('chosen') or f'step {rec.get("step")}')
+          + ')' for seed, rec in done.items())
               + (f', sampler {prov["sampler"]} (NFE {prov["nfe"]:g})' if 'sampler' in prov else '')
               + (f'; trained in {sum(x for x in trained if x) / 60:.1f} min' if any(trained)
                  else '')

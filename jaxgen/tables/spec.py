@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 import types
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, Optional, Union
 
 SCALES = ('smoke', 'laptop', 'paper')
 
@@ -73,7 +73,9 @@ class Row:
   series: the plot's curve this row belongs to (rows of one series, in order, are its points);
   scales: the scales this row exists at (default all); scale_overrides: scale -> overrides
   applied after `overrides` at that scale (e.g. fewer steps at smoke); step: the checkpoint step
-  to evaluate (``launch.evaluate --step``; None: the newest)."""
+  to evaluate (``launch.evaluate --step``; None: the newest), or ``'best'``: per seed, the step
+  of the lowest ``val/<train.validation_metric>`` the run's training logged (its validation
+  split, ``data.validation``, which the plan requires; `jaxgen.runtime.validation`)."""
   label: str
   run: str
   overrides: Mapping[str, Any] = dataclasses.field(default_factory=dict)
@@ -82,11 +84,12 @@ class Row:
   series: str = ''
   scales: tuple = ()
   scale_overrides: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
-  step: Optional[int] = None
+  step: Union[int, str, None] = None
 
   def __post_init__(self):
-    if self.step is not None and (not isinstance(self.step, int) or self.step < 0):
-      raise ValueError(f'Row({self.label!r}): step must be a checkpoint step >= 0 or None')
+    if self.step is not None and self.step != 'best' and (
+        not isinstance(self.step, int) or isinstance(self.step, bool) or self.step < 0):
+      raise ValueError(f"Row({self.label!r}): step must be a checkpoint step >= 0, 'best' or None")
     repeats = [k for over in (self.overrides, *dict(self.scale_overrides).values())
                for k in over if k in ('eval.rng_keys', 'seed')]
     if repeats:

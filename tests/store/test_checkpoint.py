@@ -104,3 +104,17 @@ def test_no_checkpoint_error(tmp_path):
   with pytest.raises(ckpt_lib.CheckpointError, match='no checkpoint'):
     ck.restore(trainer.abstract_state())
   ck.close()
+
+
+def test_retention_keeps_the_step_named_best(tmp_path):
+  """keep=1 with best=2 named from step 2's save on: steps 1..4 leave 2 and 4 (the best one is
+  older than the newest `keep`); once step 5 is committed as the new best, 2 goes too."""
+  one = state_lib.Trainer(run_lib.Run(tiny_config(), parallel.make_mesh(1)))
+  state = one.init()
+  ck = ckpt_lib.Checkpointer(str(tmp_path), keep=1, async_save=False)
+  for step, best in ((1, 1), (2, 2), (3, 2), (4, 2)):
+    ck.save(step, state, '{}', best=best)
+  assert ck.all_steps() == [2, 4]
+  ck.save(5, state, '{}', best=5)   # a new best: the old one goes only after 5 is committed
+  assert ck.all_steps() == [5]
+  ck.close()

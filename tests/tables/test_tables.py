@@ -52,6 +52,8 @@ def test_spec_refuses_inconsistent_tables():
     Row('r', 'a', scale_overrides={'smoke': {'eval.rng_keys': (0, 1)}})
   with pytest.raises(ValueError, match='step must be'):
     Row('r', 'a', step=-1)
+  with pytest.raises(ValueError, match="step must be .*'best'"):
+    Row('r', 'a', step='last')
   with pytest.raises(ValueError, match=r"names \['nobody'\]"):
     _table(claims=(Claim('c', (Compare('first', 'nobody', 'sliced_wasserstein'),)),))
 
@@ -311,3 +313,43 @@ def test_the_report_prints_the_real_data_floor_with_its_interval(tmp_path):
   rows = list(csv.DictReader(io.StringIO(table_report.csv_text(t, 'smoke', str(tmp_path)))))
   assert rows[-1]['row'] == table_plan.FLOOR and float(rows[-1]['sliced_wasserstein']) == (
       pytest.approx(iv.mean))
+
+
+def test_a_row_chooses_the_best_checkpoint_by_validation(tmp_path):
+  """A tiny PixelCNN with a validation split: the row with ``step='best'`` holds ``--step best``
+  until its run is trained, then evaluates (per seed) the checkpoint of the lowest val/bpd in the
+  run's metrics.jsonl, here step 2 of 4 (its value lowered by hand), says so in its row file and
+  the report, and a second plan, which chooses at plan time, finds it done. 'best' on a run
+  without a validation split is refused before anything runs."""
+  runs = {'p': RunSpec('experiments/pixelcnn/digits.py:smoke', {
+      'train.steps': 4, 'train.checkpoint_every': 1, 'train.keep_checkpoints': 5,
+      'train.num_devices': 1})}
+  t = Table(name='early', title='Early', source='-', paper_setting='-',
+            columns=(Column('bpd', 'bpd', 'lower'),), rows=(Row('best', 'p', step='best'),),
+            metrics=('bpd',), scales={'smoke': Scale('x', runs)})
+  steps = table_plan.plan(t, 'smoke', str(tmp_path))
+  evaluate = steps[-1]
+  assert evaluate.argv[-2:] == ('--step', 'best') and evaluate.choose and not evaluate.done
+  assert table_plan.execute(steps[:1], log=lambda *a: None) == 0   # trains the run
+  metrics = os.path.join(table_plan.workdir(str(tmp_path), 'smoke', 'p'), 'metrics.jsonl')
+  lines = [json.loads(x) for x in open(metrics)]
+  assert [x['step'] for x in lines if 'val/bpd' in x] == [1, 2, 3, 4]
+  for x in lines:
+    if x['step'] == 2 and 'val/bpd' in x:
+      x['val/bpd'] = 0.5
+  with open(metrics, 'w') as f:
+    f.writelines(json.dumps(x) + '\n' for x in lines)
+  assert table_plan.execute(steps, log=lambda *a: None) == 0         # resolves, then evaluates
+  record = table_plan.read_row(evaluate.out)
+  assert record['step'] == record['provenance']['step'] == 2
+  assert record['table_row']['chosen'] == 'best val/bpd 0.5 at step 2 of 4'
+  again = table_plan.plan(t, 'smoke', str(tmp_path))
+  assert again[-1].argv[-2:] == ('--step', '2') and all(s.done for s in again)
+  md = table_report.markdown(t, 'smoke', str(tmp_path), 'cmd')
+  assert 'seeds 0 (best val/bpd 0.5 at step 2 of 4)' in md
+  toy = Table(name='toy', title='Toy', source='-', paper_setting='-',
+              columns=(Column('sliced_wasserstein', 'SW', 'lower'),),
+              rows=(Row('r', 'a', step='best'),), metrics=('sliced_wasserstein',),
+              scales={'smoke': Scale('x', {'a': RunSpec(TOY)}, {'eval.num_samples': 16})})
+  with pytest.raises(cfg.ConfigError, match=r"row 'r'.*step='best'.*has none \(data.validation=0\)"):
+    table_plan.plan(toy, 'smoke', str(tmp_path / 'toy'))
