@@ -52,8 +52,7 @@ def get_table():
                          '8 samples.', runs.SMOKE, {'eval.num_samples': 8}, seeds=(0, 1), keys=(0, 1)),
           'laptop': Scale('Laptop: scikit-learn digits, the VP run of '
                           'experiments/score_sde/digits.py (1500 steps); FD / IS / KID of 1000 '
-                          'samples in the pinned digits classifier\'s features (real test vs '
-                          'training images: FD 0.318, IS 9.82).',
+                          'samples in the pinned digits classifier\'s features.',
                           runs.LAPTOP, {'eval.num_samples': 1000}, seeds=(0, 1, 2), keys=(0, 1, 2, 3, 4)),
           'paper': Scale('Paper: the DDPM++ cont. VP CIFAR-10 config, Inception FID of 50k.',
                          {'score_sde_vp': runs.RunSpec(

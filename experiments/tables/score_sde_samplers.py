@@ -79,8 +79,7 @@ def get_table():
           'laptop': Scale('Laptop: scikit-learn digits (8x8, 17 levels), the VE and VP runs of '
                           'experiments/score_sde/digits.py (1500 steps), N = 100; FD / IS / KID of '
                           '500 samples (20 rows of up to 201 NFE on this CPU) in the pinned digits '
-                          'classifier\'s features (real test images vs training images: FD '
-                          '0.318, IS 9.82).',
+                          'classifier\'s features.',
                           runs.LAPTOP, {'eval.num_samples': 500}, seeds=(0, 1, 2), keys=(0, 1, 2, 3, 4)),
           'paper': Scale('Paper: the score_sde CIFAR-10 configs (continuous NCSN++ VE, DDPM++ '
                          'VP), N = 1000, Inception FID / IS of 50k samples.',

@@ -101,6 +101,9 @@ def common() -> ConfigDict:
                             # evaluation split)
       samples_dir='',       # fid / inception_score: read the samples from this finished chunk
                             # folder (launch.sample --num N) instead of drawing them
+      reference='eval',     # what sample metrics compare with: 'eval' (the evaluation split) or
+                            # 'train' (up to 10,000 training examples: a validation criterion
+                            # that leaves the test images alone, e.g. to tune a sampler)
   ))
   return c
 
@@ -109,6 +112,7 @@ def common() -> ConfigDict:
 CHOICES = {
     'data.scale': ('unit', 'symmetric', 'levels', 'none'),
     'data.binarize': ('none', 'fixed', 'resample'),
+    'eval.reference': ('eval', 'train'),
     'optim.optimizer': ('adam', 'adamw', 'rmsprop'),
     'optim.decay': ('none', 'exponential', 'cosine'),
 }

@@ -42,7 +42,8 @@ class Inputs:
   ``mask``; reference: ``n -> [n, ...]`` evaluation examples (0: all); spec: the run's
   `DataSpec`; discrete: whether ``log_prob`` is a mass; eval_config: the ``eval`` section;
   eval_data_name: the data the evaluation split comes from (a reflow run's chain's root data);
-  run_step: the checkpoint step (None: not from a checkpoint)."""
+  run_step: the checkpoint step (None: not from a checkpoint); reference_split: what
+  ``reference`` holds, 'eval' or 'train' (``eval.reference``: `train_reference`)."""
 
   loss_fn: Callable
   log_prob_fn: Optional[Callable]
@@ -60,6 +61,7 @@ class Inputs:
   eval_config: Any
   eval_data_name: str
   run_step: Optional[int]
+  reference_split: str = 'eval'
 
 
 def real_draw(run, rng: jax.Array, n: int) -> np.ndarray:
@@ -80,6 +82,23 @@ def real_draw(run, rng: jax.Array, n: int) -> np.ndarray:
                               f'with eval.num_samples <= {size}')
   seed = int(jax.random.randint(rng, (), 0, 2**31 - 1))
   return np.asarray(data_lib.build(run.config.data, seed).train_batch(0, n, 0, 1)['x'])
+
+
+TRAIN_REFERENCE = 10_000   # the most training examples ``eval.reference='train'`` compares with
+
+
+def train_reference(run, n: int = 0) -> np.ndarray:
+  """The first ``n`` (0: ``min(training split, TRAIN_REFERENCE)``) examples of one fixed
+  permutation of the training split (the run's data built with seed 0), in the run's data
+  transforms: the reference of ``eval.reference='train'``."""
+  from jaxgen import data as data_lib
+
+  if str(run.config.data.name).startswith('pairs:'):
+    raise cfg_lib.ConfigError(f'config.eval.reference=train: the run {run.config.data.name!r} '
+                              "trains on pairs of another run's samples: compare with 'eval'")
+  size = min(run.data.train_size or TRAIN_REFERENCE, TRAIN_REFERENCE)
+  n = min(n or size, size)
+  return np.asarray(data_lib.build(run.config.data, 0).train_batch(0, n, 0, 1)['x'])
 
 
 def inputs(run, sampler=None, data=None, real_data: bool = False) -> Inputs:
@@ -110,7 +129,10 @@ def inputs(run, sampler=None, data=None, real_data: bool = False) -> Inputs:
                  else lambda p, r, n: draw(p, r, n, settings)),
       sampling=settings,
       sampling_options=compile_options.sampling_options(model, settings),
-      batches=batches, reference=source.eval_array, mesh=mesh, spec=source.spec,
+      batches=batches, mesh=mesh, spec=source.spec,
+      reference=((lambda n: train_reference(run, n)) if ec.get('reference', 'eval') == 'train'
+                 else source.eval_array),
+      reference_split=str(ec.get('reference', 'eval')),
       discrete=model.discrete, eval_config=ec,
       eval_data_name=source.eval_source()['data']['name'],
       run_step=run.step)
@@ -138,7 +160,7 @@ class Evaluator:
       raise cfg_lib.ConfigError(f'config.eval.metrics: {lacking} are no metrics of family '
                                 f'{run.config.model.family!r}: leave them out')
     family_name = run.config.model.family
-    if model.sample is None:
+    if model.sample is None and not real_data:
       drawn = [m for d, ms in chosen if d.samples for m in ms] + own
       if drawn:
         raise cfg_lib.ConfigError(

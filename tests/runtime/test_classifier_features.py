@@ -179,3 +179,21 @@ def test_export_cli_writes_a_verified_asset(tmp_path):
   a = asset_lib.load('digits', str(out.parent))
   feats, logits = a.embed_all(np.zeros((3, 8, 8, 1), np.float32))
   assert feats.shape == (3, entry['feature_dim']) and logits.shape == (3, 10)
+
+
+def test_the_training_reference_holds_the_training_split():
+  """``eval.reference='train'`` compares with the training examples: the whole training split
+  drawn as the "samples" (``real_data``, a permutation of it) is at FD 0 from it, the
+  evaluation split is not, and the measured reference says which split and how many."""
+  from jaxgen.runtime import evaluate
+
+  config = cfg_lib.validate(overrides_lib.apply(cfg_lib.load('experiments/score_sde/digits.py'), {
+      'eval.reference': 'train', 'eval.num_samples': '1500', 'eval.metrics': "('fd',)"}))
+  run = run_lib.Run(config, parallel.make_mesh(1))
+  ev = evaluate.Evaluator(run, real_data=True)
+  assert abs(ev(None, KEY)['eval/fd']) < 1e-6
+  assert ev.measured() == {'fd': {'samples': 1500, 'reference': 'digits train-1500'}}
+  test = run.data.eval_array(0)
+  on_test = cf.Evaluator(('fd',), lambda p, r, n: (test, {'nfe': 0}),
+                         evaluate.inputs(run).reference, run.data.spec, len(test), 'digits', 'train')
+  assert on_test.run(None, KEY)['eval/fd'] > 0.1

@@ -7,8 +7,9 @@ feature space of the pinned evaluation classifier of the run's evaluation data
   draw as ``sliced_wasserstein``'s), mapped from the run's data range ``[spec.low, spec.high]``
   to the [-1, 1] the classifier was trained on (so 'unit' and 'levels' runs are measured alike)
   and clipped to it.
-* Reference: the **whole evaluation split**, in the run's data transforms, mapped the same way;
-  its features are computed once.
+* Reference: the **whole evaluation split** (``eval.reference='train'``: up to 10,000 training
+  examples instead), in the run's data transforms, mapped the same way; its features are
+  computed once.
 * ``eval/fd``: the Frechet distance between Gaussians fitted to the penultimate features
   (`jaxgen.metrics.frechet`, 'eigh'); like FID it is biased upwards for few samples.
 * ``eval/is``: ``exp(E KL(p(y|x) || p(y)))`` of the classifier's softmax
@@ -47,7 +48,8 @@ from jaxgen.runtime import evaluators
 DECLARATION = evaluators.Declaration(
     names=('fd', 'is', 'kid', 'precision', 'recall', 'class_accuracy'), samples=True,
     build=lambda names, i: Evaluator(names, i.sample_fn, i.reference, i.spec,
-                                     int(i.eval_config.num_samples), i.eval_data_name))
+                                     int(i.eval_config.num_samples), i.eval_data_name,
+                                     i.reference_split))
 KID_SUBSETS = 100
 PR_NEIGHBOURS = 3
 
@@ -63,10 +65,12 @@ def to_asset_range(x, low: float, high: float) -> np.ndarray:
 
 class Evaluator:
 
-  def __init__(self, names, sample_fn, reference, spec, num_samples, eval_data_name):
+  def __init__(self, names, sample_fn, reference, spec, num_samples, eval_data_name,
+               split: str = 'eval'):
     """sample_fn: ``(params, rng, n) -> (x, info)`` on the host; reference: ``n -> [n, ...]``
-    evaluation examples (0: all); spec: the run's `DataSpec`; eval_data_name: the name of the
-    data its evaluation split comes from."""
+    reference examples (0: all); spec: the run's `DataSpec`; eval_data_name: the name of the
+    data its evaluation split comes from; split: which split `reference` holds ('eval' or
+    'train')."""
     wanted = '/'.join(names)
     if eval_data_name not in classifier_asset.names():
       raise cfg_lib.ConfigError(
@@ -90,7 +94,7 @@ class Evaluator:
     self._low, self._high = float(spec.low), float(spec.high)
     ref = to_asset_range(reference(0), self._low, self._high)
     self._ref_feats, _ = self._asset.embed_all(ref)
-    self._reference_name = f'{eval_data_name} eval-{len(ref)}'
+    self._reference_name = f'{eval_data_name} {split}-{len(ref)}'
     self._ref_stats = frechet.stats_from_features(self._ref_feats)
 
   def scores(self, x, labels=None) -> dict:

@@ -165,6 +165,8 @@ class Evaluator:
     self._chunk = max(n_dev, bs - bs % n_dev)
     self._features = Features(str(eval_config.get('inception_weights', '')))
     self._stats_path = str(eval_config.get('fid_stats', ''))
+    self._split_name = ('training split' if eval_config.get('reference', 'eval') == 'train'
+                        else 'evaluation split')
     self._samples_dir = str(eval_config.get('samples_dir', ''))
     if self._samples_dir:
       self._check_folder(run_step)
@@ -196,7 +198,7 @@ class Evaluator:
     self._folder_digest = index.get('digest', '')
 
   def identity(self) -> dict:
-    ref = self._stats_path or "the run's evaluation split"
+    ref = self._stats_path or f"the run's {self._split_name}"
     out = {'inception': f'FID Inception-v3 weights sha256 {self._features.sha256}, reference {ref}'}
     if self._samples_dir:
       out['samples'] = f'{self._samples_dir} (digest {self._folder_digest})'
@@ -204,7 +206,7 @@ class Evaluator:
 
   def measured(self) -> dict:
     """metric -> ``{'samples': n, 'reference': ...}`` (fid's: the stats file or the split)."""
-    ref = os.path.basename(self._stats_path) if self._stats_path else 'the evaluation split'
+    ref = os.path.basename(self._stats_path) if self._stats_path else f'the {self._split_name}'
     return {m: {'samples': self._n, 'reference': ref if m == 'fid' else 'none'}
             for m in self._names}
 
