@@ -17,8 +17,9 @@ in one of two orders:
     ``t_0 = T .. t_steps = eps``. The reference walks ``N`` times from T to eps, a corrector then
     a predictor at each, and its last predictor (eps -> sigma 0, mean without noise) is its
     denoising; here that predictor is the Tweedie step below, so this order with ``steps`` is the
-    reference's with ``N = steps + 1``, and it equals the paper's order preceded by one corrector
-    sweep on the prior draw at T.
+    reference's with ``N = steps + 1`` (with denoising its NFE ``(steps + 1)(1 + n_steps_each)``
+    is the reference's count ``N (n_steps + 1)``), and it equals the paper's order preceded by
+    one corrector sweep on the prior draw at T.
 
 With ``denoise`` a final Tweedie step ``x_0 = (x + sigma(eps)^2 s(eps, x)) / alpha(eps)`` removes
 the remaining noise (one more score evaluation). The whole loop is one ``lax.scan`` (correctors:

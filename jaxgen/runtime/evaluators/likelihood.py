@@ -20,7 +20,9 @@ device solves, synchronised), *excluding compilation*, which is done ahead of ti
 evaluator and reported as ``likelihood_compile_seconds``. Families with an ODE likelihood (their
 ``extras['log_prob_stats']``, `jaxgen.ode.likelihood.per_example_stats`) add
 ``likelihood_nfe``: the mean over examples and draws of the solve's augmented function
-evaluations (each one network forward pass carrying the divergence's tangents).
+evaluations (each one network forward pass carrying the divergence's tangents), and their
+identity says the likelihood is the probability-flow ODE's estimate. The passes (`Passes`) and
+the bits/dim summary (`bits_summary`) serve the variational bound too (`evaluators.elbo`).
 """
 
 from __future__ import annotations
