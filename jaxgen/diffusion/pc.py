@@ -6,12 +6,25 @@ walks the grid
 
     t_k = T - k (T - eps) / steps,   k = 0 .. steps          (eps: 1e-3 VP / sub-VP, 1e-5 VE)
 
-in the order of the paper's Algorithm 2: each step runs the **predictor** from ``t_k`` to
-``t_{k+1}``, then ``n_steps_each`` **corrector** updates at ``t_{k+1}`` (the reference code runs
-the corrector first, at the old time). With ``denoise`` a final Tweedie step
-``x_0 = (x + sigma(eps)^2 s(eps, x)) / alpha(eps)`` removes the remaining noise (one more score
-evaluation). The whole loop is one ``lax.scan`` (correctors: ``lax.fori_loop``), no host round
-trips; ``info['nfe']`` counts score evaluations per sample.
+in one of two orders:
+
+  * the paper's Algorithm 2 (default): each step runs the **predictor** from ``t_k`` to
+    ``t_{k+1}``, then ``n_steps_each`` **corrector** updates at ``t_{k+1}``: correctors at
+    ``t_1 .. t_steps`` (the last at eps);
+  * ``corrector_first`` (the reference score_sde code's ``pc_sampler``): each step runs the
+    corrector at ``t_k`` (its ``alpha_i`` that of ``t_k``, the step ``t_k -> t_{k+1}``), then the
+    predictor ``t_k -> t_{k+1}``; the last grid time gets its corrector too: correctors at
+    ``t_0 = T .. t_steps = eps``. The reference walks ``N`` times from T to eps, a corrector then
+    a predictor at each, and its last predictor (eps -> sigma 0, mean without noise) is its
+    denoising; here that predictor is the Tweedie step below, so this order with ``steps`` is the
+    reference's with ``N = steps + 1`` (with denoising its NFE ``(steps + 1)(1 + n_steps_each)``
+    is the reference's count ``N (n_steps + 1)``), and it equals the paper's order preceded by
+    one corrector sweep on the prior draw at T.
+
+With ``denoise`` a final Tweedie step ``x_0 = (x + sigma(eps)^2 s(eps, x)) / alpha(eps)`` removes
+the remaining noise (one more score evaluation). The whole loop is one ``lax.scan`` (correctors:
+``lax.fori_loop``), no host round trips; ``info['nfe']`` counts score evaluations per sample
+(`nfe`).
 
 Predictors (x at t -> x at s < t; VP, sub-VP and VE), on the reverse SDE
 ``rsde = sde.reverse(score_fn, probability_flow)``:
@@ -131,9 +144,13 @@ _PRED = dict(euler_maruyama=euler_maruyama, reverse_diffusion=reverse_diffusion,
 _CORR = dict(langevin=langevin, annealed_langevin=annealed_langevin, none=no_corrector)
 
 
-def nfe(steps: int, predictor: str, corrector: str, n_steps_each: int, denoise: bool) -> int:
-  """Score evaluations per sample of `pc_sample` with these options."""
-  return (steps * (predictor != 'none') + steps * n_steps_each * (corrector != 'none')
+def nfe(steps: int, predictor: str, corrector: str, n_steps_each: int, denoise: bool,
+        corrector_first: bool = False) -> int:
+  """Score evaluations per sample of `pc_sample` with these options: ``steps`` predictor moves,
+  ``steps`` corrector sweeps (``steps + 1`` with ``corrector_first``) of ``n_steps_each``
+  updates, and the denoising step."""
+  sweeps = steps + int(corrector_first)
+  return (steps * (predictor != 'none') + sweeps * n_steps_each * (corrector != 'none')
           + int(denoise))
 
 
@@ -145,13 +162,15 @@ def denoise_step(sde, score_fn, x, t):
 def pc_sample(sde, score_fn: Callable, rng: jax.Array, shape, *, predictor='reverse_diffusion',
               corrector='langevin', snr=0.16, n_steps_each=1, steps: Optional[int] = None,
               eps: Optional[float] = None, denoise=True, probability_flow=False,
-              x_init: Optional[jax.Array] = None,
+              corrector_first=False, x_init: Optional[jax.Array] = None,
               project: Optional[Callable] = None) -> tuple[jax.Array, dict]:
   """Samples ``shape = (n, *data_shape)`` by PC sampling (module docstring).
 
   Args:
     sde: a `jaxgen.diffusion.sde` SDE. ``steps`` defaults to ``sde.N``, ``eps`` to ``sde.eps``.
     score_fn: ``(t[b], x) -> score``.
+    corrector_first: the reference code's order (module docstring); with corrector 'none' the
+      result is the default order's, key for key.
     x_init: start at this ``x_T`` instead of a prior draw.
     project: ``(t, x, key) -> x`` applied after every predictor and every corrector sweep (the
       hook of controllable generation: `jaxgen.diffusion.controllable`).
@@ -171,16 +190,26 @@ def pc_sample(sde, score_fn: Callable, rng: jax.Array, shape, *, predictor='reve
   x = sde.prior_sample(r0, tuple(shape)) if x_init is None else x_init
   proj = project if project is not None else (lambda t, x, key: x)
 
+  def correct(x, t, key, kq):
+    if corrector == 'none' or n_steps_each <= 0:
+      return x
+    return proj(t, corr(sde, score_fn, x, t, h, key, snr, n_steps_each), kq)
+
   def body(x, inp):
     k, key = inp
     kp, kc, kq1, kq2 = jax.random.split(key, 4)
     t, s = ts[k], ts[k + 1]
+    if corrector_first:
+      x = correct(x, t, kc, kq2)
     x = proj(s, pred(sde, score_fn, x, t, s, kp, probability_flow), kq1)
-    if corrector != 'none' and n_steps_each > 0:
-      x = proj(s, corr(sde, score_fn, x, s, h, kc, snr, n_steps_each), kq2)
+    if not corrector_first:
+      x = correct(x, s, kc, kq2)
     return x, None
 
   x, _ = jax.lax.scan(body, x, (jnp.arange(steps), jax.random.split(rloop, steps)))
+  if corrector_first:  # the last grid time's corrector (keys apart from the loop's)
+    kc, kq = jax.random.split(jax.random.fold_in(rloop, steps))
+    x = correct(x, ts[steps], kc, kq)
   if denoise:
     x = denoise_step(sde, score_fn, x, eps)
-  return x, {'nfe': nfe(steps, predictor, corrector, n_steps_each, denoise)}
+  return x, {'nfe': nfe(steps, predictor, corrector, n_steps_each, denoise, corrector_first)}

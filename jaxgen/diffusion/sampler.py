@@ -14,8 +14,10 @@ The settings are a frozen `DiffusionSampling`, built once from a config section 
   grid          'default' (each method's own: 'log_snr' for both DPM-Solvers, the papers' grid;
                 'uniform' for 'ode' and 'ddim'), a grid name or an array, used as given
   eps, denoise  end time; a final Tweedie step at eps for 'pc' and 'ode' (+1 NFE)
-  'pc'          predictor, corrector, snr, n_steps_each, probability_flow (`jaxgen.diffusion.pc`;
-                uniform grid in t; ``steps (pred + n_steps_each corr)`` NFE)
+  'pc'          predictor, corrector, snr, n_steps_each, probability_flow, corrector_first (the
+                reference code's order, corrector then predictor; default the paper's,
+                predictor then corrector: `jaxgen.diffusion.pc`); uniform grid in t;
+                ``steps (pred + n_steps_each corr)`` NFE (corrector_first: one sweep more)
   'ode'         the probability-flow ODE from T to eps with ``solver`` on ``grid`` (names, a solver
                 function, a grid array: `jaxgen.ode.solvers.integrate`)
   'ddim'        ddim_eta (0: deterministic, 1: ancestral) on ``grid``; ``steps`` NFE
@@ -76,6 +78,7 @@ class DiffusionSampling:
   snr: float = 0.16
   n_steps_each: int = 1
   probability_flow: bool = False
+  corrector_first: bool = False
   ddim_eta: float = 0.0
   dpm_order: int = 3
   edm_churn: float = 0.0
@@ -133,7 +136,10 @@ class DiffusionSampling:
 
   @property
   def label(self) -> str:
-    """The method, or for 'ode' the solver's label (`jaxgen.ode.solvers.SolverSpec.label`)."""
+    """The method, or for 'ode' the solver's label (`jaxgen.ode.solvers.SolverSpec.label`);
+    'pc_corrector_first' for 'pc' in the reference code's order."""
+    if self.method == 'pc' and self.corrector_first:
+      return 'pc_corrector_first'
     return self.ode.label if self.method == 'ode' else self.method
 
   @property
@@ -155,7 +161,7 @@ class DiffusionSampling:
     return dict(predictor=self.predictor, corrector=self.corrector, snr=self.snr,
                 n_steps_each=self.n_steps_each, steps=self.steps_for(sde),
                 eps=self.end_time(sde), denoise=self.denoise,
-                probability_flow=self.probability_flow)
+                probability_flow=self.probability_flow, corrector_first=self.corrector_first)
 
 
 def defaults() -> ml_collections.ConfigDict:

@@ -19,6 +19,11 @@
   transformed data space. ``likelihood``: a section, a dict (keys it lacks: the run's) or a
   ``SolverSpec`` (the run's eps and probes).
 * ``velocity(params, t, x)`` is the PF-ODE ``dx/dt``; ``t_span = (T, eps)``.
+* The variational bound (`jaxgen.diffusion.elbo`, the metric ``elbo_bpd`` of ``METRICS``,
+  `jaxgen.runtime.evaluators.elbo`): 'negative_elbo' ``(params, batch, rng, bound=None) -> [b]``
+  nats, an upper bound on ``-log p(x)`` in the transformed data space (of ``x | label`` for a
+  conditional model), with the settings `Bound` of the likelihood section (``bound``: another
+  `Bound`); 'elbo_settings' the run's `Bound`.
 * Class conditioning (`jaxgen.models.conditioning`): ``model.num_classes = K > 0``, index K the
   null label, ``loss.p_uncond`` the label dropout; sampling guides the score with
   `jaxgen.diffusion.classifier_free` (w != 0 doubles ``nfe``). ``log_prob`` of a conditional model
@@ -40,7 +45,7 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
-from jaxgen.diffusion import classifier_free, classifier_guidance, controllable, pc, sampler
+from jaxgen.diffusion import classifier_free, classifier_guidance, controllable, elbo, pc, sampler
 from jaxgen.diffusion import score_losses as sl
 from jaxgen.diffusion import sde as sde_lib
 from jaxgen.models import conditioning
@@ -49,6 +54,7 @@ from jaxgen.nets import score_mlp, unet
 from jaxgen.ode import solvers
 
 NETS = {'unet': unet, 'score_mlp': score_mlp}
+METRICS = ('elbo_bpd',)  # the variational bound (jaxgen.runtime.evaluators.elbo), opt-in
 
 
 def defaults() -> ml_collections.ConfigDict:
@@ -83,6 +89,8 @@ def defaults() -> ml_collections.ConfigDict:
       solver='dopri5',
       eps=1e-5,                 # PF-ODE from this time to T
       probes=0,                 # 0: exact divergence; k: Hutchinson with k Rademacher probes
+      elbo_draws=16,            # variational bound (elbo_bpd): (t, z) draws per example
+      elbo_importance_sampling=True,  # its t ~ g^2 / sigma^2 (else uniform on [eps, T])
   ))
   return c
 
@@ -134,6 +142,7 @@ def ranges() -> dict:
       'likelihood.steps': (lambda n: n >= 1, '>= 1 (intervals of the fixed-step grid)'),
       'likelihood.eps': (lambda t: 0 < t < 1, 'in (0, 1) (the data end of the PF-ODE)'),
       'likelihood.probes': (lambda k: k >= 0, '>= 0 (0: exact divergence)'),
+      'likelihood.elbo_draws': (lambda k: k >= 1, '>= 1 ((t, z) draws per example of elbo_bpd)'),
   }
 
 
@@ -154,6 +163,30 @@ class Sampling:
   diffusion: sampler.DiffusionSampling = sampler.DiffusionSampling()
   cond: conditioning.Conditioning = conditioning.Conditioning()
   classifier_scale: float = 1.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Bound:
+  """The settings of the variational bound (`jaxgen.diffusion.elbo.negative_elbo`), from the
+  likelihood section: ``eps`` (``likelihood.eps``, the data end it shares with the PF-ODE),
+  ``draws`` (``likelihood.elbo_draws``: draws of (t, z) per example of the score term) and
+  ``importance_sampling`` (``likelihood.elbo_importance_sampling``: t ~ g^2 / sigma^2, else
+  uniform on [eps, T]); the eps offset (the decoder at eps) is always in."""
+
+  eps: float = 1e-5
+  draws: int = 16
+  importance_sampling: bool = True
+
+  @classmethod
+  def from_config(cls, section) -> 'Bound':
+    return cls(eps=float(section.get('eps', cls.eps)),
+               draws=int(section.get('elbo_draws', cls.draws)),
+               importance_sampling=bool(section.get('elbo_importance_sampling',
+                                                    cls.importance_sampling)))
+
+  def describe(self) -> str:
+    t = 'importance-sampled t (g^2 / sigma^2)' if self.importance_sampling else 'uniform t'
+    return f'eps {self.eps:g}, {self.draws} (t, z) draw(s) per example, {t}'
 
 
 def sampling_settings(section) -> Sampling:
@@ -259,12 +292,17 @@ def build(config, spec) -> Model:
       return x, info
     return x, {**info, 'nfe': info['nfe'] * factor, 'label': labels}
 
+  def batch_score(batch, x):
+    """The score at the batch's labels (conditional model) or the unconditional one."""
+    if not conditional:
+      return score_p
+    return score_for(conditioning.batch_labels(batch, num_classes)[:x.shape[0]])
+
   def log_prob_stats(params, batch, rng, likelihood=None):
     from jaxgen.ode import likelihood as lik
 
     x = batch_x(batch)
-    s = (score_for(conditioning.batch_labels(batch, num_classes)[:x.shape[0]]) if conditional
-         else score_p)
+    s = batch_score(batch, x)
     solve, eps, probes = (run_likelihood if likelihood is None
                           else _likelihood(likelihood, *run_likelihood))
     logp, stats = lik.ode_log_likelihood(
@@ -274,6 +312,15 @@ def build(config, spec) -> Model:
 
   def log_prob(params, batch, rng, likelihood=None):
     return log_prob_stats(params, batch, rng, likelihood)[0]
+
+  run_bound = Bound.from_config(config.likelihood)
+
+  def negative_elbo(params, batch, rng, bound=None):
+    b = run_bound if bound is None else bound
+    x = batch_x(batch)
+    s = batch_score(batch, x)
+    return elbo.negative_elbo(lambda t, y: s(params, t, y), sde, x, rng, eps=b.eps,
+                              num_t=b.draws, importance_sampling=b.importance_sampling)
 
   def inpaint(params, rng, x, mask, settings):
     s = typed(settings)
@@ -300,6 +347,7 @@ def build(config, spec) -> Model:
                velocity=velocity, t_span=(sde.T, float(sde.eps)),
                extras=dict(score=score, score_given=score_given, inpaint=inpaint,
                            colorize=colorize, denoise=denoise, log_prob_stats=log_prob_stats,
+                           negative_elbo=negative_elbo, elbo_settings=run_bound,
                            sample_with_score=classifier_guidance.sample_with_score(
                                sde, score_p, spec.shape, lambda s: typed(s).diffusion)),
                sampling_settings=settings_of, sampling_label=sampling_label,

@@ -35,7 +35,9 @@ class Inputs:
 
   loss_fn: ``(params, batch, rng) -> scalar`` with dropout off; log_prob_fn: ``(params, batch,
   rng) -> [b]`` nats or None; log_prob_stats_fn: ODE likelihoods' ``(params, batch, rng) -> ([b],
-  {'nfe': [b]})`` or None; log_prob_options: the likelihood's compiler options; correct_fn:
+  {'nfe': [b]})`` or None; log_prob_options: the likelihood's compiler options;
+  negative_elbo_fn, elbo_settings: the variational bound's ``(params, batch, rng) -> [b]`` nats
+  and its typed settings, or None (`evaluators.elbo`); correct_fn:
   classifiers' ``(params, batch, rng) -> {name: [b] 0/1}`` or None; sample_fn: ``(params, rng,
   n) -> (x, info)`` on the host; sampling, sampling_options: the run's sampling section and its
   compiler options; batches: ``dequant_draw -> iterator`` of sharded evaluation batches with a
@@ -49,6 +51,8 @@ class Inputs:
   log_prob_fn: Optional[Callable]
   log_prob_stats_fn: Optional[Callable]
   log_prob_options: Any
+  negative_elbo_fn: Optional[Callable]
+  elbo_settings: Any
   correct_fn: Optional[Callable]
   sample_fn: Callable
   sampling: Any
@@ -124,6 +128,8 @@ def inputs(run, sampler=None, data=None, real_data: bool = False) -> Inputs:
       log_prob_stats_fn=model.extras.get('log_prob_stats'),
       # ODE likelihoods (families with a velocity) compile with the ODE-solve options.
       log_prob_options=compile_options.ode_solve() if model.velocity is not None else None,
+      negative_elbo_fn=model.extras.get('negative_elbo'),
+      elbo_settings=model.extras.get('elbo_settings'),
       correct_fn=model.extras.get('correct'),
       sample_fn=((lambda p, r, n: (real_draw(run, r, n), {'nfe': np.float32(0)})) if real_data
                  else lambda p, r, n: draw(p, r, n, settings)),
@@ -261,6 +267,6 @@ def evaluate_with_provenance(run, real_data: bool = False) -> tuple[dict, dict]:
     prov['sampler'] = run.model.sampling_label(evaluator.sampling)
     prov['nfe'] = results['eval/nfe']
     prov['sampling'] = config.sampling.to_dict()
-  if 'eval/likelihood_nfe' in results or 'eval/bpd' in results:
+  if any(k in results for k in ('eval/likelihood_nfe', 'eval/bpd', 'eval/elbo_bpd')):
     prov['likelihood'] = config.likelihood.to_dict() if 'likelihood' in config else {}
   return results, prov

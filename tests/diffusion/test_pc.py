@@ -104,3 +104,54 @@ def test_corrector_follows_predictor_and_nfe():
 def test_rejects_unknown_names():
   with pytest.raises(ValueError):
     pc.pc_sample(SDES['vp'], lambda t, x: -x, jax.random.PRNGKey(0), (2, 2), predictor='heun')
+
+
+def _score_times(corrector_first, corrector='langevin', m=1, steps=3):
+  """The times of the score evaluations in execution order (JIT off: the loops run in Python)."""
+  sde = SDES['ve']
+  times = []
+
+  def score(t, x):
+    times.append(round(float(t[0]), 6))
+    return -x
+
+  with jax.disable_jit():
+    _, info = pc.pc_sample(sde, score, jax.random.PRNGKey(0), (3, 2), steps=steps,
+                           n_steps_each=m, corrector=corrector, corrector_first=corrector_first)
+  return times, info['nfe'], [round(float(t), 6) for t in np.linspace(sde.T, sde.eps, steps + 1)]
+
+
+@pytest.mark.parametrize('m', [1, 2])
+def test_corrector_first_runs_the_corrector_at_the_old_time_and_counts_nfe(m):
+  """The reference code's order: at each grid time t_k the corrector (m updates at t_k), then the
+  predictor from t_k; the last grid time eps gets its corrector, then the denoiser. The paper's
+  order: predictor from t_k, corrector at t_{k+1}. NFE is the number of score evaluations:
+  steps + (steps + 1) m + 1, against steps (1 + m) + 1."""
+  times, nfe, ts = _score_times(True, m=m)
+  assert times == [t for t in ts[:-1] for _ in range(m + 1)] + [ts[-1]] * (m + 1)
+  assert nfe == len(times) == 3 + 4 * m + 1
+  times, nfe, ts = _score_times(False, m=m)
+  assert times == [t for k in range(3) for t in [ts[k]] + [ts[k + 1]] * m] + [ts[-1]]
+  assert nfe == len(times) == 3 * (1 + m) + 1
+
+
+def test_orders_differ_and_agree_without_a_corrector():
+  """Same key: the two orders give other samples with the Langevin corrector, the same samples
+  (bit for bit) with corrector 'none', where both are the predictor chain."""
+  sde = SDES['ve']
+  run = lambda first, corrector: np.asarray(pc.pc_sample(
+      sde, exact_score(sde), jax.random.PRNGKey(3), (64, 2), steps=10, corrector=corrector,
+      corrector_first=first)[0])
+  assert np.abs(run(True, 'langevin') - run(False, 'langevin')).max() > 1e-3
+  np.testing.assert_array_equal(run(True, 'none'), run(False, 'none'))
+  assert _score_times(True, corrector='none')[1] == _score_times(False, corrector='none')[1] == 4
+
+
+def test_corrector_first_reproduces_mixture():
+  """VE, reverse diffusion + Langevin (snr 0.16) in the reference order, 100 steps, n = 3000."""
+  sde = SDES['ve']
+  fn = jax.jit(lambda k: pc.pc_sample(sde, exact_score(sde), k, (N, 2), steps=100, snr=0.16,
+                                      corrector_first=True))
+  x, info = fn(jax.random.PRNGKey(1))
+  assert info['nfe'] == 100 + 101 + 1
+  check_matches_mixture(x)

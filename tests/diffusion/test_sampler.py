@@ -7,6 +7,7 @@ different iterates; the PF-ODE path accepts a solver function; the settings refu
 """
 
 import jax
+import ml_collections
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ import pytest
 from jaxgen.diffusion import ddim, dpm_solver, sampler
 from jaxgen.diffusion import sde as sde_lib
 from jaxgen.ode import grids, solvers
+from jaxgen.runtime import config as cfg
 
 MU, S0 = 1.0, 0.3
 SDE = sde_lib.VPSDE()
@@ -163,3 +165,21 @@ def test_defaults_and_choices_are_the_settings_own():
                     'sampling.dpm_order', 'sampling.solver', 'sampling.grid'}
   for g in c['sampling.grid']:
     sampler.DiffusionSampling.from_config(dict(method='ddim', grid=g))
+
+
+def test_corrector_first_is_a_pc_key_with_its_own_label():
+  """``corrector_first`` reaches `pc.pc_sample` (the reference order: one corrector sweep more)
+  and names the sampler differently ('pc_corrector_first', the picture names); a non-bool value
+  of the config key is refused by the schema's type check."""
+  first = sampler.DiffusionSampling.from_config(dict(method='pc', corrector_first=True, steps=4))
+  paper = sampler.DiffusionSampling.from_config(dict(method='pc', steps=4))
+  assert (first.label, paper.label) == ('pc_corrector_first', 'pc')
+  assert first.pc_kwargs(SDE)['corrector_first'] and not paper.pc_kwargs(SDE)['corrector_first']
+  nfe = {s.label: int(sampler.sample(SDE, score, jax.random.PRNGKey(0), (5, 1), s)[1]['nfe'])
+         for s in (first, paper)}
+  assert nfe == {'pc_corrector_first': 4 + 5 + 1, 'pc': 4 + 4 + 1}
+  assert sampler.defaults().corrector_first is False
+  c = cfg.base('score_sde').to_dict()
+  c['sampling']['corrector_first'] = 'yes'
+  with pytest.raises(cfg.ConfigError, match=r'config\.sampling\.corrector_first: expected bool'):
+    cfg.validate(ml_collections.ConfigDict(c))

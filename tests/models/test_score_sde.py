@@ -138,7 +138,7 @@ def test_sample_with_a_solver_function_and_a_grid_array():
 @pytest.mark.parametrize('key,value', [
     ('sampling.method', 'dpm'), ('sampling.solver', 'rk5'), ('sampling.grid', 'cosine'),
     ('likelihood.solver', 'rk5'), ('likelihood.grid', 'cosine'), ('sampling.dpm_order', 0),
-    ('likelihood.probes', -1), ('likelihood.eps', 0.0)])
+    ('likelihood.probes', -1), ('likelihood.eps', 0.0), ('likelihood.elbo_draws', 0)])
 def test_validation_refuses_unknown_names(key, value):
   c = cfg.base('score_sde')
   section, name = key.split('.')

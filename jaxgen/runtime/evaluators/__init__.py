@@ -5,8 +5,10 @@ it computes, what it needs (samples drawn from the model, a samples folder, the 
 weights, a likelihood) and ``build(names, inputs)``, which makes its evaluator from the
 `jaxgen.runtime.evaluate.Inputs` of a Run by passing each input explicitly. An evaluator's
 ``run(params, rng) -> dict`` returns floats named ``eval/<metric>``; it compiles its own functions
-once (its own jit cache) and never sees the Run or the trainer. A family's own metrics are the
-names of its module's ``METRICS`` (``model.extras['metric/<name>']``, `evaluators.family`).
+once (its own jit cache) and never sees the Run or the trainer. A family's module lists in
+``METRICS`` its own metrics (``model.extras['metric/<name>']``, `evaluators.family`) and the
+opt-in metrics of these modules it provides the inputs of (``Declaration.opt_in``, e.g. the
+score-SDE family's variational bound ``elbo_bpd``).
 
 Importing this package is cheap (no JAX; `declarations` imports the metric modules), so a
 command checks files with `check_inception_weights` before it imports JAX.
@@ -35,7 +37,9 @@ class Declaration:
   samples_folder: it can read them from ``eval.samples_dir`` instead (a ``launch.sample --num N``
   folder; a table at a scale with ``samples`` draws them first);
   inception_weights: it needs ``eval.inception_weights`` (and may use ``eval.fid_stats``);
-  likelihood: it needs the model's ``log_prob``."""
+  likelihood: it needs the model's ``log_prob``;
+  opt_in: only a family that names it in its ``METRICS`` computes it (it needs what only such a
+  family provides; other families' configs refuse the name)."""
 
   names: tuple[str, ...]
   build: Callable[[tuple, Any], Any]
@@ -43,24 +47,27 @@ class Declaration:
   samples_folder: bool = False
   inception_weights: bool = False
   likelihood: bool = False
+  opt_in: bool = False
 
 
 def declarations() -> tuple[Declaration, ...]:
   """Every metric module's declaration, in evaluation order."""
   from jaxgen.runtime.evaluators import classification
   from jaxgen.runtime.evaluators import classifier_features
+  from jaxgen.runtime.evaluators import elbo
   from jaxgen.runtime.evaluators import inception
   from jaxgen.runtime.evaluators import likelihood
   from jaxgen.runtime.evaluators import loss
   from jaxgen.runtime.evaluators import sample_quality
 
-  return tuple(m.DECLARATION for m in (loss, likelihood, sample_quality, classification,
+  return tuple(m.DECLARATION for m in (loss, likelihood, elbo, sample_quality, classification,
                                        classifier_features, inception))
 
 
 def metric_names() -> tuple[str, ...]:
-  """The metric names the evaluators compute (a family may add its own: its ``METRICS``)."""
-  return tuple(name for d in declarations() for name in d.names)
+  """The metric names the evaluators compute for every family (a family adds its own and the
+  opt-in ones it provides: its ``METRICS``)."""
+  return tuple(name for d in declarations() if not d.opt_in for name in d.names)
 
 
 def declaring(names) -> list[tuple[Declaration, tuple[str, ...]]]:

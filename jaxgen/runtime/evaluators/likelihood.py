@@ -20,7 +20,9 @@ device solves, synchronised), *excluding compilation*, which is done ahead of ti
 evaluator and reported as ``likelihood_compile_seconds``. Families with an ODE likelihood (their
 ``extras['log_prob_stats']``, `jaxgen.ode.likelihood.per_example_stats`) add
 ``likelihood_nfe``: the mean over examples and draws of the solve's augmented function
-evaluations (each one network forward pass carrying the divergence's tangents).
+evaluations (each one network forward pass carrying the divergence's tangents), and their
+identity says the likelihood is the probability-flow ODE's estimate. The passes (`Passes`) and
+the bits/dim summary (`bits_summary`) serve the variational bound too (`evaluators.elbo`).
 """
 
 from __future__ import annotations
@@ -44,10 +46,10 @@ DECLARATION = evaluators.Declaration(
         i.discrete, int(i.eval_config.dequant_draws), bool(i.eval_config.dequantize)))
 
 
-def evaluated_spec(spec, discrete: bool, names, dequantize: bool):
+def evaluated_spec(spec, discrete: bool, names, dequantize: bool, metric: str = 'bpd'):
   """The `DataSpec` of the data the likelihood is evaluated on (marked dequantized when
-  ``eval.dequantize`` re-dequantizes it), or ConfigError (one line naming the fix) where ``bpd``
-  is undefined or ``eval.dequantize`` cannot apply."""
+  ``eval.dequantize`` re-dequantizes it), or ConfigError (one line naming the fix) where the
+  bits/dim ``metric`` (if in ``names``) is undefined or ``eval.dequantize`` cannot apply."""
   if dequantize:
     if discrete or spec.num_levels is None or spec.dequantized:
       why = ('the family\'s likelihood is discrete (exact on the integers)' if discrete else
@@ -56,17 +58,79 @@ def evaluated_spec(spec, discrete: bool, names, dequantize: bool):
       raise cfg_lib.ConfigError(f'config.eval.dequantize=True does not apply: {why}; set '
                                 '--config.eval.dequantize=False')
     spec = dataclasses.replace(spec, dequantized=True)
-  if 'bpd' in names:
+  if metric in names:
     why = bpd_lib.problem(spec, discrete)
     if why is not None and spec.num_levels is None:
-      raise cfg_lib.ConfigError(f"config.eval.metrics: 'bpd' needs integer data; {why} "
-                                "(remove 'bpd' from config.eval.metrics)")
+      raise cfg_lib.ConfigError(f"config.eval.metrics: '{metric}' needs integer data; {why} "
+                                f"(remove '{metric}' from config.eval.metrics)")
     if why is not None:
       raise cfg_lib.ConfigError(
-          f"config.eval.metrics: 'bpd' of a continuous density needs dequantized data; {why}: "
-          'set --config.data.dequantize=True (or --config.eval.dequantize=True to dequantize '
-          'only the evaluation batches)')
+          f"config.eval.metrics: '{metric}' of a continuous density needs dequantized data; "
+          f'{why}: set --config.data.dequantize=True (or --config.eval.dequantize=True to '
+          'dequantize only the evaluation batches)')
   return spec
+
+
+def bits_summary(metric: str, bpd: np.ndarray) -> tuple[dict, np.ndarray]:
+  """``({'eval/<metric>', 'eval/<metric>_std', 'eval/<metric>_draw_std' (draws > 1)}, each
+  example's bits/dim averaged over the draws)`` of per-example bits/dim ``[draws, examples]``
+  (module docstring)."""
+  per_example = np.mean(bpd, axis=0)
+  out = {f'eval/{metric}': float(np.mean(bpd)), f'eval/{metric}_std': float(np.std(per_example))}
+  if bpd.shape[0] > 1:
+    out[f'eval/{metric}_draw_std'] = float(np.std(np.mean(bpd, axis=1)))
+  return out, per_example
+
+
+class Passes:
+  """``fn(params, batch, rng) -> ([b], [b])`` over the ``draws`` passes of the evaluation split
+  (module docstring: the keys, the dequantization), jit-compiled ahead of time once per batch
+  shape; where ``evaluated`` (`evaluated_spec`) is not the data's ``spec`` each batch is
+  re-dequantized first (`jaxgen.metrics.bpd.dequantize`, with the first half of the batch key).
+  ``(params, rng) -> (first [draws, examples], second [draws, examples], seconds excluding
+  compilation, compile seconds)``, padding removed, every pass in the split's order."""
+
+  def __init__(self, fn, batches, mesh, spec, evaluated, draws, compiler_options=None):
+    redequantize = evaluated is not spec
+    rep, bat = parallel.replicated(mesh), parallel.batch_sharding(mesh)
+
+    def per_batch(params, batch, rng):
+      if redequantize:
+        rng, key = jax.random.split(rng)
+        batch = dict(batch, x=bpd_lib.dequantize(batch['x'], key, spec)[0])
+      return fn(params, batch, rng)
+
+    self._fn = jax.jit(per_batch, in_shardings=(rep, bat, rep), out_shardings=(bat, bat),
+                       compiler_options=compiler_options)
+    self._compiled = set()
+    self._batches, self._draws = batches, draws
+
+  def _compile(self, params, batch, rng) -> float:
+    """Compiles for this batch's shapes once (ahead of time; the jit cache keeps it); seconds."""
+    key = tuple((k, v.shape, str(v.dtype)) for k, v in sorted(batch.items()))
+    if key in self._compiled:
+      return 0.0
+    start = time.perf_counter()
+    self._fn.lower(params, batch, rng).compile()
+    self._compiled.add(key)
+    return time.perf_counter() - start
+
+  def __call__(self, params, rng):
+    firsts, seconds_ = [], []
+    compile_s, start = 0.0, time.perf_counter()
+    for draw in range(self._draws):
+      a_d, b_d = [], []
+      for i, batch in enumerate(self._batches(draw)):
+        mask = parallel.to_host(batch.pop('mask'))
+        r = jax.random.fold_in(jax.random.fold_in(rng, 1000 + draw), i)
+        compile_s += self._compile(params, batch, r)
+        a, b = parallel.to_host(self._fn(params, batch, r))
+        a_d.append(a[mask])
+        b_d.append(b[mask])
+      firsts.append(np.concatenate(a_d))
+      seconds_.append(np.concatenate(b_d))
+    wall = time.perf_counter() - start - compile_s
+    return np.stack(firsts), np.stack(seconds_), wall, compile_s
 
 
 class Evaluator:
@@ -78,13 +142,8 @@ class Evaluator:
     log_prob_options: its ``compiler_options``; spec, discrete: as `jaxgen.metrics.bpd` takes;
     dequantize_eval: ``eval.dequantize`` (see the module docstring)."""
     self._spec = evaluated_spec(spec, discrete, names, dequantize_eval)
-    redequantize = self._spec is not spec
-    rep, bat = parallel.replicated(mesh), parallel.batch_sharding(mesh)
 
     def fn(params, batch, rng):
-      if redequantize:
-        rng, key = jax.random.split(rng)
-        batch = dict(batch, x=bpd_lib.dequantize(batch['x'], key, spec)[0])
       if log_prob_stats_fn is not None:
         lp, stats = log_prob_stats_fn(params, batch, rng)
         return lp, stats['nfe']
@@ -92,66 +151,39 @@ class Evaluator:
       return lp, jnp.zeros_like(lp)
 
     self._names = names
-    self._log_prob = jax.jit(fn, in_shardings=(rep, bat, rep), out_shardings=(bat, bat),
-                             compiler_options=log_prob_options)
-    self._compiled = set()
-    self._batches, self._discrete = batches, discrete
+    self._passes = Passes(fn, batches, mesh, spec, self._spec, dequant_draws, log_prob_options)
+    self._discrete = discrete
     self._draws = dequant_draws
     self._has_nfe = log_prob_stats_fn is not None
     self._examples: dict = {}
 
   def identity(self) -> dict:
-    """How the likelihood's data are quantized (what makes bits/dim comparable)."""
+    """How the likelihood's data are quantized (what makes bits/dim comparable) and, for an ODE
+    likelihood, that it is the probability-flow ODE's estimate."""
     s = self._spec
     what = ('exact discrete likelihood' if self._discrete else
             'uniformly dequantized (bound)' if s.dequantized else 'continuous density')
+    how = ', probability-flow ODE estimate' if self._has_nfe else ''
     return {'likelihood': f'{what}, {s.num_levels} levels, data range [{s.low:g}, {s.high:g}], '
-                          f'{self._draws} draw(s)'}
+                          f'{self._draws} draw(s){how}'}
 
   def examples(self) -> dict:
     """metric -> [examples] of the last `run` (each example averaged over the draws)."""
     return dict(self._examples)
 
-  def _compile(self, params, batch, rng) -> float:
-    """Compiles for this batch's shapes once (ahead of time; the jit cache keeps it); seconds."""
-    key = tuple((k, v.shape, str(v.dtype)) for k, v in sorted(batch.items()))
-    if key in self._compiled:
-      return 0.0
-    start = time.perf_counter()
-    self._log_prob.lower(params, batch, rng).compile()
-    self._compiled.add(key)
-    return time.perf_counter() - start
-
   def run(self, params, rng) -> dict:
-    lps, nfes = [], []
-    compile_s, start = 0.0, time.perf_counter()
-    for draw in range(self._draws):
-      lp_d, nfe_d = [], []
-      for i, batch in enumerate(self._batches(draw)):
-        mask = parallel.to_host(batch.pop('mask'))
-        r = jax.random.fold_in(jax.random.fold_in(rng, 1000 + draw), i)
-        compile_s += self._compile(params, batch, r)
-        lp, nfe = parallel.to_host(self._log_prob(params, batch, r))
-        lp_d.append(lp[mask])
-        nfe_d.append(nfe[mask])
-      lps.append(np.concatenate(lp_d))
-      nfes.append(np.concatenate(nfe_d))
-    seconds = time.perf_counter() - start - compile_s
-    lp = np.stack(lps)    # [draws, examples]: every pass walks the same examples in order
+    lp, nfe, seconds, compile_s = self._passes(params, rng)  # [draws, examples]
     out = {}
     self._examples = {}
     if 'nll' in self._names:
       out['eval/nll'] = float(np.mean(-lp))
       self._examples['nll'] = np.mean(-lp, axis=0)
     if 'bpd' in self._names:
-      bpd = np.asarray(bpd_lib.bits_per_dim(lp, self._spec, self._discrete))
-      self._examples['bpd'] = np.mean(bpd, axis=0)
-      out['eval/bpd'] = float(np.mean(bpd))
-      out['eval/bpd_std'] = float(np.std(np.mean(bpd, axis=0)))
-      if self._draws > 1:
-        out['eval/bpd_draw_std'] = float(np.std(np.mean(bpd, axis=1)))
+      bits, self._examples['bpd'] = bits_summary(
+          'bpd', np.asarray(bpd_lib.bits_per_dim(lp, self._spec, self._discrete)))
+      out.update(bits)
     out['eval/likelihood_seconds'] = float(seconds)
     out['eval/likelihood_compile_seconds'] = float(compile_s)
     if self._has_nfe:
-      out['eval/likelihood_nfe'] = float(np.mean(np.stack(nfes)))
+      out['eval/likelihood_nfe'] = float(np.mean(nfe))
     return out
