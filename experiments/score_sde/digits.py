@@ -51,7 +51,8 @@ def get_config(arg=None):
     c.model.unet.attn_resolutions = ()
     c.sampling.steps = 4
     c.eval.metrics = ('loss', 'bpd')    # PF-ODE bits/dim: Euler, 4 steps, one probe, on
-    c.eval.dequantize = True            # the test images dequantized (k + u) / 17 (metrics.bpd)
+    c.eval.dequantize = not c.data.dequantize   # the test images dequantized (k + u) / 17
+                                                # (metrics.bpd), unless the data are already
     c.likelihood.solver = 'euler'
     c.likelihood.steps = 4
     c.likelihood.probes = 1

@@ -50,13 +50,16 @@ def value(record: Optional[dict], key: str, scale: table_spec.Scale,
           workdir: str = '') -> Any:
   """Column `key` of a row record: ``eval/<key>`` (renamed by the scale's metrics), else the
   provenance's `key`; ``train/<k>``: the last training value of k in the run's metrics.jsonl;
-  ``likelihood``: `likelihood_kind`; None if absent."""
+  ``likelihood``: `likelihood_kind`; ``sampling.<k>``: the sampling setting k the row was
+  evaluated with; None if absent."""
   if key.startswith('train/'):
     return last_logged(workdir, key[len('train/'):]) if workdir else None
   if record is None:
     return None
   if key == 'likelihood':
     return columns.likelihood_kind(record)
+  if key.startswith('sampling.'):
+    return (record.get('provenance', {}).get('sampling') or {}).get(key[len('sampling.'):])
   name = scale.metrics.get(key, key)
   for k in ('eval/' + name, 'eval/' + key):
     if k in record:

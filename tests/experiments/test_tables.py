@@ -9,6 +9,7 @@ nothing."""
 
 import glob
 import os
+import re
 import shlex
 
 import pytest
@@ -46,11 +47,16 @@ def test_table_builds_at_smoke_scale(name, runs, capsys):
   assert md.count(intervals.RULE) == 1
   lines = [l for l in md.splitlines() if l.startswith('| ')]
   rows = table.rows_at('smoke')
-  assert len(lines) == 1 + len(rows)
   first = table.columns[0]
   likelihood = first.key == 'bpd'
+  # a table of sample metrics ends with the real-data floor, measured at the rows' sample count
+  floor = [l for l in lines if l.startswith(f'| {table_plan.FLOOR} |')]
+  sampled = bool(table_plan.floor_steps(table, 'smoke', runs))
+  assert len(floor) == sampled and len(lines) == 1 + len(rows) + len(floor)
+  if sampled:
+    assert '(10 draws of training examples)' in floor[0], floor[0]
   if not likelihood:   # a sample-quality column names its sample count and reference
-    assert f'{first.key}@8 vs digits eval-' in lines[0], lines[0]
+    assert re.search(rf'{first.key}@8 vs digits (eval|train)-', lines[0]), lines[0]
   for row, line in zip(rows, lines[1:]):
     cells = [c.strip() for c in line.strip('|').split('|')]
     assert cells[0] == row.label
