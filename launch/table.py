@@ -7,15 +7,16 @@ write Markdown, CSV and a plot with our numbers beside the paper's.
 Runs live in RUNS/<scale>/<key>/seed<s>, one per training seed of the scale (shared by every
 table that names the key), row results in RUNS/<scale>/tables/<name>/<row>/seed<s>.json (one
 result per evaluation key inside); the report goes to OUT (default RUNS/<scale>/) as
-<name>_<scale>.md, .csv and .png. Each step is one launch command (printed before it runs); a
+<name>_<scale>.md, .csv and .png; a table of sample metrics ends with the real-data floor at its
+rows' sample count (``launch.evaluate --real-data``). Each step is one launch command (printed before it runs); a
 killed build rerun with the same command resumes. --dry-run prints the steps (done or to run)
 and runs none; --report-only rewrites the report from the rows evaluated so far.
 ``--scale paper`` runs the papers' CIFAR-10 configs only where an accelerator is present (and
 the data and the Inception weights, which its steps name): on a CPU-only machine it prints what
 it would run and exits 0. A bad table file, scale or weights file is one ``error:`` line, exit
 2, nothing written (checked before JAX is imported), as is a column whose rows draw different
-sample counts (refused by the plan, or by the report for rows evaluated earlier); a step that fails stops the build with its
-exit status. SIGTERM / SIGINT are handed to the running step, which stops as launch.train does on
+sample counts (refused by the plan, or by the report for rows evaluated earlier); a step that
+fails stops the build with its exit status. SIGTERM / SIGINT are handed to the running step, which stops as launch.train does on
 preemption (its checkpoint saved, its workdir unlocked); the build then exits with 128 + signal.
 """
 

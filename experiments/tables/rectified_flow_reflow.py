@@ -3,11 +3,7 @@ Euler step vs 100 Euler steps vs dopri5; straightness on the 100-step grid.
 
     python -m launch.table experiments/tables/rectified_flow_reflow.py --scale laptop
 
-Laptop: the chain of runs.py on `experiments/rectified_flow/digits.py` (5000 reflow pairs per
-round); FD / IS / KID of 1000 samples in the pinned digits classifier's features. Claims: reflow
-straightens, one step improves, distillation improves one step, 1-RF best with dopri5.
-Time on this 2-core CPU: about 26 minutes. Headline: all four claims hold.
-Results: experiments/tables/results/rectified_flow_reflow_laptop.md.
+Time and results: experiments/tables/results/rectified_flow_reflow_laptop.md.
 """
 
 from experiments.tables import references
