@@ -32,9 +32,10 @@ def runs(tmp_path_factory):
   return str(tmp_path_factory.mktemp('table_runs'))
 
 
-def test_the_six_tables_exist():
+def test_the_seven_tables_exist():
   assert TABLES == ['autoregressive_flow_nll', 'ddim_steps', 'fashion_likelihood',
-                    'rectified_flow_reflow', 'score_sde_likelihood', 'score_sde_samplers']
+                    'rectified_flow_reflow', 'score_sde_likelihood', 'score_sde_samplers',
+                    'score_sde_snr']
 
 
 @pytest.mark.parametrize('name', TABLES)
