@@ -68,24 +68,30 @@ class Inputs:
   reference_split: str = 'eval'
 
 
-def real_draw(run, rng: jax.Array, n: int) -> np.ndarray:
-  """``n`` distinct training examples (``batch['x']``, the run's data transforms) chosen by
-  `rng`: the first global training batch of size n of the run's data built with a seed drawn
-  from `rng` (one epoch's permutation, so no example twice); ConfigError when the training split
-  holds fewer than n."""
+def _training_examples(run, seed: int, n: int, refusal: str) -> np.ndarray:
+  """The first ``n`` examples (``batch['x']``, the run's data transforms) of one epoch's
+  permutation of the training split, the run's data built with `seed`; ConfigError ``refusal``
+  for a run on reflow pairs (its training data are another run's samples, not real data)."""
   from jaxgen import data as data_lib
 
   if str(run.config.data.name).startswith('pairs:'):
-    raise cfg_lib.ConfigError(f'--real-data: the run {run.config.data.name!r} trains on pairs '
-                              "of another run's samples, not real data: measure the floor on "
-                              'the chain\'s first run')
+    raise cfg_lib.ConfigError(refusal.format(name=run.config.data.name))
+  return np.asarray(data_lib.build(run.config.data, seed).train_batch(0, n, 0, 1)['x'])
+
+
+def real_draw(run, rng: jax.Array, n: int) -> np.ndarray:
+  """``n`` distinct training examples chosen by `rng` (`_training_examples` with a seed drawn
+  from `rng`: one epoch's permutation, so no example twice); ConfigError when the training split
+  holds fewer than n."""
   size = run.data.train_size
   if size is not None and n > size:
     raise cfg_lib.ConfigError(f'config.eval.num_samples={n}: the real-data floor draws distinct '
                               f'training examples and the training split holds {size}: evaluate '
                               f'with eval.num_samples <= {size}')
-  seed = int(jax.random.randint(rng, (), 0, 2**31 - 1))
-  return np.asarray(data_lib.build(run.config.data, seed).train_batch(0, n, 0, 1)['x'])
+  return _training_examples(
+      run, int(jax.random.randint(rng, (), 0, 2**31 - 1)), n,
+      "--real-data: the run {name!r} trains on pairs of another run's samples, not real data: "
+      "measure the floor on the chain's first run")
 
 
 TRAIN_REFERENCE = 10_000   # the most training examples ``eval.reference='train'`` compares with
@@ -93,16 +99,13 @@ TRAIN_REFERENCE = 10_000   # the most training examples ``eval.reference='train'
 
 def train_reference(run, n: int = 0) -> np.ndarray:
   """The first ``n`` (0: ``min(training split, TRAIN_REFERENCE)``) examples of one fixed
-  permutation of the training split (the run's data built with seed 0), in the run's data
-  transforms: the reference of ``eval.reference='train'``."""
-  from jaxgen import data as data_lib
-
-  if str(run.config.data.name).startswith('pairs:'):
-    raise cfg_lib.ConfigError(f'config.eval.reference=train: the run {run.config.data.name!r} '
-                              "trains on pairs of another run's samples: compare with 'eval'")
+  permutation of the training split (`_training_examples` with seed 0): the reference of
+  ``eval.reference='train'``."""
   size = min(run.data.train_size or TRAIN_REFERENCE, TRAIN_REFERENCE)
-  n = min(n or size, size)
-  return np.asarray(data_lib.build(run.config.data, 0).train_batch(0, n, 0, 1)['x'])
+  return _training_examples(
+      run, 0, min(n or size, size),
+      "config.eval.reference=train: the run {name!r} trains on pairs of another run's samples: "
+      "compare with 'eval'")
 
 
 def inputs(run, sampler=None, data=None, real_data: bool = False) -> Inputs:
