@@ -199,13 +199,11 @@ def build(config: ml_collections.ConfigDict, spec) -> Model:
     return x, {'nfe': 1}
 
   def inpaint(params, rng, x, mask, settings, **overrides):
-    """Fills ``x`` where ``mask`` is False (`gradient_inpaint.inpaint` with the ``inpaint_*``
-    settings; ``overrides``: its keywords); ``info['log_prob']`` the [steps + 1, b] trace."""
+    """Fills ``x`` where ``mask`` is False (`gradient_inpaint.inpaint_with_settings`);
+    ``info['log_prob']`` the [steps + 1, b] trace."""
     s = typed_settings(settings, Sampling, 'coupling_flow')
-    kw = dict(steps=s.inpaint_steps, lr=s.inpaint_lr, lr_offset=s.inpaint_lr_offset,
-              noise=s.inpaint_noise, low=spec.low, high=spec.high)
-    kw.update(overrides)
-    return gradient_inpaint.inpaint(lambda z: log_density(params, z), x, mask, rng, **kw)
+    return gradient_inpaint.inpaint_with_settings(lambda z: log_density(params, z), x, mask, rng,
+                                                  s, low=spec.low, high=spec.high, **overrides)
 
   return Model(init=init, loss=loss, sample=sample, log_prob=log_prob, discrete=False,
                extras={'encode': encode, 'decode': decode, 'forward': forward,
