@@ -73,3 +73,15 @@ def inpaint(log_prob_fn: Callable[[jax.Array], jax.Array], x: jax.Array, mask: j
   x_final, lps = jax.lax.scan(step, x0, (jnp.arange(steps, dtype=x.dtype), keys))
   lps = jnp.concatenate([lps, log_prob_fn(x_final)[None]], axis=0)
   return x_final, {'log_prob': lps}
+
+
+def inpaint_with_settings(log_prob_fn: Callable[[jax.Array], jax.Array], x: jax.Array,
+                          mask: jax.Array, rng: jax.Array, settings, *, low: float, high: float,
+                          **overrides) -> tuple[jax.Array, dict]:
+  """`inpaint` with the schedule of a flow's typed sampling settings (the fields
+  ``inpaint_steps``, ``inpaint_lr``, ``inpaint_lr_offset``, ``inpaint_noise`` of
+  `jaxgen.models.nice.Sampling`); ``overrides``: `inpaint`'s keywords, over those."""
+  kw = dict(steps=settings.inpaint_steps, lr=settings.inpaint_lr,
+            lr_offset=settings.inpaint_lr_offset, noise=settings.inpaint_noise, low=low, high=high)
+  kw.update(overrides)
+  return inpaint(log_prob_fn, x, mask, rng, **kw)
