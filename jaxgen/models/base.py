@@ -46,7 +46,9 @@ class Model:
   """A generative family's pure functions.
 
   Attributes:
-    init: ``(rng, x_example) -> params``; ``x_example`` is a batch of data ``[b, *shape]``.
+    init: ``(rng, x_example) -> params``; ``x_example`` is a batch of data ``[b, *shape]`` (the
+      trainer passes the first global training batch, the same on every host, so a
+      data-dependent initialisation may read its statistics).
     loss: ``(params, batch, rng, train=True) -> (scalar, metrics)``; scalar is the mean over the
       batch, metrics a dict of scalars (also batch means). ``train=False`` turns dropout off (the
       evaluator's ``eval/loss``); the rest of the randomness (times, noise) still comes from

@@ -77,7 +77,9 @@ class Run:
                           jax.ShapeDtypeStruct(x.shape, x.dtype))
 
   def example_x(self) -> np.ndarray:
-    return self.data.train_batch(0, self.mesh.devices.size, 0, 1)['x']
+    """The first global training batch's ``x`` (the same on every host): what ``model.init``
+    sees, so a data-dependent initialisation (Glow's ActNorm) uses a whole batch."""
+    return self.data.train_batch(0, self.config.train.batch_size, 0, 1)['x']
 
   def batch(self, step: int) -> dict:
     host = self.data.train_batch(step, self.config.train.batch_size)

@@ -166,3 +166,13 @@ def test_the_progress_estimate_leaves_out_the_compile_step(tmp_path, monkeypatch
   loop.train(tiny_config(**{'train.steps': '4', 'train.progress': 'true'}), str(tmp_path))
   assert len(bars) == 1 and (bars[0].total, bars[0].initial, bars[0].n) == (4, 1, 4)
   assert bars[0].printed_before
+
+
+def test_init_sees_the_first_global_training_batch():
+  """`Run.example_x` (what `model.init` gets) is the whole first global batch, the same on every
+  host, so a data-dependent initialisation (ActNorm) reads a batch's statistics."""
+  config = tiny_config()
+  run = run_lib.Run(config, parallel.make_mesh(1))
+  x = run.example_x()
+  assert x.shape[0] == config.train.batch_size > 1
+  np.testing.assert_array_equal(x, run.data.train_batch(0, config.train.batch_size, 0, 1)['x'])
