@@ -17,7 +17,6 @@ from jaxgen import data as data_lib
 from jaxgen.data import assignment, ot_coupling, source
 from jaxgen.nets import score_mlp
 from jaxgen.ode import flow, solvers
-from jaxgen.runtime import config as cfg_lib
 from jaxgen.runtime import parallel
 from jaxgen.runtime import run as run_lib
 from tests import processes
