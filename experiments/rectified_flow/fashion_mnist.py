@@ -3,8 +3,8 @@
     python -m launch.train --config experiments/rectified_flow/fashion_mnist.py --workdir runs/rf_fashion
 
 t = 0 noise, t = 1 data; eval/bpd is the dequantized bound -log p(x) / (784 ln 2) + 7.
-Variants: ``smoke``, ``dopri5``, ``logit_normal``, ``mode``, ``shift2``, ``cond``, ``reflow`` /
-``reflow3`` / ``distill`` (on the pairs of runs/rf_fashion).
+Variants: ``smoke``, ``dopri5``, ``logit_normal``, ``mode``, ``shift2``, ``cond``, ``ot`` (minibatch
+OT coupling; per class after ``cond``), ``reflow`` / ``reflow3`` / ``distill`` (rf_fashion's pairs).
 Runtime: about 35 minutes on this 2-core CPU for 1500 steps.
 Expected result: FD 0.442 in the pinned Fashion-MNIST classifier's features (256 samples, Euler
 100 steps). Bits/dim of every family: experiments/tables/results/fashion_likelihood_laptop.md.
@@ -71,10 +71,13 @@ def get_config(arg=None):
   def cond(c):
     common.class_conditional(c)
 
+  def ot(c):
+    c.data.x0.coupling = 'ot_label' if c.model.num_classes else 'ot'
+
   # reflow / reflow3 / distill: k-RF on the pairs of runs/rf_fashion (python -m launch.reflow
   # --workdir runs/rf_fashion); the source is train.init_from (an override moves the pairs too).
   reflow = common.reflow_variants(lambda c: 'runs/rf_fashion',
                                   metrics=('sliced_wasserstein', 'straightness'))
 
   return cfg.select(config, arg, smoke=smoke, cond=cond, **reflow, dopri5=dopri5,
-                    logit_normal=logit_normal, mode=mode, shift2=shift2)
+                    logit_normal=logit_normal, mode=mode, shift2=shift2, ot=ot)

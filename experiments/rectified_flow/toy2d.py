@@ -5,7 +5,8 @@
     python -m launch.train --config experiments/rectified_flow/toy2d.py:reflow --workdir runs/rf_moons_2rf
 
 Variants: ``smoke``, ``checkerboard``, ``8gaussians``, ``swissroll``, ``gmm`` (closed-form
-density), ``logit_normal``; ``reflow``, ``reflow3``, ``distill`` read ``train.init_from``
+density), ``logit_normal``, ``ot`` (minibatch OT coupling, `jaxgen.data.ot_coupling`);
+``reflow``, ``reflow3``, ``distill`` read ``train.init_from``
 (runs/rf_<density>, or its _2rf run) and its pairs (`experiments.common.reflow_variants`).
 Runtime: about 1 minute on this 2-core CPU (4000 steps); the reflow chain a few minutes more.
 Expected result: samples/step_4000.png shows the two moons; eval/sliced_wasserstein 0.106.
@@ -55,6 +56,9 @@ def get_config(arg=None):
   def logit_normal(c):
     c.loss.time_sampling = 'logit_normal'
 
+  def ot(c):
+    c.data.x0.coupling = 'ot'
+
   def root(c):
     """The 1-RF workdir of this density: runs/rf_moons, runs/rf_checkerboard, ..."""
     return 'runs/rf_' + c.data.name.split(':', 1)[1]
@@ -62,5 +66,5 @@ def get_config(arg=None):
   reflow = common.reflow_variants(root, metrics=('sliced_wasserstein', 'straightness'))
 
   return cfg.select(config, arg, smoke=smoke, checkerboard=data('checkerboard'),
-                    swissroll=data('swissroll'), gmm=gmm, logit_normal=logit_normal,
+                    swissroll=data('swissroll'), gmm=gmm, logit_normal=logit_normal, ot=ot,
                     **reflow, **{'8gaussians': data('8gaussians')})

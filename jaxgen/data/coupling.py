@@ -18,6 +18,9 @@ as 1-RF pairs noise with data):
   ``eval/loss`` is the transfer loss; ``eval_array`` (sample-based metrics' reference) is x1's;
 * ``spec`` is x1's (the model's data), ``x0_spec`` the x0 source's; both must have one shape.
 
+``data.x0.coupling`` (not a data key: 'independent' | 'ot' | 'ot_label') pairs x0 with x1 by
+minibatch optimal transport over the global batch instead (`jaxgen.data.ot_coupling`).
+
 Rectified flow's existing ``x0`` path (`jaxgen.ode.flow.loss`) then trains the
 transfer flow. Sampling a transfer flow needs x0 from the x0 source: the family's
 ``extras['transfer'](params, x0, sampling)`` integrates the ODE from given x0 (e.g.
@@ -32,7 +35,7 @@ from typing import Optional
 import ml_collections
 import numpy as np
 
-from jaxgen.data import source
+from jaxgen.data import ot_coupling, source
 
 SEED_STREAM = 11
 # data keys the x0 section does not take (it is one level deep).
@@ -40,10 +43,11 @@ NOT_IN_X0 = ('x0', 'validation')
 
 
 def x0_defaults(data: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
-  """The ``data.x0`` section: the keys of the data section `data` with its defaults and
-  ``name=''`` (no coupling)."""
+  """The ``data.x0`` section: the keys of the data section `data` with its defaults,
+  ``name=''`` (no x0 source) and ``coupling='independent'``."""
   d = {k: v for k, v in data.to_dict().items() if k not in NOT_IN_X0}
   d['name'] = ''
+  d['coupling'] = 'independent'   # | 'ot' | 'ot_label' (`jaxgen.data.ot_coupling`)
   return ml_collections.ConfigDict(d)
 
 
@@ -115,8 +119,8 @@ class CouplingSource(source.Source):
 
 
 def build(cfg, seed: int) -> source.Source:
-  """`jaxgen.data.source.build`, or a `CouplingSource` when ``cfg.x0.name`` is set."""
-  if enabled(cfg):
-    return CouplingSource(cfg, seed)
-  return source.build(cfg, seed)
+  """`jaxgen.data.source.build`, or a `CouplingSource` when ``cfg.x0.name`` is set; either
+  re-paired by ``cfg.x0.coupling`` (`jaxgen.data.ot_coupling.wrap`)."""
+  return ot_coupling.wrap(
+      cfg, seed, lambda: CouplingSource(cfg, seed) if enabled(cfg) else source.build(cfg, seed))
 

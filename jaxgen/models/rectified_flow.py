@@ -3,7 +3,9 @@
 The maths is `jaxgen.ode.flow` (**t = 0 noise, t = 1 data**; ``loss.*`` -> its `TimeSampling`);
 the network sees ``t * 999``. ``batch['x0']``, where present, is the noise end of a given
 coupling: a ``pairs:`` source (k-RF from ``launch.reflow``; ``time_sampling='distill'`` needs it)
-or ``data.x0.name`` (a data-to-data flow, sampled with ``extras['transfer']``).
+or ``data.x0.name`` (a data-to-data flow, sampled with ``extras['transfer']``), paired by
+minibatch OT with ``data.x0.coupling='ot'`` (`jaxgen.data.ot_coupling`; x0 still N(0, I) noise
+unless ``data.x0.name`` is set).
 
 Sampling: `Sampling` (``model.sampling_settings(section)``; a bare `SolverSpec` means that solve
 from t = 0) integrates ``dx/dt = v(t, x)`` from ``t_start`` to 1. ``log_prob(params, batch, rng,
@@ -84,6 +86,7 @@ def choices() -> dict:
       'loss.time_sampling': flow.KINDS,
       'data.x0.scale': ('unit', 'symmetric', 'levels', 'none'),   # a coupling's x0 source
       'data.x0.binarize': ('none', 'fixed', 'resample'),
+      'data.x0.coupling': ('independent', 'ot', 'ot_label'),     # jaxgen.data.ot_coupling
       **solvers.choices('sampling'),
       **solvers.choices('likelihood'),
       **unet.choices('model.unet'),
