@@ -16,6 +16,8 @@ all three in `images`), ``pairs:<folder>`` (a reflow coupling, a folder of shard
 z1 and ``x0`` = z0 of the same examples; evaluation on the source run's data). With
 ``data.x0.name`` set (a data section of its own), `build` pairs x1 from ``data`` with x0 from
 ``data.x0`` (`coupling`: batches carry ``x`` and ``x0``, for transfer flows).
+``data.x0.coupling='ot'`` (or ``'ot_label'``, within classes) pairs the global batch's data with
+its noise (or its x0 source) by an exact minimum-cost assignment (`ot_coupling`, `assignment`).
 """
 
 from __future__ import annotations

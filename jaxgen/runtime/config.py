@@ -363,10 +363,23 @@ def validate(config: ConfigDict) -> ConfigDict:
         dst[key] = sch[key]
 
   walk(config, schema, out, '')
+  _check_coupling(family, choices, out)
   _check_metrics(module, out.eval.metrics)
   _check_validation_metric(out.train.validation_metric)
   _cross_checks(module, out)
   return out
+
+
+def _check_coupling(family: str, choices: dict, config: ConfigDict) -> None:
+  """Refuses a coupling (``data.x0.name`` or ``data.x0.coupling``) for a family that never reads
+  ``batch['x0']``: one that declares no ``data.x0.*`` choice."""
+  x0 = config.data.get('x0')
+  if x0 is None or any(k.startswith('data.x0.') for k in choices):
+    return
+  for key, default in (('name', ''), ('coupling', 'independent')):
+    if x0.get(key, default) != default:
+      raise ConfigError(f'config.data.x0.{key}={x0[key]!r}: the {family} family does not read a '
+                        "coupling's x0 (rectified_flow does): leave data.x0 at its defaults")
 
 
 def _check_metrics(module, names) -> None:

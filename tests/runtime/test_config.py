@@ -177,3 +177,16 @@ def test_validation_starts_no_jax_backend():
                        env=dict(os.environ, PYTHONPATH=root), timeout=120)
   assert out.returncode == 0, out.stderr
   assert out.stdout.strip() == '[]'
+
+
+@pytest.mark.parametrize('key,value', [('coupling', 'ot'), ('name', 'toy2d:moons')])
+def test_a_coupling_is_refused_for_a_family_that_does_not_read_x0(key, value):
+  """data.x0 pairs noise with data for rectified flow; a score SDE would ignore it silently."""
+  c = cfg.load('experiments/score_sde/toy2d.py')
+  overrides_lib.apply(c, {f'data.x0.{key}': value})
+  with pytest.raises(cfg.ConfigError, match=rf"config\.data\.x0\.{key}=.*score_sde family does "
+                                            "not read"):
+    cfg.validate(c)
+  r = cfg.load(EXP)
+  overrides_lib.apply(r, {f'data.x0.{key}': value, 'eval.metrics': "('loss',)"})
+  assert cfg.validate(r).data.x0[key] == value
