@@ -35,6 +35,8 @@ def _digits(suffix: str = '') -> dict:
       'score_sde_subvp_lwis': RunSpec(v(SDE, 'subvp,lwis')),
       'score_sde_vp_deq': RunSpec(v(SDE, 'deq')),
       'score_sde_subvp_deq': RunSpec(v(SDE, 'subvp,deq')),
+      'score_sde_vp_deq_lw': RunSpec(v(SDE, 'deq,lw')),
+      'score_sde_vp_deq_lwis': RunSpec(v(SDE, 'deq,lwis')),
       'rectified_flow': RunSpec(v(RF)),
       'rectified_flow_2rf': RunSpec(v(RF, 'reflow'), pairs_from='rectified_flow',
                                            num_pairs=n_pairs),
