@@ -143,3 +143,12 @@ MADE_BINARIZED_MNIST = Reference(
     'binarization); masks > 1: order-agnostic training, probabilities averaged over the masks',
     {('1 hidden layer', '1 mask'): 88.40, ('1 hidden layer', '32 masks'): 86.64},
     unverified=frozenset({('1 hidden layer', '1 mask'), ('1 hidden layer', '32 masks')}))
+
+VQVAE_CIFAR10 = Reference(
+    Source('van den Oord, Vinyals, Kavukcuoglu 2017, "Neural discrete representation learning" '
+           '(NeurIPS)', 'Sec. 4.1 (comparison with continuous variables)',
+           ('https://arxiv.org/abs/1711.00937',)),
+    'bits/dim on CIFAR-10, a bound on the NLL (the paper: "all reported likelihoods are lower '
+    'bounds"), 250,000 steps at batch 128; K and the latent count are not printed',
+    {'VQ-VAE': 4.67},
+    unverified=frozenset({'VQ-VAE'}))

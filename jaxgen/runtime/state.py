@@ -50,6 +50,9 @@ def make_train_step(model: models_base.Model, tx: optax.GradientTransformation, 
   ``r = min(ema_rate, (1 + n) / (10 + n))`` where ``n = state.step + 1`` counts the updates
   including this one.
 
+  A family may give ``model.extras['after_update'](params_before, params_after, batch, rng) ->
+  params``: updates no gradient makes (the VQ-VAE's codebook EMA), applied after the optimizer's.
+
   A step whose loss, gradient norm or update norm is not finite leaves the state unchanged
   (the batch is skipped) and reports ``nonfinite = 1``; the loop checks it before every save, so
   nothing after a bad step is ever checkpointed (`jaxgen.runtime.loop`).
@@ -61,6 +64,8 @@ def make_train_step(model: models_base.Model, tx: optax.GradientTransformation, 
     grad_norm = optax.global_norm(grads)
     updates, opt_state = tx.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
+    if 'after_update' in model.extras:   # a family's non-gradient parameter updates (VQ-VAE EMA)
+      params = model.extras['after_update'](state.params, params, batch, rng)
     if ema_rate:
       rate = ema_rate
       if ema_warmup:

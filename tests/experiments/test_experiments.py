@@ -6,7 +6,8 @@ each smoke runs as ``python -m launch.train --config FILE:smoke`` would (in-proc
 steps on all test devices, checkpoint, evaluate, and write a sample picture. Smokes whose data
 set is not on this machine run on its synthetic stand-in (`common.smoke` sets
 ``data.stand_in``). Variants that train on reflow pairs (listed in REFLOW_VARIANTS) run as
-``variant,smoke`` on pairs that the test first makes with `launch.reflow` from a smoke 1-RF run.
+``variant,smoke`` on pairs that the test first makes with `launch.reflow` from a smoke 1-RF run;
+those in CODES_VARIANTS train on codes that the test first encodes from a smoke VQ-VAE run.
 """
 
 import glob
@@ -33,6 +34,9 @@ EXPERIMENTS = sorted(
 REFLOW_VARIANTS = ['experiments/rectified_flow/toy2d.py:reflow',
                    'experiments/rectified_flow/toy2d.py:reflow3',
                    'experiments/rectified_flow/toy2d.py:distill']
+# file:variant trained on `codes:<folder>` of a VQ-VAE run: the test first encodes a smoke
+# VQ-VAE's codes (launch.encode_codes) and runs ``variant`` with data.name set to them.
+CODES_VARIANTS = ['experiments/vqvae/fashion_prior.py:smoke']
 
 
 def test_there_are_experiments():
@@ -113,7 +117,8 @@ def _assert_ran(workdir, steps):
   assert os.path.getsize(os.path.join(workdir, 'metrics.jsonl')) > 0
 
 
-@pytest.mark.parametrize('path', EXPERIMENTS)
+@pytest.mark.parametrize('path', [p for p in EXPERIMENTS
+                                  if p + ':smoke' not in CODES_VARIANTS])
 def test_smoke_variant_runs_end_to_end(path, tmp_path):
   steps = cfg.load(os.path.join(ROOT, path) + ':smoke').train.steps
   assert launch_train.main(['--config', path + ':smoke', '--workdir', str(tmp_path)]) == 0
@@ -164,3 +169,18 @@ def test_reflow_variant_smoke_runs_on_pairs_from_a_smoke_run(spec, reflow_source
   assert int(state.step) == config.train.steps
   assert glob.glob(str(tmp_path / 'samples' / '*.png'))
   assert os.path.getsize(tmp_path / 'metrics.jsonl') > 0
+
+
+@pytest.mark.parametrize('spec', CODES_VARIANTS)
+def test_codes_variant_smoke_runs_on_codes_of_a_smoke_vqvae(spec, tmp_path):
+  from launch import encode_codes as launch_encode
+
+  vq = str(tmp_path / 'vq')
+  assert launch_train.main(['--config', 'experiments/vqvae/fashion_mnist.py:smoke',
+                            '--workdir', vq]) == 0
+  assert launch_encode.main(['--workdir', vq]) == 0
+  assert cfg.load(spec).data.name.startswith('codes:runs/')
+  w = str(tmp_path / 'prior')
+  assert launch_train.main(['--config', spec, '--workdir', w,
+                            f'--config.data.name=codes:{vq}/codes']) == 0
+  _assert_ran(w, cfg.load(spec).train.steps)
