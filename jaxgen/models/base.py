@@ -69,6 +69,8 @@ class Model:
       ``log_prob`` solves an ODE also give ``'log_prob_stats'``: ``(params, batch, rng,
       likelihood=None) -> (log_prob [b], {'nfe': [b]})`` (the evaluator's ``likelihood_nfe``), of
       which ``log_prob`` is the first half, so the contract above stays ``[b]`` nats.
+      ``'after_update'``: ``(params_before, params_after, batch, rng) -> params``, updates no
+      gradient makes (the VQ-VAE's codebook EMA), applied by the trainer after the optimizer's.
     sampling_settings: ``section -> settings``, the typed value of a ``sampling`` section (a
       dict of some of its keys: the others are the run's; a typed value as is), made once per
       command by the caller and passed to ``sample``, ``sampling_label``, ``adaptive_ode`` and
