@@ -60,6 +60,8 @@ def common() -> ConfigDict:
       ema_rate=0.999,       # EMA of the parameters kept in the state; 0 disables
       ema_warmup=False,     # rate after n updates: min(ema_rate, (1 + n) / (10 + n)) (TF's
                             # num_updates rule), so a short run's EMA forgets the init faster
+      posthoc_ema=(),       # sigma_rels of power-function EMAs tracked for post-hoc EMA, e.g.
+                            # (0.05, 0.1) (EDM2; jaxgen.runtime.posthoc); () = off
   ))
   c.train = ConfigDict(dict(
       steps=1000,
@@ -79,6 +81,7 @@ def common() -> ConfigDict:
                             # checkpoint that it evaluates with (EMA if its eval.use_ema; same
                             # model.* config); '' = random init. A run with its own checkpoint
                             # resumes from that instead.
+      posthoc_every=0,      # post-hoc EMA snapshots every this many steps (0: checkpoint_every)
       validation_metric='loss',  # data.validation > 0: 'loss', 'nll' or 'bpd' on it at each
                             # save, logged as val/<metric>; its best checkpoint is always kept
   ))
@@ -101,6 +104,8 @@ def common() -> ConfigDict:
                             # evaluation split)
       samples_dir='',       # fid / inception_score: read the samples from this finished chunk
                             # folder (launch.sample --num N) instead of drawing them
+      posthoc_sigma_rel=0.0,  # > 0: evaluate and sample with the post-hoc EMA of this sigma_rel,
+                            # reconstructed from the run's snapshots (jaxgen.runtime.posthoc)
       reference='eval',     # what sample metrics compare with: 'eval' (the evaluation split) or
                             # 'train' (up to 10,000 training examples: a validation criterion
                             # that leaves the test images alone, e.g. to tune a sampler)
@@ -130,6 +135,11 @@ RANGES = {
     'train.num_devices': (lambda v: v >= 0, '>= 0'),
     'optim.lr': (lambda v: v > 0 and math.isfinite(v), 'a finite number > 0'),
     'optim.ema_rate': (lambda v: 0 <= v < 1, 'in [0, 1)'),
+    'optim.posthoc_ema': (lambda v: len(set(v)) == len(v) and all(map(_sigma_rel_ok, v)),
+                          'distinct sigma_rels in (0, 0.2887), e.g. (0.05, 0.1); () = off'),
+    'train.posthoc_every': (lambda v: v >= 0, '>= 0 (0: train.checkpoint_every)'),
+    'eval.posthoc_sigma_rel': (lambda v: v == 0 or _sigma_rel_ok(v),
+                               '0 (off) or a sigma_rel in (0, 0.2887)'),
     'optim.grad_clip': (lambda v: v >= 0, '>= 0 (0 disables)'),
     'optim.warmup_steps': (lambda v: v >= 0, '>= 0'),
     'data.binarize_threshold': (lambda v: 0 < v < 1, 'in (0, 1)'),
@@ -140,6 +150,12 @@ RANGES = {
                       and all(isinstance(k, int) and k >= 0 for k in v),
                       'a non-empty tuple of distinct integers >= 0, e.g. (0, 1)'),
 }
+
+
+def _sigma_rel_ok(v) -> bool:
+  from jaxgen.distributions import power_ema
+
+  return power_ema.valid_sigma_rel(v)
 
 
 def base(family: str) -> ConfigDict:

@@ -58,6 +58,7 @@ import numpy as np
 from jaxgen.runtime import compile_options
 from jaxgen.runtime import config as cfg_lib
 from jaxgen.runtime import evaluate as evaluate_lib
+from jaxgen.runtime import posthoc as posthoc_lib
 from jaxgen.runtime import prefetch
 from jaxgen.runtime import run as run_lib
 from jaxgen.runtime import samples as samples_lib
@@ -312,6 +313,7 @@ def _train(config, workdir: str, mesh) -> state_lib.TrainState:
   pending: list = []   # metrics of the steps not yet fetched (device arrays)
   window: list[dict] = []   # fetched and checked, not yet logged
   t_last, step_last = time.perf_counter(), start
+  snapshots = posthoc_lib.Snapshots(workdir, config)  # post-hoc EMA (optim.posthoc_ema)
   try:
     with _Preemption(start) as preemption:
       # The next batch is drawn and put on the devices while this step runs.
@@ -326,7 +328,8 @@ def _train(config, workdir: str, mesh) -> state_lib.TrainState:
         stop = preemption.reached(done)
         log = done % tc.log_every == 0 or done == tc.steps or stop
         save = done % tc.checkpoint_every == 0 or done == tc.steps or stop
-        if log or save:  # check every step since the last check before saving or logging
+        snap = snapshots.due(done)
+        if log or save or snap:  # check every step since the last check before a save or a log
           host = jax.device_get(pending)
           pending = []
           nonfinite.check(host, done, checkpointer, is_main)
@@ -340,7 +343,10 @@ def _train(config, workdir: str, mesh) -> state_lib.TrainState:
           writer.write(done, summary)
           if bar is not None:
             bar.set_postfix(loss=f"{summary['loss']:.4g}", refresh=False)
+        if snap:
+          snapshots.save(done, state)
         if save:
+          snapshots.wait()  # every snapshot up to `done` is committed before its checkpoint
           if validation.due(done):  # before saving: a checkpoint of this step has its value
             shown = trainer.show(state)
             writer.write(done, validation.measure(shown.params, shown.eval_rng(), done))
@@ -374,6 +380,7 @@ def _train(config, workdir: str, mesh) -> state_lib.TrainState:
       bar.close()
     if checkpointer is not None:
       checkpointer.close()
+    snapshots.close()
     writer.close()
   return state
 

@@ -127,7 +127,8 @@ def _restore_params(run: Run, workdir: str, which: str, step: Optional[int] = No
 
 def open_run(workdir: str, overrides=None, step: Optional[int] = None) -> Run:
   """The Run of a finished or running `workdir` with its checkpoint `step` (default: newest)
-  restored into ``run.params``, ``run.step`` and ``run.rng`` (nothing else is read). `overrides`
+  restored into ``run.params``, ``run.step`` and ``run.rng`` (nothing else is read; with
+  ``eval.posthoc_sigma_rel`` the params are that post-hoc EMA at the step, `posthoc`). `overrides`
   (``{'sampling.steps': '50'}``) may change only `workdir.USE_KEYS` (keys that do not alter the
   trained model)."""
   config = workdir_lib.read_config(workdir)
@@ -144,6 +145,11 @@ def open_run(workdir: str, overrides=None, step: Optional[int] = None) -> Run:
   which = eval_leaf(config)
   leaves, _ = _restore_params(run, workdir, which, step, config.train.keep_checkpoints)
   run.params, run.step, run.rng = leaves[which], int(leaves['step']), leaves['rng']
+  if config.eval.posthoc_sigma_rel:  # the post-hoc EMA at this step, from the run's snapshots
+    from jaxgen.runtime import posthoc
+
+    run.params, _ = posthoc.reconstruct(run, workdir, config.eval.posthoc_sigma_rel, run.step,
+                                        'config.eval.posthoc_sigma_rel')
   return run
 
 

@@ -15,6 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from jaxgen.distributions import power_ema
 from jaxgen.models import base as models_base
 from jaxgen.runtime import compile_options
 from jaxgen.runtime import optim
@@ -42,13 +43,29 @@ class TrainState:
   rng: jax.Array
 
 
+@flax.struct.dataclass
+class PosthocTrainState(TrainState):
+  """A `TrainState` that also tracks power-function EMAs of `params` (``optim.posthoc_ema``).
+
+  Attributes:
+    posthoc: one params tree per sigma_rel of ``optim.posthoc_ema``, in its order: the
+      power-function EMA of `jaxgen.distributions.power_ema` (``beta(n)`` after update n).
+  """
+
+  posthoc: Any = ()
+
+
 def make_train_step(model: models_base.Model, tx: optax.GradientTransformation, ema_rate: float,
-                    schedule: Callable, ema_warmup: bool = False) -> Callable:
+                    schedule: Callable, ema_warmup: bool = False,
+                    posthoc_ema: tuple = ()) -> Callable:
   """The pure step ``(state, batch) -> (state, metrics)``.
 
   EMA: ``ema <- r ema + (1 - r) params`` with ``r = ema_rate``, or with ``ema_warmup``
   ``r = min(ema_rate, (1 + n) / (10 + n))`` where ``n = state.step + 1`` counts the updates
   including this one.
+
+  ``posthoc_ema`` (sigma_rels; the state a `PosthocTrainState`): each profile of exponent gamma
+  is updated as ``p <- beta p + (1 - beta) params`` with ``beta = (1 - 1/n)^(gamma + 1)``.
 
   A family may give ``model.extras['after_update'](params_before, params_after, batch, rng) ->
   params``: updates no gradient makes (the VQ-VAE's codebook EMA), applied after the optimizer's.
@@ -57,6 +74,8 @@ def make_train_step(model: models_base.Model, tx: optax.GradientTransformation, 
   (the batch is skipped) and reports ``nonfinite = 1``; the loop checks it before every save, so
   nothing after a bad step is ever checkpointed (`jaxgen.runtime.loop`).
   """
+
+  gammas = [power_ema.sigma_rel_to_gamma(s) for s in posthoc_ema]
 
   def train_step(state: TrainState, batch: dict):
     rng = jax.random.fold_in(state.rng, state.step)
@@ -74,15 +93,21 @@ def make_train_step(model: models_base.Model, tx: optax.GradientTransformation, 
       ema = jax.tree.map(lambda e, p: rate * e + (1 - rate) * p, state.ema_params, params)
     else:
       ema = params
+    tracked = {}
+    if posthoc_ema:
+      n = (state.step + 1).astype(jnp.float32)
+      tracked['posthoc'] = tuple(
+          jax.tree.map(lambda e, p, b=power_ema.beta(n, g): b * e + (1 - b) * p, avg, params)
+          for g, avg in zip(gammas, state.posthoc))
     # Finite loss and gradients can still overflow the parameters (a huge learning rate): a
     # finite norm of the updates (float32: every |u| < 1.8e19) keeps finite parameters finite.
     ok = jnp.isfinite(loss) & jnp.isfinite(grad_norm) & jnp.isfinite(optax.global_norm(updates))
     # One branch taken on the whole state (an elementwise select over params, EMA and optimizer
     # state cost 8% of the default experiment's CPU step; this costs ~1.5%, BENCHMARKS.md).
     new_state = jax.lax.cond(
-        ok, lambda: TrainState(state.step + 1, params, ema, opt_state, state.rng),
-        lambda: TrainState(state.step + 1, state.params, state.ema_params, state.opt_state,
-                           state.rng))
+        ok, lambda: state.replace(step=state.step + 1, params=params, ema_params=ema,
+                                  opt_state=opt_state, **tracked),
+        lambda: state.replace(step=state.step + 1))
     metrics = {'loss': loss, 'grad_norm': grad_norm, 'lr': schedule(state.step),
                'nonfinite': (~ok).astype(jnp.float32), **aux}
     return new_state, metrics
@@ -91,15 +116,19 @@ def make_train_step(model: models_base.Model, tx: optax.GradientTransformation, 
 
 
 def init_state(model: models_base.Model, tx: optax.GradientTransformation, seed: int,
-               example_x: np.ndarray, mesh) -> TrainState:
+               example_x: np.ndarray, mesh, posthoc: int = 0) -> TrainState:
   """Initial state, replicated on the mesh: ``PRNGKey(seed)`` is the base key, its
-  ``fold_in(., 0)`` initialises the parameters."""
+  ``fold_in(., 0)`` initialises the parameters; with ``posthoc`` profiles a `PosthocTrainState`
+  (each profile starts at the parameters)."""
 
   def init(x):
     rng = jax.random.PRNGKey(seed)
     params = model.init(jax.random.fold_in(rng, 0), x)
-    return TrainState(step=jnp.zeros((), jnp.int32), params=params, ema_params=params,
-                      opt_state=tx.init(params), rng=rng)
+    state = TrainState(step=jnp.zeros((), jnp.int32), params=params, ema_params=params,
+                       opt_state=tx.init(params), rng=rng)
+    if not posthoc:
+      return state
+    return PosthocTrainState(**vars(state), posthoc=(params,) * posthoc)
 
   # Initialisation runs once: compiled with XLA's optimizations off (same values, less compile
   # time; see BENCHMARKS.md).
@@ -124,12 +153,12 @@ class Trainer:
     rep, bat = parallel.replicated(run.mesh), parallel.batch_sharding(run.mesh)
     self.train_step = jax.jit(
         make_train_step(run.model, self.tx, config.optim.ema_rate, self.schedule,
-                        config.optim.ema_warmup),
+                        config.optim.ema_warmup, tuple(config.optim.posthoc_ema)),
         in_shardings=(rep, bat), out_shardings=(rep, rep), donate_argnums=0)
 
   def init(self) -> TrainState:
     return init_state(self.run.model, self.tx, self.run.config.seed, self.run.example_x(),
-                      self.run.mesh)
+                      self.run.mesh, len(self.run.config.optim.posthoc_ema))
 
   def abstract_state(self) -> TrainState:
     return ckpt_lib.abstract(jax.eval_shape(self.init), parallel.replicated(self.run.mesh))

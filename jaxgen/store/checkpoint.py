@@ -89,7 +89,8 @@ class _Damaged(Exception):
 # --- the checkpointer --------------------------------------------------------------------------
 
 class Checkpointer:
-  """Saves and restores train states under ``<workdir>/checkpoints``.
+  """Saves and restores train states under ``<workdir>/checkpoints`` (or ``<workdir>/<folder>``;
+  ``keep=0`` retains every step).
 
   `latest_step()` is the newest step folder that looks complete (cheap: files only); a damaged
   array file or a digest mismatch is found by `restore()`, which then falls back. After a
@@ -98,8 +99,9 @@ class Checkpointer:
   only when it first saves.
   """
 
-  def __init__(self, workdir: str, keep: int = 3, async_save: bool = True):
-    self.directory = paths.abspath(paths.join(workdir, 'checkpoints'))
+  def __init__(self, workdir: str, keep: int = 3, async_save: bool = True,
+               folder: str = 'checkpoints'):
+    self.directory = paths.abspath(paths.join(workdir, folder))
     self.keep = keep
     self._async = async_save
     self._manager_obj = None
