@@ -13,7 +13,9 @@ the device count; each chunk one sharded jit call) written to the folder DIR/sam
 64 samples; `jaxgen.tools.chunked`) with a progress line per chunk: a killed run rerun with the
 same flags resumes to the same bytes; other settings on an existing folder are refused unless
 --force. A score_sde run samples classifier-guided with --config.sampling.classifier=CLASSIFIER_RUN
-(and classifier_scale, label; `jaxgen.tools.classifier_run`), in both modes; a run without a sampler
+(and classifier_scale, label; `jaxgen.tools.classifier_run`), in both modes; a score_sde or
+rectified_flow run samples autoguided with --config.sampling.guide_run=GUIDE_RUN (and guide_step,
+guide_weight; `jaxgen.tools.guide_run`); a run without a sampler
 (a classifier) is refused in one line.
 """
 
@@ -39,6 +41,10 @@ def _sample(args, run) -> None:
     from jaxgen.tools import classifier_run as guidance
 
     draw = guidance.draw_for(run)
+  elif run.config.sampling.get('guide_run'):  # autoguidance by another run of the family
+    from jaxgen.tools import guide_run
+
+    draw = guide_run.draw_for(run)
   name = args.name or samples.default_name(run, args.workdir, settings=settings)
   if args.num is not None:
     chunked.write_chunks(run, args.workdir, args.num, 1000 if args.chunk is None else args.chunk,

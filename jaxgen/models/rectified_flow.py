@@ -35,6 +35,7 @@ import jax.numpy as jnp
 import ml_collections
 
 from jaxgen.diffusion import classifier_free
+from jaxgen.models import autoguide
 from jaxgen.distributions.normal import standard_normal_logp
 from jaxgen.models import conditioning
 from jaxgen.models.base import Model, batch_x, merged_section, typed_settings
@@ -77,6 +78,7 @@ def defaults() -> ml_collections.ConfigDict:
   c.likelihood.solver = 'dopri5'
   c.likelihood.probes = 0          # divergence: 0 = exact trace, k = k Hutchinson probes
   conditioning.add_defaults(c)  # model.num_classes, loss.p_uncond, sampling.label / guidance*
+  autoguide.add_defaults(c)     # sampling.guide_run / guide_step / guide_weight
   return c
 
 
@@ -97,6 +99,7 @@ def choices() -> dict:
 def ranges() -> dict:
   return {
       **conditioning.ranges(),
+      **autoguide.ranges(),
       'loss.eps': (lambda e: 0 <= e < 1, 'in [0, 1) (t ~ U(eps, 1))'),
       'loss.logit_std': (lambda s: 0 < s < math.inf, 'a finite number > 0 (std of logit(t))'),
       'loss.logit_mean': (math.isfinite, 'a finite number (mean of logit(t))'),
@@ -142,7 +145,7 @@ def cross_checks(config) -> list[str]:
           "config.loss.time_sampling='distill' has no evaluation loss (the evaluation split is "
           "the source run's data, without x0): leave 'loss' out of config.eval.metrics (now "
           f'{tuple(config.eval.metrics)}), e.g. --config.eval.metrics="(\'sliced_wasserstein\',)"')
-  return problems + conditioning.config_problems(config)
+  return problems + conditioning.config_problems(config) + autoguide.config_problems(config)
 
 
 def check(config) -> None:
@@ -270,6 +273,16 @@ def build(config, spec) -> Model:
       return x, info
     return x, {**info, 'nfe': info['nfe'] * factor, 'label': labels}
 
+  def sample_autoguided(params, rng, n, settings, guide, weight):
+    """`sample` with the velocity guided by ``guide(t, x, labels)`` (`autoguide`)."""
+    s = typed(settings)
+    labels = classifier_free.sample_labels(n, s.cond.label, num_classes) if conditional else None
+    v = autoguide.guided(lambda t, x: apply(params, t, x, y=labels),
+                         lambda t, x: guide(t, x, labels), weight)
+    _, x, info = flow.sample_coupling(v, rng, n, spec.shape, s.ode, s.t_start)
+    info = {**info, 'nfe': info['nfe'] * autoguide.nfe_factor(weight)}
+    return x, (info if labels is None else {**info, 'label': labels})
+
   def log_prob_stats(params, batch, rng, likelihood=None):
     lspec, probes = (run_likelihood if likelihood is None else
                      likelihood_spec(likelihood, run_likelihood[1], run_likelihood[0]))
@@ -314,6 +327,7 @@ def build(config, spec) -> Model:
                t_span=(0.0, 1.0),
                extras={'coupling': coupling, 'metric/straightness': straightness,
                        'transfer': transfer, 'log_prob_stats': log_prob_stats,
-                       'inpaint': inpaint},
+                       'inpaint': inpaint, 'sample_autoguided': sample_autoguided,
+                       'guide_field': lambda params, t, x, y: apply(params, t, x, y=y)},
                sampling_settings=settings_of, sampling_label=sampling_label,
                adaptive_ode=lambda settings: typed(settings).ode.adaptive)

@@ -48,6 +48,7 @@ import ml_collections
 from jaxgen.diffusion import classifier_free, classifier_guidance, controllable, elbo, pc, sampler
 from jaxgen.diffusion import score_losses as sl
 from jaxgen.diffusion import sde as sde_lib
+from jaxgen.models import autoguide
 from jaxgen.models import conditioning
 from jaxgen.models.base import Model, batch_x, merged_section, typed_settings
 from jaxgen.nets import score_mlp, unet
@@ -84,6 +85,7 @@ def defaults() -> ml_collections.ConfigDict:
   conditioning.add_defaults(c)  # model.num_classes, loss.p_uncond, sampling.label / guidance*
   c.sampling.classifier = ''         # classifier guidance: a classifier run's workdir ('' = none)
   c.sampling.classifier_scale = 1.0  # s in score + s * grad log p_t(y | x)
+  autoguide.add_defaults(c)          # sampling.guide_run / guide_step / guide_weight
   c.likelihood = solvers.defaults()  # log_prob's PF-ODE solve (SolverSpec keys)
   c.likelihood.update(dict(
       solver='dopri5',
@@ -109,7 +111,7 @@ def choices() -> dict:
 def cross_checks(config) -> list[str]:
   """The conditioning rules across sections (`jaxgen.models.conditioning.config_problems`) and
   importance sampling of t, which serves only the likelihood-weighted loss."""
-  problems = conditioning.config_problems(config)
+  problems = conditioning.config_problems(config) + autoguide.config_problems(config)
   if config.loss.importance_sampling and not config.loss.likelihood_weighting:
     problems.append('config.loss.importance_sampling=True draws t for the likelihood-weighted loss, '
                     'but config.loss.likelihood_weighting=False: set loss.likelihood_weighting=True '
@@ -138,6 +140,7 @@ def check(config) -> None:
 def ranges() -> dict:
   return {
       **conditioning.ranges(),
+      **autoguide.ranges(),
       'sampling.steps': (lambda n: n >= 0, '>= 0 (steps of the sampler; 0: model.num_scales)'),
       'likelihood.steps': (lambda n: n >= 1, '>= 1 (intervals of the fixed-step grid)'),
       'likelihood.eps': (lambda t: 0 < t < 1, 'in (0, 1) (the data end of the PF-ODE)'),
@@ -292,6 +295,16 @@ def build(config, spec) -> Model:
       return x, info
     return x, {**info, 'nfe': info['nfe'] * factor, 'label': labels}
 
+  def sample_autoguided(params, rng, n, settings, guide, weight):
+    """`sample` with the score guided by ``guide(t, x, labels)`` (`autoguide`)."""
+    s = typed(settings)
+    labels = classifier_free.sample_labels(n, s.cond.label, num_classes) if conditional else None
+    fn = autoguide.guided(lambda t, x: score_for(labels)(params, t, x),
+                          lambda t, x: guide(t, x, labels), weight)
+    x, info = sampler.sample(sde, fn, rng, (n,) + tuple(spec.shape), s.diffusion)
+    info = {**info, 'nfe': info['nfe'] * autoguide.nfe_factor(weight)}
+    return x, (info if labels is None else {**info, 'label': labels})
+
   def batch_score(batch, x):
     """The score at the batch's labels (conditional model) or the unconditional one."""
     if not conditional:
@@ -348,6 +361,8 @@ def build(config, spec) -> Model:
                extras=dict(score=score, score_given=score_given, inpaint=inpaint,
                            colorize=colorize, denoise=denoise, log_prob_stats=log_prob_stats,
                            negative_elbo=negative_elbo, elbo_settings=run_bound,
+                           sample_autoguided=sample_autoguided,
+                           guide_field=lambda params, t, x, y: score_for(y)(params, t, x),
                            sample_with_score=classifier_guidance.sample_with_score(
                                sde, score_p, spec.shape, lambda s: typed(s).diffusion)),
                sampling_settings=settings_of, sampling_label=sampling_label,
