@@ -25,18 +25,21 @@ def _arguments(parser) -> None:
 
 def main(argv=None) -> int:
   from jaxgen.runtime import cli
+  from jaxgen.runtime import config as cfg_lib
 
   argv = sys.argv[1:] if argv is None else argv
-  prog = 'python -m launch.posthoc_ema'
+  # The flags first, outside the try: --help and a wrong flag need no JAX (cli.USER_ERRORS
+  # imports the checkpoint layer when an exception reaches it).
   try:
-    args, overrides = cli.parse(argv, prog, __doc__, _arguments)
-    if overrides:
-      raise cli.Failure('launch.posthoc_ema takes no --config.* overrides')
+    args, overrides = cli.parse(argv, 'python -m launch.posthoc_ema', __doc__, _arguments)
+  except cfg_lib.ConfigError as e:
+    return cli.error(e)
+  if overrides:
+    return cli.error('launch.posthoc_ema takes no --config.* overrides')
+  try:
     from jaxgen.tools import posthoc_ema
 
     out, record = posthoc_ema.write(args.workdir, args.sigma_rel, args.step, args.out)
-  except cli.Failure as e:
-    return cli.error(e)
   except cli.USER_ERRORS as e:
     return cli.error(e)
   print(f'{out}: post-hoc EMA sigma_rel={record["sigma_rel"]:g} (gamma {record["gamma"]:.3f}) at '
