@@ -152,3 +152,22 @@ VQVAE_CIFAR10 = Reference(
     'bounds"), 250,000 steps at batch 128; K and the latent count are not printed',
     {'VQ-VAE': 4.67},
     unverified=frozenset({'VQ-VAE'}))
+
+# steps (NFE) -> FID. Geng, Deng, Bai, Kolter, He 2025. The abstract states 3.43 at 1 NFE on
+# ImageNet 256x256 (MF-XL/2, from scratch); 2.92 is the paper's unconditional CIFAR-10 1-NFE
+# result (U-Net), not ImageNet, as benchmark listings give it: not yet checked in the paper's
+# table, hence unverified, as is the 2-NFE ImageNet figure.
+MEANFLOW = 'Geng, Deng, Bai, Kolter, He 2025, "Mean flows for one-step generative modeling"'
+MEANFLOW_URL = ('https://arxiv.org/abs/2505.13447',)
+MEANFLOW_CIFAR10 = Reference(
+    Source(MEANFLOW, 'the unconditional CIFAR-10 comparison table (1-NFE)', MEANFLOW_URL),
+    'FID, CIFAR-10 32x32, unconditional, 50k samples, one network evaluation',
+    {1: 2.92}, unverified=frozenset({1}))
+MEANFLOW_IMAGENET256 = Reference(
+    Source(MEANFLOW, 'abstract (1-NFE); the ImageNet 256x256 system-level table (2-NFE)',
+           MEANFLOW_URL),
+    'FID, ImageNet 256x256, class-conditional (guidance folded into training), 50k samples; '
+    'MF-XL/2 trained from scratch',
+    {1: 3.43, 2: 2.20}, unverified=frozenset({2}))
+# Shortcut models (Frans, Hafner, Levine, Abbeel 2024, https://arxiv.org/abs/2410.12557) report
+# FID on CelebA-HQ 256 and ImageNet 256 only (no CIFAR-10); their table is not entered here.

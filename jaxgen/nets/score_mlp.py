@@ -10,6 +10,9 @@ Call convention (same as `jaxgen.nets.unet`):
 * ``y``: int ``[b]`` class labels in ``0..K`` when ``num_classes = K > 0``: K + 1 label embeddings,
   index K the null label of classifier-free guidance (`jaxgen.models.conditioning`); the family
   sets ``num_classes`` from ``model.num_classes``.
+* ``step_label``: float ``[b]``, only with ``step_input=True`` (set by the few-step families: a
+  MeanFlow interval or a shortcut step size, times the time scale): embedded positionally through
+  its own two dense layers and added to the time embedding (off: no such params).
 
 Architecture: temb = swish(Dense(width) . swish . Dense(width) of the time embedding); h = Dense(x);
 then ``num_layers`` pre-activation residual blocks h += Dense(dropout(swish(LN(h) + Dense(temb))));
@@ -40,6 +43,7 @@ def defaults() -> ml_collections.ConfigDict:
       num_classes=0,               # set from model.num_classes: K + 1 embeddings (K: null)
       dtype='float32',             # compute dtype; params and output stay float32
       remat=False,
+      step_input=False,            # a second label (step_label), set by mean_flow / shortcut
   ))
 
 
@@ -54,7 +58,8 @@ def build(cfg: ml_collections.ConfigDict) -> nn.Module:
                   embed_dim=int(cfg.embed_dim), embedding_type=cfg.embedding_type.lower(),
                   fourier_scale=float(cfg.fourier_scale), dropout=float(cfg.dropout),
                   init_scale=float(cfg.init_scale), num_classes=int(cfg.num_classes),
-                  dtype=cfg.dtype, remat=bool(cfg.remat))
+                  dtype=cfg.dtype, remat=bool(cfg.remat),
+                  step_input=bool(cfg.step_input))
 
 
 class _Block(nn.Module):
@@ -83,9 +88,10 @@ class ScoreMLP(nn.Module):
   num_classes: int = 0
   dtype: str = 'float32'
   remat: bool = False
+  step_input: bool = False
 
   @nn.compact
-  def __call__(self, x, t_label, train: bool = False, y=None):
+  def __call__(self, x, t_label, train: bool = False, y=None, step_label=None):
     b, d = x.shape
     cdt = _DTYPES[self.dtype]
     t_label = jnp.broadcast_to(jnp.asarray(t_label, jnp.float32), (b,))
@@ -97,6 +103,12 @@ class ScoreMLP(nn.Module):
       raise ValueError(f'unknown embedding_type {self.embedding_type!r}')
     temb = layers.dense(self.width, dtype=cdt, name='temb_dense_0')(emb)
     temb = layers.dense(self.width, dtype=cdt, name='temb_dense_1')(nn.swish(temb))
+    if self.step_input != (step_label is not None):
+      raise ValueError('step_input=True needs step_label [b] (and step_label needs step_input)')
+    if self.step_input:
+      semb = layers.positional_embedding(jnp.broadcast_to(step_label, (b,)), self.embed_dim)
+      semb = layers.dense(self.width, dtype=cdt, name='step_dense_0')(semb)
+      temb = temb + layers.dense(self.width, dtype=cdt, name='step_dense_1')(nn.swish(semb))
     if self.num_classes > 0:
       if y is None:
         raise ValueError('num_classes > 0 needs class labels y in 0..num_classes '

@@ -24,6 +24,9 @@ Call convention
   label embeddings (added to the time embedding), index K being the null label of classifier-free
   guidance (`jaxgen.models.conditioning`); the family sets ``num_classes`` from
   ``model.num_classes``.
+* ``step_label``: float ``[b]``, only with ``step_input=True`` (set by the few-step families: a
+  MeanFlow interval or a shortcut step size, times the time scale): its positional embedding
+  through two more dense layers is added to the time embedding (off: no such params).
 * Returns float32 of x's shape: the raw network output. Turning it into a score (dividing by the
   marginal std for VP, or by sigma for VE with ``scale_by_sigma``) is the *family's* job; the
   ``scale_by_sigma`` key is carried here only so the family can read it from the net config.
@@ -75,6 +78,7 @@ def defaults() -> ml_collections.ConfigDict:
       dtype='float32',             # compute dtype: 'float32' | 'bfloat16'; params stay float32
       remat=False,                 # nn.remat over residual blocks
       attn_impl='',                # '' (XLA chooses) | 'xla' | 'cudnn' for dot_product_attention
+      step_input=False,            # a second label (step_label), set by mean_flow / shortcut
   ))
 
 
@@ -141,7 +145,7 @@ def build(cfg: ml_collections.ConfigDict) -> nn.Module:
       progressive_combine=cfg.progressive_combine.lower(), init_scale=float(cfg.init_scale),
       conditional=bool(cfg.conditional), center_input=bool(cfg.center_input),
       num_classes=int(cfg.num_classes), dtype=cfg.dtype, remat=bool(cfg.remat),
-      attn_impl=cfg.attn_impl or None)
+      attn_impl=cfg.attn_impl or None, step_input=bool(cfg.step_input))
 
 
 class UNet(nn.Module):
@@ -168,9 +172,10 @@ class UNet(nn.Module):
   dtype: str = 'float32'
   remat: bool = False
   attn_impl: Optional[str] = None
+  step_input: bool = False
 
   @nn.compact
-  def __call__(self, x, t_label, train: bool = False, y=None):
+  def __call__(self, x, t_label, train: bool = False, y=None, step_label=None):
     assert self.progressive in ('none', 'output_skip', 'residual'), self.progressive
     assert self.progressive_input in ('none', 'input_skip', 'residual'), self.progressive_input
     assert self.resblock_type in ('biggan', 'ddpm'), self.resblock_type
@@ -202,6 +207,13 @@ class UNet(nn.Module):
       yemb = nn.Embed(self.num_classes + 1, nf * 4, dtype=cdt,
                       embedding_init=nn.initializers.normal(1.0), name='class_embed')(y)
       temb = yemb if temb is None else temb + yemb
+    if self.step_input != (step_label is not None):
+      raise ValueError('step_input=True needs step_label [b] (and step_label needs step_input)')
+    if self.step_input:
+      semb = layers.positional_embedding(jnp.broadcast_to(step_label, (b,)), nf)
+      semb = layers.dense(nf * 4, dtype=cdt, name='step_dense_0')(semb)
+      semb = layers.dense(nf * 4, dtype=cdt, name='step_dense_1')(act(semb))
+      temb = semb if temb is None else temb + semb
 
     # --- block factories (explicit names keep the param tree identical with and without remat)
     res_cls = layers.ResBlockBigGAN if self.resblock_type == 'biggan' else layers.ResBlockDDPM
