@@ -18,7 +18,8 @@ fails, hangs or runs out of memory is recorded as such and the rest go on; the s
                clipping, EMA, non-finite guard) on a device-resident batch of the CIFAR-10
                stand-in; images/s and model FLOPs utilisation (MFU): FLOPs per step from XLA's
                cost analysis of the compiled step (`jit(...).lower(...).compile().cost_analysis()`),
-               peak FLOP/s of the device kind from `PEAKS` (unknown kind: MFU omitted, with a note)
+               peak FLOP/s of the device kind from `jaxgen.runtime.throughput.PEAKS` (unknown kind:
+               MFU omitted, with a note)
   diffusers    the same-size net in PyTorch diffusers (`UNet2DModel` as google/ddpm-cifar10-32,
                `benchmarks.ddpmpp_vs_diffusers.run_torch`), float32 and bfloat16 autocast; skipped
                when torch or diffusers does not import (--torch-python chooses the interpreter)
@@ -72,103 +73,6 @@ FIGURE_FIELDS = ('section', 'name', 'device_kind', 'platform', 'jax', 'dtype', '
                  'result')
 SECTION_FIELDS = ('name', 'title', 'status', 'wall_s', 'timeout_s', 'command', 'figures', 'notes',
                   'error')
-
-# ------------------------------------------------------------------------------ peak FLOP/s
-
-# Dense (no structured sparsity) peak FLOP/s per JAX device, in TFLOP/s: (pattern matched against
-# the lower-cased `device.device_kind`, first match wins; name; bf16; tf32; fp32; source).
-# NVIDIA datasheets quote tensor-core rates "with sparsity": the dense rate is half of that.
-# tf32 = fp32 matmuls/convolutions on tensor cores, which JAX's default precision allows on
-# Ampere and newer GPUs; fp32 = the non-tensor-core (SIMT) rate. TPUs publish a bf16 rate only.
-_H100 = 'NVIDIA H100 datasheet (nvidia.com/en-us/data-center/h100), sparse figures halved'
-_H200 = 'NVIDIA H200 datasheet (nvidia.com/en-us/data-center/h200), sparse figures halved'
-PEAKS = (
-    (r'h200.*nvl', 'NVIDIA H200 NVL', 835.5, 417.5, 60.0, _H200),
-    (r'h200', 'NVIDIA H200 (SXM)', 989.4, 494.7, 66.9, _H200),
-    (r'h100.*nvl', 'NVIDIA H100 NVL', 835.5, 417.5, 60.0, _H100),
-    (r'h100.*pcie', 'NVIDIA H100 PCIe', 756.5, 378.0, 51.0, _H100),
-    (r'h100', 'NVIDIA H100 (SXM)', 989.4, 494.7, 66.9, _H100),
-    (r'a100', 'NVIDIA A100', 312.0, 156.0, 19.5,
-     'NVIDIA A100 datasheet (nvidia.com/en-us/data-center/a100), sparse figures halved'),
-    (r'l40s', 'NVIDIA L40S', 362.05, 183.0, 91.6,
-     'NVIDIA L40S datasheet (nvidia.com/en-us/data-center/l40s), sparse figures halved'),
-    (r'\bl4\b', 'NVIDIA L4', 121.0, 60.0, 30.3,
-     'NVIDIA L4 datasheet (nvidia.com/en-us/data-center/l4), sparse figures halved'),
-    (r'tpu v6( lite|e)', 'TPU v6e (Trillium), per chip', 918.0, None, None,
-     'cloud.google.com/tpu/docs/v6e'),
-    (r'tpu v5( lite|e)', 'TPU v5e, per chip', 197.0, None, None, 'cloud.google.com/tpu/docs/v5e'),
-    (r'tpu v5', 'TPU v5p, per chip', 459.0, None, None, 'cloud.google.com/tpu/docs/v5p'),
-    (r'tpu v4', 'TPU v4, per chip (one JAX device: megacore)', 275.0, None, None,
-     'cloud.google.com/tpu/docs/v4'),
-    (r'tpu v3', 'TPU v3, per core (one JAX device; 123 per chip)', 61.5, None, None,
-     'cloud.google.com/tpu/docs/v3'),
-    (r'tpu v2', 'TPU v2, per core (one JAX device; 45 per chip)', 22.5, None, None,
-     'cloud.google.com/tpu/docs/v2'),
-)
-
-
-def peak_flops(device_kind: str, dtype: str, matmul_precision: Optional[str] = None) -> dict:
-  """The peak FLOP/s a figure of `dtype` on `device_kind` is measured against.
-
-  Returns ``{'peak_flops', 'peak_basis', 'peak_source', 'peak_device'}``, with ``peak_flops`` None
-  and a ``note`` when no peak is known (an unknown device kind, the CPU, fp32 on a TPU). float32
-  on a GPU uses the TF32 tensor-core rate unless ``matmul_precision`` is 'highest' / 'float32'
-  (JAX's default precision lets XLA run fp32 matmuls and convolutions in TF32); the non-tensor
-  rate is added as ``peak_flops_fp32_simt``.
-  """
-  kind = (device_kind or '').lower()
-  for pattern, name, bf16, tf32, fp32, source in PEAKS:
-    if re.search(pattern, kind):
-      break
-  else:
-    return dict(peak_flops=None, peak_basis=None, peak_source=None, peak_device=None,
-                note=f'MFU omitted: no peak FLOP/s known for device kind {device_kind!r} '
-                f'(benchmarks/accelerator_suite.py PEAKS)')
-  out = dict(peak_device=name, peak_source=source)
-  if dtype in ('bfloat16', 'bf16', 'float16'):
-    return dict(out, peak_flops=bf16 * 1e12, peak_basis='bf16 dense tensor/matrix units')
-  if dtype in ('float32', 'fp32'):
-    if tf32 is None:
-      return dict(out, peak_flops=None, peak_basis=None,
-                  note=f'MFU omitted: {name} publishes no float32 matrix peak (XLA runs fp32 '
-                  'matmuls there as bf16 passes at the default precision)')
-    simt = dict(peak_flops_fp32_simt=fp32 * 1e12)
-    if matmul_precision in ('highest', 'float32', 'fp32'):
-      return dict(out, **simt, peak_flops=fp32 * 1e12, peak_basis='fp32 non-tensor (SIMT)')
-    return dict(out, **simt, peak_flops=tf32 * 1e12,
-                peak_basis='tf32 dense tensor cores (fp32 at JAX default precision)')
-  return dict(out, peak_flops=None, peak_basis=None, note=f'MFU omitted: no peak for {dtype}')
-
-
-def mfu(flops_per_step: Optional[float], steps_per_s: float, device_kind: str, dtype: str,
-        matmul_precision: Optional[str] = None) -> dict:
-  """Model FLOPs utilisation: ``flops_per_step * steps_per_s / peak``; the peak's fields; the
-  achieved FLOP/s. ``mfu`` is None (with a ``note``) when the FLOPs or the peak are unknown."""
-  peak = peak_flops(device_kind, dtype, matmul_precision)
-  out = dict(peak)
-  if not flops_per_step or not math.isfinite(flops_per_step):
-    out.update(mfu=None, achieved_flops=None, note='MFU omitted: XLA reported no FLOP count')
-    return out
-  achieved = flops_per_step * steps_per_s
-  out['achieved_flops'] = achieved
-  out['mfu'] = achieved / peak['peak_flops'] if peak['peak_flops'] else None
-  if peak.get('peak_flops_fp32_simt'):
-    out['mfu_vs_fp32_simt'] = achieved / peak['peak_flops_fp32_simt']
-  return out
-
-
-def xla_flops(cost) -> Optional[float]:
-  """The 'flops' entry of a `cost_analysis()` result (a dict, or a list of one dict per program
-  in older jax), or None."""
-  if cost is None:
-    return None
-  if isinstance(cost, (list, tuple)):
-    cost = cost[0] if cost else None
-  if not cost:
-    return None
-  value = cost.get('flops')
-  return float(value) if value is not None and float(value) > 0 else None
-
 
 # ------------------------------------------------------------------------------ section plumbing
 
@@ -303,6 +207,8 @@ def section_env(em: Emitter, args):
 def section_matmul(em: Emitter, args):
   """Achieved n^3 matmul FLOP/s in bf16 and fp32 (JAX default precision)."""
   import jax
+
+  from jaxgen.runtime.throughput import mfu
   n = 256 if args.tiny else 8192
   calls = 3 if args.tiny else 10
   for dtype in ('bfloat16', 'float32'):
@@ -374,6 +280,7 @@ def _ddpmpp_train(em: Emitter, args, dtype: str):
   from jaxgen.models import base as models_base
   from jaxgen.runtime import compile_options, optim, parallel
   from jaxgen.runtime import state as state_lib
+  from jaxgen.runtime.throughput import mfu, xla_flops
 
   config, shape = _ddpmpp_config(args, dtype)
   b = config.train.batch_size
