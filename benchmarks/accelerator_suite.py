@@ -20,6 +20,9 @@ fails, hangs or runs out of memory is recorded as such and the rest go on; the s
                cost analysis of the compiled step (`jit(...).lower(...).compile().cost_analysis()`),
                peak FLOP/s of the device kind from `jaxgen.runtime.throughput.PEAKS` (unknown kind:
                MFU omitted, with a note)
+  dit          SiT-B/2 (experiments/rectified_flow/fashion_mnist_dit.py:paper: DiT-B/2, 12 blocks,
+               width 768, 2x2 patches, bf16) on 32x32x3 stand-in images (256 tokens), batch 128,
+               through the same train step: attention by XLA, and by cuDNN's fused kernel on a GPU
   diffusers    the same-size net in PyTorch diffusers (`UNet2DModel` as google/ddpm-cifar10-32,
                `benchmarks.ddpmpp_vs_diffusers.run_torch`), float32 and bfloat16 autocast; skipped
                when torch or diffusers does not import (--torch-python chooses the interpreter)
@@ -67,6 +70,7 @@ from typing import Callable, Optional
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCHEMA = 'jaxgen.accelerator_suite/1'
+DIT_EXPERIMENT = 'experiments/rectified_flow/fashion_mnist_dit.py'
 STATUSES = ('ok', 'failed', 'timeout', 'skipped')
 # Every figure carries these (the JSON schema the tests check).
 FIGURE_FIELDS = ('section', 'name', 'device_kind', 'platform', 'jax', 'dtype', 'batch', 'command',
@@ -274,7 +278,32 @@ def _standin_x(shape, n: int):
   return (x.astype(np.float32) / 255.0 * 2.0 - 1.0)
 
 
+def _dit_config(args, attn_impl: str):
+  """The SiT-B/2 config (`DIT_EXPERIMENT`'s ``paper`` variant: 12 blocks, width 768, 12 heads,
+  2x2 patches, bf16) for 32x32x3 images (256 tokens: DiT-B/2's count on 256^2 images' 32x32
+  latents) with ``attn_impl`` and the batch set; --tiny: 2 blocks of width 32 on 8x8."""
+  from jaxgen.runtime import config as cfg_lib
+  from jaxgen.runtime import overrides as overrides_lib
+  over = {'model.dit.attn_impl': attn_impl,
+          'train.batch_size': str(args.batch or (4 if args.tiny else 128))}
+  if args.tiny:
+    over.update({'model.dit.depth': '2', 'model.dit.width': '32', 'model.dit.heads': '2'})
+  config = cfg_lib.load(os.path.join(REPO, DIT_EXPERIMENT) + ':paper')
+  config = cfg_lib.validate(overrides_lib.apply(config, over))
+  size = 8 if args.tiny else 32
+  return config, (size, size, 3)
+
+
 def _ddpmpp_train(em: Emitter, args, dtype: str):
+  config, shape = _ddpmpp_config(args, dtype)
+  _train_step(em, args, config, shape, dtype, name='jaxgen DDPM++ cont. train step',
+              model='DDPM++ cont. (VP)', experiment='experiments/score_sde/ddpmpp_cont_vp.py'
+              + (' (tiny U-Net)' if args.tiny else ''))
+
+
+def _train_step(em: Emitter, args, config, shape, dtype: str, **fields):
+  """Times jaxgen's train step of `config` on a device-resident batch of CIFAR-10 stand-in
+  images of `shape`; one figure (images/s, XLA's FLOPs per step, MFU) with `fields`."""
   import jax
 
   from jaxgen.models import base as models_base
@@ -282,7 +311,6 @@ def _ddpmpp_train(em: Emitter, args, dtype: str):
   from jaxgen.runtime import state as state_lib
   from jaxgen.runtime.throughput import mfu, xla_flops
 
-  config, shape = _ddpmpp_config(args, dtype)
   b = config.train.batch_size
   model = models_base.family_module(config.model.family).build(config, _spec(shape))
   tx, schedule = optim.make_optimizer(config.optim, config.train.steps)
@@ -335,10 +363,7 @@ def _ddpmpp_train(em: Emitter, args, dtype: str):
   meta = jax_meta(dtype, b)
   u = mfu(flops, steps_per_s, meta['device_kind'], dtype, meta['matmul_precision'])
   mfu_s = f", MFU {u['mfu']:.1%}" if u.get('mfu') is not None else ''
-  em.figure(name='jaxgen DDPM++ cont. train step', model='DDPM++ cont. (VP)',
-            experiment='experiments/score_sde/ddpmpp_cont_vp.py' + (' (tiny U-Net)' if args.tiny
-                                                                    else ''),
-            **meta, image_shape=list(shape), params=n_params, steps_per_s=steps_per_s,
+  em.figure(**fields, **meta, image_shape=list(shape), params=n_params, steps_per_s=steps_per_s,
             images_per_s=steps_per_s * b, step_ms=1e3 * med / steps,
             runs_s=runs, steps_per_run=steps, repeats=repeats, warmup_steps=warmup,
             flops_per_step=flops, flops_per_step_unoptimised_hlo=flops_lowered,
@@ -357,6 +382,21 @@ def section_ddpmpp_fp32(em, args):
 
 def section_ddpmpp_bf16(em, args):
   _ddpmpp_train(em, args, 'bfloat16')
+
+
+def section_dit(em: Emitter, args):
+  """SiT-B/2 bf16 train steps: XLA's attention, and cuDNN's fused attention on a GPU."""
+  import jax
+  impls = ('xla', 'cudnn') if jax.default_backend() == 'gpu' else ('xla',)
+  for impl in impls:
+    config, shape = _dit_config(args, impl)
+    _train_step(em, args, config, shape, 'bfloat16', name=f'jaxgen SiT-B/2 train step, {impl} '
+                'attention', model='SiT-B/2 (DiT-B/2 trained as a rectified flow)',
+                experiment=f'{DIT_EXPERIMENT}:paper' + (' (tiny DiT)' if args.tiny else ''),
+                attn_impl=impl)
+  if 'cudnn' not in impls:
+    em.note(f'dit: cuDNN fused attention runs on GPUs only; not measured on '
+            f'{jax.default_backend()}')
 
 
 def _diffusers_args(args, dtype: str):
@@ -559,6 +599,7 @@ SECTIONS = collections.OrderedDict([
     ('matmul', (section_matmul, 60, 60, 'matmul ceiling')),
     ('ddpmpp_fp32', (section_ddpmpp_fp32, 150, 240, 'DDPM++ cont. train step, fp32')),
     ('ddpmpp_bf16', (section_ddpmpp_bf16, 150, 240, 'DDPM++ cont. train step, bf16')),
+    ('dit', (section_dit, 180, 240, 'SiT-B/2 train step, bf16, XLA vs cuDNN attention')),
     ('diffusers', (section_diffusers, 120, 120, 'diffusers UNet2DModel train step')),
     ('pixelcnn', (section_pixelcnn, 90, 120, 'PixelCNN sampling, fast vs plain')),
     ('nice', (section_nice, 90, 120, 'NICE epoch time')),
@@ -820,7 +861,7 @@ def parse_args(argv):
                  help="per-section time limits: S (every section) or NAME=S,NAME=S (default: "
                  "each section's own, SECTIONS)")
   p.add_argument('--batch', type=int, default=0,
-                 help='training batch of the U-Net sections (0: 128; --tiny: 4)')
+                 help='training batch of the U-Net and DiT sections (0: 128; --tiny: 4)')
   p.add_argument('--lik-batch', type=int, default=0, help='likelihood batch (0: 32; --tiny: 4)')
   p.add_argument('--torch-python', default='',
                  help='interpreter with torch + diffusers for the diffusers section (default: '

@@ -77,6 +77,21 @@ def test_matmul_section_in_process_records_the_figure_fields(tmp_path):
     assert fig['mfu'] is None   # the CPU has no peak in the table
 
 
+def test_dit_section_in_process_records_a_train_step_figure(tmp_path):
+  """--tiny on the CPU: the SiT (DiT) train step with XLA's attention gives one figure with its
+  images/s and XLA's FLOPs per step, no MFU (no CPU peak), and a note that cuDNN was not run."""
+  args = suite.parse_args(['--tiny'])
+  em = suite.Emitter(str(tmp_path / 'r.json'), 'dit', args)
+  suite.section_dit(em, args)
+  data = json.loads((tmp_path / 'r.json').read_text())
+  (fig,) = data['figures']
+  assert set(suite.FIGURE_FIELDS) <= set(fig)
+  assert fig['attn_impl'] == 'xla' and fig['dtype'] == 'bfloat16' and fig['batch'] == 4
+  assert fig['images_per_s'] > 0 and fig['flops_per_step'] > 0 and fig['mfu'] is None
+  assert math.isfinite(fig['loss']) and fig['experiment'].startswith(suite.DIT_EXPERIMENT)
+  assert any('cuDNN' in n for n in data['notes'])
+
+
 def _check_report(report, md_text, names):
   assert report['schema'] == suite.SCHEMA
   assert [s['name'] for s in report['sections']] == names
@@ -134,10 +149,12 @@ def test_tiny_suite_on_cpu_end_to_end(tmp_path):
   secs = _check_report(report, md, list(suite.SECTIONS))
   assert report['tiny'] and report['command'].startswith(
       'JAX_PLATFORMS=cpu bash benchmarks/accelerator_suite.sh --tiny --out ')
-  for name in ('env', 'matmul', 'ddpmpp_fp32', 'ddpmpp_bf16', 'pixelcnn', 'nice', 'likelihood'):
+  for name in ('env', 'matmul', 'ddpmpp_fp32', 'ddpmpp_bf16', 'dit', 'pixelcnn', 'nice',
+               'likelihood'):
     assert secs[name]['status'] == 'ok', secs[name]
   assert secs['diffusers']['status'] in ('ok', 'skipped')   # torch may not be installed
-  for dtype, sec in (('float32', 'ddpmpp_fp32'), ('bfloat16', 'ddpmpp_bf16')):
+  for dtype, sec in (('float32', 'ddpmpp_fp32'), ('bfloat16', 'ddpmpp_bf16'),
+                     ('bfloat16', 'dit')):
     (fig,) = secs[sec]['figures']
     assert fig['dtype'] == dtype and fig['batch'] == 4
     assert fig['images_per_s'] > 0 and fig['flops_per_step'] > 0
