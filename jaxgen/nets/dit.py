@@ -106,17 +106,20 @@ def build(cfg: ml_collections.ConfigDict) -> nn.Module:
   ``model.dit`` key for dimensions that do not fit together."""
   depth, width, heads = dimensions(cfg)
   rope = bool(cfg.rope)
-  where = (f'model.dit (size {cfg.size!r}, depth {depth}, width {width}, heads {heads}, '
+  where = (f'config.model.dit (size {cfg.size!r}: depth {depth}, width {width}, heads {heads}; '
            f'patch {cfg.patch})')
-  if int(cfg.patch) < 1 or depth < 1 or float(cfg.mlp_ratio) <= 0:
-    raise ValueError(f'{where}: patch and depth must be >= 1 and mlp_ratio > 0')
+  if min(depth, width, heads, int(cfg.patch)) < 1 or float(cfg.mlp_ratio) <= 0:
+    raise ValueError(f'{where}: depth, width, heads and patch must be >= 1 (depth, width, heads: '
+                     "0 takes the size's) and mlp_ratio > 0")
   if width % heads:
-    raise ValueError(f'{where}: model.dit.heads={heads} must divide model.dit.width={width}')
+    raise ValueError(f'{where}: set --config.model.dit.heads to a divisor of the width {width}')
   if rope and (width // heads) % 4:
     raise ValueError(f'{where}: rope=True rotates half of each head by the row and half by the '
-                     f'column, so width / heads = {width // heads} must be a multiple of 4')
+                     f'column, so width / heads = {width // heads} must be a multiple of 4: set '
+                     'model.dit.width or model.dit.heads accordingly')
   if not rope and width % 4:
-    raise ValueError(f'{where}: the 2-D sin-cos position table needs width divisible by 4')
+    raise ValueError(f'{where}: the 2-D sin-cos position table needs a width divisible by 4: '
+                     'set model.dit.width accordingly')
   return DiT(depth=depth, width=width, heads=heads, patch=int(cfg.patch),
              mlp_ratio=float(cfg.mlp_ratio), rope=rope, qk_norm=bool(cfg.qk_norm),
              embedding_type=cfg.embedding_type, fourier_scale=float(cfg.fourier_scale),

@@ -83,12 +83,15 @@ def test_an_image_not_divisible_by_the_patch_is_refused():
                                     jnp.zeros((1,))))
 
 
-@pytest.mark.parametrize('kw,match', [(dict(heads=3), r'heads=3 must divide model\.dit\.width'),
-                                      (dict(rope=True, width=24, heads=4), 'multiple of 4'),
-                                      (dict(patch=0), 'patch and depth must be >= 1')])
-def test_dimensions_that_do_not_fit_are_refused_naming_the_key(kw, match):
-  with pytest.raises(ValueError, match=match):
+@pytest.mark.parametrize('kw,match', [
+    (dict(heads=3), r'heads 3; patch 2\): set --config\.model\.dit\.heads to a divisor of the '
+                    'width 32'),
+    (dict(rope=True, width=24, heads=4), 'must be a multiple of 4'),
+    (dict(patch=0), 'patch must be >= 1'), (dict(heads=-2), 'patch must be >= 1')])
+def test_dimensions_that_do_not_fit_are_refused_in_one_line_naming_the_key(kw, match):
+  with pytest.raises(ValueError, match=match) as err:
     dit.build(_tiny(**kw))
+  assert str(err.value).startswith('config.model.dit (size ') and '\n' not in str(err.value)
 
 
 def test_adaln_zero_makes_an_untrained_block_the_identity():
