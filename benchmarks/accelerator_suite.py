@@ -395,7 +395,7 @@ def section_dit(em: Emitter, args):
                 experiment=f'{DIT_EXPERIMENT}:paper' + (' (tiny DiT)' if args.tiny else ''),
                 attn_impl=impl)
   if 'cudnn' not in impls:
-    em.note(f'dit: cuDNN fused attention runs on GPUs only; not measured on '
+    em.note(f'cuDNN fused attention runs on GPUs only; not measured on '
             f'{jax.default_backend()}')
 
 
