@@ -18,7 +18,11 @@ fails, hangs or runs out of memory is recorded as such and the rest go on; the s
                clipping, EMA, non-finite guard) on a device-resident batch of the CIFAR-10
                stand-in; images/s and model FLOPs utilisation (MFU): FLOPs per step from XLA's
                cost analysis of the compiled step (`jit(...).lower(...).compile().cost_analysis()`),
-               peak FLOP/s of the device kind from `PEAKS` (unknown kind: MFU omitted, with a note)
+               peak FLOP/s of the device kind from `jaxgen.runtime.throughput.PEAKS` (unknown kind:
+               MFU omitted, with a note)
+  dit          SiT-B/2 (experiments/rectified_flow/fashion_mnist_dit.py:paper: DiT-B/2, 12 blocks,
+               width 768, 2x2 patches, bf16) on 32x32x3 stand-in images (256 tokens), batch 128,
+               through the same train step: attention by XLA, and by cuDNN's fused kernel on a GPU
   diffusers    the same-size net in PyTorch diffusers (`UNet2DModel` as google/ddpm-cifar10-32,
                `benchmarks.ddpmpp_vs_diffusers.run_torch`), float32 and bfloat16 autocast; skipped
                when torch or diffusers does not import (--torch-python chooses the interpreter)
@@ -66,109 +70,13 @@ from typing import Callable, Optional
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCHEMA = 'jaxgen.accelerator_suite/1'
+DIT_EXPERIMENT = 'experiments/rectified_flow/fashion_mnist_dit.py'
 STATUSES = ('ok', 'failed', 'timeout', 'skipped')
 # Every figure carries these (the JSON schema the tests check).
 FIGURE_FIELDS = ('section', 'name', 'device_kind', 'platform', 'jax', 'dtype', 'batch', 'command',
                  'result')
 SECTION_FIELDS = ('name', 'title', 'status', 'wall_s', 'timeout_s', 'command', 'figures', 'notes',
                   'error')
-
-# ------------------------------------------------------------------------------ peak FLOP/s
-
-# Dense (no structured sparsity) peak FLOP/s per JAX device, in TFLOP/s: (pattern matched against
-# the lower-cased `device.device_kind`, first match wins; name; bf16; tf32; fp32; source).
-# NVIDIA datasheets quote tensor-core rates "with sparsity": the dense rate is half of that.
-# tf32 = fp32 matmuls/convolutions on tensor cores, which JAX's default precision allows on
-# Ampere and newer GPUs; fp32 = the non-tensor-core (SIMT) rate. TPUs publish a bf16 rate only.
-_H100 = 'NVIDIA H100 datasheet (nvidia.com/en-us/data-center/h100), sparse figures halved'
-_H200 = 'NVIDIA H200 datasheet (nvidia.com/en-us/data-center/h200), sparse figures halved'
-PEAKS = (
-    (r'h200.*nvl', 'NVIDIA H200 NVL', 835.5, 417.5, 60.0, _H200),
-    (r'h200', 'NVIDIA H200 (SXM)', 989.4, 494.7, 66.9, _H200),
-    (r'h100.*nvl', 'NVIDIA H100 NVL', 835.5, 417.5, 60.0, _H100),
-    (r'h100.*pcie', 'NVIDIA H100 PCIe', 756.5, 378.0, 51.0, _H100),
-    (r'h100', 'NVIDIA H100 (SXM)', 989.4, 494.7, 66.9, _H100),
-    (r'a100', 'NVIDIA A100', 312.0, 156.0, 19.5,
-     'NVIDIA A100 datasheet (nvidia.com/en-us/data-center/a100), sparse figures halved'),
-    (r'l40s', 'NVIDIA L40S', 362.05, 183.0, 91.6,
-     'NVIDIA L40S datasheet (nvidia.com/en-us/data-center/l40s), sparse figures halved'),
-    (r'\bl4\b', 'NVIDIA L4', 121.0, 60.0, 30.3,
-     'NVIDIA L4 datasheet (nvidia.com/en-us/data-center/l4), sparse figures halved'),
-    (r'tpu v6( lite|e)', 'TPU v6e (Trillium), per chip', 918.0, None, None,
-     'cloud.google.com/tpu/docs/v6e'),
-    (r'tpu v5( lite|e)', 'TPU v5e, per chip', 197.0, None, None, 'cloud.google.com/tpu/docs/v5e'),
-    (r'tpu v5', 'TPU v5p, per chip', 459.0, None, None, 'cloud.google.com/tpu/docs/v5p'),
-    (r'tpu v4', 'TPU v4, per chip (one JAX device: megacore)', 275.0, None, None,
-     'cloud.google.com/tpu/docs/v4'),
-    (r'tpu v3', 'TPU v3, per core (one JAX device; 123 per chip)', 61.5, None, None,
-     'cloud.google.com/tpu/docs/v3'),
-    (r'tpu v2', 'TPU v2, per core (one JAX device; 45 per chip)', 22.5, None, None,
-     'cloud.google.com/tpu/docs/v2'),
-)
-
-
-def peak_flops(device_kind: str, dtype: str, matmul_precision: Optional[str] = None) -> dict:
-  """The peak FLOP/s a figure of `dtype` on `device_kind` is measured against.
-
-  Returns ``{'peak_flops', 'peak_basis', 'peak_source', 'peak_device'}``, with ``peak_flops`` None
-  and a ``note`` when no peak is known (an unknown device kind, the CPU, fp32 on a TPU). float32
-  on a GPU uses the TF32 tensor-core rate unless ``matmul_precision`` is 'highest' / 'float32'
-  (JAX's default precision lets XLA run fp32 matmuls and convolutions in TF32); the non-tensor
-  rate is added as ``peak_flops_fp32_simt``.
-  """
-  kind = (device_kind or '').lower()
-  for pattern, name, bf16, tf32, fp32, source in PEAKS:
-    if re.search(pattern, kind):
-      break
-  else:
-    return dict(peak_flops=None, peak_basis=None, peak_source=None, peak_device=None,
-                note=f'MFU omitted: no peak FLOP/s known for device kind {device_kind!r} '
-                f'(benchmarks/accelerator_suite.py PEAKS)')
-  out = dict(peak_device=name, peak_source=source)
-  if dtype in ('bfloat16', 'bf16', 'float16'):
-    return dict(out, peak_flops=bf16 * 1e12, peak_basis='bf16 dense tensor/matrix units')
-  if dtype in ('float32', 'fp32'):
-    if tf32 is None:
-      return dict(out, peak_flops=None, peak_basis=None,
-                  note=f'MFU omitted: {name} publishes no float32 matrix peak (XLA runs fp32 '
-                  'matmuls there as bf16 passes at the default precision)')
-    simt = dict(peak_flops_fp32_simt=fp32 * 1e12)
-    if matmul_precision in ('highest', 'float32', 'fp32'):
-      return dict(out, **simt, peak_flops=fp32 * 1e12, peak_basis='fp32 non-tensor (SIMT)')
-    return dict(out, **simt, peak_flops=tf32 * 1e12,
-                peak_basis='tf32 dense tensor cores (fp32 at JAX default precision)')
-  return dict(out, peak_flops=None, peak_basis=None, note=f'MFU omitted: no peak for {dtype}')
-
-
-def mfu(flops_per_step: Optional[float], steps_per_s: float, device_kind: str, dtype: str,
-        matmul_precision: Optional[str] = None) -> dict:
-  """Model FLOPs utilisation: ``flops_per_step * steps_per_s / peak``; the peak's fields; the
-  achieved FLOP/s. ``mfu`` is None (with a ``note``) when the FLOPs or the peak are unknown."""
-  peak = peak_flops(device_kind, dtype, matmul_precision)
-  out = dict(peak)
-  if not flops_per_step or not math.isfinite(flops_per_step):
-    out.update(mfu=None, achieved_flops=None, note='MFU omitted: XLA reported no FLOP count')
-    return out
-  achieved = flops_per_step * steps_per_s
-  out['achieved_flops'] = achieved
-  out['mfu'] = achieved / peak['peak_flops'] if peak['peak_flops'] else None
-  if peak.get('peak_flops_fp32_simt'):
-    out['mfu_vs_fp32_simt'] = achieved / peak['peak_flops_fp32_simt']
-  return out
-
-
-def xla_flops(cost) -> Optional[float]:
-  """The 'flops' entry of a `cost_analysis()` result (a dict, or a list of one dict per program
-  in older jax), or None."""
-  if cost is None:
-    return None
-  if isinstance(cost, (list, tuple)):
-    cost = cost[0] if cost else None
-  if not cost:
-    return None
-  value = cost.get('flops')
-  return float(value) if value is not None and float(value) > 0 else None
-
 
 # ------------------------------------------------------------------------------ section plumbing
 
@@ -303,6 +211,8 @@ def section_env(em: Emitter, args):
 def section_matmul(em: Emitter, args):
   """Achieved n^3 matmul FLOP/s in bf16 and fp32 (JAX default precision)."""
   import jax
+
+  from jaxgen.runtime.throughput import mfu
   n = 256 if args.tiny else 8192
   calls = 3 if args.tiny else 10
   for dtype in ('bfloat16', 'float32'):
@@ -368,14 +278,39 @@ def _standin_x(shape, n: int):
   return (x.astype(np.float32) / 255.0 * 2.0 - 1.0)
 
 
+def _dit_config(args, attn_impl: str):
+  """The SiT-B/2 config (`DIT_EXPERIMENT`'s ``paper`` variant: 12 blocks, width 768, 12 heads,
+  2x2 patches, bf16) for 32x32x3 images (256 tokens: DiT-B/2's count on 256^2 images' 32x32
+  latents) with ``attn_impl`` and the batch set; --tiny: 2 blocks of width 32 on 8x8."""
+  from jaxgen.runtime import config as cfg_lib
+  from jaxgen.runtime import overrides as overrides_lib
+  over = {'model.dit.attn_impl': attn_impl,
+          'train.batch_size': str(args.batch or (4 if args.tiny else 128))}
+  if args.tiny:
+    over.update({'model.dit.depth': '2', 'model.dit.width': '32', 'model.dit.heads': '2'})
+  config = cfg_lib.load(os.path.join(REPO, DIT_EXPERIMENT) + ':paper')
+  config = cfg_lib.validate(overrides_lib.apply(config, over))
+  size = 8 if args.tiny else 32
+  return config, (size, size, 3)
+
+
 def _ddpmpp_train(em: Emitter, args, dtype: str):
+  config, shape = _ddpmpp_config(args, dtype)
+  _train_step(em, args, config, shape, dtype, name='jaxgen DDPM++ cont. train step',
+              model='DDPM++ cont. (VP)', experiment='experiments/score_sde/ddpmpp_cont_vp.py'
+              + (' (tiny U-Net)' if args.tiny else ''))
+
+
+def _train_step(em: Emitter, args, config, shape, dtype: str, **fields):
+  """Times jaxgen's train step of `config` on a device-resident batch of CIFAR-10 stand-in
+  images of `shape`; one figure (images/s, XLA's FLOPs per step, MFU) with `fields`."""
   import jax
 
   from jaxgen.models import base as models_base
   from jaxgen.runtime import compile_options, optim, parallel
   from jaxgen.runtime import state as state_lib
+  from jaxgen.runtime.throughput import mfu, xla_flops
 
-  config, shape = _ddpmpp_config(args, dtype)
   b = config.train.batch_size
   model = models_base.family_module(config.model.family).build(config, _spec(shape))
   tx, schedule = optim.make_optimizer(config.optim, config.train.steps)
@@ -428,10 +363,7 @@ def _ddpmpp_train(em: Emitter, args, dtype: str):
   meta = jax_meta(dtype, b)
   u = mfu(flops, steps_per_s, meta['device_kind'], dtype, meta['matmul_precision'])
   mfu_s = f", MFU {u['mfu']:.1%}" if u.get('mfu') is not None else ''
-  em.figure(name='jaxgen DDPM++ cont. train step', model='DDPM++ cont. (VP)',
-            experiment='experiments/score_sde/ddpmpp_cont_vp.py' + (' (tiny U-Net)' if args.tiny
-                                                                    else ''),
-            **meta, image_shape=list(shape), params=n_params, steps_per_s=steps_per_s,
+  em.figure(**fields, **meta, image_shape=list(shape), params=n_params, steps_per_s=steps_per_s,
             images_per_s=steps_per_s * b, step_ms=1e3 * med / steps,
             runs_s=runs, steps_per_run=steps, repeats=repeats, warmup_steps=warmup,
             flops_per_step=flops, flops_per_step_unoptimised_hlo=flops_lowered,
@@ -450,6 +382,21 @@ def section_ddpmpp_fp32(em, args):
 
 def section_ddpmpp_bf16(em, args):
   _ddpmpp_train(em, args, 'bfloat16')
+
+
+def section_dit(em: Emitter, args):
+  """SiT-B/2 bf16 train steps: XLA's attention, and cuDNN's fused attention on a GPU."""
+  import jax
+  impls = ('xla', 'cudnn') if jax.default_backend() == 'gpu' else ('xla',)
+  for impl in impls:
+    config, shape = _dit_config(args, impl)
+    _train_step(em, args, config, shape, 'bfloat16', name=f'jaxgen SiT-B/2 train step, {impl} '
+                'attention', model='SiT-B/2 (DiT-B/2 trained as a rectified flow)',
+                experiment=f'{DIT_EXPERIMENT}:paper' + (' (tiny DiT)' if args.tiny else ''),
+                attn_impl=impl)
+  if 'cudnn' not in impls:
+    em.note(f'cuDNN fused attention runs on GPUs only; not measured on '
+            f'{jax.default_backend()}')
 
 
 def _diffusers_args(args, dtype: str):
@@ -652,6 +599,7 @@ SECTIONS = collections.OrderedDict([
     ('matmul', (section_matmul, 60, 60, 'matmul ceiling')),
     ('ddpmpp_fp32', (section_ddpmpp_fp32, 150, 240, 'DDPM++ cont. train step, fp32')),
     ('ddpmpp_bf16', (section_ddpmpp_bf16, 150, 240, 'DDPM++ cont. train step, bf16')),
+    ('dit', (section_dit, 180, 240, 'SiT-B/2 train step, bf16, XLA vs cuDNN attention')),
     ('diffusers', (section_diffusers, 120, 120, 'diffusers UNet2DModel train step')),
     ('pixelcnn', (section_pixelcnn, 90, 120, 'PixelCNN sampling, fast vs plain')),
     ('nice', (section_nice, 90, 120, 'NICE epoch time')),
@@ -913,7 +861,7 @@ def parse_args(argv):
                  help="per-section time limits: S (every section) or NAME=S,NAME=S (default: "
                  "each section's own, SECTIONS)")
   p.add_argument('--batch', type=int, default=0,
-                 help='training batch of the U-Net sections (0: 128; --tiny: 4)')
+                 help='training batch of the U-Net and DiT sections (0: 128; --tiny: 4)')
   p.add_argument('--lik-batch', type=int, default=0, help='likelihood batch (0: 32; --tiny: 4)')
   p.add_argument('--torch-python', default='',
                  help='interpreter with torch + diffusers for the diffusers section (default: '

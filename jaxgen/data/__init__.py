@@ -14,7 +14,8 @@ Sources: ``toy2d:<name>`` (generated, continuous, infinite; `toy2d`), ``digits``
 8x8, 17 levels), ``fashion_mnist`` (IDX files, 256 levels), ``tfds:<name>`` (any TFDS image set;
 all three in `images`), ``pairs:<folder>`` (a reflow coupling, a folder of shards, `pairs`: batches carry ``x`` =
 z1 and ``x0`` = z0 of the same examples; evaluation on the source run's data), ``codes:<folder>``
-(a VQ-VAE's code grids as K-level images, `codes`). With
+(a VQ-VAE's code grids as K-level images, `codes`), ``synthetic:<H>x<W>x<C>[:<K>]`` (random
+8-bit images and labels, for throughput runs; `synthetic`). With
 ``data.x0.name`` set (a data section of its own), `build` pairs x1 from ``data`` with x0 from
 ``data.x0`` (`coupling`: batches carry ``x`` and ``x0``, for transfer flows).
 ``data.x0.coupling='ot'`` (or ``'ot_label'``, within classes) pairs the global batch's data with
@@ -26,7 +27,7 @@ from __future__ import annotations
 import ml_collections
 
 # Importing a source module registers it.
-from jaxgen.data import codes, coupling, images, pairs, toy2d  # noqa: F401
+from jaxgen.data import codes, coupling, images, pairs, synthetic, toy2d  # noqa: F401
 from jaxgen.data.coupling import build  # noqa: F401  (source.build, or a coupling of two)
 from jaxgen.data.source import DataSpec, Source, available, register  # noqa: F401
 from jaxgen.data.loaders import DataNotFoundError  # noqa: F401

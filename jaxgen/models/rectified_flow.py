@@ -44,9 +44,9 @@ from jaxgen.ode import flow_inpaint
 from jaxgen.ode import grids
 from jaxgen.ode import likelihood as likelihood_lib
 from jaxgen.ode import solvers
-from jaxgen.nets import score_mlp, unet
+from jaxgen.nets import dit, score_mlp, unet
 
-NETS = {'score_mlp': score_mlp, 'unet': unet}
+NETS = {'score_mlp': score_mlp, 'unet': unet, 'dit': dit}
 # eval.metrics that start from (or end at) x0 ~ N(0, I): meaningless for a transfer flow.
 METRICS = ('straightness',)   # the family's own eval.metrics: its extras['metric/<name>']
 NOISE_METRICS = ('sliced_wasserstein', 'straightness', 'bpd', 'nll')
@@ -55,9 +55,10 @@ NOISE_METRICS = ('sliced_wasserstein', 'straightness', 'bpd', 'nll')
 def defaults() -> ml_collections.ConfigDict:
   c = ml_collections.ConfigDict()
   c.model = ml_collections.ConfigDict(dict(
-      net='score_mlp',             # 'score_mlp' (vectors) | 'unet' (images)
+      net='score_mlp',             # 'score_mlp' (vectors) | 'unet' | 'dit' (images)
       score_mlp=score_mlp.defaults(),
       unet=unet.small(),
+      dit=dit.small(),
       time_label_scale=999.0,      # the network sees t * time_label_scale
   ))
   c.loss = ml_collections.ConfigDict(dict(
@@ -92,6 +93,7 @@ def choices() -> dict:
       **solvers.choices('sampling'),
       **solvers.choices('likelihood'),
       **unet.choices('model.unet'),
+      **dit.choices('model.dit'),
       **score_mlp.choices('model.score_mlp'),
   }
 

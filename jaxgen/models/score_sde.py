@@ -51,10 +51,10 @@ from jaxgen.diffusion import sde as sde_lib
 from jaxgen.models import autoguide
 from jaxgen.models import conditioning
 from jaxgen.models.base import Model, batch_x, merged_section, typed_settings
-from jaxgen.nets import score_mlp, unet
+from jaxgen.nets import dit, score_mlp, unet
 from jaxgen.ode import solvers
 
-NETS = {'unet': unet, 'score_mlp': score_mlp}
+NETS = {'unet': unet, 'score_mlp': score_mlp, 'dit': dit}
 METRICS = ('elbo_bpd',)  # the variational bound (jaxgen.runtime.evaluators.elbo), opt-in
 
 
@@ -69,8 +69,9 @@ def defaults() -> ml_collections.ConfigDict:
       num_scales=1000,          # N of the discrete chains; default number of PC steps
       continuous=True,          # continuous-time DSM (else DDPM for VP / SMLD for VE)
       scale_by_sigma=False,     # VE: score = output / sigma (NCSN++ cont.: True)
-      net='unet',               # 'unet' | 'score_mlp'
+      net='unet',               # 'unet' | 'dit' (images) | 'score_mlp' (vectors)
       unet=unet.defaults(),
+      dit=dit.defaults(),
       score_mlp=score_mlp.defaults(),
   ))
   c.loss = ml_collections.ConfigDict(dict(
@@ -104,6 +105,7 @@ def choices() -> dict:
       **sampler.choices('sampling'),
       **solvers.choices('likelihood'),
       **unet.choices('model.unet'),
+      **dit.choices('model.dit'),
       **score_mlp.choices('model.score_mlp'),
   }
 

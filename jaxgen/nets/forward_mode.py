@@ -1,9 +1,9 @@
 """Forward-mode derivatives (`jax.jvp`) through the networks, and the one setting that has none.
 
 Every network the score and flow families use (the U-Net in its DDPM++ and NCSN++ settings, with
-attention, and the score MLP) is made of operations with JVP rules, so ``jax.jvp`` runs through it
-in training mode (dropout with a fixed key) and in evaluation mode, in x and in the time label
-(tests/nets/test_jvp.py checks it against central finite differences). The exception is attention
+attention, the DiT and the score MLP) is made of operations with JVP rules, so ``jax.jvp`` runs
+through it in training mode (dropout with a fixed key) and in evaluation mode, in x and in the
+time label (tests/nets/test_jvp.py and test_dit.py check it against central finite differences). The exception is attention
 on cuDNN's fused kernel, ``attn_impl='cudnn'``: JAX defines it as a ``custom_vjp``, which has no
 forward-mode rule, so ``jax.jvp`` through it raises. ``attn_impl=''`` lets JAX choose, which is
 XLA's attention in JAX 0.12 (the tested default).

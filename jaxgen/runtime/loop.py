@@ -6,7 +6,9 @@ It writes into `workdir`::
     checkpoints/<step>/  Orbax checkpoints (state + config); running again resumes from the newest
     metrics.jsonl        one JSON object per log / evaluation (and tb/, TensorBoard events); a log
                          line is the mean over its ``steps``, ``partial`` where that is fewer
-                         than an uninterrupted run's (after a resume between two log steps);
+                         than an uninterrupted run's (after a resume between two log steps),
+                         with its throughput (`jaxgen.runtime.throughput`: images_per_sec,
+                         tflops_per_sec, mfu; null where unknown);
                          with data.validation, ``val/<metric>`` at each checkpoint step
                          (`jaxgen.runtime.validation`; its best checkpoint is always kept)
     samples/step_N.png   sample grids (and step_N.npz with the raw samples); none for a family
@@ -63,6 +65,7 @@ from jaxgen.runtime import prefetch
 from jaxgen.runtime import run as run_lib
 from jaxgen.runtime import samples as samples_lib
 from jaxgen.runtime import state as state_lib
+from jaxgen.runtime import throughput
 from jaxgen.runtime import validation as validation_lib
 from jaxgen.runtime import workdir as workdir_lib
 from jaxgen.runtime import writer as writer_lib
@@ -310,6 +313,8 @@ def _train(config, workdir: str, mesh) -> state_lib.TrainState:
     return samples_lib.write(trainer.show(state), workdir, step, draw=draw)
 
   nonfinite = _NonFinite(int(tc.get('skip_nonfinite', 0)), tc.checkpoint_every)
+  net = config.model.get(config.model.get('net', ''), {})   # its dtype: the basis of the MFU
+  meter = throughput.Meter(tc.batch_size, net.get('dtype', 'float32'), run.mesh.devices.flat)
   pending: list = []   # metrics of the steps not yet fetched (device arrays)
   window: list[dict] = []   # fetched and checked, not yet logged
   t_last, step_last = time.perf_counter(), start
@@ -318,6 +323,8 @@ def _train(config, workdir: str, mesh) -> state_lib.TrainState:
     with _Preemption(start) as preemption:
       # The next batch is drawn and put on the devices while this step runs.
       for step, batch in prefetch.device_batches(run, start, tc.steps):
+        if step == start:  # XLA's FLOPs of the step, compiled here once (the call reuses it)
+          meter.measure(trainer.train_step, state, batch)
         state, metrics = trainer.train_step(state, batch)
         pending.append(metrics)
         done = step + 1
@@ -339,6 +346,7 @@ def _train(config, workdir: str, mesh) -> state_lib.TrainState:
           window = []
           now = time.perf_counter()
           summary['steps_per_sec'] = (done - step_last) / max(now - t_last, 1e-9)
+          summary.update(meter.rates(summary['steps_per_sec']))
           t_last, step_last = now, done
           writer.write(done, summary)
           if bar is not None:

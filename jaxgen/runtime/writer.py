@@ -50,12 +50,13 @@ class Writer:
   def write(self, step: int, metrics: dict) -> None:
     if not self.enabled:
       return
-    clean = {k: float(v) for k, v in metrics.items()}
+    clean = {k: None if v is None else float(v) for k, v in metrics.items()}  # None: JSON null
     self._jsonl.write(json.dumps({'step': step, **clean}) + '\n')
     self._jsonl.flush()
     if self._tb is not None:
       for k, v in clean.items():
-        self._tb.add_scalar(k, v, step)
+        if v is not None:
+          self._tb.add_scalar(k, v, step)
       self._tb.flush()
 
   def close(self) -> None:

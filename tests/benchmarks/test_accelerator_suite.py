@@ -1,4 +1,5 @@
-"""benchmarks/accelerator_suite: peak table, MFU, JSON / Markdown, failure isolation, --tiny.
+"""benchmarks/accelerator_suite: JSON / Markdown, failure isolation, --tiny (the peak table and
+the MFU arithmetic it uses: tests/runtime/test_throughput.py).
 
 The fast tests run the suite's logic in-process (and one short driver run whose sections fail,
 time out and skip on purpose); the full ``--tiny`` run of every section on the CPU takes minutes
@@ -14,78 +15,9 @@ import sys
 import pytest
 
 from benchmarks import accelerator_suite as suite
+from jaxgen.runtime import throughput
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-# ------------------------------------------------------------------------------ peaks and MFU
-
-
-@pytest.mark.parametrize('kind,dtype,tflops,basis', [
-    ('NVIDIA H200', 'bfloat16', 989.4, 'bf16'),
-    ('NVIDIA H200', 'float32', 494.7, 'tf32'),
-    ('NVIDIA H200 NVL', 'bfloat16', 835.5, 'bf16'),
-    ('NVIDIA H100 80GB HBM3', 'bfloat16', 989.4, 'bf16'),
-    ('NVIDIA H100 PCIe', 'bfloat16', 756.5, 'bf16'),
-    ('NVIDIA A100-SXM4-80GB', 'float32', 156.0, 'tf32'),
-    ('NVIDIA L4', 'bfloat16', 121.0, 'bf16'),
-    ('NVIDIA L40S', 'bfloat16', 362.05, 'bf16'),
-    ('TPU v4', 'bfloat16', 275.0, 'bf16'),
-    ('TPU v5 lite', 'bfloat16', 197.0, 'bf16'),
-    ('TPU v5', 'bfloat16', 459.0, 'bf16'),
-    ('TPU v5p', 'bfloat16', 459.0, 'bf16'),
-    ('TPU v6 lite', 'bfloat16', 918.0, 'bf16'),
-])
-def test_peak_of_known_device_kinds(kind, dtype, tflops, basis):
-  p = suite.peak_flops(kind, dtype)
-  assert p['peak_flops'] == pytest.approx(tflops * 1e12)
-  assert p['peak_basis'].startswith(basis)
-  assert p['peak_source']
-
-
-def test_peak_fp32_highest_precision_uses_the_non_tensor_rate():
-  p = suite.peak_flops('NVIDIA H200', 'float32', 'highest')
-  assert p['peak_flops'] == pytest.approx(66.9e12) and 'SIMT' in p['peak_basis']
-  assert suite.peak_flops('NVIDIA H200', 'float32')['peak_flops_fp32_simt'] == pytest.approx(
-      66.9e12)
-
-
-@pytest.mark.parametrize('kind,dtype', [('cpu', 'float32'), ('Tesla V100-SXM2-16GB', 'bfloat16'),
-                                        ('', 'bfloat16'), ('TPU v4', 'float32')])
-def test_unknown_peak_omits_mfu_with_a_note(kind, dtype):
-  u = suite.mfu(1e12, 2.0, kind, dtype)
-  assert u['mfu'] is None and u['peak_flops'] is None
-  assert u['note'].startswith('MFU omitted')
-  assert u['achieved_flops'] == pytest.approx(2e12)
-
-
-def test_every_peak_entry_has_a_source_and_the_h200_matches_the_datasheet():
-  for pattern, name, bf16, tf32, fp32, source in suite.PEAKS:
-    assert source and name and bf16 > 0
-  assert suite.peak_flops('NVIDIA H200', 'bf16')['peak_device'] == 'NVIDIA H200 (SXM)'
-
-
-def test_mfu_arithmetic():
-  u = suite.mfu(2.0e12, 100.0, 'NVIDIA H200', 'bfloat16')
-  assert u['achieved_flops'] == pytest.approx(2.0e14)
-  assert u['mfu'] == pytest.approx(2.0e14 / 989.4e12)
-  f32 = suite.mfu(2.0e12, 100.0, 'NVIDIA H200', 'float32')
-  assert f32['mfu'] == pytest.approx(2.0e14 / 494.7e12)
-  assert f32['mfu_vs_fp32_simt'] == pytest.approx(2.0e14 / 66.9e12)
-  none = suite.mfu(None, 100.0, 'NVIDIA H200', 'bfloat16')
-  assert none['mfu'] is None and 'no FLOP count' in none['note']
-
-
-def test_xla_flops_reads_the_compiled_cost_analysis():
-  import jax
-  import jax.numpy as jnp
-  n = 64
-  compiled = jax.jit(lambda a, b: a @ b).lower(jnp.ones((n, n)), jnp.ones((n, n))).compile()
-  flops = suite.xla_flops(compiled.cost_analysis())
-  assert flops == pytest.approx(2 * n**3, rel=0.1)
-  assert suite.xla_flops([{'flops': 7.0}]) == 7.0
-  assert suite.xla_flops(None) is None and suite.xla_flops({}) is None
-  assert suite.xla_flops({'flops': -1.0}) is None
 
 
 # ------------------------------------------------------------------------------ report format
@@ -96,7 +28,7 @@ def _figure(**kw):
              device_kind='NVIDIA H200', platform='gpu', jax='0.11.2', dtype='bfloat16',
              batch=128, command='bash benchmarks/accelerator_suite.sh --sections ddpmpp_bf16',
              result='2000 img/s')
-  fig.update(suite.mfu(10e12, 15.6, 'NVIDIA H200', 'bfloat16'))
+  fig.update(throughput.mfu(10e12, 15.6, 'NVIDIA H200', 'bfloat16'))
   fig.update(kw)
   return fig
 
@@ -143,6 +75,21 @@ def test_matmul_section_in_process_records_the_figure_fields(tmp_path):
     assert fig['device_kind'] and fig['jax'] and fig['achieved_flops'] > 0
     assert fig['command'] == 'JAX_PLATFORMS=cpu bash benchmarks/accelerator_suite.sh --sections matmul --tiny'
     assert fig['mfu'] is None   # the CPU has no peak in the table
+
+
+def test_dit_section_in_process_records_a_train_step_figure(tmp_path):
+  """--tiny on the CPU: the SiT (DiT) train step with XLA's attention gives one figure with its
+  images/s and XLA's FLOPs per step, no MFU (no CPU peak), and a note that cuDNN was not run."""
+  args = suite.parse_args(['--tiny'])
+  em = suite.Emitter(str(tmp_path / 'r.json'), 'dit', args)
+  suite.section_dit(em, args)
+  data = json.loads((tmp_path / 'r.json').read_text())
+  (fig,) = data['figures']
+  assert set(suite.FIGURE_FIELDS) <= set(fig)
+  assert fig['attn_impl'] == 'xla' and fig['dtype'] == 'bfloat16' and fig['batch'] == 4
+  assert fig['images_per_s'] > 0 and fig['flops_per_step'] > 0 and fig['mfu'] is None
+  assert math.isfinite(fig['loss']) and fig['experiment'].startswith(suite.DIT_EXPERIMENT)
+  assert any('cuDNN' in n for n in data['notes'])
 
 
 def _check_report(report, md_text, names):
@@ -202,10 +149,12 @@ def test_tiny_suite_on_cpu_end_to_end(tmp_path):
   secs = _check_report(report, md, list(suite.SECTIONS))
   assert report['tiny'] and report['command'].startswith(
       'JAX_PLATFORMS=cpu bash benchmarks/accelerator_suite.sh --tiny --out ')
-  for name in ('env', 'matmul', 'ddpmpp_fp32', 'ddpmpp_bf16', 'pixelcnn', 'nice', 'likelihood'):
+  for name in ('env', 'matmul', 'ddpmpp_fp32', 'ddpmpp_bf16', 'dit', 'pixelcnn', 'nice',
+               'likelihood'):
     assert secs[name]['status'] == 'ok', secs[name]
   assert secs['diffusers']['status'] in ('ok', 'skipped')   # torch may not be installed
-  for dtype, sec in (('float32', 'ddpmpp_fp32'), ('bfloat16', 'ddpmpp_bf16')):
+  for dtype, sec in (('float32', 'ddpmpp_fp32'), ('bfloat16', 'ddpmpp_bf16'),
+                     ('bfloat16', 'dit')):
     (fig,) = secs[sec]['figures']
     assert fig['dtype'] == dtype and fig['batch'] == 4
     assert fig['images_per_s'] > 0 and fig['flops_per_step'] > 0

@@ -18,6 +18,8 @@ EXAMPLES = {
     'fashion_mnist': dict(name='fashion_mnist', scale='symmetric', stand_in=True),  # dir: empty
     'tfds:': dict(name='tfds:cifar10', scale='levels'),                              # mock data
     'pairs:': dict(name='pairs:'),                                                 # a tmp folder
+    'synthetic:': dict(name='synthetic:8x6x3:5', scale='symmetric', dequantize=True,
+                       eval_size=40),
 }
 
 
