@@ -7,7 +7,7 @@ import pytest
 
 from jaxgen import data as data_lib
 from jaxgen.data import source
-from tests.folders import save_pairs
+from tests.folders import save_codes, save_pairs
 from tests.conftest import data_cfg
 
 
@@ -18,6 +18,7 @@ EXAMPLES = {
     'fashion_mnist': dict(name='fashion_mnist', scale='symmetric', stand_in=True),  # dir: empty
     'tfds:': dict(name='tfds:cifar10', scale='levels'),                              # mock data
     'pairs:': dict(name='pairs:'),                                                 # a tmp folder
+    'codes:': dict(name='codes:', scale='levels'),                                 # a tmp folder
     'synthetic:': dict(name='synthetic:8x6x3:5', scale='symmetric', dequantize=True,
                        eval_size=40),
 }
@@ -31,6 +32,12 @@ def build_example(key, tmp_path):
     z0 = np.random.default_rng(0).standard_normal((40, 3)).astype(np.float32)
     save_pairs(str(tmp_path / 'p'), z0, z0 + 1, shard_size=16)
     kw['name'] = 'pairs:' + str(tmp_path / 'p')
+  if key == 'codes:':
+    rng = np.random.default_rng(0)
+    grids = [rng.integers(0, 6, (n, 3, 2)) for n in (40, 21)]
+    save_codes(str(tmp_path / 'c'), *grids, num_codes=6,
+               labels=[rng.integers(0, 3, n) for n in (40, 21)])
+    kw['name'] = 'codes:' + str(tmp_path / 'c')
   if key == 'tfds:':
     import tensorflow_datasets as tfds
 
