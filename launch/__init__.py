@@ -1,6 +1,6 @@
 """Command-line entry points: ``python -m launch.<verb>`` with verb train | sample | evaluate |
-reflow | encode_codes | two_stage | inpaint | colorize | table | fid_stats | export_classifier |
-solvers.
+reflow | encode_codes | two_stage | posthoc_ema | inpaint | colorize | table | fid_stats |
+export_classifier | solvers.
 
 Importing this package first checks that the running interpreter can run jaxgen (Python >= 3.12
 with jax, flax, optax, orbax and ml_collections installed); otherwise it prints one ``error:``
