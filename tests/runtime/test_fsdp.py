@@ -110,14 +110,24 @@ def test_a_checkpoint_restores_onto_other_meshes_and_resumes(tmp_path, straight,
 def test_a_2x4_run_resumes_evaluates_and_samples_on_other_devices(tmp_path, capsys, straight):
   """launch.train on 2 x 4 for 3 steps (its evaluation and samples gather the split EMA); the
   same run resumed on 4 devices as 2 x 2 (train.fsdp may change on resume) reaches the
-  parameters of 6 uninterrupted 8 x 1 steps; `open_run` (launch.evaluate's, launch.sample's) on
-  1 device reads the checkpoint's EMA bit for bit, replicated; launch.sample there succeeds."""
+  parameters of 6 uninterrupted 8 x 1 steps, its post-hoc EMA profiles split like them;
+  `open_run` (launch.evaluate's, launch.sample's) on 1 device reads the checkpoint's EMA bit for
+  bit, replicated, and reconstructs a post-hoc EMA from the split snapshots; launch.sample there
+  succeeds."""
   w = str(tmp_path / 'w')
-  loop.train(_mesh_config(8, 4, **{'train.steps': '3'}), w)
-  resumed = loop.train(_mesh_config(4, 2), w)
-  assert dict(resumed.params['block_0']['dense']['kernel'].sharding.mesh.shape) == {
-      'data': 2, 'fsdp': 2}
-  _assert_close(straight, resumed)
+  posthoc = {'optim.posthoc_ema': '(0.05, 0.1)'}
+  loop.train(_mesh_config(8, 4, **{'train.steps': '3'}, **posthoc), w)
+  resumed = loop.train(_mesh_config(4, 2, **posthoc), w)
+  kernel = resumed.params['block_0']['dense']['kernel']
+  assert dict(kernel.sharding.mesh.shape) == {'data': 2, 'fsdp': 2}
+  assert resumed.posthoc[1]['block_0']['dense']['kernel'].sharding == kernel.sharding
+  _assert_close((straight.params, straight.ema_params), (resumed.params, resumed.ema_params))
+  one, eight = (run_lib.open_run(w, {'train.num_devices': n, 'eval.posthoc_sigma_rel': '0.07'})
+                for n in ('1', '8'))
+  assert one.mesh.devices.size == 1
+  for x, y, p in zip(*(jax.tree.leaves(t) for t in (one.params, eight.params, resumed.params))):
+    np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+    assert not np.array_equal(np.asarray(x), np.asarray(p))  # a reconstruction, not params
   run = run_lib.open_run(w, {'train.num_devices': '1'})
   assert run.mesh.devices.size == 1 and int(run.step) == 6
   for x, y in zip(jax.tree.leaves(run.params), jax.tree.leaves(resumed.ema_params)):
