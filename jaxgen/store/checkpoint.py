@@ -9,8 +9,9 @@ Restoring takes the *target* shardings, one per leaf (`abstract`): Orbax stores 
 whole (in chunks, whatever mesh wrote it) and reads for every device just its slice of the
 target layout, so a checkpoint written on one device restores onto eight and back, and one
 written split over an FSDP mesh restores onto another mesh shape or replicated. A restore
-recomputes the digest of what it read: a flipped byte is never restored silently. A restore with ``partial=True`` reads only the leaves of its target (the parameters a
-sampling command needs, not the optimizer state) and verifies those.
+recomputes the digest of what it read: a flipped byte is never restored silently. A restore
+with ``partial=True`` reads only the leaves of its target (the parameters a sampling command
+needs, not the optimizer state) and verifies those.
 
 Damage is never repaired by deleting: `restore()` without a step walks down from the newest
 step folder, skips each one that is empty, incomplete, unreadable or fails its digest, prints
