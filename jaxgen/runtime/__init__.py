@@ -9,7 +9,8 @@
     loop             train(config, workdir): the training loop
     writer           metrics.jsonl (and its reader), TensorBoard, the progress line
     prefetch         the host prepares the next batch while the devices run this one
-    parallel         mesh, sharding, multi-host start
+    parallel         the ('data', 'fsdp') mesh, batch sharding, multi-host start
+    sharding         FSDP: where each array of the training state lives on the mesh
     compile_options  XLA settings (fast compilation for small runs)
     samples          draw and write sample files, named by their settings
     viz              sample grids and plots

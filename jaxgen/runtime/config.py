@@ -74,6 +74,9 @@ def common() -> ConfigDict:
       eval_every=0,         # 0: evaluate only at the end
       sample_every=0,       # 0: sample only at the end
       num_devices=0,        # 0: every device; n: the first n (tests, comparisons)
+      fsdp=1,               # devices along the mesh's 'fsdp' axis (a divisor of the devices in
+                            # use; 0: all): params, EMA and optimizer state split over them
+                            # (jaxgen.runtime.sharding); 1: replicated (data parallel only)
       progress=True,        # console progress bar
       fast_compile=False,   # compile with most XLA optimizations off: a faster start, slower
                             # steps (smoke runs, debugging)
@@ -133,6 +136,7 @@ RANGES = {
     'train.eval_every': (lambda v: v >= 0, '>= 0'),
     'train.sample_every': (lambda v: v >= 0, '>= 0'),
     'train.num_devices': (lambda v: v >= 0, '>= 0'),
+    'train.fsdp': (lambda v: v >= 0, '>= 0 (a divisor of the devices in use; 0: all; 1: off)'),
     'optim.lr': (lambda v: v > 0 and math.isfinite(v), 'a finite number > 0'),
     'optim.ema_rate': (lambda v: 0 <= v < 1, 'in [0, 1)'),
     'optim.posthoc_ema': (lambda v: len(set(v)) == len(v) and all(map(_sigma_rel_ok, v)),

@@ -1,9 +1,15 @@
-"""Device mesh, shardings and multi-host start-up for data-parallel training.
+"""Device mesh, shardings and multi-host start-up for data-parallel and FSDP training.
 
-One mesh axis, ``'data'``: batches are split along their leading axis over every device of every
-host; parameters, EMA and optimizer state are replicated. `jax.jit` with these shardings is the
-current form of ``pmap``: XLA inserts the gradient all-reduce, so a loss that is a mean over the
-global batch gives gradients that are the mean over the global batch.
+A 2-D mesh ``('data', 'fsdp')`` of ``(devices / k) x k`` devices, k = ``train.fsdp`` (1: plain
+data parallelism, the default; 0: all devices in use). Batches are split along their leading
+axis over every device of every host (both axes: the global batch in ``data x fsdp`` parts).
+With k = 1 parameters, EMA and optimizer state are replicated; with k > 1 each array of the
+training state is split over the ``'fsdp'`` axis by the rule of `jaxgen.runtime.sharding`, so a
+device holds about ``1/k`` of it. `jax.jit` with these shardings is the current form of
+``pmap``: XLA (GSPMD) inserts the collectives (the gradient all-reduce, or the all-gathers of
+the split parameters and the reduce-scatters of their gradients), so a loss that is a mean over
+the global batch gives gradients that are the mean over the global batch, on any mesh shape.
+Evaluation and sampling use one replicated copy of the evaluation parameters (`replicate`).
 
 Several processes (hosts) each feed their share of the global batch (`shard_batch`); results
 needed in full on every process (samples, per-example log-likelihoods) are gathered with
@@ -53,8 +59,11 @@ def initialize_multihost() -> None:
                                process_id=int(pid) if pid else None)
 
 
-def make_mesh(num_devices: int = 0) -> Mesh:
-  """A 1-D mesh over all devices, or over the first `num_devices` (single-host only)."""
+def make_mesh(num_devices: int = 0, fsdp: int = 1) -> Mesh:
+  """The ``('data', 'fsdp')`` mesh over all devices, or over the first `num_devices`
+  (single-host only), with `fsdp` devices along 'fsdp' (0: all of them). Devices keep
+  `jax.devices()`'s order (each process's devices are consecutive), row by row: the rows are
+  the 'data' replicas. ValueError naming the key if `fsdp` does not divide the device count."""
   devices = jax.devices()
   if num_devices:
     if num_devices > len(devices):
@@ -62,7 +71,14 @@ def make_mesh(num_devices: int = 0) -> Mesh:
     if jax.process_count() > 1:
       raise ValueError('train.num_devices must be 0 (all devices) on several hosts')
     devices = devices[:num_devices]
-  return Mesh(np.array(devices), ('data',))
+  n = len(devices)
+  fsdp = fsdp or n
+  if n % fsdp:
+    divisors = [d for d in range(1, n + 1) if n % d == 0]
+    raise ValueError(f'train.fsdp={fsdp} must divide the {n} devices in use (train.num_devices='
+                     f'{num_devices}); set train.fsdp to one of {divisors} (1: replicated '
+                     f'parameters; 0: all {n})')
+  return Mesh(np.array(devices).reshape(n // fsdp, fsdp), ('data', 'fsdp'))
 
 
 def replicated(mesh: Mesh) -> NamedSharding:
@@ -70,11 +86,20 @@ def replicated(mesh: Mesh) -> NamedSharding:
 
 
 def batch_sharding(mesh: Mesh) -> NamedSharding:
-  return NamedSharding(mesh, P('data'))
+  """The leading axis split over every axis of `mesh` (all its devices)."""
+  return NamedSharding(mesh, P(mesh.axis_names))
+
+
+def replicate(tree, mesh: Mesh):
+  """`tree` (jax Arrays on `mesh`) with every leaf replicated: itself if all already are (no
+  copy), else gathered by one jit-compiled identity (across processes too)."""
+  if all(x.sharding.is_fully_replicated for x in jax.tree.leaves(tree)):
+    return tree
+  return jax.jit(lambda t: t, out_shardings=replicated(mesh))(tree)
 
 
 def shard_batch(host_batch: dict, mesh: Mesh) -> dict:
-  """Builds global arrays from each host's share (leading axis split over the 'data' axis)."""
+  """Builds global arrays from each host's share (leading axis split over all mesh axes)."""
   sharding = batch_sharding(mesh)
   return {k: jax.make_array_from_process_local_data(sharding, np.asarray(v))
           for k, v in host_batch.items()}

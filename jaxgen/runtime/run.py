@@ -40,7 +40,8 @@ class Run:
 
   def __init__(self, config, mesh=None):
     self.config = config
-    self.mesh = mesh if mesh is not None else parallel.make_mesh(config.train.num_devices)
+    self.mesh = mesh if mesh is not None else parallel.make_mesh(config.train.num_devices,
+                                                                 config.train.fsdp)
     n_dev = self.mesh.devices.size
     if config.train.batch_size % n_dev:
       raise cfg_lib.ConfigError(
@@ -130,7 +131,8 @@ def open_run(workdir: str, overrides=None, step: Optional[int] = None) -> Run:
   restored into ``run.params``, ``run.step`` and ``run.rng`` (nothing else is read; with
   ``eval.posthoc_sigma_rel`` the params are that post-hoc EMA at the step, `posthoc`). `overrides`
   (``{'sampling.steps': '50'}``) may change only `workdir.USE_KEYS` (keys that do not alter the
-  trained model)."""
+  trained model). The parameters are replicated on a mesh of the devices in use whatever
+  ``train.fsdp`` (which splits training's state only), so a run opens on any device count."""
   config = workdir_lib.read_config(workdir)
   if overrides:
     workdir_lib.check_overrides(overrides)
@@ -141,7 +143,7 @@ def open_run(workdir: str, overrides=None, step: Optional[int] = None) -> Run:
   if step is not None and step not in (present := workdir_lib.checkpoint_steps(workdir)):
     raise FileNotFoundError(f'--step={step}: {workdir} has no checkpoint at that step; steps '
                             f'present: {present} (omit --step for the newest)')
-  run = Run(config)
+  run = Run(config, parallel.make_mesh(config.train.num_devices))
   which = eval_leaf(config)
   leaves, _ = _restore_params(run, workdir, which, step, config.train.keep_checkpoints)
   run.params, run.step, run.rng = leaves[which], int(leaves['step']), leaves['rng']

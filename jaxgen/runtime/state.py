@@ -21,6 +21,7 @@ from jaxgen.runtime import compile_options
 from jaxgen.runtime import optim
 from jaxgen.runtime import parallel
 from jaxgen.runtime import run as run_lib
+from jaxgen.runtime import sharding
 from jaxgen.store import checkpoint as ckpt_lib
 
 
@@ -57,7 +58,7 @@ class PosthocTrainState(TrainState):
 
 def make_train_step(model: models_base.Model, tx: optax.GradientTransformation, ema_rate: float,
                     schedule: Callable, ema_warmup: bool = False,
-                    posthoc_ema: tuple = ()) -> Callable:
+                    posthoc_ema: tuple = (), param_shardings: Any = None) -> Callable:
   """The pure step ``(state, batch) -> (state, metrics)``.
 
   EMA: ``ema <- r ema + (1 - r) params`` with ``r = ema_rate``, or with ``ema_warmup``
@@ -73,6 +74,9 @@ def make_train_step(model: models_base.Model, tx: optax.GradientTransformation, 
   A step whose loss, gradient norm or update norm is not finite leaves the state unchanged
   (the batch is skipped) and reports ``nonfinite = 1``; the loop checks it before every save, so
   nothing after a bad step is ever checkpointed (`jaxgen.runtime.loop`).
+
+  ``param_shardings`` (the parameters' shardings, `jaxgen.runtime.sharding`): the gradients are
+  constrained to them, so under FSDP each device receives only its slice (a reduce-scatter).
   """
 
   gammas = [power_ema.sigma_rel_to_gamma(s) for s in posthoc_ema]
@@ -80,6 +84,8 @@ def make_train_step(model: models_base.Model, tx: optax.GradientTransformation, 
   def train_step(state: TrainState, batch: dict):
     rng = jax.random.fold_in(state.rng, state.step)
     (loss, aux), grads = jax.value_and_grad(model.loss, has_aux=True)(state.params, batch, rng)
+    if param_shardings is not None:
+      grads = jax.lax.with_sharding_constraint(grads, param_shardings)
     grad_norm = optax.global_norm(grads)
     updates, opt_state = tx.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
@@ -115,11 +121,11 @@ def make_train_step(model: models_base.Model, tx: optax.GradientTransformation, 
   return train_step
 
 
-def init_state(model: models_base.Model, tx: optax.GradientTransformation, seed: int,
-               example_x: np.ndarray, mesh, posthoc: int = 0) -> TrainState:
-  """Initial state, replicated on the mesh: ``PRNGKey(seed)`` is the base key, its
-  ``fold_in(., 0)`` initialises the parameters; with ``posthoc`` profiles a `PosthocTrainState`
-  (each profile starts at the parameters)."""
+def initializer(model: models_base.Model, tx: optax.GradientTransformation, seed: int,
+                posthoc: int = 0) -> Callable[[Any], TrainState]:
+  """The pure ``x -> initial state``: ``PRNGKey(seed)`` is the base key, its ``fold_in(., 0)``
+  initialises the parameters (on the batch ``x``); with ``posthoc`` profiles a
+  `PosthocTrainState` (each profile starts at the parameters)."""
 
   def init(x):
     rng = jax.random.PRNGKey(seed)
@@ -130,43 +136,65 @@ def init_state(model: models_base.Model, tx: optax.GradientTransformation, seed:
       return state
     return PosthocTrainState(**vars(state), posthoc=(params,) * posthoc)
 
+  return init
+
+
+def init_state(model: models_base.Model, tx: optax.GradientTransformation, seed: int,
+               example_x: np.ndarray, mesh, posthoc: int = 0, shardings: Any = None) -> TrainState:
+  """The initial state of `initializer` on `example_x`, placed by `shardings` (default
+  `sharding.tree_shardings` on `mesh`: replicated unless the mesh's 'fsdp' axis has size > 1)."""
+  init = initializer(model, tx, seed, posthoc)
+  if shardings is None:
+    shardings = sharding.tree_shardings(jax.eval_shape(init, example_x), mesh)
   # Initialisation runs once: compiled with XLA's optimizations off (same values, less compile
   # time; see BENCHMARKS.md).
   with compile_options.fast_compile():
-    return jax.jit(init, out_shardings=parallel.replicated(mesh))(example_x)
+    return jax.jit(init, out_shardings=shardings)(example_x)
 
 
 def start_from(state: TrainState, params) -> TrainState:
-  """`state` with params and ema_params both set to (copies of) `params`."""
+  """`state` with params and ema_params both set to (copies of) `params`, placed as
+  ``state.params`` is (split over the 'fsdp' axis or replicated)."""
+  shardings = jax.tree.map(lambda x: x.sharding, state.params)
+  params = jax.jit(lambda p: p, out_shardings=shardings)(params)
   return state.replace(params=params, ema_params=jax.tree.map(jnp.copy, params))
 
 
 class Trainer:
   """What training adds to a `run_lib.Run`: the optimizer ``tx`` and its ``schedule`` (made once,
-  `optim.make_optimizer`), the jit-compiled data-parallel ``train_step`` (state donated) and the
-  initial or abstract (restore target) `TrainState` on the run's mesh."""
+  `optim.make_optimizer`), the jit-compiled data-parallel (and FSDP) ``train_step`` (state
+  donated), the state's ``shardings`` on the run's mesh (`sharding.tree_shardings`) and the
+  initial or abstract (restore target) `TrainState` with them: a checkpoint written on any mesh
+  restores onto this one (Orbax reads each device's slice of every array)."""
 
   def __init__(self, run: run_lib.Run):
     self.run = run
     config = run.config
     self.tx, self.schedule = optim.make_optimizer(config.optim, config.train.steps)
+    x = run.example_x()
+    self._abstract = jax.eval_shape(
+        initializer(run.model, self.tx, config.seed, len(config.optim.posthoc_ema)),
+        jax.ShapeDtypeStruct(x.shape, x.dtype))
+    self.shardings = sharding.tree_shardings(self._abstract, run.mesh)
     rep, bat = parallel.replicated(run.mesh), parallel.batch_sharding(run.mesh)
     self.train_step = jax.jit(
         make_train_step(run.model, self.tx, config.optim.ema_rate, self.schedule,
-                        config.optim.ema_warmup, tuple(config.optim.posthoc_ema)),
-        in_shardings=(rep, bat), out_shardings=(rep, rep), donate_argnums=0)
+                        config.optim.ema_warmup, tuple(config.optim.posthoc_ema),
+                        self.shardings.params),
+        in_shardings=(self.shardings, bat), out_shardings=(self.shardings, rep),
+        donate_argnums=0)
 
   def init(self) -> TrainState:
     return init_state(self.run.model, self.tx, self.run.config.seed, self.run.example_x(),
-                      self.run.mesh, len(self.run.config.optim.posthoc_ema))
+                      self.run.mesh, len(self.run.config.optim.posthoc_ema), self.shardings)
 
   def abstract_state(self) -> TrainState:
-    return ckpt_lib.abstract(jax.eval_shape(self.init), parallel.replicated(self.run.mesh))
+    return ckpt_lib.abstract(self._abstract, self.shardings)
 
   def show(self, state: TrainState) -> run_lib.Run:
-    """The run with its ``params`` (`run_lib.eval_leaf`), ``step`` and ``rng`` set from `state`
-    (what evaluation and sample files read)."""
+    """The run with its ``params`` (`run_lib.eval_leaf`, replicated: `parallel.replicate`),
+    ``step`` and ``rng`` set from `state` (what evaluation and sample files read)."""
     run = self.run
-    run.params = getattr(state, run_lib.eval_leaf(run.config))
+    run.params = parallel.replicate(getattr(state, run_lib.eval_leaf(run.config)), run.mesh)
     run.step, run.rng = int(state.step), state.rng
     return run

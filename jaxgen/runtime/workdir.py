@@ -33,10 +33,12 @@ INIT_FROM = 'init_from.json'
 # sampled on a CPU with --config.model.unet.attn_impl=xla).
 USE_KEYS = ('sampling.', 'likelihood.', 'eval.', 'train.num_devices', 'data.pipeline',
             'data.threads', 'model.unet.attn_impl')
-# A resume may change these too: the run's length, its bookkeeping and its (ignored) init source.
+# A resume may change these too: the run's length, its bookkeeping, its (ignored) init source and
+# its mesh shape (train.fsdp: a checkpoint restores onto any mesh).
 RESUME_KEYS = USE_KEYS + ('train.steps', 'train.log_every', 'train.checkpoint_every',
                           'train.eval_every', 'train.sample_every', 'train.progress',
-                          'train.keep_checkpoints', 'train.init_from', 'train.skip_nonfinite')
+                          'train.keep_checkpoints', 'train.init_from', 'train.skip_nonfinite',
+                          'train.fsdp')
 
 
 def _names(keys) -> str:

@@ -5,10 +5,13 @@ params, EMA, optimizer state, RNG), ``config`` (the run's config as JSON) and ``
 a SHA-256 of each state leaf's host bytes, dtype and shape, and of the config; `digest`). Saves
 are asynchronous and atomic (Orbax writes to a temporary folder and renames it on commit); the
 digest is computed in Orbax's background save thread, so the folder is committed only with it.
-Restoring takes the *target* shardings, so a checkpoint written on one device restores onto
-eight and back, and recomputes the digest of what it read: a flipped byte is never restored
-silently. A restore with ``partial=True`` reads only the leaves of its target (the parameters a
-sampling command needs, not the optimizer state) and verifies those.
+Restoring takes the *target* shardings, one per leaf (`abstract`): Orbax stores each array
+whole (in chunks, whatever mesh wrote it) and reads for every device just its slice of the
+target layout, so a checkpoint written on one device restores onto eight and back, and one
+written split over an FSDP mesh restores onto another mesh shape or replicated. A restore
+recomputes the digest of what it read: a flipped byte is never restored silently. A restore
+with ``partial=True`` reads only the leaves of its target (the parameters a sampling command
+needs, not the optimizer state) and verifies those.
 
 Damage is never repaired by deleting: `restore()` without a step walks down from the newest
 step folder, skips each one that is empty, incomplete, unreadable or fails its digest, prints
@@ -202,7 +205,10 @@ class Checkpointer:
         print(msg, flush=True)
       return False
     config = json.loads(config_json)
-    pending = digest_lib.Pending(jax.device_get(state), config)  # the host copy the digest reads
+    # The host copy the digest reads; a leaf split over processes is left to Orbax (no digest).
+    host = jax.tree.map(lambda x: x if isinstance(x, jax.Array) and not x.is_fully_addressable
+                        else jax.device_get(x), state)
+    pending = digest_lib.Pending(host, config)
     try:
       self._manager.save(step, args=ocp.args.Composite(**{
           STATE: ocp.args.StandardSave(state), CONFIG: ocp.args.JsonSave(config),
@@ -418,5 +424,9 @@ class Checkpointer:
 
 
 def abstract(tree: Any, sharding) -> Any:
-  """ShapeDtypeStructs of `tree` with `sharding` on every leaf (a restore target)."""
-  return jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding), tree)
+  """ShapeDtypeStructs of `tree` (a restore target) with `sharding` on every leaf, or, given a
+  pytree of shardings of `tree`'s structure, each leaf's own."""
+  if isinstance(sharding, jax.sharding.Sharding):
+    sharding = jax.tree.map(lambda _: sharding, tree)
+  return jax.tree.map(lambda x, s: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=s), tree,
+                      sharding)
