@@ -121,15 +121,23 @@ def batch_x(batch: Batch):
 
 
 def family_module(name: str):
-  """Imports ``jaxgen.models.<name>``; a clear error lists the families that exist."""
+  """Imports ``jaxgen.models.<name>``; a clear error lists the families that exist (a module of
+  shared helpers, such as `conditioning`, is not a family)."""
   try:
-    return importlib.import_module(f'jaxgen.models.{name}')
+    module = importlib.import_module(f'jaxgen.models.{name}')
   except ModuleNotFoundError as e:
     if e.name != f'jaxgen.models.{name}':
       raise
+    module = None
+  if module is None or not _is_family(module):
     raise ValueError(
         f'config.model.family={name!r} is not a jaxgen family; available: {", ".join(families())}'
     ) from None
+  return module
+
+
+def _is_family(module) -> bool:
+  return callable(getattr(module, 'build', None)) and callable(getattr(module, 'defaults', None))
 
 
 def families() -> list[str]:
@@ -138,6 +146,5 @@ def families() -> list[str]:
 
   import jaxgen.models as pkg
 
-  return sorted(
-      m.name for m in pkgutil.iter_modules(pkg.__path__) if m.name not in ('base', '__init__')
-  )
+  names = [m.name for m in pkgutil.iter_modules(pkg.__path__) if m.name not in ('base', '__init__')]
+  return sorted(n for n in names if _is_family(importlib.import_module(f'jaxgen.models.{n}')))

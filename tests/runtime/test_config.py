@@ -107,6 +107,13 @@ def test_unknown_family():
     cfg.base('nofamily')
 
 
+def test_a_helper_module_of_the_models_package_is_not_a_family():
+  """`conditioning` and `few_step` hold helpers that families share: no build, no defaults."""
+  for name in ('conditioning', 'few_step'):
+    with pytest.raises(ValueError, match=rf"'{name}' is not a jaxgen family; available: .*nice"):
+      cfg.base(name)
+
+
 def test_split_overrides():
   rest, ov = overrides_lib.split(['--workdir', 'w', '--config.optim.lr=1e-3', '--config.seed', '3'])
   assert rest == ['--workdir', 'w'] and ov == {'optim.lr': '1e-3', 'seed': '3'}
