@@ -5,8 +5,9 @@
 
 EDM sigma space (sigma_min 0.002 at the data, sigma_max 80); grid 10 -> 1280 intervals over the
 run, lognormal levels, pseudo-Huber loss. Variants: ``smoke``, ``checkerboard``.
-Runtime: RUNTIME_TBD
-Expected result: EXPECTED_TBD
+Runtime: 25-40 steps per second on this 2-core CPU (steps 100-400 of a 400-step run), so
+about 3 minutes for the 4000 steps. Expected result: measured only after 400 steps:
+eval/sliced_wasserstein 0.885 with one step (the 4000-step value is not measured yet).
 """
 
 from experiments import common
