@@ -1,12 +1,13 @@
 """Consistency models on Fashion-MNIST with a small DDPM++ U-Net (data in [-1, 1]), one step.
 
-    python -m launch.train --config experiments/consistency/fashion_mnist.py --workdir runs/ct_fashion
+    python -m launch.train --config experiments/consistency/fashion_mnist.py --workdir runs/ct_fm
 
 iCT consistency training; ``cd``: distillation of a score-SDE run, ``--config.loss.teacher_run=
 runs/sde_fashion`` (experiments/score_sde/fashion_mnist.py), 18 levels, Heun teacher steps.
 Variants: ``smoke``, ``cd``. ``--config.sampling.steps=2``: two steps.
-Runtime: RUNTIME_TBD
-Expected result: EXPECTED_TBD
+Runtime: about 1.7 s per CT step on this 2-core CPU (steps 10-30 of a 30-step run), so about
+45 minutes for the 1500 steps; a CD step adds two teacher evaluations.
+Expected result: not measured yet (only 30 steps on stand-in data, no quality number).
 """
 
 from experiments import common
