@@ -74,10 +74,12 @@ def main(argv=None) -> int:
   from jaxgen.runtime import parallel
   from jaxgen.runtime import workdir as workdir_lib
   from jaxgen.store import checkpoint as ckpt_lib
+  from jaxgen.tools import teacher_run
 
   parallel.initialize_multihost()
   try:
-    loop.train(config, args.workdir)  # holds the workdir lock (one writer) for the whole run
+    teacher = teacher_run.open_for(config)  # consistency distillation's frozen teacher, or None
+    loop.train(config, args.workdir, teacher=teacher)  # holds the workdir lock (one writer)
   except (loop.TrainingDiverged, ckpt_lib.SaveFailed) as e:  # the run failed; earlier
     cli.error(e)                                              # checkpoints are intact
     return 1

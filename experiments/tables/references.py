@@ -171,3 +171,21 @@ MEANFLOW_IMAGENET256 = Reference(
     {1: 3.43, 2: 2.20}, unverified=frozenset({2}))
 # Shortcut models (Frans, Hafner, Levine, Abbeel 2024, https://arxiv.org/abs/2410.12557) report
 # FID on CelebA-HQ 256 and ImageNet 256 only (no CIFAR-10); their table is not entered here.
+
+# Consistency models. steps (NFE) -> FID. The iCT abstract states 2.51 (one step) and 2.24 (two)
+# on CIFAR-10: its best, the deeper iCT-deep; iCT's own row (2.83 / 2.46) is from its CIFAR-10
+# table, not yet checked there, hence unverified, as is CD's 3.55 (Song et al. 2023, LPIPS).
+ICT = 'Song, Dhariwal 2023, "Improved techniques for training consistency models" (ICLR 2024)'
+ICT_URL = ('https://arxiv.org/abs/2310.14189',)
+ICT_CIFAR10 = Reference(
+    Source(ICT, 'abstract (iCT-deep); the CIFAR-10 table (iCT)', ICT_URL),
+    'FID, CIFAR-10 32x32, unconditional, 50k samples; consistency training from data (no '
+    'teacher), pseudo-Huber loss',
+    {('iCT', 1): 2.83, ('iCT', 2): 2.46, ('iCT-deep', 1): 2.51, ('iCT-deep', 2): 2.24},
+    unverified=frozenset({('iCT', 1), ('iCT', 2)}))
+CD_CIFAR10 = Reference(
+    Source('Song, Dhariwal, Chen, Sutskever 2023, "Consistency models" (ICML)',
+           'the CIFAR-10 table (CD with the LPIPS metric)', ('https://arxiv.org/abs/2303.01469',)),
+    'FID, CIFAR-10 32x32, unconditional, 50k samples; consistency distillation of an EDM '
+    'teacher, LPIPS metric, one step',
+    {1: 3.55}, unverified=frozenset({1}))

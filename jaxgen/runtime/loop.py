@@ -225,7 +225,7 @@ def _check_stored_config(checkpointer, step: int, config) -> None:
   workdir_lib.check_checkpoint_config(stored, config, step, checkpointer.directory)
 
 
-def train(config, workdir: str, mesh=None) -> state_lib.TrainState:
+def train(config, workdir: str, mesh=None, teacher=None) -> state_lib.TrainState:
   """Trains (or resumes) the run described by a validated `config` in `workdir`.
 
   A fresh run with ``train.init_from`` starts from that run's parameters (`run.source_params`;
@@ -234,15 +234,16 @@ def train(config, workdir: str, mesh=None) -> state_lib.TrainState:
   with a fingerprint (``pairs:``) records it and refuses to resume on other data. Everything is
   checked, and the checkpoint restored, before anything is written. With ``train.fast_compile``
   everything the run compiles is compiled with most XLA optimizations off (the global flag is
-  restored afterwards). Raises `Preempted` on SIGTERM / SIGINT (after saving the step) and
+  restored afterwards). ``teacher``: a frozen network for the family's loss (`run_lib.Run`).
+  Raises `Preempted` on SIGTERM / SIGINT (after saving the step) and
   `TrainingDiverged` on too many non-finite steps (see the module's docstring).
   """
   with lock_lib.hold(workdir, 'launch.train'), compile_options.fast_compile(
       config.train.fast_compile):
-    return _train(config, workdir, mesh)
+    return _train(config, workdir, mesh, teacher)
 
 
-def _train(config, workdir: str, mesh) -> state_lib.TrainState:
+def _train(config, workdir: str, mesh, teacher=None) -> state_lib.TrainState:
   tc = config.train
   workdir_lib.check_resume(workdir, config)
   latest = workdir_lib.latest_step(workdir)
@@ -251,7 +252,7 @@ def _train(config, workdir: str, mesh) -> state_lib.TrainState:
   if fresh_init:
     workdir_lib.check_init_from(tc.init_from, config)  # before anything is built or written
   is_main = jax.process_index() == 0
-  run = run_lib.Run(config, mesh)
+  run = run_lib.Run(config, mesh, teacher)
   trainer = state_lib.Trainer(run)
   draw = samples_lib.sampler(run.model, run.mesh)   # one jit cache for evaluation and samples
   evaluator = evaluate_lib.Evaluator(run, draw)     # unknown metrics are refused here

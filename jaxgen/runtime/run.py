@@ -36,9 +36,10 @@ EVAL_SALT, SAMPLE_SALT = 2**31 - 1, 2**31 - 2
 class Run:
   """A run built once from a validated config: data, model and mesh; ``params`` (the evaluation
   parameters), ``step`` and ``rng`` (the base key) are set by `open_run` (or the training loop),
-  None before."""
+  None before. ``teacher``: a frozen network the family's loss reads, passed to its ``build``
+  (consistency distillation's, `jaxgen.tools.teacher_run`; None: the family builds alone)."""
 
-  def __init__(self, config, mesh=None):
+  def __init__(self, config, mesh=None, teacher=None):
     self.config = config
     self.mesh = mesh if mesh is not None else parallel.make_mesh(config.train.num_devices,
                                                                  config.train.fsdp)
@@ -49,8 +50,9 @@ class Run:
           f'{n_dev} devices in use (set train.batch_size or train.num_devices)')
     _check_devices(config, self.mesh)
     self.data = data_lib.build(config.data, config.seed)
-    self.model: models_base.Model = models_base.family_module(config.model.family).build(
-        config, self.data.spec)
+    family = models_base.family_module(config.model.family)
+    self.model: models_base.Model = (family.build(config, self.data.spec) if teacher is None
+                                     else family.build(config, self.data.spec, teacher))
     self._check_model()
     self.params: Any = None
     self.step: Optional[int] = None

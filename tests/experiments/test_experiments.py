@@ -37,6 +37,10 @@ REFLOW_VARIANTS = ['experiments/rectified_flow/toy2d.py:reflow',
 # file:variant trained on `codes:<folder>` of a VQ-VAE run: the test first encodes a smoke
 # VQ-VAE's codes (launch.encode_codes) and runs ``variant`` with data.name set to them.
 CODES_VARIANTS = ['experiments/vqvae/fashion_prior.py:smoke']
+# file:variant distilling a score-SDE run (`loss.teacher_run`): the test first trains that
+# experiment's smoke teacher, then runs ``variant,smoke`` from it.
+CD_VARIANTS = [('experiments/consistency/fashion_mnist.py:cd',
+                'experiments/score_sde/fashion_mnist.py')]
 
 
 def test_there_are_experiments():
@@ -184,3 +188,13 @@ def test_codes_variant_smoke_runs_on_codes_of_a_smoke_vqvae(spec, tmp_path):
   assert launch_train.main(['--config', spec, '--workdir', w,
                             f'--config.data.name=codes:{vq}/codes']) == 0
   _assert_ran(w, cfg.load(spec).train.steps)
+
+
+@pytest.mark.parametrize('spec, teacher', CD_VARIANTS)
+def test_distillation_variant_smoke_runs_from_a_smoke_teacher(spec, teacher, tmp_path):
+  t = str(tmp_path / 'teacher')
+  assert launch_train.main(['--config', teacher + ':smoke', '--workdir', t]) == 0
+  w = str(tmp_path / 'student')
+  assert launch_train.main(['--config', spec + ',smoke', '--workdir', w,
+                            f'--config.loss.teacher_run={t}']) == 0
+  _assert_ran(w, cfg.load(spec + ',smoke').train.steps)
