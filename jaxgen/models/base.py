@@ -6,6 +6,8 @@ functions of `(params, inputs, rng)`. A family module or package `jaxgen.models.
     defaults() -> ConfigDict     # schema + defaults of the family's `model`, `loss`, `sampling`
                                  # (and `likelihood` for ODE likelihoods)
     build(config, spec) -> Model # config: the whole validated run config; spec: the data's DataSpec
+                                 # (a family that distils a frozen network takes it as a third
+                                 # argument, ``teacher``, which `launch.train` opens: consistency)
 
 and is found by name (`config.model.family`), so adding a family never edits a central list.
 Optional hooks, run by `jaxgen.runtime.config.validate` before anything is written: ``choices()``
