@@ -18,20 +18,20 @@ from __future__ import annotations
 import sys
 
 
-def _arguments(parser) -> None:
-  from jaxgen.tools.train_deq import Settings
+# The flags of `jaxgen.tools.train_deq.Settings` and their defaults (read without JAX).
+FLAGS = {'steps': 1000, 'batch_size': 64, 'lr': 1e-3, 'couplings': 4, 'hidden': 32,
+         'solver': 'rk4', 'solver_steps': 4, 'probes': 1, 'checkpoint_every': 200, 'seed': 0}
 
-  for name, default in Settings().__dict__.items():
+
+def _arguments(parser) -> None:
+  for name, default in FLAGS.items():
     parser.add_argument(f'--{name}', type=type(default), default=default)
 
 
 def _train(args, run) -> None:
-  import dataclasses
-
   from jaxgen.tools import train_deq
 
-  settings = train_deq.Settings(**{f.name: getattr(args, f.name)
-                                   for f in dataclasses.fields(train_deq.Settings)})
+  settings = train_deq.Settings(**{name: getattr(args, name) for name in FLAGS})
   out = train_deq.train(run, args.workdir, settings)
   print(f"train_deq: eval/bpd {out['eval/bpd']:.4f} (uniform), eval/bpd_vdeq "
         f"{out['eval/bpd_vdeq']:.4f} (variational), step {out['step']}", flush=True)

@@ -6,9 +6,9 @@ beside the maximum-likelihood CNF on one net (nll, sampling NFE, wall time).
 A rectified_flow run: same data, net, optimiser, steps and sampler (RK4, 16 steps) as the CNF;
 ``eval/nll`` through the exact-trace dopri5 solve. Variants: ``smoke``, ``checkerboard``,
 ``8gaussians``, ``swissroll``.
-Runtime: 300 steps take under a minute on a 2-core CPU (one net call per step, no solve).
-Expected result: eval/nll about 1.5 nats after 300 steps, near the CNF's at a fraction of its
-training cost per step.
+Runtime: 600 steps took 37 seconds on a shared 2-core CPU (one net call per step, no solve).
+Expected result at 600 steps: eval/nll 2.32 nats (dopri5, 604 NFE), sliced Wasserstein 0.180;
+the CNF: 1.91 nats, 0.174, in 7 minutes.
 """
 
 from experiments import common

@@ -30,6 +30,7 @@ import optax
 
 from jaxgen.metrics import dequantization
 from jaxgen.nets import dequantizer
+from jaxgen.ode import solvers
 from jaxgen.runtime import config as cfg_lib
 from jaxgen.runtime import evaluate
 from jaxgen.runtime import parallel
@@ -43,19 +44,21 @@ FOLDER = 'dequantizer'
 
 @dataclasses.dataclass(frozen=True)
 class Settings:
-  """What the command trains: q's size (`jaxgen.nets.dequantizer`), the optimisation and the
-  training solve."""
+  """What the command trains (defaults: ``launch.train_deq``'s flags): q's size (``couplings``,
+  ``hidden``: `jaxgen.nets.dequantizer`), the optimisation (Adam, ``lr``; ``steps`` of
+  ``batch_size`` training examples, a checkpoint every ``checkpoint_every``) and the training
+  solve (``solver``, ``solver_steps``, ``probes``)."""
 
-  steps: int = 1000
-  batch_size: int = 64
-  lr: float = 1e-3
-  couplings: int = 4
-  hidden: int = 32
-  solver: str = 'rk4'
-  solver_steps: int = 4
-  probes: int = 1
-  checkpoint_every: int = 200
-  seed: int = 0
+  steps: int
+  batch_size: int
+  lr: float
+  couplings: int
+  hidden: int
+  solver: str
+  solver_steps: int
+  probes: int
+  checkpoint_every: int
+  seed: int
 
 
 def problem(run) -> str | None:
@@ -72,6 +75,20 @@ def problem(run) -> str | None:
   return None
 
 
+def settings_problem(settings: Settings) -> str | None:
+  """The first flag of `settings` out of its range (one line naming it), or None."""
+  for name in ('steps', 'batch_size', 'couplings', 'hidden', 'solver_steps', 'probes',
+               'checkpoint_every'):
+    if getattr(settings, name) < 1:
+      return f'--{name}={getattr(settings, name)} must be >= 1'
+  if not settings.lr > 0:
+    return f'--lr={settings.lr} must be > 0'
+  fixed = [n for n in solvers.names() if not solvers.get(n).adaptive]
+  if settings.solver not in fixed:
+    return f'--solver={settings.solver}: the training solve is fixed-step, one of {fixed}'
+  return None
+
+
 def _log_density(run, settings: Settings, train: bool):
   """``(params, x, rng) -> [b]``: the run's log-density, with the training solve if `train`."""
   model = run.model
@@ -84,7 +101,7 @@ def _log_density(run, settings: Settings, train: bool):
 
 def train(run, workdir: str, settings: Settings) -> dict:
   """Trains (or resumes) q for `run` (module doc); returns the metrics written."""
-  why = problem(run)
+  why = settings_problem(settings) or problem(run)
   if why is not None:
     raise cfg_lib.ConfigError(f'--workdir={workdir}: {why}')
   spec, model_params = run.data.spec, run.params

@@ -47,3 +47,12 @@ def test_continuous_data_is_one_error_line_and_nothing_written(tmp_path, capsys)
   capsys.readouterr()
   refusal.refused(capsys, train_deq.main, ['--workdir', w, *TINY],
                   r'--workdir=.*continuous data: there are no integer levels', w)
+
+
+@pytest.mark.parametrize('flags, pattern', [
+    (['--steps', '0'], r'--steps=0 must be >= 1'),
+    (['--solver', 'dopri5'], r"--solver=dopri5: the training solve is fixed-step"),
+])
+def test_a_bad_flag_is_one_error_line_and_nothing_written(digits_run, flags, pattern, capsys):
+  refusal.refused(capsys, train_deq.main, ['--workdir', digits_run, *TINY, *flags], pattern,
+                  digits_run)
