@@ -94,8 +94,13 @@ def ranges() -> dict:
 
 
 def cross_checks(config) -> list[str]:
-  """The continuous adjoint needs an adaptive diffrax solver."""
+  """The continuous adjoint needs an adaptive diffrax solver; the training solve shares its
+  steps across the batch (its probes are closed over, not sliced per example)."""
   lc = config.loss
+  if lc.per_example:
+    return ['config.loss.per_example=True: the training solve takes one step size for the batch '
+            '(its Hutchinson probes would not follow their example): set '
+            '--config.loss.per_example=false']
   if lc.adjoint == 'backsolve' and solvers.get(lc.solver).fn not in (
       solvers.SOLVERS['dopri5'].fn, solvers.SOLVERS['tsit5'].fn):
     return [f"config.loss.adjoint='backsolve' solves the adjoint ODE with an adaptive solver, "

@@ -75,6 +75,7 @@ def test_exact_loss_is_the_likelihood_per_dim_and_samples_come_from_the_ode():
     ('--config.loss.divergence=trace', r"config\.loss\.divergence='trace' is not allowed"),
     ('--config.loss.adjoint=backsolve', r"config\.loss\.adjoint='backsolve'.*loss\.solver=dopri5"),
     ('--config.loss.adjoint=adjoint', r"config\.loss\.adjoint='adjoint' is not allowed"),
+    ('--config.loss.per_example=true', r'config\.loss\.per_example=True.*per_example=false'),
 ])
 def test_a_bad_config_is_one_error_line_and_nothing_written(override, pattern, capsys, tmp_path):
   work = tmp_path / 'w'
