@@ -37,7 +37,8 @@ class Inputs:
   rng) -> [b]`` nats or None; log_prob_stats_fn: ODE likelihoods' ``(params, batch, rng) -> ([b],
   {'nfe': [b]})`` or None; log_prob_options: the likelihood's compiler options;
   negative_elbo_fn, elbo_settings: the variational bound's ``(params, batch, rng) -> [b]`` nats
-  and its typed settings, or None (`evaluators.elbo`); correct_fn:
+  and its typed settings, or None (`evaluators.elbo`); variational_log_prob_fn: the variational
+  dequantization bound's ``(params, batch, rng) -> [b]`` or None; correct_fn:
   classifiers' ``(params, batch, rng) -> {name: [b] 0/1}`` or None; sample_fn: ``(params, rng,
   n) -> (x, info)`` on the host; sampling, sampling_options: the run's sampling section and its
   compiler options; batches: ``dequant_draw -> iterator`` of sharded evaluation batches with a
@@ -53,6 +54,7 @@ class Inputs:
   log_prob_options: Any
   negative_elbo_fn: Optional[Callable]
   elbo_settings: Any
+  variational_log_prob_fn: Optional[Callable]
   correct_fn: Optional[Callable]
   sample_fn: Callable
   sampling: Any
@@ -133,6 +135,7 @@ def inputs(run, sampler=None, data=None, real_data: bool = False) -> Inputs:
       log_prob_options=compile_options.ode_solve() if model.velocity is not None else None,
       negative_elbo_fn=model.extras.get('negative_elbo'),
       elbo_settings=model.extras.get('elbo_settings'),
+      variational_log_prob_fn=model.extras.get('variational_log_prob'),
       correct_fn=model.extras.get('correct'),
       sample_fn=((lambda p, r, n: (real_draw(run, r, n), {'nfe': np.float32(0)})) if real_data
                  else lambda p, r, n: draw(p, r, n, settings)),

@@ -14,6 +14,8 @@ blocks), ``model.coupling`` 'affine' | 'additive', ``model.permutation`` (Glow's
 ``model.actnorm`` (ActNorm before each coupling). The affine log-scale is bounded as each paper's
 code does: RealNVP a tanh(r), Glow log sigmoid(r + 2). ``model.logit_alpha`` > 0 maps the data to
 R by RealNVP's logit (its log-det counted), 0 by x - 0.5 (Glow's).
+``model.dequantizer.kind='variational'`` trains Flow++'s q(u | k) (`jaxgen.nets.dequantizer`)
+jointly: its parameters are ``params['dequantizer']`` beside the flow's ``params['flow']``.
 
 Data convention (NICE's, `jaxgen.models.nice`): ``data.scale='unit'``, ``data.dequantize=True``:
 x = (255 k + u) / 256, u ~ U(0, 1). ``log_prob`` (``discrete=False``) is the log-*density* of the
@@ -22,7 +24,12 @@ lower bound on the discrete log-likelihood by Jensen) is log2(256) - LL / (D ln 
 
 Loss: ``loss.reduction='per_dim'`` (default; the papers report and Glow's code optimises bits/dim)
 the batch mean of -log p_X(x) / D, ``'per_example'`` nats per example. Metrics: ``nll_nats``,
-``nll_per_dim`` and, for dequantized integer data, ``bpd``.
+``nll_per_dim`` and, for dequantized integer data, ``bpd``. With the variational dequantizer the
+loss is the negative variational bound -(log p_X((k + u) / 256) - log q(u | k)), u ~ q
+(`jaxgen.metrics.dequantization`), its metric ``bpd_vdeq``; ``log_prob`` stays the flow's density
+(the uniform bound ``bpd``), ``extras['variational_log_prob']`` (params, batch, rng) -> [b] is the
+bound of one draw (the evaluator's opt-in ``bpd_vdeq``, `jaxgen.runtime.evaluators.
+variational_dequantization`).
 
 Sampling (`jaxgen.models.nice.Sampling`) draws eps ~ N(0, T^2 I), T = ``sampling.temperature``
 (Glow's: it scales the std of every prior, the split priors included; T = 0 gives the image of the
@@ -43,10 +50,13 @@ import ml_collections
 import numpy as np
 
 from jaxgen.metrics import bpd as bpd_lib
+from jaxgen.metrics import dequantization
 from jaxgen.models.base import Model, batch_x, merged_section, typed_settings
 from jaxgen.models.coupling_flow import architecture
 from jaxgen.models.nice import Sampling, gradient_inpaint
-from jaxgen.nets import flow_coupling, flow_layers
+from jaxgen.nets import dequantizer, flow_coupling, flow_layers
+
+METRICS = ('bpd_vdeq',)   # opt-in: the variational dequantization bound (model.dequantizer)
 
 
 def defaults() -> ml_collections.ConfigDict:
@@ -62,6 +72,7 @@ def defaults() -> ml_collections.ConfigDict:
   c.model.permutation = 'invconv_lu'   # glow: 'invconv' | 'invconv_lu' | 'reverse' | 'shuffle'
   c.model.actnorm = True               # ActNorm before each coupling
   c.model.logit_alpha = 0.0            # > 0: RealNVP's logit map of [0, 1] to R; 0: x - 0.5
+  c.model.dequantizer = dequantizer.defaults()   # kind 'uniform' | 'variational' (Flow++)
   c.loss = ml_collections.ConfigDict()
   c.loss.reduction = 'per_dim'         # 'per_dim' (nats per dim) | 'per_example' (nats per image)
   c.sampling = ml_collections.ConfigDict()
@@ -83,6 +94,7 @@ def choices() -> dict[str, tuple]:
       'model.coupling': flow_coupling.COUPLINGS,
       'model.permutation': flow_layers.PERMUTATIONS,
       'loss.reduction': ('per_dim', 'per_example'),
+      'model.dequantizer.kind': dequantizer.KINDS,
   }
 
 
@@ -94,6 +106,8 @@ def ranges() -> dict[str, tuple]:
       'model.hidden': (lambda v: v >= 1, '>= 1'),
       'model.res_blocks': (lambda v: v >= 0, '>= 0'),
       'model.logit_alpha': (lambda v: 0 <= v < 0.5, 'in [0, 0.5)'),
+      'model.dequantizer.steps': (lambda v: v >= 1, '>= 1'),
+      'model.dequantizer.hidden': (lambda v: v >= 1, '>= 1'),
       'sampling.num_samples': (lambda v: v >= 1, '>= 1'),
       'sampling.temperature': (lambda v: v >= 0, '>= 0'),
       'sampling.inpaint_steps': (lambda v: v >= 0, '>= 0'),
@@ -110,6 +124,13 @@ def cross_checks(config) -> list[str]:
     return [f'config.data.dequantize=False: coupling_flow fits a density, which is unbounded on '
             f'the discrete levels of config.data.name={config.data.name!r}: set '
             '--config.data.dequantize=true']
+  variational = config.model.dequantizer.kind == 'variational'
+  if variational and config.data.scale == 'none':
+    return ["config.model.dequantizer.kind='variational' dequantizes integer levels, but "
+            "config.data.scale='none' keeps raw values: set --config.data.scale=unit"]
+  if 'bpd_vdeq' in config.eval.metrics and not variational:
+    return ["config.eval.metrics: 'bpd_vdeq' is the bound of a trained dequantizer: set "
+            "--config.model.dequantizer.kind=variational or leave 'bpd_vdeq' out"]
   return []
 
 
@@ -150,21 +171,35 @@ def build(config: ml_collections.ConfigDict, spec) -> Model:
       low=float(spec.low), high=float(spec.high))
   reduction = config.loss.reduction
   dequantized = bool(getattr(spec, 'dequantized', False))
+  variational = mc.dequantizer.kind == 'variational'
+  if variational and (spec.num_levels is None or not dequantized):
+    raise ValueError(f"config.model.dequantizer.kind='variational' needs dequantized integer "
+                     f'data; config.data.name={spec.name!r} is not: set --config.data.dequantize'
+                     '=true (or model.dequantizer.kind=uniform)')
+  q = dequantizer.build(mc.dequantizer, spec.num_levels) if variational else None
+  flow_params = (lambda p: p['flow']) if variational else (lambda p: p)
 
   def init(rng, x_example):
-    """Parameters, ActNorm's initialised on ``x_example`` (a batch of data)."""
-    return flow.init(rng, x_example)['params']
+    """Parameters, ActNorm's initialised on ``x_example`` (a batch of data); with the
+    variational dequantizer ``{'flow': ..., 'dequantizer': ...}``."""
+    if not variational:
+      return flow.init(rng, x_example)['params']
+    k_flow, k_q = jax.random.split(rng)
+    levels = bpd_lib.integer_levels(x_example, spec)
+    return {'flow': flow.init(k_flow, x_example)['params'],
+            'dequantizer': dequantizer.init(q, k_q, levels)}
 
   def forward(params, x):
     """x [b, *shape] -> (eps [b, D], log|det d eps / dx| [b])."""
-    return flow.apply({'params': params}, x)
+    return flow.apply({'params': flow_params(params)}, x)
 
   def encode(params, x):
     return forward(params, x)[0]
 
   def decode(params, eps):
     """eps [b, D] -> x [b, *shape]: the exact inverse of `encode`."""
-    return flow.apply({'params': params}, eps, method=architecture.MultiScaleFlow.inverse)[0]
+    return flow.apply({'params': flow_params(params)}, eps,
+                      method=architecture.MultiScaleFlow.inverse)[0]
 
   def log_density(params, x):
     """[b] log-density in nats of ``x: [b, *shape]`` (exact and deterministic)."""
@@ -176,12 +211,20 @@ def build(config: ml_collections.ConfigDict, spec) -> Model:
     del rng
     return log_density(params, batch_x(batch))
 
+  def variational_log_prob(params, batch, rng):
+    """[b] log p_X(x(k + u)) - log q(u | k) nats, one draw u ~ q (the variational bound)."""
+    return dequantization.variational_log_prob(
+        lambda x: log_density(params, x),
+        lambda levels, r: dequantizer.draw(q, params['dequantizer'], levels, r),
+        batch_x(batch), rng, spec)
+
   def loss(params, batch, rng, train=True):  # no dropout: train changes nothing
-    del rng, train
-    nll = -jnp.mean(log_density(params, batch['x']))
+    del train
+    nll = -jnp.mean(variational_log_prob(params, batch, rng) if variational else
+                    log_density(params, batch['x']))
     metrics = {'nll_nats': nll, 'nll_per_dim': nll / dim}
     if dequantized and spec.num_levels is not None:
-      metrics['bpd'] = bpd_lib.bits_per_dim(-nll, spec, discrete=False)
+      metrics['bpd_vdeq' if variational else 'bpd'] = bpd_lib.bits_per_dim(-nll, spec, False)
     return (nll / dim if reduction == 'per_dim' else nll), metrics
 
   def sampling_settings(value=None) -> Sampling:
@@ -207,5 +250,6 @@ def build(config: ml_collections.ConfigDict, spec) -> Model:
 
   return Model(init=init, loss=loss, sample=sample, log_prob=log_prob, discrete=False,
                extras={'encode': encode, 'decode': decode, 'forward': forward,
-                       'inpaint': inpaint, 'log_density': log_density},
+                       'inpaint': inpaint, 'log_density': log_density,
+                       **({'variational_log_prob': variational_log_prob} if variational else {})},
                sampling_settings=sampling_settings)

@@ -59,9 +59,11 @@ def declarations() -> tuple[Declaration, ...]:
   from jaxgen.runtime.evaluators import likelihood
   from jaxgen.runtime.evaluators import loss
   from jaxgen.runtime.evaluators import sample_quality
+  from jaxgen.runtime.evaluators import variational_dequantization
 
-  return tuple(m.DECLARATION for m in (loss, likelihood, elbo, sample_quality, classification,
-                                       classifier_features, inception))
+  return tuple(m.DECLARATION for m in (loss, likelihood, elbo, variational_dequantization,
+                                       sample_quality, classification, classifier_features,
+                                       inception))
 
 
 def metric_names() -> tuple[str, ...]:
