@@ -41,7 +41,14 @@ def main(argv=None) -> int:
 
   argv = sys.argv[1:] if argv is None else argv
   return cli.on_run(argv, 'python -m launch.evaluate', __doc__, _evaluate,
-                    _arguments, writes=_writes_workdir)
+                    _arguments, writes=_writes_workdir, teacher_for=_teacher)
+
+
+def _teacher(config):
+  """A distilled run's frozen teacher (its ``eval/loss`` reads it), else None."""
+  from jaxgen.tools import teacher_run
+
+  return teacher_run.open_for(config)
 
 
 def _arguments(parser) -> None:

@@ -61,9 +61,11 @@ def parse(argv: list[str], prog: str, doc: str,
 
 def on_run(argv: list[str], prog: str, doc: str, work: Callable[..., Optional[int]],
            add_arguments: Optional[Callable[[argparse.ArgumentParser], None]] = None,
-           writes: Callable[[argparse.Namespace], bool] = lambda args: True) -> int:
+           writes: Callable[[argparse.Namespace], bool] = lambda args: True,
+           teacher_for: Optional[Callable] = None) -> int:
   """The body of a command on a trained run: parses ``--workdir``, ``--step``, the command's own
-  flags and the overrides, opens the run (`run.open_run`) and calls ``work(args, run)`` (its
+  flags and the overrides, opens the run (`run.open_run`; ``teacher_for(config)``: the frozen
+  network its family's loss reads, or None) and calls ``work(args, run)`` (its
   return value is the exit status; None is 0) under the run's ``train.fast_compile`` setting.
   If ``writes(args)`` (the command writes into the workdir) it holds the workdir's lock
   (`lock.hold`) from before the run is opened until ``work`` returns: a training run or another
@@ -97,7 +99,7 @@ def on_run(argv: list[str], prog: str, doc: str, work: Callable[..., Optional[in
   try:
     with hold:
       try:
-        run = run_lib.open_run(args.workdir, overrides, args.step)
+        run = run_lib.open_run(args.workdir, overrides, args.step, teacher_for)
       except user_errors as e:
         return error(e)
       try:

@@ -128,13 +128,16 @@ def _restore_params(run: Run, workdir: str, which: str, step: Optional[int] = No
   return leaves, checkpointer
 
 
-def open_run(workdir: str, overrides=None, step: Optional[int] = None) -> Run:
+def open_run(workdir: str, overrides=None, step: Optional[int] = None,
+             teacher_for=None) -> Run:
   """The Run of a finished or running `workdir` with its checkpoint `step` (default: newest)
   restored into ``run.params``, ``run.step`` and ``run.rng`` (nothing else is read; with
   ``eval.posthoc_sigma_rel`` the params are that post-hoc EMA at the step, `posthoc`). `overrides`
   (``{'sampling.steps': '50'}``) may change only `workdir.USE_KEYS` (keys that do not alter the
   trained model). The parameters are replicated on a mesh of the devices in use whatever
-  ``train.fsdp`` (which splits training's state only), so a run opens on any device count."""
+  ``train.fsdp`` (which splits training's state only), so a run opens on any device count.
+  ``teacher_for(config)``: the frozen network the family's loss reads (a command that evaluates
+  the loss of a distilled run passes `jaxgen.tools.teacher_run.open_for`), or None."""
   config = workdir_lib.read_config(workdir)
   if overrides:
     workdir_lib.check_overrides(overrides)
@@ -145,7 +148,8 @@ def open_run(workdir: str, overrides=None, step: Optional[int] = None) -> Run:
   if step is not None and step not in (present := workdir_lib.checkpoint_steps(workdir)):
     raise FileNotFoundError(f'--step={step}: {workdir} has no checkpoint at that step; steps '
                             f'present: {present} (omit --step for the newest)')
-  run = Run(config, parallel.make_mesh(config.train.num_devices))
+  teacher = teacher_for(config) if teacher_for is not None else None
+  run = Run(config, parallel.make_mesh(config.train.num_devices), teacher)
   which = eval_leaf(config)
   leaves, _ = _restore_params(run, workdir, which, step, config.train.keep_checkpoints)
   run.params, run.step, run.rng = leaves[which], int(leaves['step']), leaves['rng']

@@ -11,6 +11,7 @@ those in CODES_VARIANTS train on codes that the test first encodes from a smoke 
 """
 
 import glob
+import json
 import os
 import subprocess
 import sys
@@ -198,3 +199,7 @@ def test_distillation_variant_smoke_runs_from_a_smoke_teacher(spec, teacher, tmp
   assert launch_train.main(['--config', spec + ',smoke', '--workdir', w,
                             f'--config.loss.teacher_run={t}']) == 0
   _assert_ran(w, cfg.load(spec + ',smoke').train.steps)
+  from launch import evaluate as launch_evaluate   # the distilled run's loss reads the teacher
+
+  assert launch_evaluate.main(['--workdir', w, '--out', str(tmp_path / 'e.json')]) == 0
+  assert 'eval/loss' in json.load(open(tmp_path / 'e.json'))
