@@ -77,7 +77,7 @@ def unopened(tmp_path, monkeypatch):
   """``make(experiment)``: a workdir holding only config.json; open_run builds its Run without a
   checkpoint (no parameters: the commands must refuse before reading them)."""
   monkeypatch.setattr(run_lib, 'open_run',
-                      lambda workdir, overrides=None, step=None:
+                      lambda workdir, overrides=None, step=None, teacher_for=None:
                       run_lib.Run(workdir_lib.read_config(workdir)))
 
   def make(exp):
