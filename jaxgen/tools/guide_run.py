@@ -69,13 +69,7 @@ def open_guide(run) -> run_lib.Run:
   where = f'{KEY}={workdir}'
   config = workdir_lib.read_config(workdir, KEY)
   check_configs(run.config, config, where)
-  present = workdir_lib.checkpoint_steps(workdir)
-  if not present:
-    raise FileNotFoundError(f'{where} has no checkpoint yet; train it first')
-  if step and step not in present:
-    raise FileNotFoundError(f'config.sampling.guide_step={step}: {workdir} has no checkpoint at '
-                            f'that step; steps present: {present} (0: the newest)')
-  guide = run_lib.open_run(workdir, step=step or None)
+  guide = open_at(workdir, step, where, 'config.sampling.guide_step')
   check_specs(run.data.spec, guide.data.spec, where)
   return guide
 
@@ -96,3 +90,15 @@ def draw_for(run) -> Callable:
   draw = samples_lib.sampler(dataclasses.replace(run.model, sample=sample), run.mesh)
   return lambda params, rng, n, settings: draw({'main': params, 'guide': guide.params}, rng, n,
                                                settings)
+
+
+def open_at(workdir: str, step: int, where: str, step_key: str):
+  """The Run of another run `workdir` at checkpoint `step` (0: its newest), refused in one line
+  (FileNotFoundError naming `where` or `step_key`) when it has no checkpoint or not that one."""
+  present = workdir_lib.checkpoint_steps(workdir)
+  if not present:
+    raise FileNotFoundError(f'{where} has no checkpoint yet; train it first')
+  if step and step not in present:
+    raise FileNotFoundError(f'{step_key}={step}: {workdir} has no checkpoint at that step; steps '
+                            f'present: {present} (0: the newest)')
+  return run_lib.open_run(workdir, step=step or None)

@@ -26,8 +26,8 @@ import jax.numpy as jnp
 from jaxgen.diffusion import edm
 from jaxgen.models import score_sde
 from jaxgen.runtime import config as cfg_lib
-from jaxgen.runtime import run as run_lib
 from jaxgen.runtime import workdir as workdir_lib
+from jaxgen.tools import guide_run
 
 KEY = 'config.loss.teacher_run'
 
@@ -69,13 +69,7 @@ def open_for(config) -> Optional[Callable]:
   where = f'{KEY}={workdir}'
   teacher_config = workdir_lib.read_config(workdir, KEY)
   check_configs(config, teacher_config, where)
-  present = workdir_lib.checkpoint_steps(workdir)
-  if not present:
-    raise FileNotFoundError(f'{where} has no checkpoint yet; train it first')
-  if step and step not in present:
-    raise FileNotFoundError(f'config.loss.teacher_step={step}: {workdir} has no checkpoint at '
-                            f'that step; steps present: {present} (0: the newest)')
-  teacher = run_lib.open_run(workdir, step=step or None)
+  teacher = guide_run.open_at(workdir, step, where, 'config.loss.teacher_step')
   print(f'Distilling {workdir} (score_sde, step {teacher.step})', flush=True)
   sde = score_sde.make_sde(teacher.config.model)
   score, params = teacher.model.extras['score'], teacher.params
