@@ -1,11 +1,14 @@
-"""Every table file under experiments/tables/ builds at smoke scale with ``python -m
-launch.table FILE --scale smoke``, with its repeats (2 training seeds x 2 evaluation keys): its
+"""Every table file under experiments/tables/ plans at each of its scales (every run's config and
+every row's evaluation overrides validate; nothing is written), and builds at smoke scale with
+``python -m launch.table FILE --scale smoke``, with its repeats (2 training seeds x 2 evaluation keys): its
 runs train once per seed (tables share them: one runs folder for this module), every row is
 evaluated on each seed's run (sampling rows with both keys), and the Markdown report has a
 number of ours with its 95% interval over the 2 seeds in every row, the verdict rule once, and
 the paper's numbers in their own columns; a second build finds every step done. Bad input to
 the command is one line and exit 2; ``--scale paper`` on a CPU prints its plan and writes
-nothing."""
+nothing. The default suite builds the two tables that cover the driver's paths between them
+(exact likelihood rows; sampling rows with two keys, the real-data floor and paired claims); every
+other table's smoke build is a `slow` check (``bash launch/test.sh -m slow tests/experiments``)."""
 
 import glob
 import os
@@ -38,7 +41,24 @@ def test_the_seven_tables_exist():
                     'score_sde_snr']
 
 
+# Built in the default suite: exact likelihoods (autoregressive_flow_nll) and sampling rows with
+# the floor and paired claims (score_sde_snr). The rest differ in their rows, not in the driver.
+DEFAULT_BUILDS = ('autoregressive_flow_nll', 'score_sde_snr')
+
+
 @pytest.mark.parametrize('name', TABLES)
+def test_table_plans_at_every_scale(name, tmp_path, capsys):
+  path = os.path.join(ROOT, 'experiments', 'tables', name + '.py')
+  table = table_cli.load_table(path)
+  for scale in table.scales:
+    assert table_cli.main([path, '--scale', scale, '--runs', str(tmp_path), '--dry-run']) == 0, scale
+    out = capsys.readouterr().out
+    assert 'launch.train --config' in out and 'launch.evaluate' in out, (scale, out[-2000:])
+  assert not os.listdir(tmp_path)
+
+
+@pytest.mark.parametrize('name', [pytest.param(n, marks=() if n in DEFAULT_BUILDS
+                                               else pytest.mark.slow) for n in TABLES])
 def test_table_builds_at_smoke_scale(name, runs, capsys):
   path = os.path.join(ROOT, 'experiments', 'tables', name + '.py')
   assert table_cli.main([path, '--scale', 'smoke', '--runs', runs]) == 0
