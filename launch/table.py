@@ -99,9 +99,9 @@ def main(argv=None) -> int:
   except cli.USER_ERRORS as e:
     return cli.error(e)
   needs = [s.name for s in steps if s.inception]
-  # the build command (what regenerates the rows), whatever report flags this call has
-  command = f'python -m launch.table {shlex.quote(args.table)} --scale {args.scale}' + (
-      f' --runs {shlex.quote(args.runs)}' if args.runs != RUNS else '')
+  # the build command (what regenerates the rows), whatever report flags this call has; the runs
+  # folder is this machine's, not part of what a reader reruns
+  command = f'python -m launch.table {shlex.quote(args.table)} --scale {args.scale}'
   out = args.out or os.path.join(args.runs, args.scale)
   if args.scale == 'paper' and not (args.dry_run or args.report_only):
     import jax
