@@ -50,6 +50,9 @@ def _digits(suffix: str = '') -> dict:
       'pixelcnn': RunSpec(v(PIXELCNN, 'pixelcnn')),
       'gated_pixelcnn': RunSpec(v(PIXELCNN)),
       'pixelcnn_pp': RunSpec(v(PIXELCNN, 'pp')),
+      # PixelCNN++ overfits the digits within 400 steps: the same run, checked every 50 steps
+      'pixelcnn_pp_fine': RunSpec(v(PIXELCNN, 'pp'), {'train.steps': 1000,
+                                                      'train.checkpoint_every': 50}),
   }
 
 
