@@ -122,7 +122,8 @@ def main(argv=None) -> int:
     return 0
   t0 = time.perf_counter()
   if not args.report_only:
-    rc = table_plan.execute(steps)
+    from jaxgen.tables import execute as table_execute
+    rc = table_execute.execute(steps)
     if rc:
       return rc
   from jaxgen.tables import report as table_report

@@ -1,16 +1,20 @@
 """Two-stage samples of a VQ-VAE: codes from a prior run, decoded by the VQ-VAE that made them.
 
     python -m launch.two_stage --workdir PRIOR_RUN [--vqvae VQVAE_RUN] [--name NAME] \
-        [--metrics fd,is] [--num-samples 1000] [--step N] [--config.sampling.num_samples=64 ...]
+        [--metrics fd,is] [--num-samples 1000] [--out FILE] [--step N] \
+        [--config.sampling.num_samples=64 ...]
 
 PRIOR_RUN trained on ``codes:<folder>`` (``launch.encode_codes``); the folder's index names the
 VQ-VAE run and step that encoded it (``--vqvae`` another run, at its newest checkpoint). Writes
 PRIOR_RUN/samples/NAME.png and .npz (``sampling.num_samples`` decoded images and their codes;
-default NAME two_stage_<step>_<sampler>; `jaxgen.tools.two_stage`). With ``--metrics`` it also
-writes PRIOR_RUN/eval_two_stage_<step>.json and prints it: the prior's test NLL in bits per code,
-the two-stage bound in bits/dim (decoder likelihood + prior over the codes, test split), the
-uniform-prior bound, and the named sample metrics (fd, is, kid, precision, recall) of
-``--num-samples`` decoded samples in the pinned classifier's features. A prior not trained on
+default NAME two_stage_<step>_<sampler>; `jaxgen.tools.two_stage`). With ``--metrics`` or
+``--out`` it also writes PRIOR_RUN/eval_two_stage_<step>.json (or FILE) and prints it, as
+launch.evaluate writes its results: ``eval/prior_bits_per_code`` (the prior's test NLL in bits per
+code), ``eval/two_stage_bpd`` (the bound in bits/dim: decoder likelihood + prior over the codes,
+test split), ``eval/uniform_prior_bpd``, the codes' test-split ``eval/recon_mse``, ``eval/usage``
+and ``eval/perplexity``, the named sample metrics (fd, is, kid, precision, recall) of
+``--num-samples`` decoded samples in the pinned classifier's features, and ``provenance`` (what
+they are measured with; a table's row file: `jaxgen.tables.two_stage`). A prior not trained on
 codes, an unfinished codes folder, or a VQ-VAE whose K or grid differs from the prior's data:
 one ``error:`` line, exit 2, nothing written.
 """
@@ -27,6 +31,8 @@ def _arguments(parser) -> None:
   parser.add_argument('--metrics', default='', help='comma-separated sample metrics, e.g. fd,is')
   parser.add_argument('--num-samples', type=int, default=0,
                       help='samples for --metrics (default: the prior run\'s eval.num_samples)')
+  parser.add_argument('--out', default='',
+                      help='the results file (default PRIOR_RUN/eval_two_stage_<step>.json)')
 
 
 def _two_stage(args, run) -> None:
@@ -44,7 +50,7 @@ def _two_stage(args, run) -> None:
                   f'{", ".join(classifier_features.DECLARATION.names)}')
   pair = two_stage.open_pair(run, args.workdir, args.vqvae)
   results = None
-  if metrics:   # every refusal of the metrics comes before anything is written
+  if metrics or args.out:   # every refusal of the metrics comes before anything is written
     results = two_stage.evaluate(pair, metrics, args.num_samples or run.config.eval.num_samples)
   png = two_stage.write_samples(pair, args.workdir, args.name)
   if jax.process_index() != 0:
@@ -52,11 +58,13 @@ def _two_stage(args, run) -> None:
   print(png)
   if results is not None:
     plan = pair.index['plan']
+    measured = {k: results.pop(k) for k in ('measured', 'evaluators') if k in results}
     results = {'step': run.step, **results, 'provenance': {
+        'seed': run.config.seed, 'step': run.step, **measured,
         'vqvae': plan['source_workdir'] if not args.vqvae else paths.abspath(args.vqvae),
         'vqvae_step': pair.vqvae.step, 'codes_digest': pair.index['digest'],
         'sampling': run.config.sampling.to_dict()}}
-    out = paths.join(args.workdir, f'eval_two_stage_{run.step}.json')
+    out = args.out or paths.join(args.workdir, f'eval_two_stage_{run.step}.json')
     paths.write_text(out, json.dumps(results, indent=2))
     print(json.dumps(results, indent=2))
     print(f'Wrote {out}')

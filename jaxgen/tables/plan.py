@@ -24,11 +24,13 @@ once per training seed of the scale (``Scale.seeds``):
   evaluated again). A row with ``step='best'`` (a run with a validation split, else refused)
   evaluates, per seed, the checkpoint of the lowest ``val/<metric>`` in that seed's
   metrics.jsonl (`choose_best`); until the run is trained its steps hold ``--step best``, which
-  `execute` resolves when it reaches them (`resolve`), and the row file's ``table_row`` says
-  which step was chosen and why.
+  `jaxgen.tables.execute` resolves when it reaches them (`resolve`), and the row file's
+  ``table_row`` says which step was chosen and why.
+* ``codes``, and a prior's training and rows: a run with ``codes_from`` (`jaxgen.tables.two_stage`).
 
 * the **real-data floor** (tables with a sample-quality column): ``launch.evaluate --real-data``
-  on the first seed's run of the first row that samples real data's model (no ``pairs_from``),
+  on the first seed's run of the first row that samples real data's model (no ``pairs_from``,
+  no ``codes_from``),
   with that row's ``eval.*`` settings, the table's sample-quality metrics and `FLOOR_KEYS`:
   each key draws ``eval.num_samples`` distinct training examples and scores them against the
   rows' reference (`floor_steps`; the row file of label `FLOOR`).
@@ -36,11 +38,7 @@ once per training seed of the scale (``Scale.seeds``):
 A column of a sample-quality metric holds one sample count: `plan` refuses rows of one column
 evaluated with different ``eval.num_samples`` (ConfigError naming both rows).
 
-Every step runs as its own process (`execute`; its output streams to the console), in order, and
-stops at the first failure (its exit status is returned): rerunning the same table command
-resumes where it stopped, since every step is itself resumable or atomic. A SIGTERM or SIGINT
-sent to the build is handed to the running step (which stops as on preemption: launch.train saves
-its step), the build waits for it and returns ``128 + signal``. Paths are absolute.
+The steps run one process each, in order (`jaxgen.tables.execute`). Paths are absolute.
 """
 
 from __future__ import annotations
@@ -48,10 +46,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import signal
-import subprocess
-import sys
-import time
 from typing import Any, Mapping, Optional
 
 from jaxgen.runtime import config as cfg_lib
@@ -62,6 +56,7 @@ from jaxgen.runtime import workdir as workdir_lib
 from jaxgen.runtime import writer as writer_lib
 from jaxgen.store import paths
 from jaxgen.tables import spec as table_spec
+from jaxgen.tables import two_stage
 
 FLOOR = 'real data (floor)'   # the row label of a table's real-data floor
 FLOOR_KEYS = tuple(range(10))  # its draws of training examples
@@ -71,10 +66,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 @dataclasses.dataclass(frozen=True)
 class Step:
-  """kind: 'train' | 'pairs' | 'sample' | 'evaluate'; name: the run key or row label; argv: the
-  command after ``python``; done: nothing left to do; out: the row file (evaluate); inception:
-  an evaluation with a metric that needs ``eval.inception_weights``; choose: ``(workdir, val key,
-  train.steps)`` while argv holds ``--step best`` (`resolve`); chosen: why its ``--step``."""
+  """kind: 'train' | 'pairs' | 'codes' | 'sample' | 'evaluate'; name: the run key or row label;
+  argv: the command after ``python``; done: nothing left to do; out: the row file (evaluate);
+  inception: an evaluation with a metric that needs ``eval.inception_weights``; choose:
+  ``(workdir, val key, train.steps)`` while argv holds ``--step best`` (`resolve`); chosen: why
+  its ``--step``."""
   kind: str
   name: str
   argv: tuple
@@ -119,6 +115,8 @@ def train_overrides(runs: str, scale: str, spec: table_spec.RunSpec, seed: int =
   out = dict(spec.overrides)
   if spec.pairs_from:
     out['train.init_from'] = workdir(runs, scale, spec.pairs_from, seed)
+  if spec.codes_from:
+    out.update(two_stage.train_overrides(workdir(runs, scale, spec.codes_from, seed)))
   out['seed'] = seed
   return out
 
@@ -247,8 +245,9 @@ def plan(table: table_spec.Table, scale: str, runs: str,
 
   def need(key):
     spec = s.runs[key]
-    if spec.pairs_from:
-      need(spec.pairs_from)
+    for source in (spec.pairs_from, spec.codes_from):
+      if source:
+        need(source)
     if key not in needed:
       needed.append(key)
 
@@ -256,7 +255,7 @@ def plan(table: table_spec.Table, scale: str, runs: str,
     need(row.run)
   steps, configs = [], {}
   for seed in s.seeds:
-    paired = set()
+    paired, encoded = set(), {}
     for key in needed:
       spec = s.runs[key]
       path = workdir(runs, scale, key, seed)
@@ -269,9 +268,18 @@ def plan(table: table_spec.Table, scale: str, runs: str,
                 *flags(spec.pairs_overrides))
         steps.append(Step('pairs', f'{spec.pairs_from} seed {seed}', argv,
                           os.path.exists(os.path.join(pairs, 'index.json'))))
+      done = trained(path, config.train.steps)
+      if spec.codes_from:
+        vqvae = workdir(runs, scale, spec.codes_from, seed)
+        if spec.codes_from not in encoded:   # (done: the codes of the VQ-VAE's newest step)
+          argv, encoded[spec.codes_from] = two_stage.codes_step(
+              vqvae, configs[spec.codes_from].train.steps)
+          steps.append(Step('codes', f'{spec.codes_from} seed {seed}', argv,
+                            encoded[spec.codes_from]))
+        done = done and encoded[spec.codes_from] and two_stage.on_codes(path, vqvae)
       argv = ('-m', 'launch.train', '--config', _config_path(spec.config), '--workdir', path,
               *flags(train_overrides(runs, scale, spec, seed)))
-      steps.append(Step('train', f'{key} seed {seed}', argv, trained(path, config.train.steps)))
+      steps.append(Step('train', f'{key} seed {seed}', argv, done))
   counts = {}
   for row in table.rows_at(scale):
     over = evaluation_overrides(table, scale, row)
@@ -309,7 +317,8 @@ def floor_steps(table: table_spec.Table, scale: str, runs: str,
   sample-quality column (or whose sampling rows all train on reflow pairs)."""
   s = table.scales[scale]
   metrics = floor_metrics(table, scale)
-  rows = [r for r in table.rows_at(scale) if not s.runs[r.run].pairs_from and
+  rows = [r for r in table.rows_at(scale) if not (s.runs[r.run].pairs_from or
+                                                  s.runs[r.run].codes_from) and
           set(metrics) & set(evaluation_overrides(table, scale, r, keys=False)['eval.metrics'])]
   if not metrics or not rows:
     return []
@@ -344,6 +353,12 @@ def _row_steps(table, scale, runs, row, seed, inception, config) -> list:
   if needs_inception:
     over.update(inception or {})
   steps = []
+  if s.runs[row.run].codes_from:   # decoded samples of the prior, through the VQ-VAE
+    argv = two_stage.evaluate_argv(
+        path, out, over['eval.metrics'],
+        flags({k: v for k, v in over.items() if k not in ('eval.metrics', 'eval.rng_keys')}), at)
+    return [Step('evaluate', f'{row.label} seed {seed}', argv,
+                 not choose and _row_done(out, argv, path, at), out, False, choose, chosen)]
   if s.samples and any(d.samples_folder for d in needs):
     name = f'{table.name}_{table_spec.slug(row.label)}'
     folder = os.path.join(path, 'samples', name)
@@ -360,64 +375,3 @@ def _row_steps(table, scale, runs, row, seed, inception, config) -> list:
   steps.append(Step('evaluate', f'{row.label} seed {seed}', argv, done, out, needs_inception,
                     choose, chosen))
   return steps
-
-
-def _run(argv: list, env: dict) -> tuple[int, int]:
-  """``(exit status, signal)``: runs `argv` in its own process group (so a terminal's Ctrl-C
-  reaches it once, through this process) and hands it each SIGTERM / SIGINT this process gets
-  until it exits; `signal` is the first one handed on (0: none)."""
-  got = []
-  child = subprocess.Popen(argv, cwd=ROOT, env=env, start_new_session=True)
-
-  def hand_on(signum, frame):
-    del frame
-    got.append(signum)
-    if child.poll() is None:
-      child.send_signal(signum)
-
-  handled = (signal.SIGTERM, signal.SIGINT)
-  previous = {s: signal.signal(s, hand_on) for s in handled}
-  try:
-    rc = child.wait()
-  finally:
-    for s, handler in previous.items():
-      signal.signal(s, handler)
-  return rc, (got[0] if got else 0)
-
-
-def execute(steps: list, python: str = sys.executable, log=print) -> int:
-  """Runs the steps not done, in order, each a subprocess of `python` in the repository root;
-  returns 0, or the exit status of the first that failed (the later ones are not run), or
-  ``128 + signal`` after handing a SIGTERM / SIGINT to the running step and waiting for it. An
-  evaluation's row file gains ``table_row``: its command and wall time."""
-  todo = [s for s in steps if not s.done]
-  log(f'table: {len(steps) - len(todo)} of {len(steps)} steps done, {len(todo)} to run')
-  env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
-  for n, step in enumerate(todo, 1):
-    try:
-      step = resolve(step)   # the best step of a run trained by an earlier step
-    except cfg_lib.ConfigError as e:
-      log(f'table: {step.kind} {step.name}: {e}')
-      return 2
-    log(f'table: [{n}/{len(todo)}] {step.kind} {step.name}: {step.command()}'
-        + (f' ({step.chosen})' if step.chosen else ''))
-    if step.out:
-      paths.makedirs(os.path.dirname(step.out))
-    t0 = time.perf_counter()
-    rc, signum = _run([python, *step.argv], env)
-    seconds = time.perf_counter() - t0
-    if signum:
-      log(f'table: stopped by {signal.Signals(signum).name} during {step.kind} {step.name} (its '
-          f'exit status {rc}) after {seconds:.0f}s; rerun the same command to resume')
-      return 128 + signum
-    if rc:
-      log(f'table: {step.kind} {step.name} failed (exit status {rc}) after {seconds:.0f}s; '
-          'rerun the same command to resume')
-      return rc
-    if step.kind == 'evaluate':
-      record = read_row(step.out) or {}
-      record['table_row'] = dict(label=step.name, argv=list(step.argv), seconds=seconds,
-                                 **({'chosen': step.chosen} if step.chosen else {}))
-      paths.write_atomic(step.out, json.dumps(record, indent=2))
-    log(f'table: {step.kind} {step.name} done in {seconds:.0f}s')
-  return 0

@@ -5,7 +5,8 @@ launch.table FILE --scale smoke|laptop|paper`` builds it (`jaxgen.tables.plan`: 
 the missing runs, evaluates every row, `jaxgen.tables.report`: Markdown, CSV, a plot).
 
 * A **run** (`RunSpec`) is one training: an experiment file with variants and ``--config.*``
-  overrides, or a reflow run trained on the pairs of another run (``pairs_from``). Runs are
+  overrides, a reflow run trained on the pairs of another run (``pairs_from``), or a prior
+  trained on the codes of a VQ-VAE run (``codes_from``; `jaxgen.tables.two_stage`). Runs are
   named by keys; the same key and training seed at the same scale is the same workdir
   (``<runs>/<scale>/<key>/seed<s>``), so tables that name one key share its trainings.
 * A **row** (`Row`) evaluates one run with evaluation-time overrides (``sampling.*``, ``eval.*``,
@@ -51,18 +52,24 @@ class RunSpec:
   the repository root); overrides: ``--config.*`` values at training; pairs_from: the key of a
   rectified-flow run of the same scale whose reflow pairs (``launch.reflow --num num_pairs``,
   with `pairs_overrides` for its sampler) this run trains on, starting from its weights
-  (``train.init_from``; the experiment's ``reflow``/``reflow3``/``distill`` variant)."""
+  (``train.init_from``; the experiment's ``reflow``/``reflow3``/``distill`` variant);
+  codes_from: the key of a VQ-VAE run of the same scale whose codes (``launch.encode_codes``)
+  this prior trains on (``data.name=codes:<that run>/codes``), its rows evaluated through the
+  VQ-VAE's decoder (`jaxgen.tables.two_stage`)."""
   config: str
   overrides: Mapping[str, Any] = dataclasses.field(default_factory=dict)
   pairs_from: str = ''
   num_pairs: int = 0
   pairs_overrides: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+  codes_from: str = ''
 
   def __post_init__(self):
     object.__setattr__(self, 'overrides', _frozen(self.overrides))
     object.__setattr__(self, 'pairs_overrides', _frozen(self.pairs_overrides))
     if bool(self.pairs_from) != (self.num_pairs > 0):
       raise ValueError(f'RunSpec({self.config!r}): pairs_from and num_pairs > 0 go together')
+    if self.pairs_from and self.codes_from:
+      raise ValueError(f'RunSpec({self.config!r}): a run trains on pairs or on codes, not both')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -233,6 +240,9 @@ class Table:
       for key, spec in scale.runs.items():
         if spec.pairs_from and spec.pairs_from not in scale.runs:
           raise ValueError(f'table {self.name}: run {key!r} takes pairs from {spec.pairs_from!r}'
+                           f', which scale {scale_name!r} does not define')
+        if spec.codes_from and spec.codes_from not in scale.runs:
+          raise ValueError(f'table {self.name}: run {key!r} takes codes from {spec.codes_from!r}'
                            f', which scale {scale_name!r} does not define')
     columns = {c.key for c in self.columns}
     for claim in self.claims:

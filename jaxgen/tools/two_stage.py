@@ -108,9 +108,11 @@ def write_samples(pair: TwoStage, workdir: str, name: str = '') -> str:
 
 
 def evaluate(pair: TwoStage, metrics: tuple, num_samples: int) -> dict:
-  """``{'prior_bits_per_code', 'two_stage_bpd', 'uniform_prior_bpd', 'eval/<metric>' ...}``
-  (module doc); `metrics` names of `classifier_features` (fd, is, kid, ...) on `num_samples`
-  decoded samples drawn with the prior run's evaluation key."""
+  """``eval/prior_bits_per_code``, ``eval/two_stage_bpd``, ``eval/uniform_prior_bpd`` (module
+  doc), the codes' test-split ``eval/recon_mse``, ``eval/usage`` and ``eval/perplexity`` (from
+  their index), and ``eval/<metric>`` of `metrics` (names of `classifier_features`: fd, is, kid,
+  ...) on `num_samples` decoded samples drawn with the prior run's evaluation key, with their
+  ``measured`` and ``evaluators``."""
   prior, vq = pair.prior, pair.vqvae
   spec = vq.data.spec
   # Both over their whole test split: the same images (the codes' test split is the VQ-VAE's).
@@ -122,8 +124,10 @@ def evaluate(pair: TwoStage, metrics: tuple, num_samples: int) -> dict:
   grid = plan['grid'][0] * plan['grid'][1]
   uniform = grid * math.log2(plan['num_codes']) / spec.dim
   per_code = codes_bits['eval/bpd']
-  out = {'prior_bits_per_code': per_code, 'uniform_prior_bpd': image_bits['eval/bpd'],
-         'two_stage_bpd': image_bits['eval/bpd'] - uniform + per_code * grid / spec.dim}
+  test = pair.index['splits']['test']
+  out = {'eval/prior_bits_per_code': per_code, 'eval/uniform_prior_bpd': image_bits['eval/bpd'],
+         'eval/two_stage_bpd': image_bits['eval/bpd'] - uniform + per_code * grid / spec.dim,
+         **{f'eval/{k}': test[k] for k in ('recon_mse', 'usage', 'perplexity')}}
   if metrics:
     settings = prior.model.sampling_settings(prior.config.sampling)
     ev = classifier_features.Evaluator(

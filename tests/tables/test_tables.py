@@ -14,6 +14,7 @@ import pytest
 from jaxgen.metrics import intervals
 from jaxgen.runtime import config as cfg
 from jaxgen.runtime import overrides as overrides_lib
+from jaxgen.tables import execute as table_execute
 from jaxgen.tables import plan as table_plan
 from jaxgen.tables import report as table_report
 from jaxgen.tables.spec import Claim, Column, Compare, Plot, Row, RunSpec, Scale, Table
@@ -269,7 +270,7 @@ def test_a_row_chooses_its_checkpoint(tmp_path):
             scales={'smoke': Scale('x', runs, {'eval.num_samples': 16}, keys=(0, 1))})
   steps = table_plan.plan(t, 'smoke', str(tmp_path))
   assert steps[1].argv[-2:] == ('--step', '10') and '--step' not in steps[2].argv
-  assert table_plan.execute(steps, log=lambda *a: None) == 0
+  assert table_execute.execute(steps, log=lambda *a: None) == 0
   early, late = (table_plan.read_row(s.out) for s in steps[1:3])
   assert (early['step'], early['provenance']['step'], late['step']) == (10, 10, 20)
   for record in (early, late):
@@ -330,7 +331,7 @@ def test_a_row_chooses_the_best_checkpoint_by_validation(tmp_path):
   steps = table_plan.plan(t, 'smoke', str(tmp_path))
   evaluate = steps[-1]
   assert evaluate.argv[-2:] == ('--step', 'best') and evaluate.choose and not evaluate.done
-  assert table_plan.execute(steps[:1], log=lambda *a: None) == 0   # trains the run
+  assert table_execute.execute(steps[:1], log=lambda *a: None) == 0   # trains the run
   metrics = os.path.join(table_plan.workdir(str(tmp_path), 'smoke', 'p'), 'metrics.jsonl')
   lines = [json.loads(x) for x in open(metrics)]
   assert [x['step'] for x in lines if 'val/bpd' in x] == [1, 2, 3, 4]
@@ -339,7 +340,7 @@ def test_a_row_chooses_the_best_checkpoint_by_validation(tmp_path):
       x['val/bpd'] = 0.5
   with open(metrics, 'w') as f:
     f.writelines(json.dumps(x) + '\n' for x in lines)
-  assert table_plan.execute(steps, log=lambda *a: None) == 0         # resolves, then evaluates
+  assert table_execute.execute(steps, log=lambda *a: None) == 0         # resolves, then evaluates
   record = table_plan.read_row(evaluate.out)
   assert record['step'] == record['provenance']['step'] == 2
   assert record['table_row']['chosen'] == 'best val/bpd 0.5 at step 2 of 4'

@@ -38,11 +38,25 @@ def test_two_stage_samples_and_evaluation_end_to_end(runs, capsys):
   assert np.all(z['samples'] == np.round(z['samples'])) and z['samples'].max() <= 255
   assert os.path.isfile(os.path.join(prior, 'samples', 'two_stage_4_fast.png'))
   result = json.load(open(os.path.join(prior, 'eval_two_stage_4.json')))
-  assert 0 < result['prior_bits_per_code'] < 8 and np.isfinite(result['eval/fd'])
+  assert 0 < result['eval/prior_bits_per_code'] < 8 and np.isfinite(result['eval/fd'])
   assert 1 <= result['eval/is'] <= 10 and result['provenance']['vqvae'] == vq
   # the bound moves from the uniform prior (4 bits per code here) to the prior's bits per code
-  np.testing.assert_allclose(result['two_stage_bpd'] - result['uniform_prior_bpd'],
-                             (result['prior_bits_per_code'] - 4) * 49 / 784, rtol=1e-5)
+  np.testing.assert_allclose(result['eval/two_stage_bpd'] - result['eval/uniform_prior_bpd'],
+                             (result['eval/prior_bits_per_code'] - 4) * 49 / 784, rtol=1e-5)
+  # the codes' test-split numbers are their index's; the sample count is in the provenance
+  test = json.load(open(os.path.join(vq, 'codes', 'index.json')))['splits']['test']
+  assert [result[f'eval/{k}'] for k in ('recon_mse', 'usage', 'perplexity')] == [
+      test['recon_mse'], test['usage'], test['perplexity']]
+  assert result['provenance']['measured']['fd']['samples'] == 16
+
+
+def test_out_writes_the_results_there_without_sample_metrics(runs, tmp_path, capsys):
+  """--out alone writes the bits numbers (no sample metric) to that file, as a table's row."""
+  _, prior = runs
+  out = str(tmp_path / 'row.json')
+  assert launch_two_stage.main(['--workdir', prior, '--out', out]) == 0
+  result = json.load(open(out))
+  assert result['step'] == 4 and 'eval/fd' not in result and result['eval/usage'] > 0
 
 
 def test_a_vqvae_with_another_k_is_refused(runs, tmp_path, capsys):
