@@ -62,14 +62,14 @@ QUICK = ('experiments/rectified_flow/toy2d.py:smoke', {'train.steps': '6', 'opti
 
 
 def machine() -> dict:
-  """The machine a figure was measured on (CPU model, cores, devices, jax)."""
+  """The machine a figure was measured on (CPU model, cores, load, devices, jax)."""
   cpu = platform.processor()
   try:
     with open('/proc/cpuinfo') as f:
       cpu = next((l.split(':', 1)[1].strip() for l in f if l.startswith('model name')), cpu)
   except OSError:
     pass
-  return {'cpu': cpu, 'cores': os.cpu_count(),
+  return {'cpu': cpu, 'cores': os.cpu_count(), 'load_avg_1m': os.getloadavg()[0],
           'devices': [d.device_kind for d in jax.devices()], 'backend': jax.default_backend(),
           'jax': jax.__version__, 'utc': time.strftime('%Y-%m-%d %H:%M', time.gmtime())}
 
