@@ -9,6 +9,11 @@ quantization, each sample-quality metric's sample count and reference). ``repeat
 result per key of ``config.eval.rng_keys`` (the top-level metrics are the first key's;
 `jaxgen.runtime.evaluate.evaluate_with_provenance`).
 
+A run sampled with autoguidance (``--config.sampling.guide_run=GUIDE_RUN``, ``guide_step``,
+``guide_weight``; `jaxgen.tools.guide_run`) is evaluated on its guided samples: the guide run is
+opened and checked as `launch.sample` does (another family or data is refused in one line,
+nothing written), and ``provenance['guide']`` records its workdir, step and weight.
+
 ``--real-data`` measures the sample metrics of training examples instead of samples (each key:
 ``eval.num_samples`` distinct ones, against the same reference): the real-data floor a table
 prints beside its rows.
@@ -27,7 +32,15 @@ def _evaluate(args, run) -> None:
   from jaxgen.runtime import evaluate
   from jaxgen.store import paths
 
-  metrics, provenance = evaluate.evaluate_with_provenance(run, real_data=args.real_data)
+  draw = guide = None
+  if run.config.sampling.get('guide_run') and not args.real_data:  # autoguided samples
+    from jaxgen.tools import guide_run
+
+    guide = guide_run.open_guide(run)
+    draw = guide_run.draw_for(run, guide)
+  metrics, provenance = evaluate.evaluate_with_provenance(run, args.real_data, draw)
+  if guide is not None:
+    provenance['guide'] = guide_run.record(run, guide)
   results = {'step': run.step, **metrics, 'provenance': provenance}
   out = args.out or paths.join(args.workdir, f'eval_{run.step}.json')
   if jax.process_index() == 0:  # several processes: every one evaluates, process 0 writes

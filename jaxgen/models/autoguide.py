@@ -15,6 +15,10 @@ pair is guided at the same labels. The guide's parameters are opened by the samp
 (`jaxgen.tools.guide_run`); a family samples with ``extras['sample_autoguided'](params, rng, n,
 settings, guide, weight)``, ``guide`` a ``(t, x, labels or None) -> f`` function, and exposes
 its own ``f`` as ``extras['guide_field'](params, t, x, labels or None)``.
+
+A guide run must be of the main run's family and data (``data.name``, ``data.scale``,
+``model.num_classes``) and, for score SDEs, of its SDE (`FAMILY_KEYS`); its network may differ.
+`mismatch` compares two configs (the sampling command and a table's plan both refuse by it).
 """
 
 from __future__ import annotations
@@ -25,6 +29,38 @@ import ml_collections
 
 from jaxgen.diffusion import classifier_free
 from jaxgen.diffusion.classifier_free import Fn
+
+
+KEY = 'config.sampling.guide_run'
+# Keys two runs of a family must share to be a main and a guide (the family's noise process).
+FAMILY_KEYS = {'score_sde': ('model.sde', 'model.beta_min', 'model.beta_max', 'model.sigma_min',
+                             'model.sigma_max'),
+               'rectified_flow': ()}
+
+
+def _get(config, dotted: str):
+  node = config
+  for part in dotted.split('.'):
+    node = node[part]
+  return node
+
+
+def mismatch(main, guide, where: str) -> str:
+  """Why a run of config `guide` cannot guide a run of config `main`, one line beginning with
+  `where` and naming the key; '' when it can."""
+  fam, gfam = main.model.family, guide.model.family
+  if fam not in FAMILY_KEYS:
+    return (f'{where}: autoguidance is for {", ".join(FAMILY_KEYS)} runs; this run is {fam} (set '
+            f"{KEY}='')")
+  if gfam != fam:
+    return (f'{where} is a {gfam} run; a {fam} run is guided by a run of its own family (an '
+            'earlier checkpoint or a smaller model)')
+  for key in ('data.name', 'data.scale', 'model.num_classes') + FAMILY_KEYS[fam]:
+    a, b = _get(guide, key), _get(main, key)
+    if a != b:
+      return (f"{where}: the guide's {key}={a!r} is not this run's {key}={b!r}; guide with a run "
+              'trained on the same data and noise process')
+  return ''
 
 
 def add_defaults(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:

@@ -241,7 +241,7 @@ def key_rng(run, key: int) -> jax.Array:
   return rng if key == 0 else jax.random.fold_in(rng, key)
 
 
-def evaluate_with_provenance(run, real_data: bool = False) -> tuple[dict, dict]:
+def evaluate_with_provenance(run, real_data: bool = False, sampler=None) -> tuple[dict, dict]:
   """``(metrics, provenance)`` of `run` with its own parameters, once per key of
   ``eval.rng_keys`` (`key_rng`; the evaluators compiled once). metrics: the first key's
   ``eval/<name>`` floats, and ``repeats``: one ``{'key': k, 'eval/<name>': ..., 'examples':
@@ -250,8 +250,9 @@ def evaluate_with_provenance(run, real_data: bool = False) -> tuple[dict, dict]:
   sample-based metric ran), the sampling and likelihood sections, what each evaluator measures
   with (`Evaluator.identities`) and each sample-quality metric's sample count and reference
   (``measured``): what a table row records beside its numbers. `real_data`: training examples
-  in place of samples (`real_draw`; provenance ``real_data``: what they are)."""
-  evaluator = Evaluator(run, real_data=real_data)
+  in place of samples (`real_draw`; provenance ``real_data``: what they are). `sampler`: the
+  draw to sample with (`Evaluator`; a guided one, `jaxgen.tools.guide_run.draw_for`)."""
+  evaluator = Evaluator(run, sampler, real_data=real_data)
   config = run.config
   keys = tuple(int(k) for k in config.eval.get('rng_keys', (0,)))
   repeats = []

@@ -48,6 +48,7 @@ import json
 import os
 from typing import Any, Mapping, Optional
 
+from jaxgen.models import autoguide
 from jaxgen.runtime import config as cfg_lib
 from jaxgen.runtime import evaluators
 from jaxgen.runtime import overrides as overrides_lib
@@ -160,6 +161,12 @@ def evaluation_overrides(table: table_spec.Table, scale: str, row: table_spec.Ro
   return out
 
 
+def guide_overrides(runs: str, scale: str, row: table_spec.Row, seed: int = 0) -> dict:
+  """``{'sampling.guide_run': <the guide run's seed-`seed` workdir>}`` for a row with a guide
+  (`Row.guide`), else {}."""
+  return {'sampling.guide_run': workdir(runs, scale, row.guide, seed)} if row.guide else {}
+
+
 def check_evaluation(config, overrides: Mapping[str, Any], where: str):
   """The evaluation config of a run of `config` with `overrides`, or ConfigError naming `where`
   for overrides that launch.evaluate would refuse: keys that change the trained model, bad
@@ -253,6 +260,8 @@ def plan(table: table_spec.Table, scale: str, runs: str,
 
   for row in table.rows_at(scale):
     need(row.run)
+    if row.guide:
+      need(row.guide)
   steps, configs = [], {}
   for seed in s.seeds:
     paired, encoded = set(), {}
@@ -282,9 +291,12 @@ def plan(table: table_spec.Table, scale: str, runs: str,
       steps.append(Step('train', f'{key} seed {seed}', argv, done))
   counts = {}
   for row in table.rows_at(scale):
-    over = evaluation_overrides(table, scale, row)
+    over = {**evaluation_overrides(table, scale, row), **guide_overrides(runs, scale, row)}
     where = f'table {table.name}, row {row.label!r}'
     evaluated = check_evaluation(configs[row.run], over, where)
+    if row.guide and (bad := autoguide.mismatch(configs[row.run], configs[row.guide],
+                                                f'{where}, guide={row.guide!r}')):
+      raise cfg_lib.ConfigError(bad)
     counts[row.label] = (over['eval.metrics'], int(evaluated.eval.num_samples))
     if row.step == 'best' and not configs[row.run].data.validation:
       raise cfg_lib.ConfigError(f"{where}: step='best' chooses by the run's validation split, and "
@@ -347,7 +359,7 @@ def _row_steps(table, scale, runs, row, seed, inception, config) -> list:
     if trained(path, config.train.steps):
       (at, chosen), choose = choose_best(*choose), ()
   out = row_file(runs, scale, table.name, row.label, seed)
-  over = evaluation_overrides(table, scale, row)
+  over = {**evaluation_overrides(table, scale, row), **guide_overrides(runs, scale, row, seed)}
   needs = [d for d, _ in evaluators.declaring(over['eval.metrics'])]
   needs_inception = any(d.inception_weights for d in needs)
   if needs_inception:

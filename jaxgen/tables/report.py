@@ -289,6 +289,8 @@ def markdown(table: table_spec.Table, scale: str, runs: str, command: str,
     if spec.pairs_from:
       how += f' on {spec.num_pairs} reflow pairs of `{spec.pairs_from}`'
     how += f'; evaluated with {extra}' + (f' at step {row.step}' if row.step is not None else '')
+    if row.guide:
+      how += f', autoguided by run `{row.guide}` of the same seed'
     done = {seed: rec for seed, rec in r['records'].items() if rec is not None}
     if done:
       prov = next(iter(done.values())).get('provenance', {})

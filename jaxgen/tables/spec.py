@@ -82,7 +82,10 @@ class Row:
   applied after `overrides` at that scale (e.g. fewer steps at smoke); step: the checkpoint step
   to evaluate (``launch.evaluate --step``; None: the newest), or ``'best'``: per seed, the step
   of the lowest ``val/<train.validation_metric>`` the run's training logged (its validation
-  split, ``data.validation``, which the plan requires; `jaxgen.runtime.validation`)."""
+  split, ``data.validation``, which the plan requires; `jaxgen.runtime.validation`); guide: a run
+  key of every scale the row is in whose workdir of the same seed guides this row's sampling
+  (autoguidance, ``sampling.guide_run``; the row's own key with a ``sampling.guide_step``
+  override: an earlier checkpoint; its weight: ``sampling.guide_weight``)."""
   label: str
   run: str
   overrides: Mapping[str, Any] = dataclasses.field(default_factory=dict)
@@ -92,6 +95,7 @@ class Row:
   scales: tuple = ()
   scale_overrides: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
   step: Union[int, str, None] = None
+  guide: str = ''
 
   def __post_init__(self):
     if self.step is not None and self.step != 'best' and (
@@ -102,6 +106,10 @@ class Row:
     if repeats:
       raise ValueError(f'Row({self.label!r}): {repeats[0]} is set by the scale\'s repeats '
                        '(Scale.seeds, Scale.keys), not by a row')
+    if any('sampling.guide_run' in over for over in (self.overrides,
+                                                     *dict(self.scale_overrides).values())):
+      raise ValueError(f"Row({self.label!r}): sampling.guide_run is a workdir of the plan's; "
+                       'name the guide run by its key: Row(..., guide=KEY)')
     object.__setattr__(self, 'overrides', _frozen(self.overrides))
     object.__setattr__(self, 'paper', _frozen(self.paper))
     object.__setattr__(self, 'scale_overrides',
@@ -237,6 +245,9 @@ class Table:
         if row.at(scale_name) and row.run not in scale.runs:
           raise ValueError(f'table {self.name}: row {row.label!r} names run {row.run!r}, which '
                            f'scale {scale_name!r} does not define')
+        if row.at(scale_name) and row.guide and row.guide not in scale.runs:
+          raise ValueError(f'table {self.name}: row {row.label!r} is guided by run '
+                           f'{row.guide!r}, which scale {scale_name!r} does not define')
       for key, spec in scale.runs.items():
         if spec.pairs_from and spec.pairs_from not in scale.runs:
           raise ValueError(f'table {self.name}: run {key!r} takes pairs from {spec.pairs_from!r}'

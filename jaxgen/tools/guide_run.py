@@ -18,39 +18,18 @@ from __future__ import annotations
 import dataclasses
 from typing import Callable
 
+from jaxgen.models import autoguide
 from jaxgen.runtime import config as cfg_lib
 from jaxgen.runtime import run as run_lib
 from jaxgen.runtime import samples as samples_lib
 from jaxgen.runtime import workdir as workdir_lib
-
-KEY = 'config.sampling.guide_run'
-# Keys two runs of a family must share to be a main and a guide (the family's noise process).
-FAMILY_KEYS = {'score_sde': ('model.sde', 'model.beta_min', 'model.beta_max', 'model.sigma_min',
-                             'model.sigma_max'),
-               'rectified_flow': ()}
-
-
-def _get(config, dotted: str):
-  node = config
-  for part in dotted.split('.'):
-    node = node[part]
-  return node
-
+from jaxgen.store import paths
 
 def check_configs(main, guide, where: str) -> None:
-  """Refuses a guide run whose config cannot guide the main run's (one line naming the key)."""
-  fam, gfam = main.model.family, guide.model.family
-  if fam not in FAMILY_KEYS:
-    raise cfg_lib.ConfigError(f'{where}: autoguidance is for {", ".join(FAMILY_KEYS)} runs; this '
-                              f"run is {fam} (set {KEY}='')")
-  if gfam != fam:
-    raise cfg_lib.ConfigError(f'{where} is a {gfam} run; a {fam} run is guided by a run of its '
-                              'own family (an earlier checkpoint or a smaller model)')
-  for key in ('data.name', 'data.scale', 'model.num_classes') + FAMILY_KEYS[fam]:
-    a, b = _get(guide, key), _get(main, key)
-    if a != b:
-      raise cfg_lib.ConfigError(f"{where}: the guide's {key}={a!r} is not this run's {key}={b!r}; "
-                                'guide with a run trained on the same data and noise process')
+  """Refuses a guide run whose config cannot guide the main run's (`autoguide.mismatch`)."""
+  problem = autoguide.mismatch(main, guide, where)
+  if problem:
+    raise cfg_lib.ConfigError(problem)
 
 
 def check_specs(main_spec, guide_spec, where: str) -> None:
@@ -66,19 +45,20 @@ def open_guide(run) -> run_lib.Run:
   """The guide run of `run`'s sampling section, checked, with its params restored; reads only."""
   s = run.config.sampling
   workdir, step = s.guide_run, int(s.guide_step)
-  where = f'{KEY}={workdir}'
-  config = workdir_lib.read_config(workdir, KEY)
+  where = f'{autoguide.KEY}={workdir}'
+  config = workdir_lib.read_config(workdir, autoguide.KEY)
   check_configs(run.config, config, where)
   guide = open_at(workdir, step, where, 'config.sampling.guide_step')
   check_specs(run.data.spec, guide.data.spec, where)
   return guide
 
 
-def draw_for(run) -> Callable:
+def draw_for(run, guide=None) -> Callable:
   """The autoguided ``draw(params, rng, n, settings) -> (x, info)`` (numpy, as `samples.sampler`)
-  of `run` (its ``params`` the main run's), the guide opened and checked now. `launch.sample`
-  passes it to `samples.write` or `chunked.write_chunks`."""
-  guide = open_guide(run)
+  of `run` (its ``params`` the main run's), guided by `guide` (default: `open_guide`, opened and
+  checked now). `launch.sample` passes it to `samples.write` or `chunked.write_chunks`,
+  `launch.evaluate` to the evaluators."""
+  guide = open_guide(run) if guide is None else guide
   weight = float(run.config.sampling.guide_weight)
   sample_guided = run.model.extras['sample_autoguided']
   field = guide.model.extras['guide_field']
@@ -90,6 +70,13 @@ def draw_for(run) -> Callable:
   draw = samples_lib.sampler(dataclasses.replace(run.model, sample=sample), run.mesh)
   return lambda params, rng, n, settings: draw({'main': params, 'guide': guide.params}, rng, n,
                                                settings)
+
+
+def record(run, guide) -> dict:
+  """What a result guided by `guide` records: the guide's workdir, its checkpoint step (the one
+  opened, also where ``guide_step`` was 0) and the weight."""
+  return {'run': paths.abspath(run.config.sampling.guide_run), 'step': guide.step,
+          'weight': float(run.config.sampling.guide_weight)}
 
 
 def open_at(workdir: str, step: int, where: str, step_key: str):
