@@ -12,7 +12,10 @@ result per key of ``config.eval.rng_keys`` (the top-level metrics are the first 
 A run sampled with autoguidance (``--config.sampling.guide_run=GUIDE_RUN``, ``guide_step``,
 ``guide_weight``; `jaxgen.tools.guide_run`) is evaluated on its guided samples: the guide run is
 opened and checked as `launch.sample` does (another family or data is refused in one line,
-nothing written), and ``provenance['guide']`` records its workdir, step and weight.
+nothing written), and ``provenance['guide']`` records its workdir, step and weight. A score run
+guided by a classifier run (``--config.sampling.classifier=CLASSIFIER_RUN``, ``classifier_scale``,
+``label``; `jaxgen.tools.classifier_run`) is evaluated on its classifier-guided samples, and
+``provenance['classifier']`` records the classifier's workdir, scale and label.
 
 ``--real-data`` measures the sample metrics of training examples instead of samples (each key:
 ``eval.num_samples`` distinct ones, against the same reference): the real-data floor a table
@@ -32,8 +35,13 @@ def _evaluate(args, run) -> None:
   from jaxgen.runtime import evaluate
   from jaxgen.store import paths
 
-  draw = guide = None
-  if run.config.sampling.get('guide_run') and not args.real_data:  # autoguided samples
+  draw = guide = classifier = None
+  if run.config.sampling.get('classifier') and not args.real_data:  # classifier-guided samples
+    from jaxgen.tools import classifier_run
+
+    draw = classifier_run.draw_for(run)
+    classifier = classifier_run.settings(run.config.sampling)
+  elif run.config.sampling.get('guide_run') and not args.real_data:  # autoguided samples
     from jaxgen.tools import guide_run
 
     guide = guide_run.open_guide(run)
@@ -41,6 +49,10 @@ def _evaluate(args, run) -> None:
   metrics, provenance = evaluate.evaluate_with_provenance(run, args.real_data, draw)
   if guide is not None:
     provenance['guide'] = guide_run.record(run, guide)
+  if classifier is not None:
+    provenance['classifier'] = {'run': classifier['classifier'],
+                                'scale': classifier['classifier_scale'],
+                                'label': classifier['label']}
   results = {'step': run.step, **metrics, 'provenance': provenance}
   out = args.out or paths.join(args.workdir, f'eval_{run.step}.json')
   if jax.process_index() == 0:  # several processes: every one evaluates, process 0 writes

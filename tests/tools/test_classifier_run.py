@@ -158,3 +158,22 @@ def test_a_label_of_an_unconditional_score_run_is_the_guiding_classifiers_class(
     cfg.validate(base)
   base.sampling.classifier = '/some/classifier/run'
   assert cfg.validate(base).sampling.label == 3
+
+
+@pytest.mark.slow
+def test_launch_evaluate_measures_the_classifier_guided_samples(runs, tmp_path, capsys):
+  """launch.evaluate with sampling.classifier draws the guided samples (provenance names the
+  classifier, its scale and label) and their FD differs from the unguided samples' FD."""
+  from launch import evaluate as launch_evaluate
+  score, clf = runs
+  common = ["--config.eval.metrics=('fd',)", '--config.eval.num_samples=16',
+            '--config.eval.rng_keys=(0,)']
+  plain, guided = str(tmp_path / 'plain.json'), str(tmp_path / 'guided.json')
+  assert launch_evaluate.main(['--workdir', score, '--out', plain] + common) == 0
+  assert launch_evaluate.main(['--workdir', score, '--out', guided] + common + [
+      f'--config.sampling.classifier={clf}', '--config.sampling.classifier_scale=5',
+      '--config.sampling.label=3']) == 0
+  a, b = json.load(open(plain)), json.load(open(guided))
+  assert 'classifier' not in a['provenance']
+  assert b['provenance']['classifier'] == {'run': clf, 'scale': 5.0, 'label': 3}
+  assert a['eval/fd'] != b['eval/fd']
