@@ -277,6 +277,7 @@ def evaluate_with_provenance(run, real_data: bool = False) -> tuple[dict, dict]:
     prov['sampler'] = run.model.sampling_label(evaluator.sampling)
     prov['nfe'] = results['eval/nfe']
     prov['sampling'] = config.sampling.to_dict()
-  if any(k in results for k in ('eval/likelihood_nfe', 'eval/bpd', 'eval/elbo_bpd')):
+  if any(k in results for k in ('eval/likelihood_nfe', 'eval/bpd', 'eval/elbo_bpd',
+                                 'eval/bpd_vdeq')):
     prov['likelihood'] = config.likelihood.to_dict() if 'likelihood' in config else {}
   return results, prov

@@ -72,7 +72,8 @@ def test_evaluate_reports_the_bound_of_the_trained_q(digits_run, tmp_path, capsy
   got = json.load(open(out))
   assert got['eval/bpd_vdeq'] == pytest.approx(reported['eval/bpd_vdeq'], rel=1e-4)
   assert got['eval/bpd'] == pytest.approx(reported['eval/bpd'], rel=1e-4)
-  assert len(got['examples']['bpd_vdeq']) > 1
+  assert len(got['repeats'][0]['examples']['bpd_vdeq']) > 1
+  assert 'likelihood' in got['provenance']   # the solve the bound's density used
   assert got['provenance']['evaluators']['bpd_vdeq'].startswith('variational dequantization')
   os.remove(os.path.join(digits_run, 'dequantizer', 'metrics.json'))
   assert train_deq.main(['--workdir', digits_run, '--steps', '3', *TINY, '--evaluate', '0']) == 0
