@@ -28,9 +28,9 @@ once per training seed of the scale (``Scale.seeds``):
   should have evaluated (the row's, else the run's newest: a retrained run or a changed row is
   evaluated again). A row with ``step='best'`` (a run with a validation split, else refused)
   evaluates, per seed, the checkpoint of the lowest ``val/<metric>`` in that seed's
-  metrics.jsonl (`best_step.choose`); until the run is trained its steps hold ``--step best``,
-  which `execute` resolves when it reaches them (`best_step.resolve`), and the row file's
-  ``table_row`` says which step was chosen and why.
+  metrics.jsonl (`choose_best`); until the run is trained its steps hold ``--step best``, which
+  `execute` resolves when it reaches them (`resolve`), and the row file's ``table_row`` says
+  which step was chosen and why.
 
 * the **real-data floor** (tables with a sample-quality column): ``launch.evaluate --real-data``
   on the first seed's run of the first row that samples real data's model (no ``pairs_from``),
@@ -65,8 +65,8 @@ from jaxgen.runtime import overrides as overrides_lib
 from jaxgen.runtime import trained_dequantizer
 from jaxgen.runtime import validation as validation_lib
 from jaxgen.runtime import workdir as workdir_lib
+from jaxgen.runtime import writer as writer_lib
 from jaxgen.store import paths
-from jaxgen.tables import best_step
 from jaxgen.tables import spec as table_spec
 
 FLOOR = 'real data (floor)'   # the row label of a table's real-data floor
@@ -77,11 +77,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 @dataclasses.dataclass(frozen=True)
 class Step:
-  """kind: 'train' | 'pairs' | 'deq' | 'sample' | 'evaluate'; name: the run key or row label;
-  argv: the command after ``python``; done: nothing left to do; out: the row file (evaluate);
-  inception: an evaluation with a metric that needs ``eval.inception_weights``; choose:
-  ``(workdir, val key, train.steps)`` while argv holds ``--step best`` (`best_step.resolve`);
-  chosen: why its ``--step``."""
+  """kind: 'train' | 'pairs' | 'deq' | 'sample' | 'evaluate'; name: the run key or row label; argv:
+  the command after ``python``; done: nothing left to do; out: the row file (evaluate); inception:
+  an evaluation with a metric that needs ``eval.inception_weights``; choose: ``(workdir, val key,
+  train.steps)`` while argv holds ``--step best`` (`resolve`); chosen: why its ``--step``."""
   kind: str
   name: str
   argv: tuple
@@ -197,6 +196,29 @@ def check_sample_counts(table: table_spec.Table, scale: str, counts: Mapping[str
           f'table {table.name}, column {column.key!r}: row {a!r} draws eval.num_samples={n1} '
           f'and row {b!r} {n2}; one column holds one sample count: give these rows the same '
           'eval.num_samples (or put them in separate columns)')
+
+
+def choose_best(path: str, key: str, steps: int) -> tuple[int, str]:
+  """``(step, why)``: the checkpoint of the trained run `path` with the lowest `key`
+  (``val/<metric>``) among its checkpoints, and ``'best val/bpd 1.234 at step 800 of 1500'``."""
+  found = validation_lib.best(writer_lib.read_metrics(path), key,
+                              workdir_lib.checkpoint_steps(path))
+  if found is None:
+    raise cfg_lib.ConfigError(f'{path}: no {key} is logged at a checkpoint it has, so the '
+                              "checkpoint of a row with step='best' cannot be chosen; retrain it "
+                              'with data.validation > 0 in a new --runs folder')
+  step, value = found
+  return step, f'best {key} {value:.4g} at step {step} of {steps}'
+
+
+def resolve(step: Step) -> Step:
+  """`step` with ``--step best`` replaced by the run's best step (`choose_best`), once trained."""
+  if not step.choose:
+    return step
+  n, why = choose_best(*step.choose)
+  argv = list(step.argv)
+  argv[argv.index('--step') + 1] = str(n)
+  return dataclasses.replace(step, argv=tuple(argv), choose=(), chosen=why)
 
 
 def deq_step(path: str, flags_: Mapping[str, Any], name: str) -> Step:
@@ -329,14 +351,14 @@ def floor_steps(table: table_spec.Table, scale: str, runs: str,
 
 def _row_steps(table, scale, runs, row, seed, inception, config) -> list:
   """The evaluation of `row` on the seed-`seed` run of `config` (after its samples folder, if
-  any); ``step='best'`` is chosen now if the run is trained, else left to `best_step.resolve`."""
+  any); ``step='best'`` is chosen now if the run is trained, else left to `resolve`."""
   s = table.scales[scale]
   path = workdir(runs, scale, row.run, seed)
   at, choose, chosen = row.step, (), ''
   if at == 'best':
     choose = (path, validation_lib.key(config), config.train.steps)
     if trained(path, config.train.steps):
-      (at, chosen), choose = best_step.choose(*choose), ()
+      (at, chosen), choose = choose_best(*choose), ()
   out = row_file(runs, scale, table.name, row.label, seed)
   over = evaluation_overrides(table, scale, row)
   needs = [d for d, _ in evaluators.declaring(over['eval.metrics'])]
@@ -395,7 +417,7 @@ def execute(steps: list, python: str = sys.executable, log=print) -> int:
   env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
   for n, step in enumerate(todo, 1):
     try:
-      step = best_step.resolve(step)   # the best step of a run trained by an earlier step
+      step = resolve(step)   # the best step of a run trained by an earlier step
     except cfg_lib.ConfigError as e:
       log(f'table: {step.kind} {step.name}: {e}')
       return 2
