@@ -57,6 +57,9 @@ def _digits(suffix: str = '') -> dict:
 
 
 FASHION_STEPS = 600  # laptop: every Fashion-MNIST run is this many steps (a short, equal budget)
+# laptop: launch.train_deq's flags for the cnf's post-hoc dequantizer (q's steps, its batch and the
+# fixed-step solve each step differentiates).
+CNF_DEQ = {'steps': 200, 'batch_size': 32, 'solver': 'euler', 'solver_steps': 2}
 
 
 def _fashion(suffix: str = '') -> dict:
@@ -71,6 +74,14 @@ def _fashion(suffix: str = '') -> dict:
   sde = {} if suffix else {'sampling.steps': 100}
   rf = {} if suffix else {'eval.metrics': ('loss',)}
   pcnn = 'experiments/pixelcnn/fashion_8bit.py'
+  flow = 'experiments/coupling_flow/fashion_mnist.py'
+  # The coupling flows at half the experiment's coupling-net width (32 channels): six runs per
+  # seed, so the laptop table stays within its time.
+  narrow = {} if suffix else {**short, 'model.hidden': 32}
+  # The cnf: no ODE likelihood at the end of training (the table measures it), then Flow++'s q
+  # trained post hoc with the model frozen (launch.train_deq) for its variational row.
+  deq = ({'steps': 2, 'batch_size': 8, 'solver': 'euler', 'solver_steps': 1, 'couplings': 1,
+          'hidden': 8} if suffix else CNF_DEQ)
   return {
       'nice_fashion': RunSpec(v('experiments/nice/fashion_mnist.py'), short),
       'pixelcnn_fashion': RunSpec(v(pcnn, 'pixelcnn'), short),
@@ -81,6 +92,13 @@ def _fashion(suffix: str = '') -> dict:
                                          {**short, **sde, 'model.sde': 'subvpsde'}),
       'rectified_flow_fashion': RunSpec(v('experiments/rectified_flow/fashion_mnist.py'),
                                         {**short, **rf}),
+      'realnvp_fashion': RunSpec(v(flow, 'realnvp'), narrow),
+      'realnvp_fashion_vdeq': RunSpec(v(flow, 'realnvp,vdeq'), narrow),
+      'glow_additive_fashion': RunSpec(v(flow, 'glow_additive'), narrow),
+      'glow_additive_fashion_vdeq': RunSpec(v(flow, 'glow_additive,vdeq'), narrow),
+      'glow_fashion': RunSpec(v(flow), narrow),
+      'glow_fashion_vdeq': RunSpec(v(flow, 'vdeq'), narrow),
+      'cnf_fashion': RunSpec(v('experiments/cnf/fashion_mnist.py'), {**short, **rf}, deq=deq),
   }
 
 

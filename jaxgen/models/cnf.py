@@ -41,6 +41,9 @@ from jaxgen.ode import solvers
 from jaxgen.nets import score_mlp, unet
 
 DIVERGENCES = ('hutchinson', 'exact')
+# Opt-in: the variational dequantization bound of a q trained by launch.train_deq after the model
+# (jaxgen.runtime.evaluators.variational_dequantization).
+METRICS = ('bpd_vdeq',)
 
 
 def defaults() -> ml_collections.ConfigDict:

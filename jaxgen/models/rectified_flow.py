@@ -48,7 +48,9 @@ from jaxgen.nets import dit, score_mlp, unet
 
 NETS = {'score_mlp': score_mlp, 'unet': unet, 'dit': dit}
 # eval.metrics that start from (or end at) x0 ~ N(0, I): meaningless for a transfer flow.
-METRICS = ('straightness',)   # the family's own eval.metrics: its extras['metric/<name>']
+# The family's own eval.metrics (its extras['metric/<name>']) and the opt-in variational
+# dequantization bound of a q trained by launch.train_deq (evaluators.variational_dequantization).
+METRICS = ('straightness', 'bpd_vdeq')
 NOISE_METRICS = ('sliced_wasserstein', 'straightness', 'bpd', 'nll')
 
 

@@ -55,7 +55,9 @@ from jaxgen.nets import dit, score_mlp, unet
 from jaxgen.ode import solvers
 
 NETS = {'unet': unet, 'score_mlp': score_mlp, 'dit': dit}
-METRICS = ('elbo_bpd',)  # the variational bound (jaxgen.runtime.evaluators.elbo), opt-in
+# Opt-in: the variational bound (jaxgen.runtime.evaluators.elbo) and the variational
+# dequantization bound of a q trained by launch.train_deq (evaluators.variational_dequantization).
+METRICS = ('elbo_bpd', 'bpd_vdeq')
 
 
 def defaults() -> ml_collections.ConfigDict:

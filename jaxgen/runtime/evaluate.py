@@ -26,6 +26,7 @@ from jaxgen.runtime import config as cfg_lib
 from jaxgen.runtime import evaluators
 from jaxgen.runtime import parallel
 from jaxgen.runtime import samples as samples_lib
+from jaxgen.runtime import trained_dequantizer
 from jaxgen.runtime.evaluators import family
 
 
@@ -38,7 +39,8 @@ class Inputs:
   {'nfe': [b]})`` or None; log_prob_options: the likelihood's compiler options;
   negative_elbo_fn, elbo_settings: the variational bound's ``(params, batch, rng) -> [b]`` nats
   and its typed settings, or None (`evaluators.elbo`); variational_log_prob_fn: the variational
-  dequantization bound's ``(params, batch, rng) -> [b]`` or None; correct_fn:
+  dequantization bound's ``(params, batch, rng) -> [b]`` (the family's joint q, else the q
+  ``launch.train_deq`` trained for an opened run: `trained_dequantizer`) or None; correct_fn:
   classifiers' ``(params, batch, rng) -> {name: [b] 0/1}`` or None; sample_fn: ``(params, rng,
   n) -> (x, info)`` on the host; sampling, sampling_options: the run's sampling section and its
   compiler options; batches: ``dequant_draw -> iterator`` of sharded evaluation batches with a
@@ -135,7 +137,9 @@ def inputs(run, sampler=None, data=None, real_data: bool = False) -> Inputs:
       log_prob_options=compile_options.ode_solve() if model.velocity is not None else None,
       negative_elbo_fn=model.extras.get('negative_elbo'),
       elbo_settings=model.extras.get('elbo_settings'),
-      variational_log_prob_fn=model.extras.get('variational_log_prob'),
+      variational_log_prob_fn=model.extras.get('variational_log_prob') or (
+          run.workdir and trained_dequantizer.variational_log_prob(
+              run, run.workdir, source.spec, bool(ec.dequantize))) or None,
       correct_fn=model.extras.get('correct'),
       sample_fn=((lambda p, r, n: (real_draw(run, r, n), {'nfe': np.float32(0)})) if real_data
                  else lambda p, r, n: draw(p, r, n, settings)),
@@ -274,6 +278,7 @@ def evaluate_with_provenance(run, real_data: bool = False, sampler=None) -> tupl
     prov['sampler'] = run.model.sampling_label(evaluator.sampling)
     prov['nfe'] = results['eval/nfe']
     prov['sampling'] = config.sampling.to_dict()
-  if any(k in results for k in ('eval/likelihood_nfe', 'eval/bpd', 'eval/elbo_bpd')):
+  if any(k in results for k in ('eval/likelihood_nfe', 'eval/bpd', 'eval/elbo_bpd',
+                                 'eval/bpd_vdeq')):
     prov['likelihood'] = config.likelihood.to_dict() if 'likelihood' in config else {}
   return results, prov

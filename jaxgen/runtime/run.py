@@ -36,8 +36,9 @@ EVAL_SALT, SAMPLE_SALT = 2**31 - 1, 2**31 - 2
 class Run:
   """A run built once from a validated config: data, model and mesh; ``params`` (the evaluation
   parameters), ``step`` and ``rng`` (the base key) are set by `open_run` (or the training loop),
-  None before. ``teacher``: a frozen network the family's loss reads, passed to its ``build``
-  (consistency distillation's, `jaxgen.tools.teacher_run`; None: the family builds alone)."""
+  None before; ``workdir`` by `open_run` only. ``teacher``: a frozen network the family's loss
+  reads, passed to its ``build`` (consistency distillation's, `jaxgen.tools.teacher_run`; None:
+  the family builds alone)."""
 
   def __init__(self, config, mesh=None, teacher=None):
     self.config = config
@@ -57,6 +58,7 @@ class Run:
     self.params: Any = None
     self.step: Optional[int] = None
     self.rng: Optional[jax.Array] = None
+    self.workdir: Optional[str] = None
 
   def _check_model(self) -> None:
     """Traces the model's init on the data's shape (nothing is computed), so that a network
@@ -134,8 +136,9 @@ def open_run(workdir: str, overrides=None, step: Optional[int] = None,
   restored into ``run.params``, ``run.step`` and ``run.rng`` (nothing else is read; with
   ``eval.posthoc_sigma_rel`` the params are that post-hoc EMA at the step, `posthoc`). `overrides`
   (``{'sampling.steps': '50'}``) may change only `workdir.USE_KEYS` (keys that do not alter the
-  trained model). The parameters are replicated on a mesh of the devices in use whatever
-  ``train.fsdp`` (which splits training's state only), so a run opens on any device count.
+  trained model); ``run.workdir`` is `workdir`. The parameters are replicated on a mesh of the
+  devices in use whatever ``train.fsdp`` (which splits training's state only), so a run opens on
+  any device count.
   ``teacher_for(config)``: the frozen network the family's loss reads (a command that evaluates
   the loss of a distilled run passes `jaxgen.tools.teacher_run.open_for`), or None."""
   config = workdir_lib.read_config(workdir)
@@ -153,6 +156,7 @@ def open_run(workdir: str, overrides=None, step: Optional[int] = None,
   which = eval_leaf(config)
   leaves, _ = _restore_params(run, workdir, which, step, config.train.keep_checkpoints)
   run.params, run.step, run.rng = leaves[which], int(leaves['step']), leaves['rng']
+  run.workdir = workdir
   if config.eval.posthoc_sigma_rel:  # the post-hoc EMA at this step, from the run's snapshots
     from jaxgen.runtime import posthoc
 

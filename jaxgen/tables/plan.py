@@ -11,6 +11,11 @@ once per training seed of the scale (``Scale.seeds``):
   ``pairs_from`` run trains on (seed s: the source's seed-s run); done when the pairs'
   ``index.json`` exists. The run itself then
   trains with ``--config.train.init_from=<source run>`` (pairs and weights from there).
+* ``deq`` (a run with ``RunSpec.deq`` flags): ``python -m launch.train_deq --workdir W --flag v
+  ... --evaluate 0``, after the run's training: Flow++'s q trained with the model frozen, which
+  the run's rows read with ``bpd_vdeq`` (`jaxgen.runtime.trained_dequantizer`); done when q's
+  newest checkpoint is at its ``steps``. A row of ``bpd_vdeq`` on a run that has no q (neither
+  trained jointly, ``model.dequantizer.kind='variational'``, nor by a deq step) is refused.
 * ``sample`` (scales with ``samples`` N, rows with a metric that can read a samples folder, its
   evaluator's ``Declaration.samples_folder``): ``python -m launch.sample --workdir W --num N
   --name <table>_<row> [sampling overrides]``, resumable chunks; the row's evaluation then reads
@@ -52,6 +57,7 @@ from jaxgen.models import autoguide
 from jaxgen.runtime import config as cfg_lib
 from jaxgen.runtime import evaluators
 from jaxgen.runtime import overrides as overrides_lib
+from jaxgen.runtime import trained_dequantizer
 from jaxgen.runtime import validation as validation_lib
 from jaxgen.runtime import workdir as workdir_lib
 from jaxgen.runtime import writer as writer_lib
@@ -67,11 +73,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 @dataclasses.dataclass(frozen=True)
 class Step:
-  """kind: 'train' | 'pairs' | 'codes' | 'sample' | 'evaluate'; name: the run key or row label;
-  argv: the command after ``python``; done: nothing left to do; out: the row file (evaluate);
-  inception: an evaluation with a metric that needs ``eval.inception_weights``; choose:
-  ``(workdir, val key, train.steps)`` while argv holds ``--step best`` (`resolve`); chosen: why
-  its ``--step``."""
+  """kind: 'train' | 'pairs' | 'codes' | 'deq' | 'sample' | 'evaluate'; name: the run key or row
+  label; argv: the command after ``python``; done: nothing left to do; out: the row file
+  (evaluate); inception: an evaluation with a metric that needs ``eval.inception_weights``;
+  choose: ``(workdir, val key, train.steps)`` while argv holds ``--step best`` (`resolve`);
+  chosen: why its ``--step``."""
   kind: str
   name: str
   argv: tuple
@@ -220,6 +226,14 @@ def resolve(step: Step) -> Step:
   return dataclasses.replace(step, argv=tuple(argv), choose=(), chosen=why)
 
 
+def deq_step(path: str, flags_: Mapping[str, Any], name: str) -> Step:
+  """The ``deq`` step of the run `path` (module docstring); `flags_`: launch.train_deq's."""
+  argv = ('-m', 'launch.train_deq', '--workdir', path,
+          *(a for k, v in flags_.items() for a in (f'--{k}', str(v))), '--evaluate', '0')
+  q = workdir_lib.latest_step(trained_dequantizer.folder(path))
+  return Step('deq', name, argv, q is not None and q >= int(flags_['steps']))
+
+
 def _row_done(out: str, argv: tuple, path: str, step: Optional[int]) -> bool:
   record = read_row(out)
   if record is None:
@@ -289,6 +303,8 @@ def plan(table: table_spec.Table, scale: str, runs: str,
       argv = ('-m', 'launch.train', '--config', _config_path(spec.config), '--workdir', path,
               *flags(train_overrides(runs, scale, spec, seed)))
       steps.append(Step('train', f'{key} seed {seed}', argv, done))
+      if spec.deq:
+        steps.append(deq_step(path, spec.deq, f'{key} seed {seed}'))
   counts = {}
   for row in table.rows_at(scale):
     over = {**evaluation_overrides(table, scale, row), **guide_overrides(runs, scale, row)}
@@ -298,6 +314,12 @@ def plan(table: table_spec.Table, scale: str, runs: str,
                                                 f'{where}, guide={row.guide!r}')):
       raise cfg_lib.ConfigError(bad)
     counts[row.label] = (over['eval.metrics'], int(evaluated.eval.num_samples))
+    if 'bpd_vdeq' in over['eval.metrics'] and not s.runs[row.run].deq and configs[
+        row.run].model.get('dequantizer', {}).get('kind', 'uniform') != 'variational':
+      raise cfg_lib.ConfigError(f"{where}: bpd_vdeq reads a trained variational dequantizer, and "
+                                f'run {row.run!r} has none: give its RunSpec deq (launch.'
+                                "train_deq's flags) or train it with model.dequantizer.kind="
+                                'variational')
     if row.step == 'best' and not configs[row.run].data.validation:
       raise cfg_lib.ConfigError(f"{where}: step='best' chooses by the run's validation split, and "
                                 f'run {row.run!r} has none (data.validation=0): give the run '

@@ -79,7 +79,8 @@ def _records(table: table_spec.Table, scale: str, runs: str, row: table_spec.Row
 def results(table: table_spec.Table, scale: str, runs: str) -> dict:
   """Row label -> {'records': seed -> row file or None, 'draws': column key -> `cells.draws`
   pair, 'interval': column key -> its `cells.over_units` interval or None, column key -> the mean
-  over the draws (a non-repeated value: the first seed's)}."""
+  over the draws (a non-repeated value: the first seed's)}; a column a row `reads` holds that
+  metric of the row's evaluation."""
   s = table.scales[scale]
   out = {}
   for row in table.rows_at(scale):
@@ -91,7 +92,8 @@ def results(table: table_spec.Table, scale: str, runs: str) -> dict:
                 for seed in s.seeds}
         d = ({k: float(v) for k, v in vals.items() if v is not None}, {})
       else:
-        d = cells.draws(records, (s.metrics.get(c.key, c.key), c.key))
+        d = cells.draws(records, (row.reads[c.key],) if c.key in row.reads else
+                        (s.metrics.get(c.key, c.key), c.key))
       entry['draws'][c.key] = d
       entry['interval'][c.key] = cells.over_units(*d) if d[0] else None
       if d[0]:

@@ -55,17 +55,24 @@ class RunSpec:
   (``train.init_from``; the experiment's ``reflow``/``reflow3``/``distill`` variant);
   codes_from: the key of a VQ-VAE run of the same scale whose codes (``launch.encode_codes``)
   this prior trains on (``data.name=codes:<that run>/codes``), its rows evaluated through the
-  VQ-VAE's decoder (`jaxgen.tables.two_stage`)."""
+  VQ-VAE's decoder (`jaxgen.tables.two_stage`); deq: the flags of ``launch.train_deq``
+  (``{'steps': 300}``; empty: none), which trains a post-hoc variational dequantizer for the run
+  once it is trained (rows read it with ``bpd_vdeq``)."""
   config: str
   overrides: Mapping[str, Any] = dataclasses.field(default_factory=dict)
   pairs_from: str = ''
   num_pairs: int = 0
   pairs_overrides: Mapping[str, Any] = dataclasses.field(default_factory=dict)
   codes_from: str = ''
+  deq: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
   def __post_init__(self):
     object.__setattr__(self, 'overrides', _frozen(self.overrides))
     object.__setattr__(self, 'pairs_overrides', _frozen(self.pairs_overrides))
+    object.__setattr__(self, 'deq', _frozen(self.deq))
+    if self.deq and 'steps' not in self.deq:
+      raise ValueError(f"RunSpec({self.config!r}): deq names launch.train_deq's steps "
+                       "({'steps': N, ...}): the plan knows q is trained when it reaches them")
     if bool(self.pairs_from) != (self.num_pairs > 0):
       raise ValueError(f'RunSpec({self.config!r}): pairs_from and num_pairs > 0 go together')
     if self.pairs_from and self.codes_from:
@@ -85,7 +92,9 @@ class Row:
   split, ``data.validation``, which the plan requires; `jaxgen.runtime.validation`); guide: a run
   key of every scale the row is in whose workdir of the same seed guides this row's sampling
   (autoguidance, ``sampling.guide_run``; the row's own key with a ``sampling.guide_step``
-  override: an earlier checkpoint; its weight: ``sampling.guide_weight``)."""
+  override: an earlier checkpoint; its weight: ``sampling.guide_weight``); reads: column key ->
+  the metric of this row's evaluation shown in it (``{'bpd': 'bpd_vdeq'}``: a row of the
+  variational dequantization bound in the bits/dim column; default: the column's)."""
   label: str
   run: str
   overrides: Mapping[str, Any] = dataclasses.field(default_factory=dict)
@@ -96,6 +105,7 @@ class Row:
   scale_overrides: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
   step: Union[int, str, None] = None
   guide: str = ''
+  reads: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
   def __post_init__(self):
     if self.step is not None and self.step != 'best' and (
@@ -112,6 +122,7 @@ class Row:
                        'name the guide run by its key: Row(..., guide=KEY)')
     object.__setattr__(self, 'overrides', _frozen(self.overrides))
     object.__setattr__(self, 'paper', _frozen(self.paper))
+    object.__setattr__(self, 'reads', _frozen(self.reads))
     object.__setattr__(self, 'scale_overrides',
                        _frozen({k: _frozen(v) for k, v in dict(self.scale_overrides).items()}))
     bad = [s for s in tuple(self.scales) + tuple(self.scale_overrides) if s not in SCALES]
@@ -264,10 +275,11 @@ class Table:
           raise ValueError(f'table {self.name}: claim {claim.text!r} names {bad}, which are no '
                            'rows or columns')
     for row in self.rows:
-      unknown = [k for k in row.paper if k not in columns]
-      if unknown:
-        raise ValueError(f'table {self.name}: row {row.label!r} has paper numbers for '
-                         f'{unknown}, which are no columns')
+      for what, keys in (('paper numbers', row.paper), ('reads', row.reads)):
+        unknown = [k for k in keys if k not in columns]
+        if unknown:
+          raise ValueError(f'table {self.name}: row {row.label!r} has {what} for {unknown}, '
+                           'which are no columns')
 
   def rows_at(self, scale: str) -> tuple:
     return tuple(r for r in self.rows if r.at(scale))

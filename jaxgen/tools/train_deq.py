@@ -12,34 +12,34 @@ probes; a few times the cost of one likelihood evaluation of the batch). The fin
 uses the run's ``likelihood`` section (adaptive solves, much dearer per example).
 
 Files: q's training state under ``<run>/dequantizer/checkpoints/<step>`` through the checkpoint
-layer (`jaxgen.store.checkpoint`; the same command resumes from the newest good step) and
-``<run>/dequantizer/metrics.json``: ``eval/bpd`` (the uniform bound) beside ``eval/bpd_vdeq``
+layer (`jaxgen.runtime.trained_dequantizer`; the same command resumes from the newest good step)
+and ``<run>/dequantizer/metrics.json``: ``eval/bpd`` (the uniform bound) beside ``eval/bpd_vdeq``
 (`jaxgen.runtime.evaluators.variational_dequantization`), the step and what each bound is.
+``launch.evaluate`` on the run reports the same ``bpd_vdeq`` from the trained q, with per-example
+values (what a table row reads).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 
 import jax
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
 import optax
 
-from jaxgen.metrics import dequantization
 from jaxgen.nets import dequantizer
 from jaxgen.ode import solvers
 from jaxgen.runtime import config as cfg_lib
 from jaxgen.runtime import evaluate
 from jaxgen.runtime import parallel
+from jaxgen.runtime import trained_dequantizer as trained
 from jaxgen.runtime.evaluators import likelihood as likelihood_eval
 from jaxgen.runtime.evaluators import variational_dequantization as vdeq_eval
 from jaxgen.store import checkpoint as ckpt_lib
 from jaxgen.store import paths
-
-FOLDER = 'dequantizer'
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,7 +47,8 @@ class Settings:
   """What the command trains (defaults: ``launch.train_deq``'s flags): q's size (``couplings``,
   ``hidden``: `jaxgen.nets.dequantizer`), the optimisation (Adam, ``lr``; ``steps`` of
   ``batch_size`` training examples, a checkpoint every ``checkpoint_every``) and the training
-  solve (``solver``, ``solver_steps``, ``probes``)."""
+  solve (``solver``, ``solver_steps``, ``probes``); ``evaluate`` 0 skips the final evaluation
+  (``launch.evaluate --config.eval.metrics="('bpd', 'bpd_vdeq')"`` reports both bounds later)."""
 
   steps: int
   batch_size: int
@@ -59,6 +60,7 @@ class Settings:
   probes: int
   checkpoint_every: int
   seed: int
+  evaluate: int = 1
 
 
 def problem(run) -> str | None:
@@ -81,6 +83,8 @@ def settings_problem(settings: Settings) -> str | None:
                'checkpoint_every'):
     if getattr(settings, name) < 1:
       return f'--{name}={getattr(settings, name)} must be >= 1'
+  if settings.evaluate not in (0, 1):
+    return f'--evaluate={settings.evaluate} must be 0 or 1'
   if not settings.lr > 0:
     return f'--lr={settings.lr} must be > 0'
   fixed = [n for n in solvers.names() if not solvers.get(n).adaptive]
@@ -89,34 +93,18 @@ def settings_problem(settings: Settings) -> str | None:
   return None
 
 
-def _log_density(run, settings: Settings, train: bool):
-  """``(params, x, rng) -> [b]``: the run's log-density, with the training solve if `train`."""
-  model = run.model
-  if model.velocity is None:   # a closed-form density (coupling flows, NICE)
-    return lambda p, x, r: model.log_prob(p, {'x': x}, r)
-  solve = ({'solver': settings.solver, 'steps': settings.solver_steps, 'probes': settings.probes}
-           if train else None)
-  return lambda p, x, r: model.log_prob(p, {'x': x}, r, likelihood=solve)
-
-
 def train(run, workdir: str, settings: Settings) -> dict:
   """Trains (or resumes) q for `run` (module doc); returns the metrics written."""
   why = settings_problem(settings) or problem(run)
   if why is not None:
     raise cfg_lib.ConfigError(f'--workdir={workdir}: {why}')
   spec, model_params = run.data.spec, run.params
-  module = dequantizer.build(ml_collections.ConfigDict(
-      dict(steps=settings.couplings, hidden=settings.hidden)), spec.num_levels)
-  train_density = _log_density(run, settings, train=True)
+  module = trained.module(settings.couplings, settings.hidden, spec.num_levels)
+  train_density = trained.log_density(run, {'solver': settings.solver, 'steps':
+                                            settings.solver_steps, 'probes': settings.probes})
   optimizer = optax.adam(settings.lr)
 
-  def bound(params, x, rng, density, evaluated_spec):
-    """[b] the bound of one draw; ``params = {'model': ..., 'q': ...}``."""
-    k_u, k_p = jax.random.split(rng)
-    return dequantization.variational_log_prob(
-        lambda y: density(params['model'], y, k_p),
-        lambda levels, r: dequantizer.draw(module, params['q'], levels, r), x, k_u,
-        evaluated_spec)
+  bound = functools.partial(trained.bound, module)   # (params, x, rng, density, spec) -> [b]
 
   @jax.jit
   def step_fn(model_params, state, x, rng):
@@ -130,7 +118,7 @@ def train(run, workdir: str, settings: Settings) -> dict:
   q0 = dequantizer.init(module, jax.random.PRNGKey(settings.seed),
                         jnp.zeros(x0.shape, jnp.float32))
   state = {'step': jnp.zeros((), jnp.int32), 'params': q0, 'opt_state': optimizer.init(q0)}
-  folder = paths.join(workdir, FOLDER)
+  folder = trained.folder(workdir)
   checkpointer = ckpt_lib.Checkpointer(folder, keep=2, async_save=False)
   config_json = json.dumps(dataclasses.asdict(settings))
   if checkpointer.latest_step() is not None:
@@ -145,6 +133,8 @@ def train(run, workdir: str, settings: Settings) -> dict:
       checkpointer.save(s + 1, state, config_json)
       print(f'train_deq: step {s + 1}, -bound {float(loss):.4f} nats/dim', flush=True)
   checkpointer.close()
+  if not settings.evaluate:
+    return {'step': int(state['step'])}
   return _evaluate(run, folder, state, bound)
 
 
@@ -155,7 +145,7 @@ def _evaluate(run, folder, state, bound) -> dict:
   ec = inputs.eval_config
   draws, deq = int(ec.dequant_draws), bool(ec.dequantize)
   evaluated = likelihood_eval.evaluated_spec(inputs.spec, False, (), deq)
-  density = _log_density(run, None, train=False)
+  density = trained.log_density(run)
   stats = inputs.log_prob_stats_fn
   uniform = likelihood_eval.Evaluator(
       ('bpd',), lambda p, b, r: inputs.log_prob_fn(p['model'], b, r),

@@ -1,11 +1,13 @@
 """``bpd_vdeq``: bits/dim of the variational dequantization bound (Flow++, Ho et al. 2019;
 `jaxgen.metrics.dequantization`), reported beside the uniform bound ``bpd``, never instead of it.
 
-Opt-in: a family that names it in its ``METRICS`` provides ``extras['variational_log_prob']``,
-``(params, batch, rng) -> [b]`` nats, ``log p(x(k + u)) - log q(u | k)`` for one draw u ~ q of a
-trained dequantizer (coupling flows with ``model.dequantizer.kind='variational'``;
-``python -m launch.train_deq`` reports the same metric for a score-SDE or rectified-flow run, its
-q trained after the model). The passes, keys and units are ``bpd``'s
+Opt-in (the families that name it in their ``METRICS``): ``(params, batch, rng) -> [b]`` nats,
+``log p(x(k + u)) - log q(u | k)`` for one draw u ~ q of a trained dequantizer: coupling flows
+with ``model.dequantizer.kind='variational'`` (q trained jointly, their
+``extras['variational_log_prob']``), or, for a score-SDE, rectified-flow or cnf run opened from
+its workdir, the q that ``python -m launch.train_deq`` trained after the model
+(`jaxgen.runtime.trained_dequantizer`); a run without either is refused. The passes, keys and
+units are ``bpd``'s
 (`jaxgen.runtime.evaluators.likelihood`): ``eval.dequant_draws`` passes of the evaluation split,
 each example's integer levels re-dequantized by q (the data's own u is discarded), bits/dim by
 `jaxgen.metrics.bpd`. Reported: ``bpd_vdeq``, ``bpd_vdeq_std``, ``bpd_vdeq_draw_std`` (draws > 1),
@@ -41,7 +43,8 @@ class Evaluator:
     likelihood evaluator's (integer data, dequantized: ``bpd``'s rules)."""
     if variational_fn is None:
       raise cfg_lib.ConfigError(f"config.eval.metrics: '{NAME}' needs a trained variational "
-                                f"dequantizer, which this model lacks: leave '{NAME}' out")
+                                'dequantizer, which this run lacks: train one with python -m '
+                                f"launch.train_deq --workdir RUN, or leave '{NAME}' out")
     self._spec = likelihood.evaluated_spec(spec, False, (NAME,), dequantize_eval, NAME)
 
     def fn(params, batch, rng):
