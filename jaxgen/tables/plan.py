@@ -4,7 +4,8 @@
 once per training seed of the scale (``Scale.seeds``):
 
 * ``train``: ``python -m launch.train --config SPEC --workdir RUNS/<scale>/<key>/seed<s>
-  [--config.k=v] --config.seed=s``;
+  [--config.k=v] --config.seed=s`` (after the run it distils, ``teacher_from``, whose seed-s
+  workdir is its ``--config.loss.teacher_run``);
   done when the workdir's newest checkpoint is at the config's ``train.steps``. An unfinished
   workdir resumes (launch.train does); a workdir of another config is refused there (one line).
 * ``pairs``: ``python -m launch.reflow --workdir <source run> --num N``: the reflow pairs a
@@ -119,6 +120,8 @@ def train_overrides(runs: str, scale: str, spec: table_spec.RunSpec, seed: int =
   out = dict(spec.overrides)
   if spec.pairs_from:
     out['train.init_from'] = workdir(runs, scale, spec.pairs_from, seed)
+  if spec.teacher_from:
+    out['loss.teacher_run'] = workdir(runs, scale, spec.teacher_from, seed)
   out['seed'] = seed
   return out
 
@@ -247,8 +250,9 @@ def plan(table: table_spec.Table, scale: str, runs: str,
 
   def need(key):
     spec = s.runs[key]
-    if spec.pairs_from:
-      need(spec.pairs_from)
+    for source in (spec.pairs_from, spec.teacher_from):
+      if source:
+        need(source)
     if key not in needed:
       needed.append(key)
 

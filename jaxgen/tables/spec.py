@@ -51,12 +51,15 @@ class RunSpec:
   the repository root); overrides: ``--config.*`` values at training; pairs_from: the key of a
   rectified-flow run of the same scale whose reflow pairs (``launch.reflow --num num_pairs``,
   with `pairs_overrides` for its sampler) this run trains on, starting from its weights
-  (``train.init_from``; the experiment's ``reflow``/``reflow3``/``distill`` variant)."""
+  (``train.init_from``; the experiment's ``reflow``/``reflow3``/``distill`` variant);
+  teacher_from: the key of a score-SDE run of the same scale that this run distils (its seed-s
+  workdir is ``loss.teacher_run`` of this run's seed s; consistency distillation)."""
   config: str
   overrides: Mapping[str, Any] = dataclasses.field(default_factory=dict)
   pairs_from: str = ''
   num_pairs: int = 0
   pairs_overrides: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+  teacher_from: str = ''
 
   def __post_init__(self):
     object.__setattr__(self, 'overrides', _frozen(self.overrides))
@@ -234,6 +237,9 @@ class Table:
         if spec.pairs_from and spec.pairs_from not in scale.runs:
           raise ValueError(f'table {self.name}: run {key!r} takes pairs from {spec.pairs_from!r}'
                            f', which scale {scale_name!r} does not define')
+        if spec.teacher_from and spec.teacher_from not in scale.runs:
+          raise ValueError(f'table {self.name}: run {key!r} distils {spec.teacher_from!r}, '
+                           f'which scale {scale_name!r} does not define')
     columns = {c.key for c in self.columns}
     for claim in self.claims:
       for c in claim.compares:
