@@ -113,8 +113,10 @@ class Row:
 @dataclasses.dataclass(frozen=True)
 class Column:
   """key: a result key (``eval/<key>`` of launch.evaluate, or ``nfe``, ``num_params``, ``seed``,
-  ``step``, ``sampling.<k>``: a sampling setting of the row, or ``train/<k>``: the last training
-  value of k the run logged); better: 'lower' | 'higher' | '' (printed in the header); fmt: a format spec."""
+  ``step``, ``sampling.<k>``: a sampling setting of the row, ``train/<k>``: the last training
+  value of k the run logged, or ``training_minutes``: the run's training wall time from its
+  metrics.jsonl, `jaxgen.tables.report.training_seconds`); better: 'lower' | 'higher' | ''
+  (printed in the header); fmt: a format spec."""
   key: str
   label: str
   better: str = ''
