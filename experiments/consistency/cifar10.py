@@ -18,37 +18,16 @@ from jaxgen.runtime import config as cfg
 
 
 def get_config(arg=None):
-  config = cfg.base('consistency')
-  config.seed = 42
-  config.data.name = 'tfds:cifar10'
-  config.data.scale = 'symmetric'
-  config.data.dequantize = False
-  config.data.flip = True
-  config.model.net = 'unet'
-  config.model.unet = unet.ncsnpp_cifar10()
+  config = common.few_step_cifar10('consistency', unet.ncsnpp_cifar10())
   config.model.unet.dropout = 0.3
   config.loss.method = 'ct'
   config.loss.s0, config.loss.s1 = 10, 1280
-  config.optim.optimizer = 'adam'
   config.optim.lr = 1e-4
-  config.optim.b1, config.optim.b2, config.optim.eps = 0.9, 0.995, 1e-8
+  config.optim.b2 = 0.995
   config.optim.warmup_steps = 0
   config.optim.ema_rate = 0.99993
   config.train.steps = 400_000
   config.train.batch_size = 1024
-  config.train.log_every = 100
-  config.train.checkpoint_every = 50_000
-  config.eval.metrics = ('loss',)
-  config.eval.batch_size = 500
-  config.eval.num_samples = 1024
-  config.sampling.steps = 1
-  config.sampling.num_samples = 64
-
-  def smoke(c):
-    common.smoke(c, steps=4, batch_size=8, eval_batch_size=8, num_samples=8, every=2)
-    u = c.model.unet
-    u.nf, u.num_res_blocks, u.ch_mult, u.attn_resolutions = 8, 1, (1, 2), ()
-    u.fir, u.progressive_input = False, 'none'
 
   def cd(c):
     c.loss.method = 'cd'
@@ -59,4 +38,4 @@ def get_config(arg=None):
     c.train.steps = 800_000
     c.train.batch_size = 512
 
-  return cfg.select(config, arg, smoke=smoke, cd=cd)
+  return cfg.select(config, arg, smoke=common.few_step_cifar10_smoke, cd=cd)

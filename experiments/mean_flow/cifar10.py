@@ -18,38 +18,15 @@ from jaxgen.runtime import config as cfg
 
 
 def get_config(arg=None):
-  config = cfg.base('mean_flow')
-  config.seed = 42
-  config.data.name = 'tfds:cifar10'
-  config.data.scale = 'symmetric'
-  config.data.dequantize = False
-  config.data.flip = True
-  config.model.net = 'unet'
-  config.model.unet = unet.ddpmpp_cifar10()
+  config = common.few_step_cifar10('mean_flow', unet.ddpmpp_cifar10())
   config.model.unet.dropout = 0.2
   config.loss.time_sampling = 'logit_normal'
   config.loss.logit_mean, config.loss.logit_std = 2.0, 2.0
   config.loss.ratio = 0.75
   config.loss.weight_power = 0.75
-  config.optim.optimizer = 'adam'
   config.optim.lr = 6e-4
-  config.optim.b1, config.optim.b2, config.optim.eps = 0.9, 0.999, 1e-8
   config.optim.warmup_steps = 10_000
   config.optim.ema_rate = 0.99995
   config.train.steps = 800_000
   config.train.batch_size = 1024
-  config.train.log_every = 100
-  config.train.checkpoint_every = 50_000
-  config.eval.metrics = ('loss',)
-  config.eval.batch_size = 500
-  config.eval.num_samples = 1024
-  config.sampling.steps = 1
-  config.sampling.num_samples = 64
-
-  def smoke(c):
-    common.smoke(c, steps=4, batch_size=8, eval_batch_size=8, num_samples=8, every=2)
-    u = c.model.unet
-    u.nf, u.num_res_blocks, u.ch_mult, u.attn_resolutions = 8, 1, (1, 2), ()
-    c.optim.warmup_steps = 2
-
-  return cfg.select(config, arg, smoke=smoke)
+  return cfg.select(config, arg, smoke=common.few_step_cifar10_smoke)

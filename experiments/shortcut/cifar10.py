@@ -17,14 +17,7 @@ from jaxgen.runtime import config as cfg
 
 
 def get_config(arg=None):
-  config = cfg.base('shortcut')
-  config.seed = 42
-  config.data.name = 'tfds:cifar10'
-  config.data.scale = 'symmetric'
-  config.data.dequantize = False
-  config.data.flip = True
-  config.model.net = 'unet'
-  config.model.unet = unet.ddpmpp_cifar10()
+  config = common.few_step_cifar10('shortcut', unet.ddpmpp_cifar10())
   config.model.unet.dropout = 0.1
   config.loss.consistency_fraction = 0.25
   config.loss.max_steps = 128
@@ -35,18 +28,4 @@ def get_config(arg=None):
   config.optim.ema_rate = 0.999
   config.train.steps = 800_000
   config.train.batch_size = 128
-  config.train.log_every = 100
-  config.train.checkpoint_every = 50_000
-  config.eval.metrics = ('loss',)
-  config.eval.batch_size = 500
-  config.eval.num_samples = 1024
-  config.sampling.steps = 1
-  config.sampling.num_samples = 64
-
-  def smoke(c):
-    common.smoke(c, steps=4, batch_size=8, eval_batch_size=8, num_samples=8, every=2)
-    u = c.model.unet
-    u.nf, u.num_res_blocks, u.ch_mult, u.attn_resolutions = 8, 1, (1, 2), ()
-    c.optim.warmup_steps = 2
-
-  return cfg.select(config, arg, smoke=smoke)
+  return cfg.select(config, arg, smoke=common.few_step_cifar10_smoke)
