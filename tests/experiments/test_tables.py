@@ -37,8 +37,8 @@ def runs(tmp_path_factory):
 
 def test_the_seven_tables_exist():
   assert TABLES == ['autoregressive_flow_nll', 'ddim_steps', 'fashion_likelihood',
-                    'rectified_flow_reflow', 'score_sde_likelihood', 'score_sde_samplers',
-                    'score_sde_snr']
+                    'few_step_nfe', 'rectified_flow_reflow', 'score_sde_likelihood',
+                    'score_sde_samplers', 'score_sde_snr']
 
 
 # Built in the default suite: exact likelihoods (autoregressive_flow_nll) and sampling rows with
@@ -77,7 +77,7 @@ def test_table_builds_at_smoke_scale(name, runs, capsys):
   if sampled:
     assert '(10 draws of training examples)' in floor[0], floor[0]
   if not likelihood:   # a sample-quality column names its sample count and reference
-    assert re.search(rf'{first.key}@8 vs digits (eval|train)-', lines[0]), lines[0]
+    assert re.search(rf'{first.key}@8 vs (digits|fashion_mnist) (eval|train)-', lines[0]), lines[0]
   for row, line in zip(rows, lines[1:]):
     cells = [c.strip() for c in line.strip('|').split('|')]
     assert cells[0] == row.label
