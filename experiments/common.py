@@ -1,5 +1,5 @@
-"""Pieces the experiment files share: the smoke settings, the score-SDE paper's CIFAR-10 base and
-the reflow variants of rectified-flow experiments.
+"""Pieces the experiment files share: the smoke settings, the score-SDE paper's CIFAR-10 base, the
+few-step families' CIFAR-10 base and the reflow variants of rectified-flow experiments.
 
 Experiment files import it as ``from experiments import common``: `jaxgen.runtime.config.load`
 imports every experiment file as a module of the `experiments` package, from any working directory.
@@ -110,6 +110,41 @@ def score_sde_cifar10_smoke(c):
   # likelihood (digits.py:smoke exercises bpd through the PF-ODE on a U-Net).
   c.sampling.corrector = 'none'
   c.eval.metrics = ('loss',)
+
+
+def few_step_cifar10(family: str, net) -> cfg.ConfigDict:
+  """A few-step family (``consistency``, ``mean_flow``, ``shortcut``) on CIFAR-10 at paper scale:
+  ``tfds:cifar10`` in [-1, 1] with flips, the U-Net config `net`, Adam, logs every 100 and
+  checkpoints every 50k steps, ``eval/loss`` at the end, one-step samples. The caller sets the
+  paper's loss, learning rate, EMA, batch and length (and ``few_step_cifar10_smoke``)."""
+  c = cfg.base(family)
+  c.seed = 42
+  c.data.name = 'tfds:cifar10'
+  c.data.scale = 'symmetric'
+  c.data.dequantize = False
+  c.data.flip = True
+  c.model.net = 'unet'
+  c.model.unet = net
+  c.optim.optimizer = 'adam'
+  c.optim.b1, c.optim.b2, c.optim.eps = 0.9, 0.999, 1e-8
+  c.train.log_every = 100
+  c.train.checkpoint_every = 50_000
+  c.eval.metrics = ('loss',)
+  c.eval.batch_size = 500
+  c.eval.num_samples = 1024
+  c.sampling.steps = 1
+  c.sampling.num_samples = 64
+  return c
+
+
+def few_step_cifar10_smoke(c):
+  """The smoke of a `few_step_cifar10` config: 4 steps of a tiny U-Net (nf 8, 1 res block,
+  ch_mult (1, 2), no attention, no FIR / progressive input: a jvp doubles the compile time)."""
+  smoke(c, steps=4, batch_size=8, eval_batch_size=8, num_samples=8, every=2)
+  u = c.model.unet
+  u.nf, u.num_res_blocks, u.ch_mult, u.attn_resolutions = 8, 1, (1, 2), ()
+  u.fir, u.progressive_input = False, 'none'
+  c.optim.warmup_steps = 2
 
 
 def reflow_variants(root: Callable[[cfg.ConfigDict], str], *,

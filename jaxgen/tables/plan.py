@@ -4,7 +4,8 @@
 once per training seed of the scale (``Scale.seeds``):
 
 * ``train``: ``python -m launch.train --config SPEC --workdir RUNS/<scale>/<key>/seed<s>
-  [--config.k=v] --config.seed=s``;
+  [--config.k=v] --config.seed=s`` (after the run it distils, ``teacher_from``, whose seed-s
+  workdir is its ``--config.loss.teacher_run``);
   done when the workdir's newest checkpoint is at the config's ``train.steps``. An unfinished
   workdir resumes (launch.train does); a workdir of another config is refused there (one line).
 * ``pairs``: ``python -m launch.reflow --workdir <source run> --num N``: the reflow pairs a
@@ -124,6 +125,8 @@ def train_overrides(runs: str, scale: str, spec: table_spec.RunSpec, seed: int =
     out['train.init_from'] = workdir(runs, scale, spec.pairs_from, seed)
   if spec.codes_from:
     out.update(two_stage.train_overrides(workdir(runs, scale, spec.codes_from, seed)))
+  if spec.teacher_from:
+    out['loss.teacher_run'] = workdir(runs, scale, spec.teacher_from, seed)
   out['seed'] = seed
   return out
 
@@ -266,7 +269,7 @@ def plan(table: table_spec.Table, scale: str, runs: str,
 
   def need(key):
     spec = s.runs[key]
-    for source in (spec.pairs_from, spec.codes_from):
+    for source in (spec.pairs_from, spec.codes_from, spec.teacher_from):
       if source:
         need(source)
     if key not in needed:

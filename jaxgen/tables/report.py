@@ -35,6 +35,7 @@ from jaxgen.tables import plan as table_plan
 from jaxgen.tables import spec as table_spec
 
 PROVENANCE_KEYS = ('nfe', 'num_params', 'seed', 'step', 'sampler')
+TRAINING_MINUTES = 'training_minutes'   # the column of a row's run's training wall time
 
 
 def last_logged(workdir: str, key: str) -> Optional[float]:
@@ -50,10 +51,14 @@ def value(record: Optional[dict], key: str, scale: table_spec.Scale,
           workdir: str = '') -> Any:
   """Column `key` of a row record: ``eval/<key>`` (renamed by the scale's metrics), else the
   provenance's `key`; ``train/<k>``: the last training value of k in the run's metrics.jsonl;
-  ``likelihood``: `likelihood_kind`; ``sampling.<k>``: the sampling setting k the row was
-  evaluated with; None if absent."""
+  `TRAINING_MINUTES`: the run's `training_seconds` in minutes; ``likelihood``:
+  `likelihood_kind`; ``sampling.<k>``: the sampling setting k the row was evaluated with; None if
+  absent."""
   if key.startswith('train/'):
     return last_logged(workdir, key[len('train/'):]) if workdir else None
+  if key == TRAINING_MINUTES:
+    seconds = training_seconds(workdir) if workdir else None
+    return None if seconds is None else seconds / 60
   if record is None:
     return None
   if key == 'likelihood':
@@ -87,8 +92,8 @@ def results(table: table_spec.Table, scale: str, runs: str) -> dict:
     records = _records(table, scale, runs, row)
     entry = {'records': records, 'draws': {}, 'interval': {}}
     for c in table.columns:
-      if c.key.startswith('train/'):
-        vals = {(seed, 0): last_logged(table_plan.workdir(runs, scale, row.run, seed), c.key[6:])
+      if c.key.startswith('train/') or c.key == TRAINING_MINUTES:
+        vals = {(seed, 0): value(None, c.key, s, table_plan.workdir(runs, scale, row.run, seed))
                 for seed in s.seeds}
         d = ({k: float(v) for k, v in vals.items() if v is not None}, {})
       else:

@@ -57,7 +57,9 @@ class RunSpec:
   this prior trains on (``data.name=codes:<that run>/codes``), its rows evaluated through the
   VQ-VAE's decoder (`jaxgen.tables.two_stage`); deq: the flags of ``launch.train_deq``
   (``{'steps': 300}``; empty: none), which trains a post-hoc variational dequantizer for the run
-  once it is trained (rows read it with ``bpd_vdeq``)."""
+  once it is trained (rows read it with ``bpd_vdeq``); teacher_from: the key of a score-SDE run of
+  the same scale that this run distils (its seed-s workdir is ``loss.teacher_run`` of this run's
+  seed s; consistency distillation)."""
   config: str
   overrides: Mapping[str, Any] = dataclasses.field(default_factory=dict)
   pairs_from: str = ''
@@ -65,6 +67,7 @@ class RunSpec:
   pairs_overrides: Mapping[str, Any] = dataclasses.field(default_factory=dict)
   codes_from: str = ''
   deq: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+  teacher_from: str = ''
 
   def __post_init__(self):
     object.__setattr__(self, 'overrides', _frozen(self.overrides))
@@ -136,8 +139,10 @@ class Row:
 @dataclasses.dataclass(frozen=True)
 class Column:
   """key: a result key (``eval/<key>`` of launch.evaluate, or ``nfe``, ``num_params``, ``seed``,
-  ``step``, ``sampling.<k>``: a sampling setting of the row, or ``train/<k>``: the last training
-  value of k the run logged); better: 'lower' | 'higher' | '' (printed in the header); fmt: a format spec."""
+  ``step``, ``sampling.<k>``: a sampling setting of the row, ``train/<k>``: the last training
+  value of k the run logged, or ``training_minutes``: the run's training wall time from its
+  metrics.jsonl, `jaxgen.tables.report.training_seconds`); better: 'lower' | 'higher' | ''
+  (printed in the header); fmt: a format spec."""
   key: str
   label: str
   better: str = ''
@@ -266,6 +271,9 @@ class Table:
         if spec.codes_from and spec.codes_from not in scale.runs:
           raise ValueError(f'table {self.name}: run {key!r} takes codes from {spec.codes_from!r}'
                            f', which scale {scale_name!r} does not define')
+        if spec.teacher_from and spec.teacher_from not in scale.runs:
+          raise ValueError(f'table {self.name}: run {key!r} distils {spec.teacher_from!r}, '
+                           f'which scale {scale_name!r} does not define')
     columns = {c.key for c in self.columns}
     for claim in self.claims:
       for c in claim.compares:

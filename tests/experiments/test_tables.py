@@ -38,8 +38,9 @@ def runs(tmp_path_factory):
 
 def test_the_seven_tables_exist():
   assert TABLES == ['autoregressive_flow_nll', 'binarized_likelihood', 'ddim_steps',
-                    'fashion_likelihood', 'rectified_flow_reflow', 'score_sde_likelihood',
-                    'score_sde_samplers', 'score_sde_snr', 'vqvae_two_stage']
+                    'fashion_likelihood', 'few_step_nfe', 'rectified_flow_reflow',
+                    'score_sde_likelihood', 'score_sde_samplers', 'score_sde_snr',
+                    'vqvae_two_stage']
 
 
 # Built in the default suite: exact likelihoods (autoregressive_flow_nll) and sampling rows with

@@ -90,6 +90,27 @@ def test_plan_orders_runs_pairs_and_rows(tmp_path):
   assert not any(s.done for s in steps)
 
 
+def test_a_distilled_run_trains_after_its_teacher_and_reads_its_seeds_workdir(tmp_path):
+  """A run with ``teacher_from`` trains after that run, each seed with
+  ``loss.teacher_run`` = the teacher's workdir of the same seed; an unknown key is refused."""
+  runs = {'cd': RunSpec('experiments/consistency/fashion_mnist.py:cd,smoke',
+                        teacher_from='sde'),
+          'sde': RunSpec('experiments/score_sde/fashion_mnist.py:smoke')}
+  t = Table(name='toy', title='Toy', source='-', paper_setting='-',
+            columns=(Column('sliced_wasserstein', 'SW', 'lower'),), rows=(Row('cd', 'cd'),),
+            metrics=('sliced_wasserstein',),
+            scales={'smoke': Scale('x', runs, seeds=(0, 1))})
+  steps = table_plan.plan(t, 'smoke', str(tmp_path))
+  assert [(s.kind, s.name) for s in steps if s.kind == 'train'] == [
+      ('train', 'sde seed 0'), ('train', 'cd seed 0'), ('train', 'sde seed 1'),
+      ('train', 'cd seed 1')]
+  for seed in (0, 1):
+    train_cd = next(s for s in steps if s.name == f'cd seed {seed}' and s.kind == 'train')
+    assert f'--config.loss.teacher_run={tmp_path}/smoke/sde/seed{seed}' in train_cd.argv
+  with pytest.raises(ValueError, match="run 'cd' distils 'nope'"):
+    _table(runs={'a': RunSpec(TOY), 'b': RunSpec(TOY), 'cd': RunSpec(TOY, teacher_from='nope')})
+
+
 def test_evaluation_overrides_scale_then_row_then_row_at_scale():
   t = _table()
   first, second = t.rows
@@ -222,6 +243,29 @@ def test_training_columns_and_time_come_from_metrics_jsonl(tmp_path):
   assert table_report.last_logged(str(w), 'bpd') == 2.5
   assert table_report.training_seconds(str(w)) == pytest.approx(100 / 10 + 100 / 50)
   assert table_report.value(None, 'train/bpd', None, str(w)) == 2.5
+
+
+def test_training_minutes_column_reads_each_seeds_recorded_training_time(tmp_path):
+  """A ``training_minutes`` column holds, per row, each training seed's run's training wall time
+  from its metrics.jsonl (steps / steps_per_sec summed over log intervals) in minutes, and their
+  mean; a seed not trained yet has none."""
+  runs = {'a': RunSpec(TOY)}
+  t = Table(name='toy', title='Toy', source='-', paper_setting='-',
+            columns=(Column('training_minutes', 'training min', '', '.1f'),),
+            rows=(Row('r', 'a'),), metrics=('sliced_wasserstein',),
+            scales={'smoke': Scale('x', runs, seeds=(0, 1, 2))})
+  for seed, sps in ((0, 1.0), (1, 0.5)):   # 120 steps: 2 and 4 minutes; seed 2 has no run
+    w = table_plan.workdir(str(tmp_path), 'smoke', 'a', seed)
+    os.makedirs(w)
+    lines = [{'step': 60, 'steps_per_sec': sps}, {'step': 120, 'steps_per_sec': sps},
+             {'step': 120, 'eval/loss': 1.0}]
+    with open(os.path.join(w, 'metrics.jsonl'), 'w') as f:
+      f.write(''.join(json.dumps(l) + '\n' for l in lines))
+  r = table_report.results(t, 'smoke', str(tmp_path))['r']
+  assert r['draws']['training_minutes'][0] == {(0, 0): pytest.approx(2.0),
+                                               (1, 0): pytest.approx(4.0)}
+  assert r['training_minutes'] == pytest.approx(3.0)
+  assert '| r | 3.0 ' in table_report.markdown(t, 'smoke', str(tmp_path), 'cmd')
 
 
 def test_repeats_train_a_workdir_per_seed_and_evaluate_every_key(tmp_path):
