@@ -1,7 +1,7 @@
-"""The table layer (`jaxgen.tables.spec`, `table_plan`, `table_report`, `cells`, `columns`): a
-table's runs become launch commands in dependency order, once per training seed, done steps are
-recognised (and a changed row or a retrained run is not), bad rows are refused before anything
-runs, and the report puts our numbers (mean and 95% interval) and the paper's in separate
+"""The table layer (`jaxgen.tables.spec`, `table_plan`, `table_report`, `figure`, `cells`,
+`columns`): a table's runs become launch commands in dependency order, once per training seed,
+done steps are recognised (and a changed row or a retrained run is not), bad rows are refused
+before anything runs, and the report puts our numbers (mean and 95% interval) and the paper's in separate
 columns with each claim's rule-based verdict."""
 
 import csv
@@ -15,6 +15,7 @@ from jaxgen.metrics import intervals
 from jaxgen.runtime import config as cfg
 from jaxgen.runtime import overrides as overrides_lib
 from jaxgen.tables import execute as table_execute
+from jaxgen.tables import figure as table_figure
 from jaxgen.tables import plan as table_plan
 from jaxgen.tables import report as table_report
 from jaxgen.tables.spec import Claim, Column, Compare, Plot, Row, RunSpec, Scale, Table
@@ -200,11 +201,12 @@ def test_plot_draws_one_curve_per_series_in_increasing_x(tmp_path):
                          ('alone', 1, 0.1)):
     _write_row(tmp_path, t, label, {'eval/sliced_wasserstein': sw, 'eval/nfe': nfe})
   # rows without a series, or with a value missing, draw nothing; one draw: no error bar
-  assert table_report.curves(t, 'smoke', str(tmp_path)) == {
+  res = table_report.results(t, 'smoke', str(tmp_path))
+  assert table_figure.curves(t, 'smoke', res) == {
       'a': [(1, 2.0, 2.0, 2.0), (30, 0.2, 0.2, 0.2)], 'b': [(1, 0.5, 0.5, 0.5)]}
-  out = table_report.plot(t, 'smoke', str(tmp_path), str(tmp_path / 'p.png'))
+  out = table_figure.plot(t, 'smoke', res, None, str(tmp_path / 'p.png'))
   assert out is None or open(out, 'rb').read(8) == b'\x89PNG\r\n\x1a\n'
-  assert table_report.plot(_table(), 'smoke', str(tmp_path), str(tmp_path / 'q.png')) is None
+  assert table_figure.plot(_table(), 'smoke', res, None, str(tmp_path / 'q.png')) is None
 
 
 def test_inception_rows_at_a_scale_with_samples_read_a_chunk_folder(tmp_path):
