@@ -2,15 +2,13 @@
 
     python -m launch.train --config experiments/made/mnist_binary_paper.py --workdir runs/made_mnist
 
-One layer of 500 ReLU units, batch 100, 50000 train / 10000 validation images (val/nll picks
-the best checkpoint). Default: 1 natural-order mask; ``ensemble``: 32 order-agnostic masks,
-averaged at test time. Variants: ``smoke``, ``ensemble``, ``nade``. Binarization here: x > 0.5
-(the paper used the fixed stochastic binarization of Salakhutdinov & Murray 2008, so ours is not
-its data).
-Runtime: hours on this 2-core CPU (not run here: no network for the data).
-Expected result (the paper's Table 6, experiments/tables/references.py MADE_BINARIZED_MNIST):
-test NLL 88.40 nats per image with one mask, 88.04 with the 32-mask ensemble (86.64 is the
-two-hidden-layer ensemble's); ``nade``: NADE with 500 units, 88.33 in that table.
+One layer of 500 ReLU units, batch 100, 50000 train / 10000 validation images (val/nll picks the
+best checkpoint); 1 natural-order mask. Variants: ``smoke``, ``ensemble`` (32 order-agnostic
+masks averaged at test), ``nade`` (NADE, 500 units). Binarization x > 0.5, not the paper's fixed
+stochastic one (Salakhutdinov & Murray 2008). Runtime: hours on this 2-core CPU (not run here).
+Expected (the paper's Table 6, experiments/tables/references.py MADE_BINARIZED_MNIST): test NLL
+88.40 nats per image with one mask, 88.04 with 32 masks (86.64: two hidden layers, 32 masks);
+NADE 88.33.
 """
 
 from experiments import common
