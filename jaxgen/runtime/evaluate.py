@@ -28,6 +28,7 @@ from jaxgen.runtime import parallel
 from jaxgen.runtime import samples as samples_lib
 from jaxgen.runtime import trained_dequantizer
 from jaxgen.runtime.evaluators import family
+from jaxgen.runtime.evaluators import variational_dequantization as vdeq_eval
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,11 +113,13 @@ def train_reference(run, n: int = 0) -> np.ndarray:
       "compare with 'eval'")
 
 
-def inputs(run, sampler=None, data=None, real_data: bool = False) -> Inputs:
+def inputs(run, sampler=None, data=None, real_data: bool = False, metrics=None) -> Inputs:
   """The `Inputs` of `run`; `sampler` is a `samples.sampler` to share (its jit cache), one is
   made otherwise. `data`: the source whose evaluation split is evaluated, whole (the validation
   split, ``run.data.validation()``); default ``run.data``, its first ``eval.num_batches``. With
-  `real_data` the "samples" are training examples (`real_draw`, NFE 0)."""
+  `real_data` the "samples" are training examples (`real_draw`, NFE 0). `metrics` (default
+  ``eval.metrics``): the metrics to be measured; a q trained by launch.train_deq is restored
+  only for ``bpd_vdeq``."""
   config, model, mesh = run.config, run.model, run.mesh
   ec = config.eval
   n_dev = mesh.devices.size
@@ -138,7 +141,8 @@ def inputs(run, sampler=None, data=None, real_data: bool = False) -> Inputs:
       negative_elbo_fn=model.extras.get('negative_elbo'),
       elbo_settings=model.extras.get('elbo_settings'),
       variational_log_prob_fn=model.extras.get('variational_log_prob') or (
-          run.workdir and trained_dequantizer.variational_log_prob(
+          run.workdir and vdeq_eval.NAME in tuple(ec.metrics if metrics is None else metrics)
+          and trained_dequantizer.variational_log_prob(
               run, run.workdir, source.spec, bool(ec.dequantize))) or None,
       correct_fn=model.extras.get('correct'),
       sample_fn=((lambda p, r, n: (real_draw(run, r, n), {'nfe': np.float32(0)})) if real_data
@@ -188,7 +192,7 @@ class Evaluator:
         raise cfg_lib.ConfigError(
             f'config.eval.metrics: {lik} need a likelihood, and family {family_name!r} has no '
             'log_prob: leave them out of config.eval.metrics')
-    available = inputs(run, sampler, data, real_data)
+    available = inputs(run, sampler, data, real_data, names)
     self.sampling = available.sampling  # the typed sampling settings (None without a sampler)
     self._evaluators = [d.build(ms, available) for d, ms in chosen]
     for i, m in enumerate(own):

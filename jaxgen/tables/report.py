@@ -370,8 +370,8 @@ def write(table: table_spec.Table, scale: str, runs: str, out_dir: str, command:
   paths.write_atomic(stem + '.md', md)
   paths.write_atomic(stem + '.csv', csv_text(table, scale, runs))
   written = [stem + '.md', stem + '.csv']
-  png = figure.plot(table, scale, results(table, scale, runs), floor(table, scale, runs),
-                    stem + '.png')
+  png = table.plot and figure.plot(table, scale, results(table, scale, runs),
+                                   floor(table, scale, runs), stem + '.png')
   if png:
     written.append(png)
   return written

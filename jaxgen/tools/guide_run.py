@@ -25,6 +25,7 @@ from jaxgen.runtime import samples as samples_lib
 from jaxgen.runtime import workdir as workdir_lib
 from jaxgen.store import paths
 
+
 def check_configs(main, guide, where: str) -> None:
   """Refuses a guide run whose config cannot guide the main run's (`autoguide.mismatch`)."""
   problem = autoguide.mismatch(main, guide, where)
